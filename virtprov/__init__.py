@@ -1,0 +1,85 @@
+"""virtprov: virtual machines on demand for test-lab recipes, on whatever cloud a lab has.
+
+``import virtprov`` is cheap: it imports no cloud SDK and scans no plugins. The names
+below load their module on first use (PEP 562), so a scheduler pays only for what it
+touches.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    # model
+    "Capacity": "virtprov.model",
+    "ConsoleOutput": "virtprov.model",
+    "Flavor": "virtprov.model",
+    "Guest": "virtprov.model",
+    "GuestSpec": "virtprov.model",
+    "GuestState": "virtprov.model",
+    "KernelBoot": "virtprov.model",
+    "NetworkBoot": "virtprov.model",
+    "ProviderInfo": "virtprov.model",
+    # contract
+    "Provider": "virtprov.provider",
+    # errors
+    "CapacityExhausted": "virtprov.errors",
+    "ConfigError": "virtprov.errors",
+    "GuestNotFound": "virtprov.errors",
+    "HostRequiresError": "virtprov.errors",
+    "PermanentError": "virtprov.errors",
+    "PluginError": "virtprov.errors",
+    "ProviderError": "virtprov.errors",
+    "TransientError": "virtprov.errors",
+    "VirtprovError": "virtprov.errors",
+    # configuration and plugins
+    "Config": "virtprov.config",
+    "load_config": "virtprov.config",
+    "build_providers": "virtprov.plugins",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'virtprov' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
+if TYPE_CHECKING:
+    from virtprov.config import Config, load_config
+    from virtprov.errors import (
+        CapacityExhausted,
+        ConfigError,
+        GuestNotFound,
+        HostRequiresError,
+        PermanentError,
+        PluginError,
+        ProviderError,
+        TransientError,
+        VirtprovError,
+    )
+    from virtprov.model import (
+        Capacity,
+        ConsoleOutput,
+        Flavor,
+        Guest,
+        GuestSpec,
+        GuestState,
+        KernelBoot,
+        NetworkBoot,
+        ProviderInfo,
+    )
+    from virtprov.plugins import build_providers
+    from virtprov.provider import Provider

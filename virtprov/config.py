@@ -1,0 +1,331 @@
+"""``virtprov.toml``: where it is found, what it holds, and typed access to it.
+
+Search order: an explicit path (``--config``), ``$VIRTPROV_CONFIG``, then
+``/etc/virtprov/virtprov.toml``. With none of them, :func:`embedded_default` gives a
+configuration with one fake provider, so virtprov runs on a machine with no cloud.
+
+Every error names the file, the key and the fix. Secrets are never written in the
+file: a secret option is a reference, ``{ env = "NAME" }`` or ``{ file = "/path" }``,
+resolved only when the provider needs it (see :class:`Secret`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+
+from virtprov.errors import ConfigError
+from virtprov.model import DEFAULT_NAME_PREFIX, GiB
+
+ENV_CONFIG: Final = "VIRTPROV_CONFIG"
+SYSTEM_CONFIG: Final = Path("/etc/virtprov/virtprov.toml")
+
+_SECRET_HELP = 'write a reference instead: { env = "VARIABLE" } or { file = "/path/to/file" }'  # noqa: S105
+
+
+@attrs.frozen(repr=False)
+class Secret:
+    """A reference to a secret; the value is read only by :meth:`reveal`.
+
+    The ``repr`` and ``str`` show where the secret comes from, never the secret.
+    """
+
+    env: str | None = None
+    file: str | None = None
+    where: str = ""
+
+    def reveal(self) -> str:
+        """Read the secret now. Raises ``ConfigError`` naming the reference if unset."""
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise ConfigError(f"environment variable {self.env} is not set", key=self.where)
+            return value
+        assert self.file is not None
+        try:
+            return Path(self.file).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read secret file {self.file}: {exc.strerror}", key=self.where
+            ) from None
+
+    def __repr__(self) -> str:
+        source = f"env={self.env!r}" if self.env is not None else f"file={self.file!r}"
+        return f"Secret({source})"
+
+    __str__ = __repr__
+
+
+class Options:
+    """Typed, path-aware access to one TOML table.
+
+    Each accessor consumes its key; :meth:`finish` then reports keys nobody asked for,
+    so a misspelt option is an error instead of being silently ignored.
+    """
+
+    def __init__(self, table: Mapping[str, Any], *, path: str | None, prefix: str) -> None:
+        self._table = dict(table)
+        self._seen: set[str] = set()
+        self.path = path
+        self.prefix = prefix
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(message, path=self.path, key=self._key(key))
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}.{key}" if self.prefix else key
+
+    def _get(self, key: str, kind: type | tuple[type, ...], what: str) -> Any:
+        self._seen.add(key)
+        value = self._table.get(key)
+        if value is None:
+            return None
+        # bool is an int in Python; a TOML boolean is never a number here.
+        if not isinstance(value, kind) or (isinstance(value, bool) and bool not in _kinds(kind)):
+            raise self.error(key, f"must be {what}, got {_describe(value)}")
+        return value
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._table
+
+    def names(self) -> list[str]:
+        return list(self._table)
+
+    def string(self, key: str, default: str | None = None, *, required: bool = False) -> Any:
+        value = self._get(key, str, "a string")
+        return self._default(key, value, default, required, '"..."')
+
+    def integer(
+        self, key: str, default: int | None = None, *, required: bool = False, minimum: int = 0
+    ) -> Any:
+        value = self._get(key, int, "a whole number")
+        value = self._default(key, value, default, required, "a number")
+        if value is not None and value < minimum:
+            raise self.error(key, f"must be at least {minimum}, got {value}")
+        return value
+
+    def number(self, key: str, default: float | None = None, *, required: bool = False) -> Any:
+        value = self._get(key, (int, float), "a number")
+        value = self._default(key, value, default, required, "a number")
+        if value is not None and value < 0:
+            raise self.error(key, f"must not be negative, got {value}")
+        return None if value is None else float(value)
+
+    def boolean(self, key: str, default: bool | None = None) -> Any:
+        value = self._get(key, bool, "true or false")
+        return default if value is None else value
+
+    def string_list(self, key: str, default: list[str] | None = None) -> list[str]:
+        value = self._get(key, list, "a list of strings")
+        if value is None:
+            return list(default or [])
+        if not all(isinstance(item, str) for item in value):
+            raise self.error(key, "must be a list of strings")
+        return list(value)
+
+    def table(self, key: str) -> Options:
+        """A nested table (missing = empty) with the same error reporting."""
+        value = self._get(key, dict, "a table")
+        return Options(value or {}, path=self.path, prefix=self._key(key))
+
+    def raw(self, key: str) -> Any:
+        """The value as TOML gave it, for options with a shape of their own."""
+        self._seen.add(key)
+        return self._table.get(key)
+
+    def secret(self, key: str, *, required: bool = False) -> Secret | None:
+        self._seen.add(key)
+        value = self._table.get(key)
+        if value is None:
+            if required:
+                raise self.error(key, f"is required; {_SECRET_HELP}")
+            return None
+        if isinstance(value, str):
+            # Never echo the value: it may be the secret itself.
+            raise self.error(
+                key, f"is a secret and must not be written in the file; {_SECRET_HELP}"
+            )
+        if not isinstance(value, dict) or len(value) != 1 or not ({"env", "file"} >= value.keys()):
+            raise self.error(key, f"is not a secret reference; {_SECRET_HELP}")
+        ((kind, ref),) = value.items()
+        if not isinstance(ref, str) or not ref:
+            raise self.error(key, f"{kind} must be a non-empty string")
+        return Secret(**{kind: ref}, where=self._key(key))
+
+    def finish(self) -> None:
+        """Raise for every key that no accessor consumed."""
+        unknown = sorted(set(self._table) - self._seen)
+        if unknown:
+            raise self.error(unknown[0], "is not a known option" + _suggest(unknown[0], self._seen))
+
+    def _default(self, key: str, value: Any, default: Any, required: bool, example: str) -> Any:
+        if value is None:
+            if required:
+                raise self.error(key, f"is required (add {key} = {example})")
+            return default
+        return value
+
+
+def _kinds(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _describe(value: Any) -> str:
+    names = {
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        list: "a list",
+        dict: "a table",
+    }
+    return names.get(type(value), type(value).__name__)
+
+
+def _suggest(key: str, known: set[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+@attrs.frozen
+class Defaults:
+    """``[defaults]``: Beaker's config items, in virtprov's units."""
+
+    guest_name_prefix: str = DEFAULT_NAME_PREFIX
+    default_guest_memory_mib: int = 1024
+    default_guest_disk_bytes: int = 20 * GiB
+
+
+@attrs.frozen
+class ProviderConfig:
+    """One ``[providers.NAME]`` table, handed to the driver's ``from_config``."""
+
+    name: str
+    driver: str
+    lab: str
+    options: Options = attrs.field(eq=False)
+    defaults: Defaults = attrs.field(factory=Defaults)
+    path: str | None = None
+
+
+@attrs.frozen
+class Config:
+    """A whole configuration. ``path`` is ``None`` for the embedded default."""
+
+    defaults: Defaults
+    providers: Mapping[str, ProviderConfig]
+    pool: Options = attrs.field(eq=False)
+    path: str | None = None
+
+    @property
+    def is_embedded_default(self) -> bool:
+        return self.path is None
+
+    def __iter__(self) -> Iterator[ProviderConfig]:
+        return iter(self.providers.values())
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The configuration file to use, or ``None`` for the embedded default."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError("no such configuration file (given with --config)", path=str(path))
+        return path
+    from_env = os.environ.get(ENV_CONFIG)
+    if from_env:
+        path = Path(from_env)
+        if not path.is_file():
+            raise ConfigError(
+                f"no such configuration file (named by ${ENV_CONFIG})", path=str(path)
+            )
+        return path
+    return SYSTEM_CONFIG if SYSTEM_CONFIG.is_file() else None
+
+
+def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
+    """Find and parse the configuration; the embedded default when there is none."""
+    path = find_config_path(explicit)
+    return embedded_default() if path is None else parse_config_file(path)
+
+
+def parse_config_file(path: str | os.PathLike[str]) -> Config:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    return parse_config(text, path=str(path))
+
+
+def parse_config(text: str, *, path: str | None = None) -> Config:
+    """Parse ``virtprov.toml`` text. ``path`` is only used in messages."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=path or "<config>") from None
+    where = path or "<config>"
+    root = Options(document, path=where, prefix="")
+    defaults = _read_defaults(root.table("defaults"))
+    pool = root.table("pool")
+    providers_table = root.table("providers")
+    providers: dict[str, ProviderConfig] = {}
+    for name in providers_table.names():
+        table = providers_table.table(name)
+        providers[name] = ProviderConfig(
+            name=name,
+            driver=table.string("driver", required=True),
+            lab=table.string("lab", required=True),
+            options=table,
+            defaults=defaults,
+            path=where,
+        )
+    if not providers:
+        raise ConfigError(
+            "defines no provider; add a [providers.NAME] table with driver and lab",
+            path=where,
+        )
+    root.finish()
+    return Config(defaults=defaults, providers=providers, pool=pool, path=where)
+
+
+def _read_defaults(table: Options) -> Defaults:
+    defaults = Defaults(
+        guest_name_prefix=table.string("guest_name_prefix", DEFAULT_NAME_PREFIX),
+        default_guest_memory_mib=table.integer("default_guest_memory", 1024, minimum=1),
+        default_guest_disk_bytes=table.integer("default_guest_disk_size", 20, minimum=1) * GiB,
+    )
+    table.finish()
+    return defaults
+
+
+def default_state_dir() -> Path:
+    """Where virtprov keeps state when nothing says otherwise ($XDG_STATE_HOME/virtprov)."""
+    import platformdirs
+
+    return platformdirs.user_state_path("virtprov")
+
+
+#: The name of the provider of the embedded default.
+EMBEDDED_PROVIDER: Final = "fake"
+
+
+def embedded_default() -> Config:
+    """One fake provider whose cloud lives in a state file, so separate CLI calls share it."""
+    state_file = default_state_dir() / "fake-cloud.sqlite"
+    options = Options({"state_file": str(state_file)}, path=None, prefix="providers.fake")
+    provider = ProviderConfig(
+        name=EMBEDDED_PROVIDER, driver="fake", lab="localhost", options=options
+    )
+    return Config(
+        defaults=Defaults(),
+        providers={EMBEDDED_PROVIDER: provider},
+        pool=Options({}, path=None, prefix="pool"),
+        path=None,
+    )

@@ -1,0 +1,141 @@
+"""The contract every provider plugin implements.
+
+A provider is one configured cloud endpoint (an OpenStack region, an oVirt engine,
+the in-memory fake...) that serves one lab. The contract is small and synchronous
+so that a third party can implement it in an afternoon; everything clever (choice,
+retries, rate limits, rollback, sweeping) lives in the pool above it.
+
+Rules every implementation follows:
+
+* Map the cloud's failures into :mod:`virtprov.errors` (``CapacityExhausted``,
+  ``TransientError``, ``PermanentError``, ``GuestNotFound``); never let an SDK
+  exception escape, never make the caller match strings.
+* Never block on a build: :meth:`Provider.create_guest` returns as soon as the cloud
+  has accepted the request and the guest's id is known; :meth:`Provider.poll` advances.
+* Label everything you create with ``spec.labels`` and name it after ``spec.name``, so
+  that a guest (and any port, network, disk made for it) can always be found again.
+* Secrets never reach logs, ``repr``, exceptions or cassettes.
+
+A plugin is a class registered in the entry-point group ``virtprov.providers``::
+
+    [project.entry-points."virtprov.providers"]
+    mycloud = "virtprov_mycloud.provider:MyCloudProvider"
+
+and passes the conformance suite in ``virtprov_testing``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, ClassVar, Self
+
+if TYPE_CHECKING:
+    from virtprov.config import ProviderConfig
+    from virtprov.model import (
+        BootRequest,
+        Capacity,
+        ConsoleOutput,
+        Flavor,
+        Guest,
+        GuestSpec,
+        ProviderInfo,
+    )
+
+
+class Provider(abc.ABC):
+    """One configured cloud endpoint. Instances must be safe to call from several threads."""
+
+    #: The entry-point name of the driver (``openstack``, ``ovirt``, ``fake``...).
+    driver: ClassVar[str]
+
+    @classmethod
+    @abc.abstractmethod
+    def from_config(cls, config: ProviderConfig) -> Self:
+        """Build the provider from its ``[providers.NAME]`` table.
+
+        Read options through ``config.options`` (which names the file and key in every
+        error) and call ``config.options.finish()`` so unknown keys are reported. Raise
+        :class:`~virtprov.errors.ConfigError` for bad options. Do not contact the cloud
+        here: construction must be cheap and offline.
+        """
+
+    @property
+    @abc.abstractmethod
+    def info(self) -> ProviderInfo:
+        """Name, lab FQDN, hypervisor and arches: static, no cloud call."""
+
+    @abc.abstractmethod
+    def flavors(self) -> Sequence[Flavor]:
+        """The shapes this provider can create for this project, in any order.
+
+        Flavorless clouds return a catalogue of shapes (instance types, a size ladder).
+        """
+
+    @abc.abstractmethod
+    def capacity(self) -> Capacity:
+        """What the cloud can still take now (quota left, free hosts...).
+
+        A figure the cloud does not expose is ``None``, never a guess.
+        """
+
+    @abc.abstractmethod
+    def create_guest(self, spec: GuestSpec) -> Guest:
+        """Ask the cloud for a guest and return as soon as its id is known.
+
+        The returned guest is normally ``BUILDING``. If anything fails, remove whatever
+        this call created for the guest before raising. Raise ``CapacityExhausted`` when
+        the cloud refuses for lack of room or quota.
+        """
+
+    @abc.abstractmethod
+    def poll(self, guest_ids: Sequence[str]) -> Mapping[str, Guest]:
+        """One batched look at many guests, advancing multi-step flows.
+
+        Use one list call, not one request per guest. Multi-step creation flows
+        advance here (e.g. OpenStack: ``ACTIVE`` -> request stop -> ``SHUTOFF`` is
+        ``READY``). The result maps each id the cloud still knows to its guest; an id
+        absent from the result is gone. A guest that failed to build is returned in
+        ``ERROR`` with ``fault`` set (``CapacityExhausted`` faults such as "No valid host
+        was found" are recognisable through :meth:`classify_fault`).
+        """
+
+    def classify_fault(self, guest: Guest) -> type[Exception]:
+        """The error class a guest's ``ERROR`` fault stands for.
+
+        The default is the plain ``ProviderError``: this launch failed, the provider is
+        fine. Providers that know their cloud's faults override this (e.g. Nova's "No
+        valid host was found" -> ``CapacityExhausted``).
+        """
+        from virtprov.errors import ProviderError
+
+        return ProviderError
+
+    @abc.abstractmethod
+    def start_guest(self, guest_id: str, boot: BootRequest | None = None) -> None:
+        """Power the guest on. ``boot`` overrides the boot method for this start."""
+
+    @abc.abstractmethod
+    def stop_guest(self, guest_id: str) -> None:
+        """Power the guest off (hard stop is fine: the installer owns the disk)."""
+
+    @abc.abstractmethod
+    def destroy_guest(self, guest_id: str) -> None:
+        """Delete the guest and every resource made for it; idempotent.
+
+        Destroying a guest that is already gone succeeds silently.
+        """
+
+    @abc.abstractmethod
+    def console_output(self, guest_id: str) -> ConsoleOutput:
+        """The guest's console log, or a ``ConsoleOutput`` that says why there is none."""
+
+    @abc.abstractmethod
+    def list_guests(self, prefix: str) -> Sequence[Guest]:
+        """Every guest whose name starts with ``prefix`` and carries ``virtprov-pool``.
+
+        Used by sweepers to find guests nobody owns; the caller filters by label.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook, empty by design
+        """Release connections. Optional."""

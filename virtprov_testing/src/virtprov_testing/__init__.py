@@ -1,0 +1,1 @@
+"""virtprov-testing: the fake provider, the conformance suite and cassette helpers."""
