@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, ClassVar, Self
 
 if TYPE_CHECKING:
     from virtprov.config import ProviderConfig
+    from virtprov.errors import ProviderError
     from virtprov.model import (
         BootRequest,
         Capacity,
@@ -100,16 +101,16 @@ class Provider(abc.ABC):
         was found" are recognisable through :meth:`classify_fault`).
         """
 
-    def classify_fault(self, guest: Guest) -> type[Exception]:
+    def classify_fault(self, guest: Guest) -> type[ProviderError]:
         """The error class a guest's ``ERROR`` fault stands for.
 
         The default is the plain ``ProviderError``: this launch failed, the provider is
         fine. Providers that know their cloud's faults override this (e.g. Nova's "No
         valid host was found" -> ``CapacityExhausted``).
         """
-        from virtprov.errors import ProviderError
+        from virtprov import errors
 
-        return ProviderError
+        return errors.ProviderError
 
     @abc.abstractmethod
     def start_guest(self, guest_id: str, boot: BootRequest | None = None) -> None:

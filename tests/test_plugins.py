@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from virtprov.config import parse_config
+from virtprov.errors import ConfigError, PluginError
+from virtprov.plugins import build_provider, discover, driver_names, load_driver
+from virtprov.provider import Provider
+
+
+def test_fake_driver_is_discovered_with_its_distribution() -> None:
+    assert "fake" in driver_names()
+    fake = next(status for status in discover() if status.name == "fake")
+    assert fake.ok
+    assert fake.distribution == "virtprov-testing"
+    assert fake.version == "0.1.0"
+    assert fake.target == "virtprov_testing.fake:FakeProvider"
+    assert issubclass(load_driver("fake"), Provider)
+
+
+def test_broken_plugin_is_reported_not_dropped(broken_plugin_installed: Path) -> None:
+    statuses = {status.name: status for status in discover()}
+    assert statuses["fake"].ok, "one broken plugin must not hide the others"
+    broken = statuses["broken"]
+    assert not broken.ok
+    assert broken.distribution == "virtprov-broken-plugin"
+    assert broken.version == "1.2.3"
+    assert broken.error is not None
+    assert "ModuleNotFoundError" in broken.error
+    assert "virtprov_sdk_that_is_not_installed" in broken.error
+    assert broken.traceback is not None
+    assert "virtprov_broken_plugin.py" in broken.traceback
+
+
+def test_loading_a_broken_driver_raises_plugin_error(broken_plugin_installed: Path) -> None:
+    with pytest.raises(PluginError) as caught:
+        load_driver("broken")
+    error = caught.value
+    assert (error.name, error.distribution, error.version) == (
+        "broken",
+        "virtprov-broken-plugin",
+        "1.2.3",
+    )
+    assert "from virtprov-broken-plugin 1.2.3" in str(error)
+    assert error.traceback is not None
+    assert "Traceback" in error.traceback
+
+
+def test_unknown_driver_names_what_is_installed() -> None:
+    with pytest.raises(PluginError, match=r"no provider driver named 'nope'.*installed: .*fake"):
+        load_driver("nope")
+
+
+def test_a_provider_with_a_missing_driver_is_a_config_error() -> None:
+    config = parse_config('[providers.x]\ndriver = "nope"\nlab = "l"\n', path="v.toml")
+    with pytest.raises(ConfigError, match=r"v\.toml: providers\.x\.driver: .*'nope'"):
+        build_provider(config.providers["x"])

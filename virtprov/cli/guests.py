@@ -1,0 +1,207 @@
+"""``virtprov provision``, ``destroy`` and ``list``: one guest's life by hand."""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import click
+
+from virtprov.cli.runtime import Runtime, emit_json, emit_table, json_option, provider_option
+from virtprov.errors import ConfigError, ProviderError
+from virtprov.model import Flavor, Guest, GuestSpec, GuestState
+from virtprov.provider import Provider
+
+#: Guests made by hand from the command line carry this pool label.
+CLI_POOL = "cli"
+
+
+def _choose_flavor(
+    runtime: Runtime, provider: Provider, flavor_name: str | None, host_requires: Path | None
+) -> Flavor:
+    available = provider.flavors()
+    if flavor_name is not None:
+        for flavor in available:
+            if flavor_name in (flavor.name, flavor.id):
+                return flavor
+        known = ", ".join(sorted(flavor.name for flavor in available))
+        raise ConfigError(f"{provider.info.name} has no flavor {flavor_name!r} (it has: {known})")
+    from virtprov.hostrequires import parse
+
+    text = "<hostRequires/>" if host_requires is None else host_requires.read_text("utf-8")
+    match = parse(text).match(available, provider.info, defaults=runtime.config.defaults)
+    if match.chosen is None:
+        raise ProviderError(
+            "no flavor satisfies the requirements: " + "; ".join(match.reasons_text()),
+            provider=provider.info.name,
+        )
+    return match.chosen
+
+
+def _wait_for(
+    provider: Provider,
+    guest: Guest,
+    wanted: GuestState,
+    *,
+    timeout: float,
+    interval: float,
+    report: Callable[[Guest], None],
+) -> Guest:
+    """Poll one guest until it reaches ``wanted``; raise if it fails or time runs out."""
+    deadline = time.monotonic() + timeout
+    while guest.state is not wanted:
+        if guest.state is GuestState.ERROR:
+            raise provider.classify_fault(guest)(
+                f"guest {guest.id} failed: {guest.fault or 'no reason given'}",
+                provider=provider.info.name,
+                guest_id=guest.id,
+            )
+        if time.monotonic() > deadline:
+            raise ProviderError(
+                f"guest {guest.id} is still {guest.state.value} after {timeout:g} s",
+                provider=provider.info.name,
+                guest_id=guest.id,
+            )
+        time.sleep(interval)
+        found = provider.poll([guest.id]).get(guest.id)
+        if found is None:
+            raise ProviderError(
+                f"guest {guest.id} disappeared", provider=provider.info.name, guest_id=guest.id
+            )
+        if found.state is not guest.state:
+            report(found)
+        guest = found
+    return guest
+
+
+@click.command()
+@provider_option
+@click.option("--recipe-id", help="Recipe id the guest is named after (default: random).")
+@click.option("--flavor", "flavor_name", metavar="NAME", help="Flavor name or id to use.")
+@click.option(
+    "--host-requires",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Pick the cheapest flavor satisfying this <hostRequires/> document.",
+)
+@click.option("--no-start", is_flag=True, help="Stop at ready: do not start the guest.")
+@click.option("--timeout", default=900.0, show_default=True, help="Seconds to wait in all.")
+@click.option("--poll-interval", default=1.0, show_default=True, help="Seconds between polls.")
+@json_option
+@click.pass_obj
+def provision(
+    runtime: Runtime,
+    provider_name: str | None,
+    recipe_id: str | None,
+    flavor_name: str | None,
+    host_requires: Path | None,
+    no_start: bool,
+    timeout: float,
+    poll_interval: float,
+    as_json: bool,
+) -> None:
+    """Create a guest, wait until it is ready, and start it.
+
+    Prints the guest's id, name, MACs and state. If anything fails on the way, the
+    guest is destroyed again before virtprov exits with status 1.
+    """
+    provider = runtime.provider(provider_name)
+    flavor = _choose_flavor(runtime, provider, flavor_name, host_requires)
+    spec = GuestSpec.for_recipe(
+        recipe_id or uuid.uuid4().hex[:8],
+        flavor,
+        pool=CLI_POOL,
+        prefix=runtime.config.defaults.guest_name_prefix,
+    )
+    started = time.monotonic()
+    show = sys.stderr.isatty()
+
+    def report(guest: Guest) -> None:
+        if show:
+            click.echo(f"  {time.monotonic() - started:6.1f}s  {guest.state.value}", err=True)
+
+    if show:
+        click.echo(f"creating {spec.name} ({flavor.name}) on {provider.info.name}", err=True)
+    guest = provider.create_guest(spec)
+    try:
+        guest = _wait_for(
+            provider,
+            guest,
+            GuestState.READY,
+            timeout=timeout,
+            interval=poll_interval,
+            report=report,
+        )
+        if not no_start:
+            provider.start_guest(guest.id)
+            remaining = max(timeout - (time.monotonic() - started), poll_interval)
+            guest = _wait_for(
+                provider,
+                guest,
+                GuestState.RUNNING,
+                timeout=remaining,
+                interval=poll_interval,
+                report=report,
+            )
+    except BaseException:
+        # Never leave a half-made guest behind (Beaker leaked these).
+        provider.destroy_guest(guest.id)
+        raise
+    if as_json:
+        emit_json(guest)
+    else:
+        _print_guest(guest)
+
+
+def _print_guest(guest: Guest) -> None:
+    click.echo(f"id:        {guest.id}")
+    click.echo(f"name:      {guest.name}")
+    click.echo(f"provider:  {guest.provider}")
+    click.echo(f"state:     {guest.state.value}")
+    click.echo(f"macs:      {', '.join(guest.macs) or '-'}")
+    click.echo(f"addresses: {', '.join(guest.addresses) or '-'}")
+
+
+@click.command()
+@click.argument("guest_ids", nargs=-1, required=True)
+@provider_option
+@json_option
+@click.pass_obj
+def destroy(
+    runtime: Runtime, guest_ids: Sequence[str], provider_name: str | None, as_json: bool
+) -> None:
+    """Destroy guests and everything made for them (already gone is fine)."""
+    provider = runtime.provider(provider_name)
+    for guest_id in guest_ids:
+        provider.destroy_guest(guest_id)
+    if as_json:
+        emit_json({"destroyed": list(guest_ids), "provider": provider.info.name})
+    else:
+        for guest_id in guest_ids:
+            click.echo(f"destroyed {guest_id}")
+
+
+@click.command("list")
+@provider_option
+@click.option("--prefix", help="Name prefix (default: guest_name_prefix of the configuration).")
+@json_option
+@click.pass_obj
+def list_guests(
+    runtime: Runtime, provider_name: str | None, prefix: str | None, as_json: bool
+) -> None:
+    """Guests that virtprov made (by name prefix and ownership label)."""
+    prefix = runtime.config.defaults.guest_name_prefix if prefix is None else prefix
+    found = [
+        guest
+        for provider in runtime.providers(provider_name)
+        for guest in provider.list_guests(prefix)
+    ]
+    if as_json:
+        emit_json(found)
+        return
+    emit_table(
+        ("PROVIDER", "ID", "NAME", "STATE", "MACS"),
+        ((g.provider, g.id, g.name, g.state.value, ",".join(g.macs)) for g in found),
+    )

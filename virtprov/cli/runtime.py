@@ -1,0 +1,118 @@
+"""What every command shares: the configuration, the chosen providers, and output."""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+import click
+
+from virtprov.errors import ConfigError
+
+if TYPE_CHECKING:
+    from virtprov.config import Config
+    from virtprov.provider import Provider
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Runtime:
+    """Loads the configuration and providers once per command, on first use."""
+
+    def __init__(self, *, config_path: str | None, debug: bool = False) -> None:
+        self.config_path = config_path
+        self.debug = debug
+        self._config: Config | None = None
+        self._providers: dict[str, Provider] = {}
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            from virtprov.config import load_config
+
+            self._config = load_config(self.config_path)
+            if self._config.is_embedded_default:
+                click.echo(
+                    "virtprov: no configuration found; using the embedded fake cloud "
+                    f"(state in {self._config.providers['fake'].options.raw('state_file')})",
+                    err=True,
+                )
+        return self._config
+
+    def provider(self, name: str | None = None) -> Provider:
+        """The named provider, or the first configured one."""
+        config = self.config
+        if name is None:
+            name = next(iter(config.providers))
+        if name not in config.providers:
+            known = ", ".join(config.providers)
+            raise ConfigError(
+                f"no provider named {name!r} is configured (configured: {known})",
+                path=config.path,
+                key="providers",
+            )
+        if name not in self._providers:
+            from virtprov.plugins import build_provider
+
+            self._providers[name] = build_provider(config.providers[name])
+        return self._providers[name]
+
+    def providers(self, name: str | None = None) -> list[Provider]:
+        """The named provider, or every configured provider in configuration order."""
+        if name is not None:
+            return [self.provider(name)]
+        return [self.provider(each) for each in self.config.providers]
+
+
+def json_option(function: F) -> F:
+    """The ``--json`` flag every command has."""
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print one JSON document on stdout."
+    )(function)
+
+
+def provider_option(function: F) -> F:
+    return click.option(
+        "--provider",
+        "provider_name",
+        metavar="NAME",
+        help="A configured provider (default: the first; for listings: all).",
+    )(function)
+
+
+def to_jsonable(value: Any) -> Any:
+    """attrs instances, enums, datetimes and mappings as plain JSON values."""
+    if attrs.has(type(value)):
+        return {
+            field.name: to_jsonable(getattr(value, field.name))
+            for field in attrs.fields(type(value))
+        }
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(key): to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(item) for item in value]
+    return value
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(to_jsonable(value), indent=2, sort_keys=False))
+
+
+def emit_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A plain aligned table: easy to read, easy to grep."""
+    rendered = [[("-" if cell is None else str(cell)) for cell in row] for row in rows]
+    widths = [len(header) for header in headers]
+    for row in rendered:
+        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
+    line = "  ".join(f"{{:<{width}}}" for width in widths)
+    click.echo(line.format(*headers).rstrip())
+    for row in rendered:
+        click.echo(line.format(*row).rstrip())
