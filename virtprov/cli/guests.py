@@ -20,7 +20,7 @@ CLI_POOL = "cli"
 
 
 def _choose_flavor(
-    runtime: Runtime, provider: Provider, flavor_name: str | None, host_requires: Path | None
+    provider: Provider, flavor_name: str | None, host_requires: Path | None
 ) -> Flavor:
     available = provider.flavors()
     if flavor_name is not None:
@@ -31,11 +31,12 @@ def _choose_flavor(
         raise ConfigError(f"{provider.info.name} has no flavor {flavor_name!r} (it has: {known})")
     from virtprov.hostrequires import parse
 
+    # An empty filter still applies the fixed rules (root disk >= 10 GiB, cheapest first).
     text = "<hostRequires/>" if host_requires is None else host_requires.read_text("utf-8")
-    match = parse(text).match(available, provider.info, defaults=runtime.config.defaults)
+    match = parse(text).match(available, provider.info)
     if match.chosen is None:
         raise ProviderError(
-            "no flavor satisfies the requirements: " + "; ".join(match.reasons_text()),
+            "no flavor satisfies the requirements: " + "; ".join(match.reasons),
             provider=provider.info.name,
         )
     return match.chosen
@@ -108,7 +109,7 @@ def provision(
     guest is destroyed again before virtprov exits with status 1.
     """
     provider = runtime.provider(provider_name)
-    flavor = _choose_flavor(runtime, provider, flavor_name, host_requires)
+    flavor = _choose_flavor(provider, flavor_name, host_requires)
     spec = GuestSpec.for_recipe(
         recipe_id or uuid.uuid4().hex[:8],
         flavor,

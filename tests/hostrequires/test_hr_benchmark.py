@@ -1,0 +1,39 @@
+"""The eligibility benchmark runs and ends with its JSON line (timings are not asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "eligibility.py"
+
+
+def test_quick_benchmark_prints_its_figures() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARK), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(figures) == {"ratio_vs_lxml", "evals_per_s"}
+    assert figures["ratio_vs_lxml"] > 0
+    assert figures["evals_per_s"] > 0
+
+
+def test_corpus_is_valid_and_large_enough() -> None:
+    sys.path.insert(0, str(BENCHMARK.parent))
+    try:
+        import eligibility
+    finally:
+        sys.path.remove(str(BENCHMARK.parent))
+    from virtprov.hostrequires import parse
+
+    documents = eligibility.corpus(1000)
+    assert len(set(documents)) > 700  # mostly distinct (empty ones repeat, as in real queues)
+    for document in documents:
+        parse(document)  # every generated document is valid
+    assert len(eligibility.flavors()) == 40

@@ -1,0 +1,131 @@
+"""``virtprov check``: could this recipe run on a VM, on which flavor, and if not, why."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+if TYPE_CHECKING:
+    from virtprov.hostrequires import HostRequires, Target
+
+
+def _evaluate(requires: HostRequires, target: Target, flavors: list[Any] | None) -> dict[str, Any]:
+    verdict = requires.virtualisable(target)
+    result: dict[str, Any] = {
+        "virtualisable": verdict.virtualisable,
+        "reasons": list(verdict.reasons),
+        "flavors": [],
+        "chosen": None,
+        "warnings": list(verdict.warnings),
+    }
+    if flavors is not None:
+        match = requires.match(flavors, target)
+        result["flavors"] = [flavor.name for flavor in match.flavors]
+        result["chosen"] = match.chosen.name if match.chosen else None
+        if verdict.virtualisable and match.chosen is None:
+            result["reasons"].append("no flavor satisfies the requirements:")
+        if verdict.virtualisable or match.chosen is None:
+            result["reasons"].extend(r for r in match.reasons if r not in result["reasons"])
+    return result
+
+
+def _print_human(result: dict[str, Any], with_flavors: bool, title: str | None) -> None:
+    prefix = f"{title}: " if title else ""
+    ok = result["virtualisable"] and (result["chosen"] is not None or not with_flavors)
+    answer = "yes" if ok else "no"
+    if with_flavors and result["chosen"]:
+        answer += f", on {result['chosen']}"
+    click.echo(f"{prefix}virtualisable: {answer}")
+    if with_flavors and len(result["flavors"]) > 1:
+        click.echo(f"  satisfying flavors, cheapest first: {', '.join(result['flavors'])}")
+    for reason in result["reasons"]:
+        click.echo(f"  - {reason}")
+    for warning in result["warnings"]:
+        click.echo(f"  warning: {warning}")
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"virtprov: {message}", err=True)
+    sys.exit(2)
+
+
+@click.command("check")
+@click.argument("file", metavar="FILE|-")
+@click.option(
+    "--flavors",
+    "flavors_path",
+    metavar="FLAVORS.json",
+    help="Nova flavors (a list, {'flavors': [...]}, or `openstack flavor list --long -f json`).",
+)
+@click.option("--lab", metavar="FQDN", help="The lab controller the provider serves.")
+@click.option(
+    "--arch",
+    "arches",
+    multiple=True,
+    metavar="ARCH",
+    help="An architecture the provider offers (repeatable; default: x86_64 and i386).",
+)
+@click.option(
+    "--hypervisor", default="KVM", show_default=True, help="What the provider's guests run on."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def command(
+    file: str,
+    flavors_path: str | None,
+    lab: str | None,
+    arches: tuple[str, ...],
+    hypervisor: str,
+    as_json: bool,
+) -> None:
+    """Check a recipe's <hostRequires/> (or every recipe of a Beaker job) against a VM target.
+
+    Exit status 0 when the document was evaluated, whatever the verdict; 2 when it cannot
+    be (malformed or hostile XML, a bad value, an unreadable flavor file).
+    """
+    import json
+
+    from virtprov.errors import HostRequiresError
+    from virtprov.hostrequires import Target, parse_any
+    from virtprov.hostrequires.flavorfile import FlavorFileError, load_flavor_file
+
+    try:
+        with click.open_file(file, "rb") as handle:  # "-" is stdin
+            data: bytes = handle.read()
+    except OSError as exc:
+        _fail(f"{file}: cannot read: {exc.strerror or exc}")
+    flavors = None
+    if flavors_path is not None:
+        try:
+            flavors = load_flavor_file(flavors_path)
+        except FlavorFileError as exc:
+            _fail(str(exc))
+    try:
+        parsed = parse_any(data)
+    except HostRequiresError as exc:
+        name = "<stdin>" if file == "-" else file
+        _fail(f"{name}: {exc}")
+    target = Target(hypervisor=hypervisor, arches=arches or ("x86_64", "i386"), lab=lab)
+    with_flavors = flavors is not None
+
+    if isinstance(parsed, tuple):  # a whole job: one verdict per recipe
+        results = []
+        for recipe in parsed:
+            result = _evaluate(recipe.requires, target, flavors)
+            results.append(
+                {"recipe": recipe.label, "id": recipe.recipe_id, "position": recipe.position}
+                | result
+            )
+        if as_json:
+            click.echo(json.dumps({"recipes": results}, indent=2))
+        elif not results:
+            click.echo("the job has no recipe")
+        for result in results if not as_json else ():
+            _print_human(result, with_flavors, result["recipe"])
+        return
+    result = _evaluate(parsed, target, flavors)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        _print_human(result, with_flavors, None)

@@ -1,0 +1,588 @@
+"""The compiled form of a host filter: the one engine every front end produces.
+
+A front end (``<hostRequires/>`` XML today, tmt ``hardware:`` later) turns its document
+into a tree of the nodes below; every node knows where it was written (:class:`Loc`), so a
+reason can point at an XML element and line or at a tmt key path alike.
+
+Two evaluations, for the two questions a scheduler asks:
+
+* :meth:`Node.tri` - could a guest of this target ever satisfy it? Three-valued: ``NO``,
+  ``DEPENDS`` (on the flavor), ``YES``. No flavor list needed.
+* :meth:`Node.mask` - which candidates of a prepared flavor set satisfy it, as a bit mask:
+  bit ``i`` is candidate ``i`` of :class:`Candidates`. Size comparisons are a binary search
+  over values sorted once per flavor set, so evaluating a document costs a few operations
+  per element, whatever the number of flavors.
+
+Nodes are immutable named tuples (cheap to build: a document compiles to one per element).
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+import attrs
+
+from virtprov.hostrequires.units import format_bytes
+from virtprov.model import Flavor, GiB, ProviderInfo
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from lxml import etree
+
+    from virtprov.config import Defaults
+
+    #: Where a node was written: a :class:`Loc`, or (XML front end) the parsed element
+    #: itself, so that compiling costs nothing per element and messages are made on demand.
+    Where: TypeAlias = "Loc | etree._Element"
+
+#: Three-valued answers of :meth:`Node.tri`.
+NO, DEPENDS, YES = 0, 1, 2
+
+#: Flavors whose root disk is smaller cannot hold an installed system (Beaker's rule).
+MIN_ROOT_DISK_BYTES = 10 * GiB
+
+#: Canonical operators. ``==`` is folded into ``=`` when compiling.
+OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "like")
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+@functools.lru_cache(maxsize=1024)
+def like_pattern(value: str) -> re.Pattern[str]:
+    """SQL ``LIKE``: ``%`` any run, ``_`` one character, ``\\`` escapes; case-insensitive.
+
+    Case-insensitive because Beaker's database (MySQL, default collation) compares so.
+    """
+    parts: list[str] = []
+    chars = iter(value)
+    for char in chars:
+        if char == "\\":
+            parts.append(re.escape(next(chars, "\\")))
+        elif char == "%":
+            parts.append(".*")
+        elif char == "_":
+            parts.append(".")
+        else:
+            parts.append(re.escape(char))
+    return re.compile("".join(parts), re.DOTALL | re.IGNORECASE)
+
+
+def compare_text(op: str, left: str, value: str, pattern: re.Pattern[str] | None) -> bool:
+    if pattern is not None:
+        return pattern.fullmatch(left) is not None
+    return _COMPARE[op](left, value)
+
+
+def _quote(value: str) -> str:
+    return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+
+
+class Loc(NamedTuple):
+    """Where a requirement was written.
+
+    For XML: ``tag`` is the element name, ``attrs`` its attributes, ``line`` its line. For
+    a key-path language (tmt): ``tag`` is the key path, ``attrs`` may hold ``("value",
+    text)``, ``language`` is ``"tmt"``.
+    """
+
+    tag: str
+    attrs: tuple[tuple[str, str], ...] = ()
+    line: int | None = None
+    language: str = "xml"
+
+    def __str__(self) -> str:
+        if self.language == "xml":
+            attrs = "".join(f' {name}="{_quote(value)}"' for name, value in self.attrs)
+            text = f"<{self.tag}{attrs}>"
+        else:
+            text = self.tag + "".join(f": {value}" for _, value in self.attrs)
+        return f"{text} (line {self.line})" if self.line is not None else text
+
+
+def describe(where: Where) -> str:
+    """``<memory op=">=" value="4096"> (line 3)`` for an XML element, ``str(loc)`` for a Loc."""
+    if isinstance(where, Loc):
+        return str(where)
+    return str(Loc(where.tag, tuple(where.items()), where.sourceline))  # type: ignore[arg-type]
+
+
+@attrs.frozen
+class Target:
+    """What the requirements are compared with: one provider's guests.
+
+    ``lab`` is the FQDN of the lab the provider serves; ``None`` means unknown (the
+    ``virtprov check`` command without ``--lab``): lab requirements are then assumed to
+    hold, with a warning.
+    """
+
+    hypervisor: str = "KVM"
+    arches: tuple[str, ...] = ("x86_64", "i386")
+    lab: str | None = None
+    system_type: str = "Machine"
+
+    @classmethod
+    def from_info(cls, info: ProviderInfo) -> Target:
+        return cls(
+            hypervisor=info.hypervisor,
+            arches=tuple(info.arches),
+            lab=info.lab,
+            system_type=info.system_type,
+        )
+
+    @classmethod
+    def coerce(cls, target: Target | ProviderInfo) -> Target:
+        return target if isinstance(target, Target) else cls.from_info(target)
+
+
+# The dimensions a flavor has, and how a reason names a flavor's value in each.
+SIZE_DIMENSIONS: dict[str, Callable[[int], str]] = {
+    "ram_mib": lambda value: f"{value} MiB RAM",
+    "vcpus": lambda value: f"{value} vCPUs",
+    "disk_bytes": lambda value: f"a {format_bytes(value)} root disk",
+}
+
+
+class Candidates:
+    """A flavor list prepared for evaluation against one target.
+
+    Prepare once per flavor list (a scheduler asks for every queued recipe against the same
+    provider's flavors); evaluating a document is then a few bit operations per element.
+
+    A candidate is a (flavor, arch) pair: a flavor without a declared arch runs each arch
+    the target offers. Candidates are numbered cheapest first (``Flavor.sort_key``), so
+    the lowest set bit of a mask is the flavor Beaker would choose.
+    """
+
+    __slots__ = (
+        "all",
+        "arch_masks",
+        "arches",
+        "defaults",
+        "eligible",
+        "flavor_masks",
+        "flavor_of",
+        "flavors",
+        "index",
+        "target",
+        "unfit",
+        "values",
+    )
+
+    def __init__(
+        self,
+        flavors: Iterable[Flavor],
+        target: Target | ProviderInfo,
+        *,
+        defaults: Defaults | None = None,
+    ) -> None:
+        self.target = Target.coerce(target)
+        self.defaults = defaults
+        self.flavors: tuple[Flavor, ...] = tuple(sorted(flavors, key=Flavor.sort_key))
+        arches: list[str] = []
+        flavor_of: list[int] = []
+        masks: list[int] = []
+        for number, flavor in enumerate(self.flavors):
+            first = len(arches)
+            if flavor.arch is None:
+                runs: tuple[str, ...] = self.target.arches
+            else:  # a flavor of an arch the provider does not offer has no candidate
+                runs = (flavor.arch,) if flavor.arch in self.target.arches else ()
+            for arch in runs:
+                arches.append(arch)
+                flavor_of.append(number)
+            masks.append(((1 << len(arches)) - 1) ^ ((1 << first) - 1))
+        self.arches: tuple[str, ...] = tuple(arches)
+        self.flavor_of: tuple[int, ...] = tuple(flavor_of)
+        self.flavor_masks: tuple[int, ...] = tuple(masks)
+        self.all = (1 << len(arches)) - 1
+        self.values: dict[str, tuple[int, ...]] = {
+            dim: tuple(getattr(self.flavors[f], dim) for f in flavor_of) for dim in SIZE_DIMENSIONS
+        }
+        self.index: dict[str, tuple[list[int], list[int]]] = {}
+        for dim, values in self.values.items():
+            order = sorted(range(len(values)), key=values.__getitem__)
+            prefix = [0]
+            for position in order:
+                prefix.append(prefix[-1] | (1 << position))
+            self.index[dim] = ([values[p] for p in order], prefix)
+        self.arch_masks: dict[str, int] = {}
+        for position, arch in enumerate(arches):
+            self.arch_masks[arch] = self.arch_masks.get(arch, 0) | (1 << position)
+        # Rules applied after the filter, whatever the document says.
+        self.unfit: dict[int, tuple[str, ...]] = {}
+        eligible = self.all
+        for number, flavor in enumerate(self.flavors):
+            why = _unfit(flavor, defaults, self.target)
+            if why:
+                self.unfit[number] = why
+                eligible &= ~self.flavor_masks[number]
+        self.eligible = eligible
+
+    def size_mask(self, dim: str, op: str, value: int) -> int:
+        values, prefix = self.index[dim]
+        if op == ">=":
+            return self.all ^ prefix[bisect_left(values, value)]
+        if op == "<=":
+            return prefix[bisect_right(values, value)]
+        if op == ">":
+            return self.all ^ prefix[bisect_right(values, value)]
+        if op == "<":
+            return prefix[bisect_left(values, value)]
+        equal = prefix[bisect_right(values, value)] ^ prefix[bisect_left(values, value)]
+        return equal if op == "=" else self.all ^ equal
+
+    def flavors_in(self, mask: int) -> list[Flavor]:
+        """The flavors having at least one candidate in ``mask``, cheapest first."""
+        return [
+            flavor
+            for flavor, flavor_mask in zip(self.flavors, self.flavor_masks, strict=True)
+            if mask & flavor_mask
+        ]
+
+    def candidates_of(self, number: int) -> range:
+        mask = self.flavor_masks[number]
+        return range((mask & -mask).bit_length() - 1 if mask else 0, mask.bit_length())
+
+
+def _unfit(flavor: Flavor, defaults: Defaults | None, target: Target) -> tuple[str, ...]:
+    why = []
+    if flavor.arch is not None and flavor.arch not in target.arches:
+        why.append(f"its arch {flavor.arch} is not one the provider offers")
+    if flavor.disk_bytes < MIN_ROOT_DISK_BYTES:
+        why.append(
+            f"its root disk ({format_bytes(flavor.disk_bytes)}) is under the "
+            f"{format_bytes(MIN_ROOT_DISK_BYTES)} an installed system needs"
+        )
+    if defaults is not None:
+        if flavor.ram_mib < defaults.default_guest_memory_mib:
+            why.append(
+                f"its RAM ({flavor.ram_mib} MiB) is under the default guest memory "
+                f"({defaults.default_guest_memory_mib} MiB)"
+            )
+        if flavor.disk_bytes < defaults.default_guest_disk_bytes:
+            why.append(
+                f"its disk ({format_bytes(flavor.disk_bytes)}) is under the default guest "
+                f"disk size ({format_bytes(defaults.default_guest_disk_bytes)})"
+            )
+    return tuple(why)
+
+
+class Node(Protocol):
+    """What every compiled node offers. ``explain``/``why_not`` are only asked on failure."""
+
+    @property
+    def loc(self) -> Where: ...
+
+    def mask(self, c: Candidates) -> int:
+        """The candidates that satisfy this node."""
+        ...
+
+    def holds(self, c: Candidates, i: int) -> bool:
+        """Whether candidate ``i`` satisfies this node."""
+        ...
+
+    def explain(self, c: Candidates, i: int) -> list[str]:
+        """Why candidate ``i`` does not satisfy this node."""
+        ...
+
+    def tri(self, t: Target, arch: str) -> int:
+        """``NO``, ``DEPENDS`` or ``YES``: could a guest of ``t`` running ``arch`` satisfy it?"""
+        ...
+
+    def why_not(self, t: Target, arch: str) -> list[str]:
+        """Why ``tri`` is ``NO``."""
+        ...
+
+
+class AllOf(NamedTuple):
+    """``<and>`` and every container (``<system>``, ``<cpu>``, ``<disk>``, unknown tags)."""
+
+    children: tuple[Node, ...]
+    loc: Where
+
+    def mask(self, c: Candidates) -> int:
+        result = c.all
+        for child in self.children:
+            result &= child.mask(c)
+            if not result:
+                break
+        return result
+
+    def holds(self, c: Candidates, i: int) -> bool:
+        return all(child.holds(c, i) for child in self.children)
+
+    def explain(self, c: Candidates, i: int) -> list[str]:
+        return [r for child in self.children if not child.holds(c, i) for r in child.explain(c, i)]
+
+    def tri(self, t: Target, arch: str) -> int:
+        result = YES
+        for child in self.children:
+            answer = child.tri(t, arch)
+            if answer == NO:
+                return NO
+            if answer < result:
+                result = answer
+        return result
+
+    def why_not(self, t: Target, arch: str) -> list[str]:
+        return [r for ch in self.children if ch.tri(t, arch) == NO for r in ch.why_not(t, arch)]
+
+
+class AnyOf(NamedTuple):
+    """``<or>``: any child. An empty ``<or/>`` matches nothing, as in Beaker."""
+
+    children: tuple[Node, ...]
+    loc: Where
+
+    def mask(self, c: Candidates) -> int:
+        result = 0
+        for child in self.children:
+            result |= child.mask(c)
+            if result == c.all:
+                break
+        return result
+
+    def holds(self, c: Candidates, i: int) -> bool:
+        return any(child.holds(c, i) for child in self.children)
+
+    def _none(self, reasons: list[str]) -> list[str]:
+        if not self.children:
+            return [
+                f"{describe(self.loc)} is empty, and an empty <or/> matches nothing (as in Beaker)"
+            ]
+        return [f"{describe(self.loc)}: no alternative holds: " + "; ".join(reasons)]
+
+    def explain(self, c: Candidates, i: int) -> list[str]:
+        return self._none([r for child in self.children for r in child.explain(c, i)])
+
+    def tri(self, t: Target, arch: str) -> int:
+        result = NO
+        for child in self.children:
+            answer = child.tri(t, arch)
+            if answer == YES:
+                return YES
+            if answer > result:
+                result = answer
+        return result
+
+    def why_not(self, t: Target, arch: str) -> list[str]:
+        return self._none([r for child in self.children for r in child.why_not(t, arch)])
+
+
+class NoneOf(NamedTuple):
+    """``<not>``: everything except what satisfies all its children.
+
+    A child no guest can satisfy excludes nothing, so ``<not><device .../></not>`` holds.
+    """
+
+    children: tuple[Node, ...]
+    loc: Where
+
+    def mask(self, c: Candidates) -> int:
+        result = c.all
+        for child in self.children:
+            result &= child.mask(c)
+            if not result:
+                break
+        return c.all ^ result
+
+    def holds(self, c: Candidates, i: int) -> bool:
+        return not all(child.holds(c, i) for child in self.children)
+
+    def explain(self, c: Candidates, i: int) -> list[str]:
+        return [f"{describe(self.loc)}: the flavor satisfies what it excludes"]
+
+    def tri(self, t: Target, arch: str) -> int:
+        return YES - AllOf(self.children, self.loc).tri(t, arch)
+
+    def why_not(self, t: Target, arch: str) -> list[str]:
+        return [f"{describe(self.loc)}: every guest here satisfies what it excludes"]
+
+
+class TargetTest(NamedTuple):
+    """A property of the provider, the same for all its flavors: all or none.
+
+    ``attr`` is ``lab``, ``hypervisor`` or ``system_type`` (a :class:`Target` field).
+    """
+
+    attr: str
+    op: str
+    value: str
+    pattern: re.Pattern[str] | None
+    loc: Where
+
+    def _holds(self, t: Target) -> bool:
+        actual: str | None = getattr(t, self.attr)
+        if actual is None:  # unknown lab: assumed to hold (a warning says so)
+            return True
+        if self.attr == "lab" and not self.value:
+            return False  # Beaker: an empty lab controller matches none
+        return compare_text(self.op, actual, self.value, self.pattern)
+
+    def mask(self, c: Candidates) -> int:
+        return c.all if self._holds(c.target) else 0
+
+    def holds(self, c: Candidates, i: int) -> bool:
+        return self._holds(c.target)
+
+    def explain(self, c: Candidates, i: int) -> list[str]:
+        return self.why_not(c.target, c.arches[i])
+
+    def tri(self, t: Target, arch: str) -> int:
+        return YES if self._holds(t) else NO
+
+    def why_not(self, t: Target, arch: str) -> list[str]:
+        if self.attr == "lab":
+            if not self.value:
+                return [
+                    f"{describe(self.loc)}: an empty lab controller matches none (as in Beaker)"
+                ]
+            return [f"{describe(self.loc)} not met: this provider serves lab {t.lab}"]
+        if self.attr == "hypervisor":
+            bare = " (an empty hypervisor means bare metal)" if not self.value else ""
+            return [f"{describe(self.loc)} not met: guests here run on {t.hypervisor}{bare}"]
+        return [f"{describe(self.loc)} not met: a guest's system type is {t.system_type}"]
+
+
+class ArchTest(NamedTuple):
+    """An architecture requirement: met by candidates running a matching arch."""
+
+    op: str
+    value: str
+    pattern: re.Pattern[str] | None
+    loc: Where
+
+    def _holds(self, arch: str) -> bool:
+        return compare_text(self.op, arch, self.value, self.pattern)
+
+    def mask(self, c: Candidates) -> int:
+        result = 0
+        for arch, arch_mask in c.arch_masks.items():
+            if self._holds(arch):
+                result |= arch_mask
+        return result
+
+    def holds(self, c: Candidates, i: int) -> bool:
+        return self._holds(c.arches[i])
+
+    def explain(self, c: Candidates, i: int) -> list[str]:
+        return [f"{describe(self.loc)} not met by {c.arches[i]}"]
+
+    def tri(self, t: Target, arch: str) -> int:
+        return YES if self._holds(arch) else NO
+
+    def why_not(self, t: Target, arch: str) -> list[str]:
+        return [
+            f"{describe(self.loc)} not met: this provider offers {', '.join(t.arches) or 'no arch'}"
+        ]
+
+
+class SizeTest(NamedTuple):
+    """``op(flavor.<dim>, value)`` for ``ram_mib``, ``vcpus`` or ``disk_bytes``."""
+
+    dim: str
+    op: str
+    value: int
+    loc: Where
+
+    def mask(self, c: Candidates) -> int:
+        return c.size_mask(self.dim, self.op, self.value)
+
+    def holds(self, c: Candidates, i: int) -> bool:
+        return _COMPARE[self.op](c.values[self.dim][i], self.value)
+
+    def explain(self, c: Candidates, i: int) -> list[str]:
+        have = SIZE_DIMENSIONS[self.dim](c.values[self.dim][i])
+        return [f"{describe(self.loc)} not met: the flavor has {have}"]
+
+    def tri(self, t: Target, arch: str) -> int:
+        return DEPENDS
+
+    def why_not(self, t: Target, arch: str) -> list[str]:  # pragma: no cover - never NO
+        return []
+
+
+class Unsatisfiable(NamedTuple):
+    """A requirement on something a guest does not offer (default-deny).
+
+    ``feature`` names it independently of the front end (``cpu.flag``, ``host.device``,
+    ``system.vendor``...), with the requested ``op`` and ``value``: the place where a later
+    version lets flavors that *declare* the property (``Flavor.properties``) satisfy it.
+    """
+
+    feature: str
+    op: str
+    value: str
+    loc: Where
+
+    def mask(self, c: Candidates) -> int:
+        return 0
+
+    def holds(self, c: Candidates, i: int) -> bool:
+        return False
+
+    def explain(self, c: Candidates, i: int) -> list[str]:
+        return self.why_not(c.target, c.arches[i])
+
+    def tri(self, t: Target, arch: str) -> int:
+        return NO
+
+    def why_not(self, t: Target, arch: str) -> list[str]:
+        return [
+            f"{describe(self.loc)}: a virtual machine cannot satisfy a {self.feature} requirement"
+        ]
+
+
+def always(loc: Where) -> AllOf:
+    """A node every guest satisfies (a requirement with no value imposes nothing)."""
+    return AllOf((), loc)
+
+
+def dedupe(reasons: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(reasons))
+
+
+def explain_flavor(root: Node, c: Candidates, number: int) -> tuple[str, ...]:
+    """Why flavor ``number`` of ``c`` was removed (by the document or by the fixed rules)."""
+    reasons: list[str] = []
+    for i in c.candidates_of(number):
+        if not root.holds(c, i):
+            reasons.extend(root.explain(c, i))
+    reasons.extend(c.unfit.get(number, ()))
+    return dedupe(reasons)
+
+
+__all__ = [
+    "DEPENDS",
+    "MIN_ROOT_DISK_BYTES",
+    "NO",
+    "OPERATORS",
+    "YES",
+    "AllOf",
+    "AnyOf",
+    "ArchTest",
+    "Candidates",
+    "Loc",
+    "Node",
+    "NoneOf",
+    "SizeTest",
+    "Target",
+    "TargetTest",
+    "Unsatisfiable",
+    "always",
+    "explain_flavor",
+    "like_pattern",
+]

@@ -1,0 +1,301 @@
+"""Safe parsing of ``<hostRequires/>`` (and whole Beaker jobs) into the compiled form.
+
+Job XML comes from every user of a lab, so the parser is configured for hostile input:
+no DTD is loaded, no entity is expanded or fetched, no network access, libxml2's own
+limits stay on (``huge_tree`` off), and a document with a ``DOCTYPE`` or entity
+declaration is refused outright. On top of that virtprov caps the size, the depth and the
+number of elements itself, so that a bad document costs microseconds, not the scheduler.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from typing import cast
+
+from lxml import etree
+
+from virtprov.errors import HostRequiresError
+from virtprov.hostrequires import elements as E
+from virtprov.hostrequires.compiled import (
+    AllOf,
+    AnyOf,
+    ArchTest,
+    Loc,
+    Node,
+    NoneOf,
+    SizeTest,
+    TargetTest,
+    Unsatisfiable,
+    always,
+    describe,
+    like_pattern,
+)
+from virtprov.hostrequires.document import HostRequires, RecipeRequires
+from virtprov.hostrequires.units import byte_multiplier, parse_decimal, parse_integer
+
+#: A recipe's ``<hostRequires/>`` is a few hundred bytes; a whole job rarely a megabyte.
+MAX_BYTES = 1024 * 1024
+MAX_JOB_BYTES = 8 * 1024 * 1024
+#: Nesting below ``<hostRequires>``; real documents stay under 10.
+MAX_DEPTH = 64
+#: Elements in one ``<hostRequires>``; real documents have a few dozen.
+MAX_ELEMENTS = 10_000
+
+#: Root tags that make a document a Beaker job rather than a host filter.
+JOB_TAGS = frozenset({"job", "recipeSet", "recipe"})
+
+_OPERATORS = {
+    "=": "=",
+    "==": "=",
+    "!=": "!=",
+    "<": "<",
+    "<=": "<=",
+    ">": ">",
+    ">=": ">=",
+    "like": "like",
+}
+_UNKNOWN = E.Element(E.AND)
+_local = threading.local()
+
+
+def _parsers() -> tuple[etree.XMLParser, etree.XMLParser]:
+    """This thread's parsers (lxml parsers must not be shared between threads)."""
+    parsers: tuple[etree.XMLParser, etree.XMLParser] | None = getattr(_local, "parsers", None)
+    if parsers is None:
+        # The second one reads text that was a Python str, whatever it declares.
+        parsers = (_safe_parser(None), _safe_parser("utf-8"))
+        _local.parsers = parsers
+    return parsers
+
+
+def _safe_parser(encoding: str | None) -> etree.XMLParser:
+    return etree.XMLParser(
+        encoding=encoding,
+        resolve_entities=False,
+        load_dtd=False,
+        dtd_validation=False,
+        no_network=True,
+        huge_tree=False,
+        collect_ids=False,
+    )
+
+
+def _line(el: etree._Element) -> int | None:
+    return cast("int | None", el.sourceline)  # lxml-stubs type it oddly
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def load_xml(text: str | bytes, *, max_bytes: int = MAX_BYTES) -> etree._Element:
+    """Parse untrusted XML safely; :class:`HostRequiresError` for anything refused."""
+    plain, from_str = _parsers()
+    if isinstance(text, str):
+        if len(text) > max_bytes:  # before encoding: a str is never shorter in UTF-8
+            raise HostRequiresError(f"document of {len(text)} characters is over {max_bytes}")
+        data, parser = text.encode("utf-8", "surrogatepass"), from_str
+    else:
+        data, parser = bytes(text), plain
+    if len(data) > max_bytes:
+        raise HostRequiresError(
+            f"document of {len(data)} bytes is over the limit of {max_bytes} bytes"
+        )
+    head = data[:4]
+    if b"\x00" in head or head.startswith((b"\xfe\xff", b"\xff\xfe", b"\x4c\x6f\xa7\x94")):
+        raise HostRequiresError("only UTF-8 (or ASCII-compatible) documents are accepted")
+    for marker in (b"<!DOCTYPE", b"<!ENTITY"):
+        offset = data.find(marker)
+        if offset >= 0:
+            raise HostRequiresError(
+                "DOCTYPE and entity declarations are not accepted in job XML",
+                line=_line_of(data, offset),
+            )
+    if not data.strip():
+        raise HostRequiresError("empty document")
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        line, column = exc.position
+        message = exc.msg or "not well-formed"
+        if "Excessive depth" in message:
+            message = "elements nested too deep"
+        raise HostRequiresError(
+            f"not well-formed XML: {message}", line=line or None, column=column or None
+        ) from None
+    except (ValueError, LookupError) as exc:  # e.g. an unknown declared encoding
+        raise HostRequiresError(f"cannot read the document: {exc}") from None
+    # Defence in depth: an encoding trick must not smuggle a DTD past the scan above.
+    if root.getroottree().docinfo.internalDTD is not None:
+        raise HostRequiresError("DOCTYPE and entity declarations are not accepted in job XML")
+    return root
+
+
+class _Compiler:
+    """Turns one ``<hostRequires>`` element tree into compiled nodes.
+
+    Nodes keep their element as location: messages are rendered only when asked for, so
+    compiling costs a handful of operations per element.
+    """
+
+    __slots__ = ("elements", "lab_locs", "max_depth", "max_elements", "warnings")
+
+    def __init__(self, max_depth: int, max_elements: int) -> None:
+        self.max_depth = max_depth
+        self.max_elements = max_elements
+        self.elements = 0
+        self.warnings: list[str] = []
+        self.lab_locs: list[etree._Element] = []
+
+    @staticmethod
+    def error(el: etree._Element, message: str) -> HostRequiresError:
+        return HostRequiresError(message, line=_line(el), element=str(el.tag))
+
+    def children(self, el: etree._Element, level: str, depth: int) -> tuple[Node, ...]:
+        if depth > self.max_depth:
+            raise self.error(el, f"nested deeper than {self.max_depth} levels")
+        vocabulary = E.LEVELS[level]
+        nodes: list[Node] = []
+        append = nodes.append
+        for child in el:
+            tag = child.tag
+            if tag.__class__ is not str:  # comments, processing instructions
+                continue
+            self.elements += 1
+            if self.elements > self.max_elements:
+                raise self.error(child, f"more than {self.max_elements} elements")
+            spec = vocabulary.get(tag)
+            if spec is None:
+                spec = _UNKNOWN
+                self.warnings.append(
+                    f"{describe(child)}: not an element Beaker knows inside "
+                    f"{E.LEVEL_NAMES[level]}; treated as <and> (as Beaker does)"
+                )
+            kind, arg, value_type, inner = spec
+            if kind is E.AND:
+                append(AllOf(self.children(child, inner or level, depth + 1), child))
+            elif kind is E.OR:
+                append(AnyOf(self.children(child, level, depth + 1), child))
+            elif kind is E.NOT:
+                append(NoneOf(self.children(child, level, depth + 1), child))
+            else:
+                written = child.get("op")
+                op = "=" if written is None else _OPERATORS.get(written)
+                if op is None:
+                    raise self.error(
+                        child, f"unknown op {written!r} (use one of =, ==, !=, <, <=, >, >=, like)"
+                    )
+                value = child.get("value")
+                if value_type is not E.TEXT and value_type is not E.BOOLEAN:
+                    append(self.number(child, spec, op, value))
+                    continue
+                text = value or ""
+                pattern = like_pattern(text) if op == "like" else None
+                if kind is E.TARGET:
+                    if arg == "lab":
+                        self.lab_locs.append(child)
+                    append(TargetTest(arg, op, text, pattern, child))
+                elif kind is E.ARCH:
+                    append(ArchTest(op, text, pattern, child))
+                else:
+                    append(Unsatisfiable(arg, op, text, child))
+        return tuple(nodes)
+
+    def number(self, el: etree._Element, spec: E.Element, op: str, value: str | None) -> Node:
+        if op == "like":
+            raise self.error(el, "op 'like' compares text, and this element takes a number")
+        number: float | None = None
+        try:
+            if value is None or not value.strip():
+                pass
+            elif value.isascii() and value.isdigit():  # the usual case, without a regex
+                number = int(value)
+            elif spec.value_type == E.DECIMAL:
+                number = parse_decimal(value)
+            else:
+                number = parse_integer(value)
+            if spec.value_type == E.BYTES:
+                units = el.get("units")
+                if units is not None:
+                    multiplier = byte_multiplier(units)
+                    number = None if number is None else number * multiplier
+        except ValueError as exc:
+            raise self.error(el, str(exc)) from None
+        if spec.kind != E.SIZE:
+            return Unsatisfiable(spec.arg, op, value or "", el)
+        if not number:  # Beaker: a missing or zero value imposes nothing
+            self.warnings.append(
+                f"{describe(el)}: no value (or 0), so it imposes nothing (as in Beaker)"
+            )
+            return always(el)
+        return SizeTest(spec.arg, op, int(number), el)
+
+
+def compile_element(
+    el: etree._Element, *, max_depth: int = MAX_DEPTH, max_elements: int = MAX_ELEMENTS
+) -> HostRequires:
+    """Compile an already parsed ``<hostRequires>`` element (its tag does not matter)."""
+    compiler = _Compiler(max_depth, max_elements)
+    force = el.get("force")
+    if force:
+        warnings = (f"{describe(el)}: force= is set, so the other requirements are ignored",)
+        return HostRequires(AllOf((), el), el, force, warnings if len(el) else ())
+    children = compiler.children(el, "host", 1)
+    return HostRequires(
+        AllOf(children, el), el, None, tuple(compiler.warnings), tuple(compiler.lab_locs)
+    )
+
+
+def parse(
+    text: str | bytes,
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_depth: int = MAX_DEPTH,
+    max_elements: int = MAX_ELEMENTS,
+) -> HostRequires:
+    """Parse and compile one ``<hostRequires/>`` document (the root's tag does not matter).
+
+    Raises :class:`~virtprov.errors.HostRequiresError` with the line (and column) of the
+    problem for malformed, hostile or meaningless input; never anything else.
+    """
+    root = load_xml(text, max_bytes=max_bytes)
+    return compile_element(root, max_depth=max_depth, max_elements=max_elements)
+
+
+def _recipes(root: etree._Element) -> tuple[RecipeRequires, ...]:
+    recipes = [root] if root.tag == "recipe" else list(root.iter("recipe"))
+    result = []
+    for position, recipe in enumerate(recipes, start=1):
+        host = next((child for child in recipe if child.tag == "hostRequires"), None)
+        if host is None:
+            requires = HostRequires(AllOf((), Loc("hostRequires")), Loc("hostRequires"))
+        else:
+            # A copy, so that the recipe's requirements do not keep the whole job alive.
+            requires = compile_element(copy.deepcopy(host))
+        result.append(RecipeRequires(position, recipe.get("id"), requires, _line(recipe)))
+    return tuple(result)
+
+
+def parse_job(text: str | bytes, *, max_bytes: int = MAX_JOB_BYTES) -> tuple[RecipeRequires, ...]:
+    """Each recipe's compiled ``<hostRequires/>`` in a Beaker job (``<job>``, ``<recipeSet>``
+    or ``<recipe>`` root), in document order. Guest recipes are not scheduled on hosts and
+    are skipped; a recipe without ``<hostRequires/>`` accepts any system.
+    """
+    root = load_xml(text, max_bytes=max_bytes)
+    if root.tag not in JOB_TAGS:
+        raise HostRequiresError(
+            f"<{root.tag}> is not a Beaker job (expected <job>, <recipeSet> or <recipe>)",
+            line=_line(root),
+        )
+    return _recipes(root)
+
+
+def parse_any(
+    text: str | bytes, *, max_bytes: int = MAX_JOB_BYTES
+) -> HostRequires | tuple[RecipeRequires, ...]:
+    """A whole job (per recipe) or a single ``<hostRequires/>``, whichever the text is."""
+    root = load_xml(text, max_bytes=max_bytes)
+    if root.tag in JOB_TAGS:
+        return _recipes(root)
+    return compile_element(root)
