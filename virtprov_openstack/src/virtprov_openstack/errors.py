@@ -1,0 +1,131 @@
+"""Mapping openstacksdk and keystoneauth failures into virtprov's error tree.
+
+Nobody above the provider matches message strings; this module is the one place that
+does, and only for the two texts OpenStack gives no structured code for: Nova's
+"Quota exceeded" (HTTP 403, not 413, since microversion 2.1) and Neutron's
+``OverQuota`` type (HTTP 409), and the scheduler's "No valid host was found" fault.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from virtprov import errors
+
+_QUOTA: Final = re.compile(r"quota exceeded|overquota|over quota|exceeds quota", re.IGNORECASE)
+_NO_VALID_HOST: Final = re.compile(r"no ?valid ?host", re.IGNORECASE)
+
+
+def fault_is_capacity(fault: str | None) -> bool:
+    """Whether a server's ERROR fault says the cloud had no room (scheduler failure)."""
+    return bool(fault and (_NO_VALID_HOST.search(fault) or _QUOTA.search(fault)))
+
+
+def _retry_after(response: object) -> float | None:
+    headers = getattr(response, "headers", None) or {}
+    value = headers.get("Retry-After") if hasattr(headers, "get") else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _details(exc: BaseException) -> str:
+    """The cloud's own message, without the URL noise openstacksdk adds."""
+    details = getattr(exc, "details", None)
+    text = str(details) if details else str(exc)
+    return " ".join(text.split())
+
+
+def translate(
+    exc: BaseException,
+    *,
+    provider: str,
+    doing: str,
+    guest_id: str | None = None,
+    not_found: str | None = None,
+) -> errors.ProviderError:
+    """The virtprov error for an exception raised by openstacksdk or keystoneauth.
+
+    ``doing`` says what the provider was doing ("creating the server"); ``not_found``
+    is the fix to give when a 404 means a configured resource is missing (a 404 on a
+    guest operation is :class:`~virtprov.errors.GuestNotFound`).
+    """
+    from keystoneauth1 import exceptions as ks
+    from openstack import exceptions as sdk
+
+    def make(cls: type[errors.ProviderError], message: str) -> errors.ProviderError:
+        return cls(f"{doing}: {message}", provider=provider, guest_id=guest_id)
+
+    if isinstance(exc, errors.ProviderError):
+        return exc
+    status: int | None = None
+    response = None
+    if isinstance(exc, sdk.HttpException):
+        status, response = exc.status_code, exc.response
+    elif isinstance(exc, ks.HttpError):
+        status, response = exc.http_status, exc.response
+    detail = _details(exc)
+
+    if isinstance(exc, ks.ConnectionError | ks.RetriableConnectionFailure) and not isinstance(
+        exc, ks.SSLError
+    ):
+        return make(errors.TransientError, f"cannot reach the cloud ({detail})")
+    if isinstance(exc, ks.SSLError):
+        return make(
+            errors.PermanentError,
+            f"TLS verification failed ({detail}); set cacert to the cloud's CA bundle",
+        )
+    if isinstance(exc, ks.EndpointNotFound | sdk.EndpointNotFound):
+        return make(
+            errors.PermanentError,
+            f"the service catalog has no such endpoint ({detail}); check region_name "
+            "and that the project can use Nova, Neutron and Glance",
+        )
+    if isinstance(exc, ks.DiscoveryFailure | ks.MissingAuthPlugin | ks.AuthPluginException):
+        return make(
+            errors.PermanentError,
+            f"cannot authenticate ({detail}); check auth_url and the credentials",
+        )
+    if isinstance(exc, sdk.ResourceTimeout):
+        return make(errors.TransientError, detail)
+    if status is None:
+        return make(errors.ProviderError, f"{type(exc).__name__}: {detail}")
+
+    if status == 401:
+        return make(
+            errors.PermanentError,
+            f"the cloud refused the credentials (401: {detail}); check the user, password "
+            "or application credential, and the trust if one is used",
+        )
+    if status in (403, 409, 413) and _QUOTA.search(detail):
+        return make(errors.CapacityExhausted, detail)
+    if status == 429 or status == 413:
+        return errors.TransientError(
+            f"{doing}: rate limited ({status}: {detail})",
+            provider=provider,
+            guest_id=guest_id,
+            retry_after=_retry_after(response),
+        )
+    if status >= 500 or status == 408:
+        return errors.TransientError(
+            f"{doing}: the cloud failed ({status}: {detail})",
+            provider=provider,
+            guest_id=guest_id,
+            retry_after=_retry_after(response),
+        )
+    if status == 403:
+        return make(
+            errors.PermanentError,
+            f"not allowed ({detail}); the project's role does not permit this operation",
+        )
+    if status == 404:
+        if not_found is None:
+            return make(errors.GuestNotFound, detail)
+        return make(errors.PermanentError, f"{detail}; {not_found}")
+    if status == 400 and not_found is not None and "could not be found" in detail.lower():
+        return make(errors.PermanentError, f"{detail}; {not_found}")
+    if status == 400:
+        return make(errors.PermanentError, f"the cloud rejected the request (400: {detail})")
+    return make(errors.ProviderError, f"{status}: {detail}")

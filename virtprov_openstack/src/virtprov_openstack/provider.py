@@ -1,0 +1,834 @@
+"""The OpenStack provider: Nova servers booted from an iPXE image, Neutron networking.
+
+One provider instance is one cloud region, reached through openstacksdk (a named
+cloud from ``clouds.yaml``/``OS_CLOUD``, or explicit Keystone v3 options). Guests boot
+from a small iPXE image whose embedded script chains to the lab's ``ipxe-script``
+endpoint with the SMBIOS UUID, which is the Nova instance id.
+
+State that must survive a restart lives in the server's metadata, not in memory:
+the ids of the Neutron resources made for the guest (so that destroy can remove them)
+and the guest's phase (``build`` until first started, then ``started``), which is how
+:meth:`OpenStackProvider.poll` tells a freshly built server (``ACTIVE`` -> stop it ->
+``SHUTOFF`` = ready) from one a recipe is running on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final, Self
+
+import attrs
+
+from virtprov import errors
+from virtprov.model import (
+    BootRequest,
+    Capacity,
+    ConsoleOutput,
+    Flavor,
+    GiB,
+    Guest,
+    GuestSpec,
+    GuestState,
+    NetworkBoot,
+    ProviderInfo,
+)
+from virtprov.provider import Provider
+from virtprov_openstack.errors import fault_is_capacity, translate
+
+if TYPE_CHECKING:
+    from openstack.compute.v2.server import Server
+    from openstack.connection import Connection
+
+    from virtprov.config import Options, ProviderConfig, Secret
+
+#: Nova's libvirt driver returns at most the last 100 KiB of the console log.
+CONSOLE_LIMIT_BYTES: Final = 100 * 1024
+
+# Server metadata keys that carry the provider's own state.
+META_PHASE: Final = "virtprov-phase"
+META_ROUTER: Final = "virtprov-router"
+META_NETWORK: Final = "virtprov-network"
+META_SUBNET: Final = "virtprov-subnet"
+META_PORT: Final = "virtprov-port"
+META_FIP: Final = "virtprov-fip"
+META_MAC: Final = "virtprov-mac"
+META_FIP_ADDRESS: Final = "virtprov-floating-ip"
+PHASE_BUILD: Final = "build"
+PHASE_STARTED: Final = "started"
+_OWN_KEYS: Final = frozenset(
+    {
+        META_PHASE,
+        META_ROUTER,
+        META_NETWORK,
+        META_SUBNET,
+        META_PORT,
+        META_FIP,
+        META_MAC,
+        META_FIP_ADDRESS,
+    }
+)
+
+MODE_FLOATING: Final = "floating"
+MODE_FIXED: Final = "fixed"
+
+# Flavor extra specs that name an architecture, in the order they are trusted.
+_ARCH_SPECS: Final = ("hw:architecture", "capabilities:cpu_info:arch", "cpu_arch", "architecture")
+_MAC: Final = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
+@attrs.frozen(repr=False)
+class Credentials:
+    """How to reach the cloud. Secrets stay :class:`~virtprov.config.Secret` references."""
+
+    cloud: str | None = None
+    auth_url: str | None = None
+    username: str | None = None
+    password: Secret | None = None
+    user_domain_name: str = "Default"
+    project_name: str | None = None
+    project_id: str | None = None
+    project_domain_name: str = "Default"
+    application_credential_id: str | None = None
+    application_credential_secret: Secret | None = None
+    trust_id: str | None = None
+    region_name: str | None = None
+    verify: bool = True
+    cacert: str | None = None
+
+    def __repr__(self) -> str:
+        where = self.cloud or self.auth_url or "OS_CLOUD"
+        return f"Credentials({where!r}, region={self.region_name!r}, trust={self.trust_id!r})"
+
+    def connect(self, *, user_agent: str = "virtprov") -> Connection:
+        """Open an openstacksdk connection (no request is sent until first use)."""
+        import openstack
+        import openstack.config
+
+        if self.auth_url is None:
+            # A named cloud (or OS_CLOUD / OS_* variables) through clouds.yaml.
+            region = openstack.config.get_cloud_region(
+                cloud=self.cloud, region_name=self.region_name
+            )
+            if self.trust_id:
+                named = region.config.setdefault("auth", {})
+                # A trust carries its own scope: drop the project the cloud names.
+                for key in list(named):
+                    if key.startswith("project_"):
+                        del named[key]
+                named["trust_id"] = self.trust_id
+            if self.cacert:
+                region.config["cacert"] = self.cacert
+            return openstack.connection.Connection(config=region, app_name=user_agent)
+        auth: dict[str, Any] = {"auth_url": self.auth_url}
+        if self.application_credential_id:
+            assert self.application_credential_secret is not None
+            auth_type = "v3applicationcredential"
+            auth["application_credential_id"] = self.application_credential_id
+            auth["application_credential_secret"] = self.application_credential_secret.reveal()
+        else:
+            assert self.password is not None
+            auth_type = "v3password"
+            auth.update(
+                username=self.username,
+                password=self.password.reveal(),
+                user_domain_name=self.user_domain_name,
+            )
+            if self.trust_id:
+                auth["trust_id"] = self.trust_id
+            elif self.project_id:
+                auth["project_id"] = self.project_id
+            else:
+                auth.update(
+                    project_name=self.project_name,
+                    project_domain_name=self.project_domain_name,
+                )
+        # Explicit options only: neither clouds.yaml nor OS_* variables may leak in.
+        region = openstack.config.get_cloud_region(
+            load_yaml_config=False,
+            load_envvars=False,
+            auth_type=auth_type,
+            auth=auth,
+            region_name=self.region_name,
+            verify=self.verify,
+            cacert=self.cacert,
+        )
+        return openstack.connection.Connection(config=region, app_name=user_agent)
+
+
+@attrs.frozen
+class Settings:
+    """What the provider creates, read from its ``[providers.NAME]`` table."""
+
+    image: str | None = None
+    image_name: str | None = None
+    image_tag: str | None = None
+    network_mode: str = MODE_FLOATING
+    network: str | None = None
+    external_network: str | None = None
+    guest_cidr: str = "192.168.10.0/24"
+    dns_nameservers: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
+    arches: tuple[str, ...] = ("x86_64",)
+    delete_timeout: float = 225.0
+    wait_interval: float = 5.0
+    dashboard_url: str | None = None
+
+
+def _read_credentials(options: Options) -> Credentials:
+    cloud = options.string("cloud")
+    auth_url = options.string("auth_url")
+    username = options.string("username")
+    password = options.secret("password")
+    app_id = options.string("application_credential_id")
+    app_secret = options.secret("application_credential_secret")
+    creds = Credentials(
+        cloud=cloud,
+        auth_url=auth_url,
+        username=username,
+        password=password,
+        user_domain_name=options.string("user_domain_name", "Default"),
+        project_name=options.string("project_name"),
+        project_id=options.string("project_id"),
+        project_domain_name=options.string("project_domain_name", "Default"),
+        application_credential_id=app_id,
+        application_credential_secret=app_secret,
+        trust_id=options.string("trust_id"),
+        region_name=options.string("region_name"),
+        verify=options.boolean("verify", True),
+        cacert=options.string("cacert"),
+    )
+    if cloud and auth_url:
+        raise options.error("auth_url", "give either cloud (clouds.yaml) or auth_url, not both")
+    if auth_url:
+        if app_id or app_secret:
+            if not (app_id and app_secret):
+                raise options.error(
+                    "application_credential_secret",
+                    "application_credential_id and application_credential_secret go together",
+                )
+        elif not (username and password):
+            raise options.error(
+                "username",
+                "auth_url needs username and password (a secret reference), or "
+                "application_credential_id and application_credential_secret",
+            )
+        elif not (creds.trust_id or creds.project_name or creds.project_id):
+            raise options.error("project_name", "is required with a password (or trust_id)")
+    else:
+        for key in ("username", "password", "application_credential_id", "project_name"):
+            if key in options:
+                raise options.error(key, "only applies with auth_url; clouds.yaml holds it")
+    return creds
+
+
+def _read_settings(options: Options) -> Settings:
+    mode = options.string("network_mode", MODE_FLOATING)
+    if mode not in (MODE_FLOATING, MODE_FIXED):
+        raise options.error("network_mode", f'must be "floating" or "fixed", got {mode!r}')
+    network = options.string("network")
+    if mode == MODE_FIXED and not network:
+        raise options.error(
+            "network", 'is required with network_mode = "fixed" (a network name or id)'
+        )
+    cidr = options.string("guest_cidr", "192.168.10.0/24")
+    try:
+        ipaddress.ip_network(cidr)
+    except ValueError as exc:
+        raise options.error("guest_cidr", f"is not a network in CIDR form: {exc}") from None
+    image, image_name, image_tag = (
+        options.string("image"),
+        options.string("image_name"),
+        options.string("image_tag"),
+    )
+    if sum(x is not None for x in (image, image_name, image_tag)) > 1:
+        raise options.error("image", "give only one of image, image_name, image_tag")
+    if not (image or image_name or image_tag):
+        raise options.error(
+            "image",
+            "is required: the iPXE image id (or image_name / image_tag); "
+            "build one with: virtprov openstack create-ipxe-image",
+        )
+    arches = options.string_list("arches", ["x86_64"])
+    if not arches:
+        raise options.error("arches", "must name at least one architecture")
+    return Settings(
+        image=image,
+        image_name=image_name,
+        image_tag=image_tag,
+        network_mode=mode,
+        network=network,
+        external_network=options.string("external_network"),
+        guest_cidr=cidr,
+        dns_nameservers=tuple(options.string_list("dns_nameservers")),
+        security_groups=tuple(options.string_list("security_groups")),
+        arches=tuple(arches),
+        delete_timeout=options.number("delete_timeout", 225.0),
+        wait_interval=options.number("wait_interval", 5.0),
+        dashboard_url=options.string("dashboard_url"),
+    )
+
+
+def _description(spec_labels: Mapping[str, str], name: str) -> str:
+    labels = " ".join(f"{k}={v}" for k, v in sorted(spec_labels.items()))
+    return f"virtprov guest {name} {labels}"[:255]
+
+
+def _regex_prefix(prefix: str) -> str:
+    # Nova matches ``name`` as a regular expression (MySQL REGEXP); escape only what is
+    # special there, so that "beaker-" stays readable in logs and URLs.
+    return "^" + re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", prefix)
+
+
+class OpenStackProvider(Provider):
+    """Guests on one OpenStack region. See :mod:`virtprov_openstack.provider`."""
+
+    driver = "openstack"
+
+    def __init__(
+        self,
+        name: str,
+        lab: str,
+        credentials: Credentials,
+        settings: Settings,
+        *,
+        connection: Connection | None = None,
+    ) -> None:
+        self._name = name
+        self._lab = lab
+        self._credentials = credentials
+        self.settings = settings
+        self._conn = connection
+        self._lock = threading.Lock()
+        self._cache: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"OpenStackProvider({self._name!r}, {self._credentials!r})"
+
+    @classmethod
+    def from_config(cls, config: ProviderConfig) -> Self:
+        options = config.options
+        credentials = _read_credentials(options)
+        settings = _read_settings(options)
+        options.finish()
+        return cls(config.name, config.lab, credentials, settings)
+
+    def with_trust(self, trust_id: str) -> OpenStackProvider:
+        """The same cloud, acting through a Keystone trust (a job owner's, as Beaker did).
+
+        Guests created through it count against the trustor's project; destroy them
+        through a provider with the same trust.
+        """
+        credentials = attrs.evolve(self._credentials, trust_id=trust_id)
+        return type(self)(self._name, self._lab, credentials, self.settings)
+
+    # -- plumbing --------------------------------------------------------------------
+
+    @property
+    def conn(self) -> Connection:
+        with self._lock:
+            if self._conn is None:
+                try:
+                    self._conn = self._credentials.connect()
+                except errors.VirtprovError:
+                    raise
+                except Exception as exc:
+                    raise self._translate(exc, "connecting", None) from None
+            return self._conn
+
+    def _translate(
+        self,
+        exc: BaseException,
+        doing: str,
+        guest_id: str | None,
+        not_found: str | None = None,
+    ) -> errors.ProviderError:
+        return translate(
+            exc, provider=self._name, doing=doing, guest_id=guest_id, not_found=not_found
+        )
+
+    @contextlib.contextmanager
+    def _calling(
+        self, doing: str, guest_id: str | None = None, *, not_found: str | None = None
+    ) -> Iterator[None]:
+        """Turn any SDK failure inside the block into the virtprov error tree."""
+        try:
+            yield
+        except errors.VirtprovError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc, doing, guest_id, not_found) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    # -- what the cloud offers -----------------------------------------------------------
+
+    @property
+    def info(self) -> ProviderInfo:
+        return ProviderInfo(
+            name=self._name,
+            driver=self.driver,
+            lab=self._lab,
+            hypervisor="KVM",
+            arches=self.settings.arches,
+        )
+
+    def flavors(self) -> Sequence[Flavor]:
+        image_arch = self._image_arch()
+        result = []
+        with self._calling("listing flavors"):
+            for item in self.conn.compute.flavors(details=True):
+                if item.is_disabled:
+                    continue
+                specs = {str(k): str(v) for k, v in (item.extra_specs or {}).items()}
+                arch = next((specs[key] for key in _ARCH_SPECS if key in specs), image_arch)
+                result.append(
+                    Flavor(
+                        id=str(item.id),
+                        name=str(item.name),
+                        vcpus=int(item.vcpus or 0),
+                        ram_mib=int(item.ram or 0),
+                        disk_bytes=int(item.disk or 0) * GiB,
+                        arch=arch,
+                        properties=specs,
+                    )
+                )
+        return result
+
+    def capacity(self) -> Capacity:
+        with self._calling("reading the project's limits"):
+            limits = self.conn.compute.get_limits().absolute
+
+        def free(maximum: int | None, used: int | None) -> int | None:
+            # -1 is Nova's "unlimited": unknown room, never zero.
+            if maximum is None or maximum < 0:
+                return None
+            return max(0, maximum - (used or 0))
+
+        return Capacity(
+            instances=free(limits.instances, limits.instances_used),
+            vcpus=free(limits.total_cores, limits.total_cores_used),
+            ram_mib=free(limits.total_ram, limits.total_ram_used),
+        )
+
+    # -- lookups cached for the provider's life ------------------------------------------
+
+    def _image(self) -> Any:
+        if "image" in self._cache:
+            return self._cache["image"]
+        s = self.settings
+        fix = (
+            "upload one with: virtprov openstack create-ipxe-image, then set image "
+            "(or image_name / image_tag) in the provider's table"
+        )
+        with self._calling("finding the iPXE image", not_found=f"the image is missing; {fix}"):
+            image: Any
+            if s.image:
+                image = self.conn.image.get_image(s.image)
+            else:
+                query = {"name": s.image_name} if s.image_name else {"tag": s.image_tag}
+                found = sorted(
+                    self.conn.image.images(**query, status="active"),
+                    key=lambda i: str(i.created_at or ""),
+                )
+                if not found:
+                    what = f"name {s.image_name!r}" if s.image_name else f"tag {s.image_tag!r}"
+                    raise errors.PermanentError(
+                        f"no active image with {what}; {fix}", provider=self._name
+                    )
+                image = found[-1]  # the newest: re-uploading rolls the fleet forward
+        self._cache["image"] = image
+        return image
+
+    def _image_arch(self) -> str | None:
+        try:
+            image = self._image()
+        except errors.ProviderError:
+            return None
+        arch = getattr(image, "architecture", None)
+        return str(arch) if arch else None
+
+    def _network(self, key: str, name_or_id: str | None, *, external: bool) -> Any:
+        if key in self._cache:
+            return self._cache[key]
+        option = "external_network" if external else "network"
+        with self._calling(f"finding the {option}"):
+            if name_or_id is None:
+                found = list(self.conn.network.networks(is_router_external=True))
+                what = "no external (router:external) network is visible to the project"
+            else:
+                found = [
+                    n
+                    for n in self.conn.network.networks(name=name_or_id)
+                    if not external or n.is_router_external
+                ]
+                if not found:
+                    with contextlib.suppress(Exception):
+                        found = [self.conn.network.get_network(name_or_id)]
+                what = f"no network named {name_or_id!r}"
+        if not found:
+            raise errors.PermanentError(
+                f"{what}; set {option} to a network name or id the project can use",
+                provider=self._name,
+            )
+        self._cache[key] = found[0]
+        return found[0]
+
+    # -- create ----------------------------------------------------------------------
+
+    def create_guest(self, spec: GuestSpec) -> Guest:
+        if not isinstance(spec.boot, NetworkBoot):
+            raise errors.PermanentError(
+                "OpenStack guests boot from the network (iPXE) only; direct kernel boot "
+                "is not available",
+                provider=self._name,
+            )
+        image = self._image()
+        metadata: dict[str, str] = {k: str(v)[:255] for k, v in spec.labels.items()}
+        metadata[META_PHASE] = PHASE_BUILD
+        undo: list[tuple[str, Any]] = []
+        try:
+            if self.settings.network_mode == MODE_FLOATING:
+                networks = self._create_guest_network(spec, metadata, undo)
+            else:
+                net = self._network("network", self.settings.network, external=False)
+                networks = [{"uuid": net.id}]
+            attrs_: dict[str, Any] = {
+                "name": spec.name,
+                "image_id": image.id,
+                "flavor_id": spec.flavor.id,
+                "networks": networks,
+                "metadata": metadata,
+            }
+            if self.settings.security_groups:
+                attrs_["security_groups"] = [{"name": g} for g in self.settings.security_groups]
+            with self._calling("creating the server", not_found="check image and flavor"):
+                server = self.conn.compute.create_server(**attrs_)
+        except BaseException as exc:
+            self._undo(undo)
+            if isinstance(exc, errors.VirtprovError):
+                raise
+            if isinstance(exc, Exception):
+                raise self._translate(exc, f"creating {spec.name}", None) from exc
+            raise
+        return Guest(
+            provider=self._name,
+            id=str(server.id),
+            name=spec.name,
+            state=GuestState.BUILDING,
+            macs=(metadata[META_MAC],) if META_MAC in metadata else (),
+            addresses=(metadata[META_FIP_ADDRESS],) if META_FIP_ADDRESS in metadata else (),
+            labels=dict(spec.labels),
+            flavor_id=spec.flavor.id,
+        )
+
+    def _create_guest_network(
+        self, spec: GuestSpec, metadata: dict[str, str], undo: list[tuple[str, Any]]
+    ) -> list[dict[str, str]]:
+        """Beaker's default: a router, network, subnet, port and floating IP per guest.
+
+        The port is made here rather than by Nova, so that its MAC is known at once and
+        the floating IP is bound to it in the same call that creates it (Beaker waited
+        for ACTIVE, looked the port up and associated the address afterwards).
+        """
+        net_api = self.conn.network
+        external = self._network("external", self.settings.external_network, external=True)
+        common = {"name": spec.name, "description": _description(spec.labels, spec.name)}
+        with self._calling(f"creating the network resources of {spec.name}"):
+            router = net_api.create_router(
+                **common, external_gateway_info={"network_id": external.id}
+            )
+            undo.append(("router", router))
+            metadata[META_ROUTER] = str(router.id)
+            network = net_api.create_network(**common)
+            undo.append(("network", network))
+            metadata[META_NETWORK] = str(network.id)
+            subnet_attrs: dict[str, Any] = {
+                **common,
+                "network_id": network.id,
+                "ip_version": ipaddress.ip_network(self.settings.guest_cidr).version,
+                "cidr": self.settings.guest_cidr,
+            }
+            if self.settings.dns_nameservers:
+                subnet_attrs["dns_nameservers"] = list(self.settings.dns_nameservers)
+            subnet = net_api.create_subnet(**subnet_attrs)
+            metadata[META_SUBNET] = str(subnet.id)
+            net_api.add_interface_to_router(router, subnet=subnet.id)
+            undo.append(("interface", (router, subnet.id)))
+            port = net_api.create_port(**common, network_id=network.id)
+            undo.append(("port", port))
+            metadata[META_PORT] = str(port.id)
+            metadata[META_MAC] = str(port.mac_address)
+            fip = net_api.create_ip(
+                description=common["description"],
+                floating_network_id=external.id,
+                port_id=port.id,
+            )
+            undo.append(("fip", fip))
+            metadata[META_FIP] = str(fip.id)
+            metadata[META_FIP_ADDRESS] = str(fip.floating_ip_address)
+        return [{"port": str(port.id)}]
+
+    def _undo(self, undo: list[tuple[str, Any]]) -> None:
+        """Remove, newest first, what a failed create made. Best effort, never raises."""
+        for kind, resource in reversed(undo):
+            with contextlib.suppress(Exception):
+                self._delete_network_resource(kind, resource)
+
+    def _delete_network_resource(self, kind: str, resource: Any) -> None:
+        net_api = self.conn.network
+        if kind == "fip":
+            net_api.delete_ip(resource, ignore_missing=True)
+        elif kind == "port":
+            net_api.delete_port(resource, ignore_missing=True)
+        elif kind == "interface":
+            router, subnet_id = resource
+            try:
+                net_api.remove_interface_from_router(router, subnet=subnet_id)
+            except Exception as exc:
+                if getattr(exc, "status_code", None) != 404:
+                    raise
+        elif kind == "router":
+            net_api.delete_router(resource, ignore_missing=True)
+        elif kind == "network":
+            net_api.delete_network(resource, ignore_missing=True)
+
+    # -- poll ------------------------------------------------------------------------
+
+    def poll(self, guest_ids: Sequence[str]) -> Mapping[str, Guest]:
+        wanted = list(dict.fromkeys(guest_ids))
+        if not wanted:
+            return {}
+        servers: dict[str, Server] = {}
+        with self._calling("polling servers"):
+            if len(wanted) == 1:
+                # One guest: a GET of it is cheaper than listing the project.
+                one = self._get_server(wanted[0])
+                if one is not None:
+                    servers[str(one.id)] = one
+            else:
+                for listed in self.conn.compute.servers(details=True):
+                    if listed.id in wanted:
+                        servers[str(listed.id)] = listed
+        result = {}
+        for guest_id in wanted:
+            server = servers.get(guest_id)
+            if server is None:
+                continue
+            guest = self._advance(server)
+            if guest is not None:
+                result[guest_id] = guest
+        return result
+
+    def _get_server(self, guest_id: str) -> Server | None:
+        from openstack import exceptions as sdk
+
+        try:
+            return self.conn.compute.get_server(guest_id)
+        except sdk.NotFoundException:
+            return None
+
+    def _advance(self, server: Server) -> Guest | None:
+        """Map a server to a guest, stopping it once when its first build completes."""
+        status = str(server.status or "").upper()
+        meta = dict(server.metadata or {})
+        phase = meta.get(META_PHASE, PHASE_STARTED)
+        task = server.task_state
+        fault = None
+        if status in ("DELETED", "SOFT_DELETED"):
+            return None
+        if status == "ERROR":
+            state = GuestState.ERROR
+            fault = self._fault_text(server)
+        elif status == "BUILD":
+            state = GuestState.BUILDING
+        elif phase == PHASE_BUILD:
+            if status == "SHUTOFF" and not task:
+                state = GuestState.READY
+            else:
+                state = GuestState.BUILDING
+                if status == "ACTIVE" and not task:
+                    self._stop_quietly(str(server.id))
+        elif status == "SHUTOFF":
+            state = GuestState.STOPPED
+        else:
+            state = GuestState.RUNNING
+        return self._guest(server, state, fault)
+
+    def _stop_quietly(self, guest_id: str) -> None:
+        from openstack import exceptions as sdk
+
+        # 409: already stopping, another poller got there first.
+        with (
+            self._calling("stopping the freshly built server", guest_id),
+            contextlib.suppress(sdk.ConflictException),
+        ):
+            self.conn.compute.stop_server(guest_id)
+
+    @staticmethod
+    def _fault_text(server: Server) -> str:
+        fault = server.fault or {}
+        parts = [str(fault.get("message") or "").strip(), str(fault.get("details") or "")]
+        # "details" can be a whole traceback; its first line is the useful part.
+        first = parts[1].strip().splitlines()[0] if parts[1].strip() else ""
+        text = parts[0] if not first or first in parts[0] else f"{parts[0]}: {first}"
+        return text or "the server went into ERROR without a fault"
+
+    def _guest(self, server: Server, state: GuestState, fault: str | None = None) -> Guest:
+        meta = dict(server.metadata or {})
+        macs: list[str] = []
+        addresses: list[str] = []
+        if meta.get(META_MAC):
+            macs.append(meta[META_MAC])
+        if meta.get(META_FIP_ADDRESS):
+            addresses.append(meta[META_FIP_ADDRESS])
+        for entries in (server.addresses or {}).values():
+            for entry in entries:
+                mac = str(entry.get("OS-EXT-IPS-MAC:mac_addr") or "").lower()
+                if _MAC.match(mac) and mac not in macs:
+                    macs.append(mac)
+                addr = entry.get("addr")
+                if addr and addr not in addresses:
+                    addresses.append(str(addr))
+        created = None
+        if server.created_at:
+            with contextlib.suppress(ValueError):
+                created = datetime.fromisoformat(str(server.created_at).replace("Z", "+00:00"))
+        flavor = server.flavor
+        flavor_id = getattr(flavor, "id", None) or getattr(flavor, "original_name", None)
+        return Guest(
+            provider=self._name,
+            id=str(server.id),
+            name=str(server.name),
+            state=state,
+            macs=tuple(macs),
+            addresses=tuple(addresses),
+            labels={k: v for k, v in meta.items() if k not in _OWN_KEYS},
+            flavor_id=str(flavor_id) if flavor_id else None,
+            created_at=created,
+            fault=fault,
+        )
+
+    def classify_fault(self, guest: Guest) -> type[errors.ProviderError]:
+        if fault_is_capacity(guest.fault):
+            return errors.CapacityExhausted
+        return errors.ProviderError
+
+    # -- power -----------------------------------------------------------------------
+
+    def start_guest(self, guest_id: str, boot: BootRequest | None = None) -> None:
+        from openstack import exceptions as sdk
+
+        if boot is not None and not isinstance(boot, NetworkBoot):
+            raise errors.PermanentError(
+                "OpenStack guests boot from the network (iPXE) only",
+                provider=self._name,
+                guest_id=guest_id,
+            )
+        with self._calling("starting the server", guest_id):
+            server = self.conn.compute.get_server(guest_id)
+            if (server.metadata or {}).get(META_PHASE) == PHASE_BUILD:
+                # Durable, so a restarted poller reports RUNNING, not a fresh build.
+                self.conn.compute.set_server_metadata(server, **{META_PHASE: PHASE_STARTED})
+            try:
+                self.conn.compute.start_server(server)
+            except sdk.ConflictException:
+                if str(server.status).upper() != "ACTIVE":
+                    raise
+
+    def stop_guest(self, guest_id: str) -> None:
+        from openstack import exceptions as sdk
+
+        with self._calling("stopping the server", guest_id):
+            try:
+                self.conn.compute.stop_server(guest_id)
+            except sdk.ConflictException:
+                # 409 when it is already stopped; anything else is a real conflict.
+                server = self.conn.compute.get_server(guest_id)
+                if str(server.status).upper() != "SHUTOFF":
+                    raise
+
+    # -- destroy ---------------------------------------------------------------------
+
+    def destroy_guest(self, guest_id: str) -> None:
+        with self._calling("destroying the guest", guest_id):
+            server = self._get_server(guest_id)
+            if server is None:
+                return
+            meta = dict(server.metadata or {})
+            self.conn.compute.delete_server(server, ignore_missing=True)
+            self._wait_gone(guest_id)
+            # Deleting the network while the server's port still exists gives 409,
+            # hence the wait above (as Beaker learnt).
+            steps: list[tuple[str, Any]] = []
+            if meta.get(META_PORT):
+                steps.append(("port", meta[META_PORT]))
+            if meta.get(META_ROUTER) and meta.get(META_SUBNET):
+                steps.append(("interface", (meta[META_ROUTER], meta[META_SUBNET])))
+            if meta.get(META_ROUTER):
+                steps.append(("router", meta[META_ROUTER]))
+            if meta.get(META_NETWORK):
+                steps.append(("network", meta[META_NETWORK]))
+            if meta.get(META_FIP):
+                steps.append(("fip", meta[META_FIP]))
+            for kind, resource in steps:
+                self._delete_network_resource(kind, resource)
+
+    def _wait_gone(self, guest_id: str) -> None:
+        deadline = time.monotonic() + self.settings.delete_timeout
+        while self._get_server(guest_id) is not None:
+            if time.monotonic() > deadline:
+                raise errors.TransientError(
+                    f"the server was still there {self.settings.delete_timeout:.0f} s after "
+                    "delete; its networks are kept until a later destroy",
+                    provider=self._name,
+                    guest_id=guest_id,
+                )
+            time.sleep(self.settings.wait_interval)
+
+    # -- console, list ---------------------------------------------------------------
+
+    def console_output(self, guest_id: str) -> ConsoleOutput:
+        with self._calling("reading the console log", guest_id):
+            reply = self.conn.compute.get_server_console_output(guest_id)
+        text = str((reply or {}).get("output") or "")
+        # Nova keeps only the tail: a chunk this large has lost its beginning.
+        truncated = len(text.encode("utf-8", "replace")) >= CONSOLE_LIMIT_BYTES
+        return ConsoleOutput(text=text, truncated=truncated)
+
+    def list_guests(self, prefix: str) -> Sequence[Guest]:
+        from virtprov.model import LABEL_POOL
+
+        result = []
+        with self._calling("listing servers"):
+            for server in self.conn.compute.servers(details=True, name=_regex_prefix(prefix)):
+                if not str(server.name).startswith(prefix):
+                    continue
+                if LABEL_POOL not in (server.metadata or {}):
+                    continue
+                guest = self._advance_passive(server)
+                result.append(guest)
+        return result
+
+    def _advance_passive(self, server: Server) -> Guest:
+        """Like :meth:`_advance` without side effects (listing never stops a server)."""
+        status = str(server.status or "").upper()
+        phase = (server.metadata or {}).get(META_PHASE, PHASE_STARTED)
+        if status == "ERROR":
+            return self._guest(server, GuestState.ERROR, self._fault_text(server))
+        if status == "BUILD" or (phase == PHASE_BUILD and status != "SHUTOFF"):
+            return self._guest(server, GuestState.BUILDING)
+        if phase == PHASE_BUILD:
+            return self._guest(server, GuestState.READY)
+        if status == "SHUTOFF":
+            return self._guest(server, GuestState.STOPPED)
+        return self._guest(server, GuestState.RUNNING)

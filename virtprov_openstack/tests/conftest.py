@@ -1,0 +1,129 @@
+"""Fixtures for the OpenStack provider's tests: cassettes, and the provider under test.
+
+By default every test replays its cassette from ``cassettes/openstack/`` with the network
+blocked (pytest-recording's ``--record-mode`` defaults to ``none``). See
+``cassettes/README.md`` for re-recording against a real cloud (``OS_CLOUD``) or
+re-composing from the loopback imitation (``VIRTPROV_OS_MINICLOUD=1``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from virtprov_openstack.provider import OpenStackProvider
+from virtprov_testing.cassettes import cassette_config, register_matchers
+
+from virtprov.config import Options, ProviderConfig
+
+HERE = Path(__file__).parent
+CASSETTES = HERE.parent.parent / "cassettes" / "openstack"
+PASSWORD_ENV = "VIRTPROV_OS_TEST_PASSWORD"
+
+
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    register_matchers(vcr)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Replay never touches the network: block sockets for every test of this directory.
+    for item in items:
+        if HERE in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.block_network)
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir() -> str:
+    return str(CASSETTES)
+
+
+def _drop_image_data(request: Any) -> Any:
+    # An image upload's body is megabytes of disk: keep its size, not its bytes.
+    if request.method == "PUT" and request.path.endswith("/file") and request.body:
+        body = request.body
+        size = len(body.getvalue() if hasattr(body, "getvalue") else body)
+        request.body = f"<{size} bytes of image data>".encode()
+    return request
+
+
+@pytest.fixture(scope="module")
+def vcr_config() -> dict[str, Any]:
+    return cassette_config(before_record_request=_drop_image_data)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _minicloud() -> Iterator[None]:
+    """Serve the loopback imitation while composing cassettes (never in a normal run)."""
+    if os.environ.get("VIRTPROV_OS_MINICLOUD") != "1":
+        yield
+        return
+    from os_minicloud import MiniCloud
+
+    cloud = MiniCloud()
+    try:
+        yield
+    finally:
+        cloud.close()
+
+
+def base_options() -> dict[str, Any]:
+    """The provider table the tests use: a real cloud when OS_CLOUD is set, else loopback."""
+    common = {
+        "network_mode": "floating",
+        "guest_cidr": "192.168.10.0/24",
+        "wait_interval": 0,
+        "delete_timeout": 60,
+    }
+    if os.environ.get("OS_CLOUD"):
+        return {
+            **common,
+            "cloud": os.environ["OS_CLOUD"],
+            "image_name": os.environ.get("VIRTPROV_OS_IMAGE", "ipxe-beaker"),
+            "external_network": os.environ.get("VIRTPROV_OS_EXTERNAL_NETWORK", "public"),
+            "network": os.environ.get("VIRTPROV_OS_NETWORK", "lab-net"),
+        }
+    from os_minicloud import BASE
+
+    return {
+        **common,
+        "auth_url": f"{BASE}/identity/v3",
+        "username": "virtprov",
+        "password": {"env": PASSWORD_ENV},
+        "project_name": "lab",
+        "region_name": "RegionOne",
+        "image_tag": "virtprov-ipxe",
+        "external_network": "public",
+        "network": "lab-net",
+    }
+
+
+@pytest.fixture
+def make_provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., OpenStackProvider]]:
+    """Build a provider from :func:`base_options` with overrides (``None`` removes a key)."""
+    monkeypatch.setenv(PASSWORD_ENV, os.environ.get(PASSWORD_ENV, "replayed-not-a-password"))
+    made: list[OpenStackProvider] = []
+
+    def make(**overrides: Any) -> OpenStackProvider:
+        table = {**base_options(), **overrides}
+        table = {k: v for k, v in table.items() if v is not None}
+        config = ProviderConfig(
+            name="openstack-test",
+            driver="openstack",
+            lab="lab.example.com",
+            options=Options(table, path="virtprov.toml", prefix="providers.openstack-test"),
+        )
+        provider = OpenStackProvider.from_config(config)
+        made.append(provider)
+        return provider
+
+    yield make
+    for provider in made:
+        provider.close()
+
+
+@pytest.fixture
+def provider(make_provider: Callable[..., OpenStackProvider]) -> OpenStackProvider:
+    return make_provider()

@@ -1,0 +1,21 @@
+"""The shared provider conformance suite, replayed from cassettes like every other test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from virtprov_openstack.provider import OpenStackProvider
+
+conformance = pytest.importorskip("virtprov_testing.conformance")
+
+pytestmark = pytest.mark.vcr
+
+
+class TestOpenStackConformance(conformance.ProviderConformance):  # type: ignore[misc,name-defined]
+    poll_interval = 0.0  # replaying: no need to wait between polls
+    ready_timeout = 60.0
+
+    @pytest.fixture
+    def provider(self, make_provider: Callable[..., OpenStackProvider]) -> OpenStackProvider:
+        return make_provider()

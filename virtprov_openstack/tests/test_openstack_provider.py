@@ -1,0 +1,273 @@
+"""The OpenStack provider against recorded traffic (cassettes/openstack/*.yaml)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from virtprov_openstack.provider import OpenStackProvider
+
+from virtprov import errors
+from virtprov.model import LABEL_POOL, LABEL_RECIPE, Flavor, GuestSpec, GuestState
+
+MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
+def cheapest(provider: OpenStackProvider) -> Flavor:
+    return min(provider.flavors(), key=Flavor.sort_key)
+
+
+def spec_for(flavor: Flavor, recipe: str, prefix: str = "vptest-") -> GuestSpec:
+    return GuestSpec.for_recipe(recipe, flavor, pool="lab-pool", prefix=prefix)
+
+
+def until(provider: OpenStackProvider, guest_id: str, *states: GuestState, tries: int = 20):
+    for _ in range(tries):
+        guest = provider.poll([guest_id])[guest_id]
+        if guest.state in states:
+            return guest
+    raise AssertionError(f"{guest_id} never reached {states}: last {guest.state}")
+
+
+@pytest.mark.vcr
+def test_flavors(provider: OpenStackProvider) -> None:
+    flavors = provider.flavors()
+    assert flavors
+    names = {f.name for f in flavors}
+    assert "m1.retired" not in names  # disabled flavors are left out
+    tiny = next(f for f in flavors if f.name == "m1.tiny")
+    assert (tiny.vcpus, tiny.ram_mib, tiny.disk_bytes) == (1, 512, 1 * 1024**3)
+    # arch from the extra specs where declared, else from the iPXE image's property
+    assert all(f.arch == "x86_64" for f in flavors)
+    assert any(f.properties.get("hw:architecture") == "x86_64" for f in flavors)
+
+
+@pytest.mark.vcr
+def test_capacity(provider: OpenStackProvider) -> None:
+    capacity = provider.capacity()
+    assert capacity.instances == 10
+    assert capacity.vcpus == 20
+    assert capacity.ram_mib == 51200
+    assert capacity.disk_bytes is None
+
+
+def life(provider: OpenStackProvider, recipe: str) -> None:
+    """create -> poll to READY -> start -> RUNNING -> stop -> STOPPED -> destroy."""
+    spec = spec_for(cheapest(provider), recipe)
+    guest = provider.create_guest(spec)
+    try:
+        assert guest.state is GuestState.BUILDING
+        assert guest.name == "vptest-recipe-" + recipe
+        assert guest.labels[LABEL_RECIPE] == recipe
+        ready = until(provider, guest.id, GuestState.READY)
+        assert ready.macs
+        assert all(MAC.match(m) for m in ready.macs)
+        assert ready.labels == {LABEL_POOL: "lab-pool", LABEL_RECIPE: recipe}
+        provider.start_guest(guest.id)
+        running = until(provider, guest.id, GuestState.RUNNING)
+        assert running.macs == ready.macs
+        provider.stop_guest(guest.id)
+        until(provider, guest.id, GuestState.STOPPED)
+    finally:
+        provider.destroy_guest(guest.id)
+    assert provider.poll([guest.id]) == {}
+    provider.destroy_guest(guest.id)  # idempotent
+
+
+@pytest.mark.vcr
+def test_life_floating_ip_mode(provider: OpenStackProvider) -> None:
+    life(provider, "101")
+
+
+@pytest.mark.vcr
+def test_life_fixed_network_mode(make_provider: Callable[..., OpenStackProvider]) -> None:
+    life(make_provider(network_mode="fixed"), "102")
+
+
+@pytest.mark.vcr
+def test_floating_mode_guest_has_mac_and_address_at_once(provider: OpenStackProvider) -> None:
+    guest = provider.create_guest(spec_for(cheapest(provider), "103"))
+    try:
+        # The port is made before the server: its MAC and floating IP are known at once.
+        assert len(guest.macs) == 1
+        assert MAC.match(guest.macs[0])
+        assert len(guest.addresses) == 1
+    finally:
+        provider.destroy_guest(guest.id)
+
+
+@pytest.mark.vcr
+def test_console_output(provider: OpenStackProvider) -> None:
+    guest = provider.create_guest(spec_for(cheapest(provider), "104"))
+    try:
+        until(provider, guest.id, GuestState.READY)
+        console = provider.console_output(guest.id)
+        assert f"/systems/by-uuid/{guest.id}/ipxe-script" in console.text
+        assert console.truncated is False
+    finally:
+        provider.destroy_guest(guest.id)
+
+
+@pytest.mark.vcr
+def test_list_guests_by_prefix_and_labels(provider: OpenStackProvider) -> None:
+    flavor = cheapest(provider)
+    ours = provider.create_guest(spec_for(flavor, "105"))
+    other = provider.create_guest(spec_for(flavor, "106", prefix="someone-else-"))
+    try:
+        found = provider.list_guests("vptest-")
+        assert [g.id for g in found] == [ours.id]
+        assert found[0].labels[LABEL_POOL] == "lab-pool"
+    finally:
+        provider.destroy_guest(ours.id)
+        provider.destroy_guest(other.id)
+
+
+@pytest.mark.vcr
+def test_poll_many_and_unknown(provider: OpenStackProvider) -> None:
+    flavor = cheapest(provider)
+    a = provider.create_guest(spec_for(flavor, "107"))
+    b = provider.create_guest(spec_for(flavor, "108"))
+    unknown = "00000000-0000-4000-8000-000000000000"
+    try:
+        seen = provider.poll([a.id, b.id, unknown])
+        assert set(seen) == {a.id, b.id}
+    finally:
+        provider.destroy_guest(a.id)
+        provider.destroy_guest(b.id)
+
+
+@pytest.mark.vcr
+def test_unknown_guest(provider: OpenStackProvider) -> None:
+    unknown = "00000000-0000-4000-8000-000000000000"
+    assert provider.poll([unknown]) == {}
+    with pytest.raises(errors.GuestNotFound):
+        provider.start_guest(unknown)
+    with pytest.raises(errors.GuestNotFound):
+        provider.stop_guest(unknown)
+    with pytest.raises(errors.GuestNotFound):
+        provider.console_output(unknown)
+    provider.destroy_guest(unknown)
+
+
+# -- error mapping, with the real error bodies -----------------------------------------
+
+
+@pytest.mark.vcr
+def test_nova_403_quota_is_capacity_and_cleans_up(provider: OpenStackProvider, vcr: Any) -> None:
+    spec = spec_for(cheapest(provider), "quota-instances")
+    with pytest.raises(errors.CapacityExhausted, match="Quota exceeded for instances"):
+        provider.create_guest(spec)
+    # Everything made for the guest before Nova refused is removed again, newest first.
+    undone = [
+        (r.method, r.path.split("/")[3])
+        for r in vcr.requests
+        if "/networking/" in r.path
+        and (r.method == "DELETE" or r.path.endswith("/remove_router_interface"))
+    ]
+    assert undone == [
+        ("DELETE", "floatingips"),
+        ("DELETE", "ports"),
+        ("PUT", "routers"),  # remove_router_interface
+        ("DELETE", "networks"),
+        ("DELETE", "routers"),
+    ]
+
+
+@pytest.mark.vcr
+def test_nova_403_quota_cores_ram_fixed_mode(
+    make_provider: Callable[..., OpenStackProvider],
+) -> None:
+    provider = make_provider(network_mode="fixed")
+    with pytest.raises(errors.CapacityExhausted, match="cores, ram"):
+        provider.create_guest(spec_for(cheapest(provider), "quota-cores-ram"))
+
+
+@pytest.mark.vcr
+def test_neutron_409_overquota_is_capacity(provider: OpenStackProvider) -> None:
+    with pytest.raises(errors.CapacityExhausted, match=r"Quota exceeded for resources"):
+        provider.create_guest(spec_for(cheapest(provider), "overquota"))
+
+
+@pytest.mark.vcr
+def test_no_valid_host_fault_is_capacity(provider: OpenStackProvider) -> None:
+    guest = provider.create_guest(spec_for(cheapest(provider), "no-valid-host"))
+    try:
+        failed = until(provider, guest.id, GuestState.ERROR)
+        assert failed.fault is not None
+        assert "No valid host was found" in failed.fault
+        assert provider.classify_fault(failed) is errors.CapacityExhausted
+    finally:
+        provider.destroy_guest(guest.id)
+
+
+@pytest.mark.vcr
+def test_503_and_429_are_transient(make_provider: Callable[..., OpenStackProvider]) -> None:
+    provider = make_provider(network_mode="fixed")
+    flavor = cheapest(provider)
+    with pytest.raises(errors.TransientError, match="503"):
+        provider.create_guest(spec_for(flavor, "unavailable"))
+    with pytest.raises(errors.TransientError, match="429") as info:
+        provider.create_guest(spec_for(flavor, "ratelimited"))
+    assert info.value.retry_after == 30.0
+
+
+@pytest.mark.vcr
+def test_401_bad_credentials_is_permanent(make_provider: Callable[..., OpenStackProvider]) -> None:
+    provider = make_provider(username="wrong-user")
+    with pytest.raises(errors.PermanentError, match="credentials"):
+        provider.capacity()
+
+
+@pytest.mark.vcr
+def test_missing_image_is_permanent(make_provider: Callable[..., OpenStackProvider]) -> None:
+    provider = make_provider(image_tag=None, image="0b0b0b0b-0000-4000-8000-000000000000")
+    flavor = Flavor(id="1", name="m1.tiny", vcpus=1, ram_mib=512, disk_bytes=1024**3)
+    with pytest.raises(errors.PermanentError, match="create-ipxe-image"):
+        provider.create_guest(spec_for(flavor, "109"))
+
+
+@pytest.mark.vcr
+def test_missing_network_is_permanent(make_provider: Callable[..., OpenStackProvider]) -> None:
+    provider = make_provider(network_mode="fixed", network="no-such-net")
+    flavor = Flavor(id="1", name="m1.tiny", vcpus=1, ram_mib=512, disk_bytes=1024**3)
+    with pytest.raises(errors.PermanentError, match="no-such-net"):
+        provider.create_guest(spec_for(flavor, "110"))
+
+
+@pytest.mark.vcr
+@pytest.mark.parametrize("mode", ["floating", "fixed"])
+def test_request_count_of_one_guest_life(
+    make_provider: Callable[..., OpenStackProvider], vcr: Any, mode: str
+) -> None:
+    """HTTP requests of create -> ready -> start -> destroy, counted from the cassette.
+
+    The flavor is given (a scheduler has it cached), as Beaker's count assumes too.
+    docs/openstack.md reports these figures against Beaker's flow.
+    """
+    provider = make_provider(network_mode=mode)
+    flavor = Flavor(id="1", name="m1.tiny", vcpus=1, ram_mib=512, disk_bytes=1024**3)
+
+    def sent() -> int:  # requests so far, whether replaying or recording
+        return int(vcr.play_count if vcr.record_mode == "none" else len(vcr.data))
+
+    counts = {}
+    guest = provider.create_guest(spec_for(flavor, "201" if mode == "floating" else "202"))
+    counts["create"] = sent()
+    polls = 0
+    while provider.poll([guest.id])[guest.id].state is not GuestState.READY:
+        polls += 1
+    counts["to_ready"] = sent() - counts["create"]
+    provider.start_guest(guest.id)
+    counts["start"] = sent() - counts["create"] - counts["to_ready"]
+    provider.destroy_guest(guest.id)
+    counts["destroy"] = sent() - sum(counts.values())
+    counts["total"] = sent()
+    expected = {
+        # create: token, 2 version documents, image and network lookups (once per
+        # provider), then 6 Neutron calls + the server POST in floating mode.
+        "floating": {"create": 12, "to_ready": 3, "start": 3, "destroy": 8, "total": 26},
+        "fixed": {"create": 6, "to_ready": 3, "start": 3, "destroy": 3, "total": 15},
+    }[mode]
+    assert counts == expected
