@@ -34,6 +34,7 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "destroy": ("virtprov.cli.guests", "destroy"),
     "list": ("virtprov.cli.guests", "list_guests"),
     "check": ("virtprov.cli.check", "command"),
+    "config": ("virtprov.cli.config_cmd", "group"),
 }
 
 

@@ -1,0 +1,224 @@
+"""Turn Beaker's ``server.cfg`` into an equivalent ``virtprov.toml``.
+
+Beaker's ``/etc/beaker/server.cfg`` is an INI file whose values are Python literals
+(``openstack.create_floating_ip = False``). Its dynamic-VM keys map onto one
+``[providers.*]`` table each; its config items (``guest_name_prefix``,
+``guest_private_network``, ``default_guest_memory``, ``default_guest_disk_size``) live
+in Beaker's database, so they are given as options. Secrets are never copied: each
+becomes an environment-variable reference, and the report says which variable to set.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from virtprov.errors import ConfigError
+
+#: Environment variables the converted configuration refers to for Beaker's passwords.
+OPENSTACK_PASSWORD_ENV = "VIRTPROV_OPENSTACK_PASSWORD"  # noqa: S105 - a variable name
+OVIRT_PASSWORD_ENV = "VIRTPROV_OVIRT_PASSWORD"  # noqa: S105 - a variable name
+
+
+@attrs.frozen
+class BeakerItems:
+    """Beaker's config items (from its database), and what server.cfg cannot say."""
+
+    guest_name_prefix: str | None = None
+    guest_private_network: str | None = None
+    default_guest_memory: int | None = None
+    default_guest_disk_size: int | None = None
+    openstack_lab: str | None = None
+    ipxe_image: str | None = None
+    ovirt_lab: str | None = None
+
+
+@attrs.frozen
+class Migration:
+    """The converted configuration, and one line per thing that needs a person."""
+
+    document: dict[str, Any]
+    report: tuple[str, ...]
+
+    def toml(self, source: str) -> str:
+        """The document as TOML; secret references stay inline tables, so keys added
+        later under a provider do not land inside them."""
+        import tomlkit
+
+        out = tomlkit.document()
+        out.add(tomlkit.comment(f"converted from {source} by `virtprov config from-beaker`"))
+        for line in self.report:
+            out.add(tomlkit.comment(f"to do: {line}"))
+        out.add(tomlkit.nl())
+        out.add("defaults", self.document["defaults"])
+        providers = tomlkit.table(is_super_table=True)
+        for name, options in self.document["providers"].items():
+            table = tomlkit.table()
+            for key, value in options.items():
+                if isinstance(value, dict):
+                    inline = tomlkit.inline_table()
+                    inline.update(value)
+                    value = inline
+                table.add(key, value)
+            providers.add(name, table)
+        out.add("providers", providers)
+        return tomlkit.dumps(out)
+
+
+def read_server_cfg(text: str, *, path: str = "server.cfg") -> dict[str, Any]:
+    """The keys of server.cfg's ``[global]`` section, values as Python literals."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # keep key case
+    try:
+        parser.read_string(text, source=path)
+    except configparser.Error as exc:
+        raise ConfigError(f"not a Beaker server.cfg: {exc}", path=path) from None
+    if not parser.has_section("global"):
+        raise ConfigError("has no [global] section (is it Beaker's server.cfg?)", path=path)
+    values: dict[str, Any] = {}
+    for key, raw in parser.items("global"):
+        try:
+            values[key] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            # Beaker reads such values as plain strings too (unquoted, e.g. a URL).
+            values[key] = raw.strip()
+    return values
+
+
+def migrate(settings: Mapping[str, Any], items: BeakerItems) -> Migration:
+    """Map Beaker's settings onto virtprov's configuration."""
+    report: list[str] = []
+    document: dict[str, Any] = {"defaults": _defaults(items)}
+    providers: dict[str, Any] = {}
+    if settings.get("openstack.identity_api_url"):
+        providers["openstack"] = _openstack(settings, items, report)
+    if settings.get("ovirt.enabled"):
+        providers["ovirt"] = _ovirt(settings, items, report)
+    if not providers:
+        raise ConfigError(
+            "enables no dynamic VMs (neither openstack.identity_api_url nor ovirt.enabled "
+            "is set): there is nothing to convert"
+        )
+    document["providers"] = providers
+    unknown = sorted(
+        key
+        for key in settings
+        if key.startswith(("openstack.", "ovirt.")) and key not in _KNOWN_KEYS
+    )
+    report.extend(f"{key}: not a key virtprov knows; not carried over" for key in unknown)
+    return Migration(document, tuple(report))
+
+
+def _defaults(items: BeakerItems) -> dict[str, Any]:
+    given = {
+        "guest_name_prefix": items.guest_name_prefix,
+        "default_guest_memory": items.default_guest_memory,
+        "default_guest_disk_size": items.default_guest_disk_size,
+    }
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def _lab(given: str | None, option: str, report: list[str], what: str) -> str:
+    if given:
+        return given
+    report.append(
+        f"providers.{what}.lab: Beaker keeps the lab controller of the {what} cloud in its "
+        f"database; name it with {option} (left as a placeholder)"
+    )
+    return "LAB-CONTROLLER.example.com"
+
+
+def _openstack(
+    settings: Mapping[str, Any], items: BeakerItems, report: list[str]
+) -> dict[str, Any]:
+    table: dict[str, Any] = {
+        "driver": "openstack",
+        "lab": _lab(items.openstack_lab, "--openstack-lab", report, "openstack"),
+        "auth_url": settings["openstack.identity_api_url"],
+    }
+    if settings.get("openstack.username"):
+        table["username"] = settings["openstack.username"]
+    if settings.get("openstack.password"):
+        table["password"] = {"env": OPENSTACK_PASSWORD_ENV}
+        report.append(
+            f"providers.openstack.password: not copied; set {OPENSTACK_PASSWORD_ENV} (or "
+            'change the reference to { file = "/path" })'
+        )
+    table["user_domain_name"] = settings.get("openstack.user_domain_name") or "Default"
+    report.append(
+        "providers.openstack.project_name: Beaker acted only through each job owner's trust; "
+        "virtprov also needs a project of its own account for capacity and listing: add "
+        "project_name (or trust_id)"
+    )
+    if items.ipxe_image:
+        table["image"] = items.ipxe_image
+    else:
+        report.append(
+            "providers.openstack.image: Beaker stored the iPXE image id in its openstack_region "
+            "row; give it with --ipxe-image (or set image_tag and upload a new image with "
+            "`virtprov openstack create-ipxe-image`)"
+        )
+    floating = settings.get("openstack.create_floating_ip", True)
+    external = settings.get("openstack.external_network_name")
+    if floating:
+        table["network_mode"] = "floating"
+        if external:
+            table["external_network"] = external
+        if items.guest_private_network:
+            table["guest_cidr"] = items.guest_private_network
+    else:
+        # Beaker put fixed-mode guests straight onto the external network.
+        table["network_mode"] = "fixed"
+        if external:
+            table["network"] = external
+        else:
+            report.append(
+                "providers.openstack.network: fixed mode needs a network; Beaker used the "
+                "first router:external network: name it"
+            )
+    if settings.get("openstack.dashboard_url"):
+        table["dashboard_url"] = settings["openstack.dashboard_url"]
+    return table
+
+
+def _ovirt(settings: Mapping[str, Any], items: BeakerItems, report: list[str]) -> dict[str, Any]:
+    table: dict[str, Any] = {
+        "driver": "ovirt",
+        "lab": _lab(items.ovirt_lab, "--ovirt-lab", report, "ovirt"),
+    }
+    if settings.get("ovirt.api_url"):
+        table["url"] = settings["ovirt.api_url"]
+    if settings.get("ovirt.username"):
+        table["username"] = settings["ovirt.username"]
+    if settings.get("ovirt.password"):
+        table["password"] = {"env": OVIRT_PASSWORD_ENV}
+        report.append(
+            f"providers.ovirt.password: not copied; set {OVIRT_PASSWORD_ENV} (or change the "
+            'reference to { file = "/path" })'
+        )
+    report.append(
+        "providers.ovirt: Beaker did not verify the engine's TLS certificate; set ca_file to "
+        "the engine's CA (virtprov verifies by default)"
+    )
+    return table
+
+
+_KNOWN_KEYS = frozenset(
+    {
+        "openstack.identity_api_url",
+        "openstack.dashboard_url",
+        "openstack.username",
+        "openstack.password",
+        "openstack.user_domain_name",
+        "openstack.external_network_name",
+        "openstack.create_floating_ip",
+        "ovirt.enabled",
+        "ovirt.api_url",
+        "ovirt.username",
+        "ovirt.password",
+    }
+)
