@@ -1,0 +1,509 @@
+"""The fake provider: a cloud in SQLite, with capacity, latency and faults.
+
+It is the embedded default (``virtprov provision`` with no configuration) and the test
+bed of the pool and its benchmarks. One code path serves both uses: the cloud lives in
+an SQLite database, in memory by default, or in a **state file** so that several
+processes (and successive CLI calls) see one cloud with one capacity model.
+
+Guest state is derived from timestamps, as a real cloud advances on its own: a guest is
+``building`` until its build time has passed, then the fake "stops" it (as the OpenStack
+flow does) and it is ``ready`` once the stop time has passed too. ``poll`` applies those
+transitions, one batched query for any number of guests.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+import attrs
+
+from virtprov.config import Options, ProviderConfig
+from virtprov.errors import (
+    CapacityExhausted,
+    GuestNotFound,
+    ProviderError,
+    TransientError,
+)
+from virtprov.model import (
+    LABEL_POOL,
+    BootRequest,
+    Capacity,
+    ConsoleOutput,
+    Flavor,
+    GiB,
+    Guest,
+    GuestSpec,
+    GuestState,
+    ProviderInfo,
+)
+from virtprov.provider import Provider
+from virtprov_testing.faults import (
+    NO_VALID_HOST,
+    FaultKind,
+    FaultPlan,
+    Latency,
+    Seconds,
+    error_for,
+    parse_script,
+)
+
+#: A ladder like a small real cloud's, with one flavor too small to install on.
+DEFAULT_FLAVORS: tuple[Flavor, ...] = (
+    Flavor("fake-tiny", "fake.tiny", vcpus=1, ram_mib=512, disk_bytes=5 * GiB),
+    Flavor("fake-small", "fake.small", vcpus=1, ram_mib=1024, disk_bytes=10 * GiB),
+    Flavor("fake-medium", "fake.medium", vcpus=2, ram_mib=2048, disk_bytes=20 * GiB),
+    Flavor("fake-large", "fake.large", vcpus=4, ram_mib=4096, disk_bytes=40 * GiB),
+    Flavor("fake-xlarge", "fake.xlarge", vcpus=8, ram_mib=8192, disk_bytes=80 * GiB),
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS guests (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    flavor_id TEXT NOT NULL,
+    vcpus INTEGER NOT NULL,
+    ram_mib INTEGER NOT NULL,
+    disk_bytes INTEGER NOT NULL,
+    labels TEXT NOT NULL,
+    mac TEXT NOT NULL,
+    address TEXT NOT NULL,
+    phase TEXT NOT NULL,          -- building | shutting_down | ready | running | stopped | error
+    created_at REAL NOT NULL,
+    phase_until REAL NOT NULL,    -- when the cloud-side step of this phase is over
+    build_fault TEXT              -- the fault the build ends in, if any
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+_PUBLIC_STATE = {
+    "building": GuestState.BUILDING,
+    "shutting_down": GuestState.BUILDING,
+    "ready": GuestState.READY,
+    "running": GuestState.RUNNING,
+    "stopped": GuestState.STOPPED,
+    "error": GuestState.ERROR,
+}
+
+
+@attrs.frozen
+class CallRecord:
+    """One API call the fake served: operation and monotonic start/end times."""
+
+    operation: str
+    started: float
+    ended: float
+    failed: bool
+
+
+class FakeProvider(Provider):
+    """An in-memory (or state-file) cloud. Thread-safe; several processes may share a file."""
+
+    driver = "fake"
+
+    def __init__(
+        self,
+        *,
+        name: str = "fake",
+        lab: str = "localhost",
+        flavors: Sequence[Flavor] = DEFAULT_FLAVORS,
+        arches: Sequence[str] = ("x86_64",),
+        hypervisor: str = "KVM",
+        instances: int | None = None,
+        vcpus: int | None = None,
+        ram_mib: int | None = None,
+        disk_bytes: int | None = None,
+        latency: Latency | None = None,
+        faults: FaultPlan | None = None,
+        seed: int | None = None,
+        state_file: str | Path | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._info = ProviderInfo(
+            name=name, driver=self.driver, lab=lab, hypervisor=hypervisor, arches=tuple(arches)
+        )
+        self._flavors = tuple(flavors)
+        self._limits = Capacity(
+            instances=instances, vcpus=vcpus, ram_mib=ram_mib, disk_bytes=disk_bytes
+        )
+        self.latency = latency or Latency()
+        self.faults = faults or FaultPlan()
+        self._rng = random.Random(seed)  # noqa: S311 - fault injection, not security
+        self._rng_lock = threading.Lock()
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.RLock()
+        self._calls: list[CallRecord] = []
+        self.state_file = None if state_file is None else Path(state_file)
+        if self.state_file is not None:
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(
+            ":memory:" if self.state_file is None else str(self.state_file),
+            check_same_thread=False,
+            isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE below
+            timeout=30.0,
+        )
+        with self._lock:
+            if self.state_file is not None:
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+
+    # -- configuration -------------------------------------------------------------------
+
+    @classmethod
+    def from_config(cls, config: ProviderConfig) -> Self:
+        options = config.options
+        capacity = options.table("capacity")
+        latency_table = options.table("latency")
+        faults_table = options.table("faults")
+        kwargs: dict[str, Any] = {
+            "name": config.name,
+            "lab": config.lab,
+            "arches": options.string_list("arches", ["x86_64"]),
+            "hypervisor": options.string("hypervisor", "KVM"),
+            "instances": capacity.integer("instances"),
+            "vcpus": capacity.integer("vcpus"),
+            "ram_mib": capacity.integer("ram_mib"),
+            "disk_bytes": _gib(capacity.number("disk_gib")),
+            "latency": Latency(
+                **{
+                    what: _seconds(latency_table, what)
+                    for what in attrs.fields_dict(Latency)
+                    if what in latency_table
+                }
+            ),
+            "seed": options.integer("seed"),
+            "state_file": options.string("state_file"),
+        }
+        capacity.finish()
+        latency_table.finish()
+        kwargs["faults"] = _fault_plan(faults_table)
+        flavors = options.raw("flavors")
+        if flavors is not None:
+            kwargs["flavors"] = _flavors(options, flavors)
+        options.finish()
+        return cls(**kwargs)
+
+    # -- the contract ----------------------------------------------------------------
+
+    @property
+    def info(self) -> ProviderInfo:
+        return self._info
+
+    def flavors(self) -> Sequence[Flavor]:
+        return self._flavors
+
+    def capacity(self) -> Capacity:
+        with self._transaction() as db:
+            return self._free(db)
+
+    def create_guest(self, spec: GuestSpec) -> Guest:
+        with self._call("create") as fault:
+            if fault not in (None, "lost_response"):
+                raise error_for(fault, "create", self._info.name)
+            now = self._clock()
+            with self._transaction() as db:
+                free = self._free(db)
+                shortfall = free.shortfall(spec.flavor)
+                if shortfall:
+                    raise CapacityExhausted(
+                        f"Quota exceeded for {spec.name}: " + "; ".join(shortfall),
+                        provider=self._info.name,
+                    )
+                number = self._next(db, "mac")
+                guest_id = str(uuid.uuid4())
+                build_fault = self._faults_for("build")
+                db.execute(
+                    "INSERT INTO guests VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        guest_id,
+                        spec.name,
+                        spec.flavor.id,
+                        spec.flavor.vcpus,
+                        spec.flavor.ram_mib,
+                        spec.flavor.disk_bytes,
+                        json.dumps(dict(spec.labels), sort_keys=True),
+                        _mac(number),
+                        f"10.{(number >> 16) & 255}.{(number >> 8) & 255}.{number & 255}",
+                        "building",
+                        now,
+                        now + self._draw("build"),
+                        build_fault,
+                    ),
+                )
+                row = db.execute("SELECT * FROM guests WHERE id = ?", (guest_id,)).fetchone()
+            if fault == "lost_response":
+                # The cloud made the guest, the caller never hears of it: how clouds leak.
+                raise TransientError(
+                    "connection reset while creating (injected lost_response: the guest "
+                    "was created)",
+                    provider=self._info.name,
+                )
+            return self._guest(row)
+
+    def poll(self, guest_ids: Sequence[str]) -> Mapping[str, Guest]:
+        with self._call("poll") as fault:
+            if fault is not None:
+                raise error_for(fault, "poll", self._info.name)
+            wanted = list(dict.fromkeys(guest_ids))
+            found: dict[str, Guest] = {}
+            with self._transaction() as db:
+                for chunk in range(0, len(wanted), 500):  # SQLite's variable limit
+                    ids = wanted[chunk : chunk + 500]
+                    marks = ",".join("?" * len(ids))
+                    rows = db.execute(f"SELECT * FROM guests WHERE id IN ({marks})", ids)  # noqa: S608
+                    for row in rows.fetchall():
+                        row = self._advance(db, row)
+                        found[row[0]] = self._guest(row)
+            return found
+
+    def classify_fault(self, guest: Guest) -> type[ProviderError]:
+        if guest.fault and "No valid host was found" in guest.fault:
+            return CapacityExhausted
+        return ProviderError
+
+    def start_guest(self, guest_id: str, boot: BootRequest | None = None) -> None:
+        self._power(guest_id, "start", "running", allowed=("ready", "stopped", "running"))
+
+    def stop_guest(self, guest_id: str) -> None:
+        self._power(guest_id, "stop", "stopped", allowed=("running", "stopped", "ready"))
+
+    def destroy_guest(self, guest_id: str) -> None:
+        with self._call("destroy") as fault:
+            if fault is not None:
+                raise error_for(fault, "destroy", self._info.name)
+            with self._transaction() as db:
+                db.execute("DELETE FROM guests WHERE id = ?", (guest_id,))
+
+    def console_output(self, guest_id: str) -> ConsoleOutput:
+        with self._transaction() as db:
+            row = self._row(db, guest_id)
+            row = self._advance(db, row)
+        return ConsoleOutput(
+            text=f"fake console of {row[1]} ({guest_id}): {row[9]}\n",
+        )
+
+    def list_guests(self, prefix: str) -> Sequence[Guest]:
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT * FROM guests WHERE substr(name, 1, ?) = ? ORDER BY created_at, id",
+                (len(prefix), prefix),
+            ).fetchall()
+            guests = [self._guest(self._advance(db, row)) for row in rows]
+        return [guest for guest in guests if LABEL_POOL in guest.labels]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- what tests and benchmarks look at ------------------------------------------------
+
+    @property
+    def calls(self) -> list[CallRecord]:
+        """Every API call served so far, in order of completion."""
+        with self._lock:
+            return list(self._calls)
+
+    def all_guest_ids(self) -> list[str]:
+        """Every guest the cloud holds, whatever its name or labels (for leak checks)."""
+        with self._transaction() as db:
+            return [row[0] for row in db.execute("SELECT id FROM guests ORDER BY id")]
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    @contextmanager
+    def _call(self, operation: str) -> Iterator[FaultKind | None]:
+        """Time one API call, with its latency, and decide the fault it suffers."""
+        started = time.monotonic()
+        fault = self._faults_for(operation)
+        delay = self._draw(operation)
+        if delay:
+            self._sleep(delay)
+        failed = True
+        try:
+            yield fault
+            failed = False
+        finally:
+            with self._lock:
+                self._calls.append(CallRecord(operation, started, time.monotonic(), failed))
+
+    def _faults_for(self, operation: str) -> FaultKind | None:
+        with self._rng_lock:
+            return self.faults.next_fault(operation, self._rng)
+
+    def _draw(self, what: str) -> float:
+        with self._rng_lock:
+            return self.latency.draw(what, self._rng)
+
+    def _free(self, db: sqlite3.Connection) -> Capacity:
+        count, vcpus, ram, disk = db.execute(
+            "SELECT count(*), coalesce(sum(vcpus),0), coalesce(sum(ram_mib),0), "
+            "coalesce(sum(disk_bytes),0) FROM guests"
+        ).fetchone()
+        limits = self._limits
+
+        def left(limit: int | None, used: int) -> int | None:
+            return None if limit is None else limit - used
+
+        return Capacity(
+            instances=left(limits.instances, count),
+            vcpus=left(limits.vcpus, vcpus),
+            ram_mib=left(limits.ram_mib, ram),
+            disk_bytes=left(limits.disk_bytes, disk),
+        )
+
+    def _next(self, db: sqlite3.Connection, counter: str) -> int:
+        db.execute(
+            "INSERT INTO counters VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1",
+            (counter,),
+        )
+        value: int = db.execute("SELECT value FROM counters WHERE name = ?", (counter,)).fetchone()[
+            0
+        ]
+        return value
+
+    def _row(self, db: sqlite3.Connection, guest_id: str) -> tuple[Any, ...]:
+        row = db.execute("SELECT * FROM guests WHERE id = ?", (guest_id,)).fetchone()
+        if row is None:
+            raise GuestNotFound(f"no guest {guest_id}", provider=self._info.name, guest_id=guest_id)
+        return tuple(row)
+
+    def _advance(self, db: sqlite3.Connection, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Apply the cloud-side transitions whose time has come."""
+        guest_id, phase, until, build_fault = row[0], row[9], row[11], row[12]
+        now = self._clock()
+        if phase == "building" and now >= until:
+            if build_fault in ("capacity", "transient", "permanent", "timeout"):
+                fault = (
+                    NO_VALID_HOST if build_fault == "capacity" else f"Build failed ({build_fault})"
+                )
+                db.execute(
+                    "UPDATE guests SET phase='error', build_fault=? WHERE id=?", (fault, guest_id)
+                )
+                return self._row(db, guest_id)
+            phase, until = "shutting_down", until + self._draw("shutdown")
+            db.execute(
+                "UPDATE guests SET phase=?, phase_until=? WHERE id=?", (phase, until, guest_id)
+            )
+        if phase == "shutting_down" and now >= until:
+            db.execute("UPDATE guests SET phase='ready' WHERE id=?", (guest_id,))
+        return self._row(db, guest_id)
+
+    def _power(self, guest_id: str, operation: str, target: str, allowed: tuple[str, ...]) -> None:
+        with self._call(operation) as fault:
+            if fault is not None:
+                raise error_for(fault, operation, self._info.name)
+            with self._transaction() as db:
+                row = self._advance(db, self._row(db, guest_id))
+                if row[9] not in allowed:
+                    raise ProviderError(
+                        f"cannot {operation} guest {guest_id} while it is {row[9]}",
+                        provider=self._info.name,
+                        guest_id=guest_id,
+                    )
+                db.execute("UPDATE guests SET phase=? WHERE id=?", (target, guest_id))
+
+    def _guest(self, row: tuple[Any, ...]) -> Guest:
+        phase = row[9]
+        return Guest(
+            provider=self._info.name,
+            id=row[0],
+            name=row[1],
+            state=_PUBLIC_STATE[phase],
+            macs=(row[7],),
+            addresses=(row[8],),
+            labels=json.loads(row[6]),
+            flavor_id=row[2],
+            created_at=datetime.fromtimestamp(row[10], UTC),
+            fault=row[12] if phase == "error" else None,
+        )
+
+
+def _mac(number: int) -> str:
+    if number >= 1 << 24:
+        raise CapacityExhausted("the fake cloud's MAC range 52:54:00:xx:xx:xx is used up")
+    return "52:54:00:" + ":".join(f"{(number >> shift) & 255:02x}" for shift in (16, 8, 0))
+
+
+def _gib(value: float | None) -> int | None:
+    return None if value is None else int(value * GiB)
+
+
+def _seconds(table: Options, key: str) -> Seconds:
+    value = table.raw(key)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        and 0 <= value[0] <= value[1]
+    ):
+        return (float(value[0]), float(value[1]))
+    raise table.error(key, "must be seconds (a number) or a range [low, high]")
+
+
+def _fault_plan(table: Options) -> FaultPlan:
+    rates_table = table.table("rates")
+    rates = {op: rates_table.number(op) for op in rates_table.names()}
+    for operation, rate in rates.items():
+        if rate is not None and rate > 1:
+            raise rates_table.error(operation, f"is a probability, at most 1, got {rate}")
+    rates_table.finish()
+    script = table.raw("script") or []
+    try:
+        plan = FaultPlan(
+            rates={op: rate for op, rate in rates.items() if rate is not None},
+            script=parse_script(script),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise table.error("script", f"is not a list of {{operation, nth, kind}} ({exc})") from None
+    table.finish()
+    return plan
+
+
+def _flavors(options: Options, value: Any) -> tuple[Flavor, ...]:
+    if not isinstance(value, list) or not value:
+        raise options.error("flavors", "must be a non-empty list of tables")
+    flavors = []
+    for number, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise options.error(f"flavors[{number}]", "must be a table")
+        table = Options(item, path=options.path, prefix=f"{options.prefix}.flavors[{number}]")
+        name = table.string("name", required=True)
+        flavors.append(
+            Flavor(
+                id=table.string("id", name),
+                name=name,
+                vcpus=table.integer("vcpus", required=True, minimum=1),
+                ram_mib=table.integer("ram_mib", required=True, minimum=1),
+                disk_bytes=int(table.number("disk_gib", required=True) * GiB),
+                arch=table.string("arch"),
+            )
+        )
+        table.finish()
+    return tuple(flavors)
+
+
+__all__ = ["DEFAULT_FLAVORS", "CallRecord", "FakeProvider"]

@@ -1,0 +1,124 @@
+"""Latency and fault models for the fake provider: seeded, scripted, or none."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Final, Literal, TypeAlias
+
+import attrs
+
+from virtprov.errors import CapacityExhausted, PermanentError, ProviderError, TransientError
+
+#: The operations the fake can delay or fail. ``build`` happens cloud-side, between polls.
+OPERATIONS: Final = ("create", "poll", "start", "stop", "destroy", "build")
+FaultKind: TypeAlias = Literal["capacity", "transient", "permanent", "timeout", "lost_response"]
+FAULT_KINDS: Final = ("capacity", "transient", "permanent", "timeout", "lost_response")
+
+#: What Nova says when no host can take a server; :meth:`FakeProvider.classify_fault`
+#: recognises it, as a real provider recognises its cloud's text.
+NO_VALID_HOST: Final = "No valid host was found. There are not enough hosts available."
+
+Seconds: TypeAlias = float | tuple[float, float]
+
+
+@attrs.frozen
+class Latency:
+    """Seconds each API call takes, and cloud-side build/stop times.
+
+    Each figure is a fixed number or a ``(low, high)`` range drawn uniformly (seeded).
+    ``create``, ``poll``, ``start``, ``stop``, ``destroy`` are the calls' own durations;
+    ``build`` and ``shutdown`` pass in the cloud between polls.
+    """
+
+    create: Seconds = 0.0
+    poll: Seconds = 0.0
+    start: Seconds = 0.0
+    stop: Seconds = 0.0
+    destroy: Seconds = 0.0
+    build: Seconds = 0.0
+    shutdown: Seconds = 0.0
+
+    def draw(self, what: str, rng: random.Random) -> float:
+        value: Seconds = getattr(self, what)
+        if isinstance(value, tuple):
+            low, high = value
+            return rng.uniform(low, high)
+        return float(value)
+
+
+@attrs.frozen
+class ScriptedFault:
+    """Fail the ``nth`` call (1-based) of ``operation`` with ``kind``."""
+
+    operation: str
+    nth: int
+    kind: FaultKind
+
+
+@attrs.define
+class FaultPlan:
+    """Which calls fail: a script of exact faults, and/or seeded random faults.
+
+    ``rates`` maps an operation to the probability that one call fails; the kind is
+    drawn from ``kinds`` (per operation, default: capacity/transient/permanent/timeout
+    for create, transient/timeout elsewhere, capacity for build).
+    """
+
+    rates: Mapping[str, float] = attrs.field(factory=dict)
+    kinds: Mapping[str, tuple[FaultKind, ...]] = attrs.field(factory=dict)
+    script: tuple[ScriptedFault, ...] = ()
+    _counts: dict[str, int] = attrs.field(factory=dict, init=False, repr=False)
+    _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        for operation in [*self.rates, *self.kinds, *(s.operation for s in self.script)]:
+            if operation not in OPERATIONS:
+                raise ValueError(f"unknown operation {operation!r} (known: {OPERATIONS})")
+        for kinds in [*self.kinds.values(), tuple(s.kind for s in self.script)]:
+            for kind in kinds:
+                if kind not in FAULT_KINDS:
+                    raise ValueError(f"unknown fault kind {kind!r} (known: {FAULT_KINDS})")
+
+    def next_fault(self, operation: str, rng: random.Random) -> FaultKind | None:
+        """Count one call of ``operation``; the fault it suffers, if any."""
+        with self._lock:
+            count = self._counts.get(operation, 0) + 1
+            self._counts[operation] = count
+        for scripted in self.script:
+            if scripted.operation == operation and scripted.nth == count:
+                return scripted.kind
+        rate = self.rates.get(operation, 0.0)
+        if rate and rng.random() < rate:
+            return rng.choice(self.kinds.get(operation) or _DEFAULT_KINDS[operation])
+        return None
+
+
+_DEFAULT_KINDS: Final[Mapping[str, tuple[FaultKind, ...]]] = {
+    "create": ("capacity", "transient", "permanent", "timeout", "lost_response"),
+    "poll": ("transient", "timeout"),
+    "start": ("transient", "timeout"),
+    "stop": ("transient", "timeout"),
+    "destroy": ("transient", "timeout"),
+    "build": ("capacity", "transient"),
+}
+
+
+def error_for(kind: FaultKind, operation: str, provider: str) -> ProviderError:
+    """The exception an injected fault raises, worded as a cloud would."""
+    what = f"injected {kind} fault in {operation}"
+    if kind == "capacity":
+        return CapacityExhausted(f"Quota exceeded ({what})", provider=provider)
+    if kind == "permanent":
+        return PermanentError(f"authentication failed ({what})", provider=provider)
+    if kind == "timeout":
+        return TransientError(f"timed out ({what})", provider=provider)
+    return TransientError(f"503 Service Unavailable ({what})", provider=provider)
+
+
+def parse_script(entries: Iterable[Mapping[str, object]]) -> tuple[ScriptedFault, ...]:
+    return tuple(
+        ScriptedFault(str(e["operation"]), int(str(e["nth"])), str(e["kind"]))  # type: ignore[arg-type]
+        for e in entries
+    )
