@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openstack_testenv import PASSWORD_ENV, base_options
 from virtprov_openstack.provider import OpenStackProvider
 from virtprov_testing.cassettes import cassette_config, register_matchers
 
@@ -21,7 +22,6 @@ from virtprov.config import Options, ProviderConfig
 
 HERE = Path(__file__).parent
 CASSETTES = HERE.parent.parent / "cassettes" / "openstack"
-PASSWORD_ENV = "VIRTPROV_OS_TEST_PASSWORD"
 
 
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
@@ -67,37 +67,6 @@ def _minicloud() -> Iterator[None]:
         yield
     finally:
         cloud.close()
-
-
-def base_options() -> dict[str, Any]:
-    """The provider table the tests use: a real cloud when OS_CLOUD is set, else loopback."""
-    common = {
-        "network_mode": "floating",
-        "guest_cidr": "192.168.10.0/24",
-        "wait_interval": 0,
-        "delete_timeout": 60,
-    }
-    if os.environ.get("OS_CLOUD"):
-        return {
-            **common,
-            "cloud": os.environ["OS_CLOUD"],
-            "image_name": os.environ.get("VIRTPROV_OS_IMAGE", "ipxe-beaker"),
-            "external_network": os.environ.get("VIRTPROV_OS_EXTERNAL_NETWORK", "public"),
-            "network": os.environ.get("VIRTPROV_OS_NETWORK", "lab-net"),
-        }
-    from os_minicloud import BASE
-
-    return {
-        **common,
-        "auth_url": f"{BASE}/identity/v3",
-        "username": "virtprov",
-        "password": {"env": PASSWORD_ENV},
-        "project_name": "lab",
-        "region_name": "RegionOne",
-        "image_tag": "virtprov-ipxe",
-        "external_network": "public",
-        "network": "lab-net",
-    }
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from openstack_testenv import PASSWORD_ENV, base_options
 from virtprov_openstack.cli import group
 from virtprov_openstack.image import IMAGE_BYTES, IMAGE_TAG, syslinux_cfg
 from virtprov_openstack.provider import OpenStackProvider
@@ -64,8 +65,6 @@ def test_build_real_image_no_upload(tmp_path: Path) -> None:
 def test_upload_through_cli(
     tmp_path: Path, make_provider: Callable[..., OpenStackProvider], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from conftest import PASSWORD_ENV, base_options
-
     make_provider()  # sets the password variable the table below refers to
     lines = [
         "[providers.lab]",
