@@ -132,6 +132,15 @@ def _lab(given: str | None, option: str, report: list[str], what: str) -> str:
     return "LAB-CONTROLLER.example.com"
 
 
+def _secret_reference(provider: str, variable: str, report: list[str]) -> dict[str, str]:
+    """A reference in place of a password that must never be copied."""
+    report.append(
+        f"providers.{provider}.password: not copied; set {variable} (or change the "
+        'reference to { file = "/path" })'
+    )
+    return {"env": variable}
+
+
 def _openstack(
     settings: Mapping[str, Any], items: BeakerItems, report: list[str]
 ) -> dict[str, Any]:
@@ -143,11 +152,7 @@ def _openstack(
     if settings.get("openstack.username"):
         table["username"] = settings["openstack.username"]
     if settings.get("openstack.password"):
-        table["password"] = {"env": OPENSTACK_PASSWORD_ENV}
-        report.append(
-            f"providers.openstack.password: not copied; set {OPENSTACK_PASSWORD_ENV} (or "
-            'change the reference to { file = "/path" })'
-        )
+        table["password"] = _secret_reference("openstack", OPENSTACK_PASSWORD_ENV, report)
     table["user_domain_name"] = settings.get("openstack.user_domain_name") or "Default"
     report.append(
         "providers.openstack.project_name: Beaker acted only through each job owner's trust; "
@@ -195,11 +200,7 @@ def _ovirt(settings: Mapping[str, Any], items: BeakerItems, report: list[str]) -
     if settings.get("ovirt.username"):
         table["username"] = settings["ovirt.username"]
     if settings.get("ovirt.password"):
-        table["password"] = {"env": OVIRT_PASSWORD_ENV}
-        report.append(
-            f"providers.ovirt.password: not copied; set {OVIRT_PASSWORD_ENV} (or change the "
-            'reference to { file = "/path" })'
-        )
+        table["password"] = _secret_reference("ovirt", OVIRT_PASSWORD_ENV, report)
     report.append(
         "providers.ovirt: Beaker did not verify the engine's TLS certificate; set ca_file to "
         "the engine's CA (virtprov verifies by default)"
