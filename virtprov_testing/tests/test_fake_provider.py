@@ -3,12 +3,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from virtprov_testing.conformance import ProviderConformance
 from virtprov_testing.fake import DEFAULT_FLAVORS, FakeProvider
-from virtprov_testing.faults import NO_VALID_HOST, FaultPlan, Latency, ScriptedFault
+from virtprov_testing.faults import NO_VALID_HOST, FaultKind, FaultPlan, Latency, ScriptedFault
 
 from virtprov.config import parse_config
 from virtprov.errors import (
@@ -78,11 +79,17 @@ def test_state_sequence_follows_cloud_side_time() -> None:
 
 def test_api_latency_is_slept_and_logged() -> None:
     clock = Clock()
-    cloud = FakeProvider(latency=Latency(create=0.05, poll=0.02), clock=clock, sleep=clock.sleep)
+    cloud = FakeProvider(
+        latency=Latency(create=0.05, poll=0.02),
+        clock=clock,
+        sleep=clock.sleep,
+        monotonic=clock,
+    )
     guest = cloud.create_guest(spec(1))
     cloud.poll([guest.id])
     assert clock.now == pytest.approx(1_000_000.07)
     assert [call.operation for call in cloud.calls] == ["create", "poll"]
+    assert [call.ended - call.started for call in cloud.calls] == pytest.approx([0.05, 0.02])
     assert not any(call.failed for call in cloud.calls)
 
 
@@ -127,10 +134,10 @@ def test_unlimited_figures_are_unknown() -> None:
 )
 @pytest.mark.parametrize("operation", ["create", "poll", "start", "stop", "destroy"])
 def test_scripted_faults_at_every_operation(
-    operation: str, kind: str, error: type[Exception]
+    operation: str, kind: FaultKind, error: type[Exception]
 ) -> None:
     cloud = FakeProvider(faults=FaultPlan(script=(ScriptedFault(operation, 1, kind),)))
-    calls = {
+    calls: dict[str, Callable[[], object]] = {
         "create": lambda: cloud.create_guest(spec(1)),
         "poll": lambda: cloud.poll(["x"]),
         "start": lambda: cloud.start_guest("x"),
@@ -182,6 +189,16 @@ def test_random_faults_are_seeded() -> None:
     assert len(set(first)) >= 3
 
 
+def test_poll_is_one_batched_call_for_any_number_of_guests() -> None:
+    cloud = FakeProvider()
+    ids = [cloud.create_guest(spec(n)).id for n in range(600)]  # more than one SQL chunk
+    cloud.destroy_guest(ids[0])
+    found = cloud.poll([*ids, ids[1], "nope"])
+    assert list(found) == ids[1:]
+    assert all(guest.state is GuestState.READY for guest in found.values())
+    assert [call.operation for call in cloud.calls].count("poll") == 1
+
+
 def test_unknown_guests() -> None:
     cloud = FakeProvider()
     with pytest.raises(GuestNotFound):
@@ -206,6 +223,9 @@ def test_state_file_is_shared_by_two_instances(tmp_path: Path) -> None:
     guest = first.create_guest(spec(1))
     assert second.capacity().instances == 1
     assert second.poll([guest.id])[guest.id].name == "beaker-recipe-1"
+    assert first.poll([guest.id])[guest.id].state is GuestState.READY
+    second.start_guest(guest.id)  # what one instance does, the other sees
+    assert first.poll([guest.id])[guest.id].state is GuestState.RUNNING
     second.destroy_guest(guest.id)
     assert first.poll([guest.id]) == {}
 
@@ -283,6 +303,9 @@ build = [0.0, 0.0]
 script = [{{ operation = "create", nth = 1, kind = "transient" }}]
 [providers.lab.faults.rates]
 poll = 0.0
+build = 1.0
+[providers.lab.faults.kinds]
+build = ["permanent"]
 """
     cloud = build_provider(parse_config(text).providers["lab"])
     assert isinstance(cloud, FakeProvider)
@@ -291,6 +314,8 @@ poll = 0.0
     assert cloud.capacity().disk_bytes == 100 * GiB
     with pytest.raises(TransientError):
         cloud.create_guest(spec(1, flavor=cloud.flavors()[0]))
+    guest = cloud.create_guest(spec(2, flavor=cloud.flavors()[0]))
+    assert cloud.poll([guest.id])[guest.id].fault == "Build failed (permanent)"
 
 
 @pytest.mark.parametrize(
@@ -303,6 +328,18 @@ poll = 0.0
             "providers.lab.faults.rates.create: is a probability",
         ),
         ("flavors = [{ name = 'x' }]", "providers.lab.flavors[0].vcpus: is required"),
+        (
+            "[providers.lab.faults.rates]\nreboot = 0.1",
+            "providers.lab.faults.rates.reboot: is not one of create",
+        ),
+        (
+            "[providers.lab.faults.kinds]\ncreate = ['meteor']",
+            "providers.lab.faults.kinds.create: must list fault kinds",
+        ),
+        (
+            "[providers.lab.faults]\nscript = [{ operation = 'create' }]",
+            "providers.lab.faults.script: is not a list of",
+        ),
     ],
 )
 def test_bad_options_name_the_key(extra: str, message: str) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeAlias
 
 import attrs
 
@@ -48,7 +48,9 @@ from virtprov.model import (
 )
 from virtprov.provider import Provider
 from virtprov_testing.faults import (
+    FAULT_KINDS,
     NO_VALID_HOST,
+    OPERATIONS,
     FaultKind,
     FaultPlan,
     Latency,
@@ -84,6 +86,11 @@ CREATE TABLE IF NOT EXISTS guests (
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+
+# What changes in a guest's life; the other columns are fixed when it is created, so
+# polls read only these (and hundreds of polled ids cost well under a millisecond).
+_STATE = "id, phase, phase_until, build_fault"
+_State: TypeAlias = tuple[str, str, float, str | None]
 
 _PUBLIC_STATE = {
     "building": GuestState.BUILDING,
@@ -128,6 +135,7 @@ class FakeProvider(Provider):
         state_file: str | Path | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._info = ProviderInfo(
             name=name, driver=self.driver, lab=lab, hypervisor=hypervisor, arches=tuple(arches)
@@ -142,6 +150,10 @@ class FakeProvider(Provider):
         self._rng_lock = threading.Lock()
         self._clock = clock
         self._sleep = sleep
+        self._monotonic = monotonic
+        # Guests as last returned, by id: only phase and fault ever change, so a poll of
+        # hundreds of unchanged guests builds no new objects (the pool polls constantly).
+        self._seen: dict[str, tuple[str, str | None, Guest]] = {}
         self._lock = threading.RLock()
         self._calls: list[CallRecord] = []
         self.state_file = None if state_file is None else Path(state_file)
@@ -237,11 +249,11 @@ class FakeProvider(Provider):
                         f"10.{(number >> 16) & 255}.{(number >> 8) & 255}.{number & 255}",
                         "building",
                         now,
-                        now + self._draw("build"),
+                        until := now + self._draw("build"),
                         build_fault,
                     ),
                 )
-                row = db.execute("SELECT * FROM guests WHERE id = ?", (guest_id,)).fetchone()
+                guest = self._guest(db, (guest_id, "building", until, build_fault))
             if fault == "lost_response":
                 # The cloud made the guest, the caller never hears of it: how clouds leak.
                 raise TransientError(
@@ -249,7 +261,7 @@ class FakeProvider(Provider):
                     "was created)",
                     provider=self._info.name,
                 )
-            return self._guest(row)
+            return guest
 
     def poll(self, guest_ids: Sequence[str]) -> Mapping[str, Guest]:
         with self._call("poll") as fault:
@@ -261,11 +273,15 @@ class FakeProvider(Provider):
                 for chunk in range(0, len(wanted), 500):  # SQLite's variable limit
                     ids = wanted[chunk : chunk + 500]
                     marks = ",".join("?" * len(ids))
-                    rows = db.execute(f"SELECT * FROM guests WHERE id IN ({marks})", ids)  # noqa: S608
+                    rows = db.execute(f"SELECT {_STATE} FROM guests WHERE id IN ({marks})", ids)  # noqa: S608
                     for row in rows.fetchall():
-                        row = self._advance(db, row)
-                        found[row[0]] = self._guest(row)
-            return found
+                        found[row[0]] = self._guest(db, self._advance(db, row))
+            if len(found) < len(wanted):
+                with self._lock:
+                    for gone in set(wanted).difference(found):
+                        self._seen.pop(gone, None)
+            # In the order asked, as callers print them.
+            return {guest_id: found[guest_id] for guest_id in wanted if guest_id in found}
 
     def classify_fault(self, guest: Guest) -> type[ProviderError]:
         if guest.fault and "No valid host was found" in guest.fault:
@@ -284,22 +300,24 @@ class FakeProvider(Provider):
                 raise error_for(fault, "destroy", self._info.name)
             with self._transaction() as db:
                 db.execute("DELETE FROM guests WHERE id = ?", (guest_id,))
+                self._seen.pop(guest_id, None)
 
     def console_output(self, guest_id: str) -> ConsoleOutput:
         with self._transaction() as db:
-            row = self._row(db, guest_id)
-            row = self._advance(db, row)
+            state = self._advance(db, self._state(db, guest_id))
+            guest = self._guest(db, state)
         return ConsoleOutput(
-            text=f"fake console of {row[1]} ({guest_id}): {row[9]}\n",
+            text=f"fake console of {guest.name} ({guest_id}): {state[1]}\n",
         )
 
     def list_guests(self, prefix: str) -> Sequence[Guest]:
         with self._transaction() as db:
             rows = db.execute(
-                "SELECT * FROM guests WHERE substr(name, 1, ?) = ? ORDER BY created_at, id",
+                f"SELECT {_STATE} FROM guests WHERE substr(name, 1, ?) = ? "  # noqa: S608
+                "ORDER BY created_at, id",
                 (len(prefix), prefix),
             ).fetchall()
-            guests = [self._guest(self._advance(db, row)) for row in rows]
+            guests = [self._guest(db, self._advance(db, row)) for row in rows]
         return [guest for guest in guests if LABEL_POOL in guest.labels]
 
     def close(self) -> None:
@@ -335,7 +353,7 @@ class FakeProvider(Provider):
     @contextmanager
     def _call(self, operation: str) -> Iterator[FaultKind | None]:
         """Time one API call, with its latency, and decide the fault it suffers."""
-        started = time.monotonic()
+        started = self._monotonic()
         fault = self._faults_for(operation)
         delay = self._draw(operation)
         if delay:
@@ -346,7 +364,7 @@ class FakeProvider(Provider):
             failed = False
         finally:
             with self._lock:
-                self._calls.append(CallRecord(operation, started, time.monotonic(), failed))
+                self._calls.append(CallRecord(operation, started, self._monotonic(), failed))
 
     def _faults_for(self, operation: str) -> FaultKind | None:
         with self._rng_lock:
@@ -383,61 +401,75 @@ class FakeProvider(Provider):
         ]
         return value
 
-    def _row(self, db: sqlite3.Connection, guest_id: str) -> tuple[Any, ...]:
-        row = db.execute("SELECT * FROM guests WHERE id = ?", (guest_id,)).fetchone()
+    def _state(self, db: sqlite3.Connection, guest_id: str) -> _State:
+        row = db.execute(f"SELECT {_STATE} FROM guests WHERE id = ?", (guest_id,)).fetchone()  # noqa: S608
         if row is None:
             raise GuestNotFound(f"no guest {guest_id}", provider=self._info.name, guest_id=guest_id)
-        return tuple(row)
+        return row  # type: ignore[no-any-return]
 
-    def _advance(self, db: sqlite3.Connection, row: tuple[Any, ...]) -> tuple[Any, ...]:
-        """Apply the cloud-side transitions whose time has come."""
-        guest_id, phase, until, build_fault = row[0], row[9], row[11], row[12]
+    def _advance(self, db: sqlite3.Connection, state: _State) -> _State:
+        """Apply the cloud-side transitions whose time has come; the state as it now is."""
+        guest_id, phase, until, fault = state
+        if phase not in ("building", "shutting_down"):
+            return state
         now = self._clock()
         if phase == "building" and now >= until:
-            if build_fault in ("capacity", "transient", "permanent", "timeout"):
-                fault = (
-                    NO_VALID_HOST if build_fault == "capacity" else f"Build failed ({build_fault})"
-                )
-                db.execute(
-                    "UPDATE guests SET phase='error', build_fault=? WHERE id=?", (fault, guest_id)
-                )
-                return self._row(db, guest_id)
-            phase, until = "shutting_down", until + self._draw("shutdown")
-            db.execute(
-                "UPDATE guests SET phase=?, phase_until=? WHERE id=?", (phase, until, guest_id)
-            )
+            if fault is not None:
+                # The build fails: the cloud says why in the guest's fault text.
+                phase = "error"
+                fault = NO_VALID_HOST if fault == "capacity" else f"Build failed ({fault})"
+            else:
+                # Built; the flow now stops the guest, which takes its own time.
+                phase, until = "shutting_down", until + self._draw("shutdown")
         if phase == "shutting_down" and now >= until:
-            db.execute("UPDATE guests SET phase='ready' WHERE id=?", (guest_id,))
-        return self._row(db, guest_id)
+            phase = "ready"
+        if phase == state[1]:
+            return state
+        db.execute(
+            "UPDATE guests SET phase=?, phase_until=?, build_fault=? WHERE id=?",
+            (phase, until, fault, guest_id),
+        )
+        return guest_id, phase, until, fault
 
     def _power(self, guest_id: str, operation: str, target: str, allowed: tuple[str, ...]) -> None:
         with self._call(operation) as fault:
             if fault is not None:
                 raise error_for(fault, operation, self._info.name)
             with self._transaction() as db:
-                row = self._advance(db, self._row(db, guest_id))
-                if row[9] not in allowed:
+                phase = self._advance(db, self._state(db, guest_id))[1]
+                if phase not in allowed:
                     raise ProviderError(
-                        f"cannot {operation} guest {guest_id} while it is {row[9]}",
+                        f"cannot {operation} guest {guest_id} while it is {phase}",
                         provider=self._info.name,
                         guest_id=guest_id,
                     )
                 db.execute("UPDATE guests SET phase=? WHERE id=?", (target, guest_id))
 
-    def _guest(self, row: tuple[Any, ...]) -> Guest:
-        phase = row[9]
-        return Guest(
+    def _guest(self, db: sqlite3.Connection, state: _State) -> Guest:
+        guest_id, phase, _, fault = state
+        with self._lock:
+            seen = self._seen.get(guest_id)
+            if seen is not None and seen[0] == phase and seen[1] == fault:
+                return seen[2]
+        name, flavor_id, labels, mac, address, created_at = db.execute(
+            "SELECT name, flavor_id, labels, mac, address, created_at FROM guests WHERE id = ?",
+            (guest_id,),
+        ).fetchone()
+        guest = Guest(
             provider=self._info.name,
-            id=row[0],
-            name=row[1],
+            id=guest_id,
+            name=name,
             state=_PUBLIC_STATE[phase],
-            macs=(row[7],),
-            addresses=(row[8],),
-            labels=json.loads(row[6]),
-            flavor_id=row[2],
-            created_at=datetime.fromtimestamp(row[10], UTC),
-            fault=row[12] if phase == "error" else None,
+            macs=(mac,),
+            addresses=(address,),
+            labels=json.loads(labels),
+            flavor_id=flavor_id,
+            created_at=datetime.fromtimestamp(created_at, UTC),
+            fault=fault if phase == "error" else None,
         )
+        with self._lock:
+            self._seen[guest_id] = (phase, fault, guest)
+        return guest
 
 
 def _mac(number: int) -> str:
@@ -466,15 +498,31 @@ def _seconds(table: Options, key: str) -> Seconds:
 
 def _fault_plan(table: Options) -> FaultPlan:
     rates_table = table.table("rates")
+    kinds_table = table.table("kinds")
+    for operations in (rates_table, kinds_table):
+        for operation in operations.names():
+            if operation not in OPERATIONS:
+                raise operations.error(operation, f"is not one of {', '.join(OPERATIONS)}")
     rates = {op: rates_table.number(op) for op in rates_table.names()}
     for operation, rate in rates.items():
         if rate is not None and rate > 1:
             raise rates_table.error(operation, f"is a probability, at most 1, got {rate}")
     rates_table.finish()
+    kinds: dict[str, tuple[FaultKind, ...]] = {}
+    for operation in kinds_table.names():
+        listed = kinds_table.string_list(operation, [])
+        unknown = [kind for kind in listed if kind not in FAULT_KINDS]
+        if unknown or not listed:
+            raise kinds_table.error(
+                operation, f"must list fault kinds among {', '.join(FAULT_KINDS)}"
+            )
+        kinds[operation] = tuple(listed)  # type: ignore[arg-type]  # checked just above
+    kinds_table.finish()
     script = table.raw("script") or []
     try:
         plan = FaultPlan(
             rates={op: rate for op, rate in rates.items() if rate is not None},
+            kinds=kinds,
             script=parse_script(script),
         )
     except (KeyError, TypeError, ValueError) as exc:
