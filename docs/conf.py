@@ -6,7 +6,7 @@ from __future__ import annotations
 
 project = "virtprov"
 author = "the virtprov developers"
-copyright = "the virtprov developers"  # noqa: A001 - Sphinx's own setting name
+copyright = "the virtprov developers"
 
 extensions = [
     "myst_parser",
