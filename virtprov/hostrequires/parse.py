@@ -10,6 +10,7 @@ number of elements itself, so that a bad document costs microseconds, not the sc
 from __future__ import annotations
 
 import copy
+import sys
 import threading
 from typing import cast
 
@@ -17,7 +18,9 @@ from lxml import etree
 
 from virtprov.errors import HostRequiresError
 from virtprov.hostrequires import elements as E
+from virtprov.hostrequires import program as P
 from virtprov.hostrequires.compiled import (
+    DEPENDS,
     AllOf,
     AnyOf,
     ArchTest,
@@ -232,18 +235,191 @@ class _Compiler:
         return SizeTest(spec.arg, op, int(number), el)
 
 
+# The vocabulary as dispatch tables for the compiler below. Per level, tag -> (what to do,
+# the element's kind, its number type (None: text), and the level inside a container or
+# the leaf's argument). What to do: a container's program kind (AND, OR, NOT), or one of:
+_INTEGER_SIZE = 3  # a size written as an integer (memory, vCPUs): the common leaf
+_TEXT = 4  # compared as text: target properties, arch, features a VM does not have
+_NUMBER = 5  # any other number
+_LIKE = P.LIKE
+_CONTAINER_KINDS = {E.AND: P.AND, E.OR: P.OR, E.NOT: P.NOT}
+_Entry = tuple[int, str, "str | None", str]
+
+
+def _entry(spec: E.Element, level: str) -> _Entry:
+    number = None if spec.value_type in (E.TEXT, E.BOOLEAN) else spec.value_type
+    if spec.kind in _CONTAINER_KINDS:
+        return (_CONTAINER_KINDS[spec.kind], spec.kind, number, spec.level or level)
+    if number is None:
+        what = _TEXT
+    elif spec.kind is E.SIZE and number is E.INTEGER:
+        what = _INTEGER_SIZE
+    else:
+        what = _NUMBER
+    return (what, spec.kind, number, spec.arg)
+
+
+_TABLES: dict[str, dict[str, _Entry]] = {
+    level: {tag: _entry(spec, level) for tag, spec in vocabulary.items()}
+    for level, vocabulary in E.LEVELS.items()
+}
+_UNKNOWN_ENTRIES = {level: _entry(_UNKNOWN, level) for level in E.LEVELS}
+_OPCODES: dict[str | None, int] = {None: P.EQ, **{w: P.OPCODES[o] for w, o in _OPERATORS.items()}}
+
+
+class _FastCompiler:
+    """Compiles straight to the evaluation form (:mod:`~virtprov.hostrequires.program`).
+
+    It checks and warns exactly as :class:`_Compiler` does, in the same order, but makes
+    no object per element (the node tree for reasons is made from the element only when a
+    reason is asked for) and folds as it goes (see :func:`program.fold_all`). This loop
+    is most of what parsing costs beyond libxml2 itself: keep it flat.
+    """
+
+    __slots__ = ("counting", "elements", "lab_locs", "max_depth", "max_elements", "warnings")
+
+    def __init__(self, max_depth: int, max_elements: int, counting: bool = True) -> None:
+        self.max_depth = max_depth
+        self.max_elements = max_elements
+        #: False when the document cannot hold more elements than the cap
+        self.counting = counting
+        self.elements = 0
+        self.warnings: list[str] = []
+        self.lab_locs: list[etree._Element] = []
+
+    def walk(self, el: etree._Element, level: str, depth: int, container: int) -> P.Program:
+        """The folded program of container ``el`` (``container``: AND, OR or NOT)."""
+        if depth > self.max_depth:
+            raise _Compiler.error(el, f"nested deeper than {self.max_depth} levels")
+        table = _TABLES[level]
+        counting = self.counting
+        any_of = container == P.OR
+        kept: list[P.Program] = []  # the children that can change the answer
+        decided = False  # a child decides alone: a FALSE in an <and>, a TRUE in an <or>
+        dynamic = False  # a child depends on the target (static tri otherwise DEPENDS)
+        for child in el:
+            tag = child.tag
+            if tag.__class__ is not str:  # comments, processing instructions
+                continue
+            if counting:
+                self.elements += 1
+                if self.elements > self.max_elements:
+                    raise _Compiler.error(child, f"more than {self.max_elements} elements")
+            entry = table.get(tag)
+            if entry is None:
+                entry = _UNKNOWN_ENTRIES[level]
+                self.warnings.append(
+                    f"{describe(child)}: not an element Beaker knows inside "
+                    f"{E.LEVEL_NAMES[level]}; treated as <and> (as Beaker does)"
+                )
+            what, kind, number, name = entry
+            if what < _INTEGER_SIZE:
+                node = self.walk(child, name, depth + 1, what)
+            else:
+                written = child.get("op")
+                op = _OPCODES.get(written)
+                if op is None:
+                    raise _Compiler.error(
+                        child, f"unknown op {written!r} (use one of =, ==, !=, <, <=, >, >=, like)"
+                    )
+                value = child.get("value")
+                if what == _INTEGER_SIZE and op != _LIKE and value and value.isdigit():
+                    # the usual case, read as number() reads it, without the call
+                    amount = int(value) if value.isascii() else 0
+                    if amount:
+                        kept.append((P.SIZE, DEPENDS, name, op, amount))
+                        continue
+                if what != _TEXT:
+                    node = self.number(child, kind, number or "", name, op, value)
+                elif kind is E.NEVER:
+                    node = P.FALSE
+                else:
+                    text = value or ""
+                    pattern = like_pattern(text) if op == _LIKE else None
+                    dynamic = True
+                    if kind is E.TARGET:
+                        if name == "lab":
+                            self.lab_locs.append(child)
+                        kept.append((P.TARGET, None, name, op, text, pattern))
+                    else:
+                        kept.append((P.ARCH, None, op, text, pattern))
+                    continue
+            if node[0] == P.CONSTANT:
+                if (node is P.TRUE) is any_of:
+                    decided = True
+                continue
+            if node[1] is None:
+                dynamic = True
+            kept.append(node)
+        # The same folding as program.fold_all/fold_any (tests compare the two).
+        if decided:
+            folded = P.TRUE if any_of else P.FALSE
+        elif not kept:
+            folded = P.FALSE if any_of else P.TRUE
+        elif len(kept) == 1:
+            folded = kept[0]
+        else:
+            folded = (
+                P.OR if any_of else P.AND,
+                None if dynamic else DEPENDS,  # sizes only: always DEPENDS, folded or not
+                tuple(kept),
+            )
+        if container == P.NOT:
+            return P.negate(folded)
+        return folded
+
+    def number(
+        self, el: etree._Element, kind: str, value_type: str, dim: str, op: int, value: str | None
+    ) -> P.Program:
+        if op == P.LIKE:
+            raise _Compiler.error(el, "op 'like' compares text, and this element takes a number")
+        number: float | None = None
+        try:
+            if value is None or not value.strip():
+                pass
+            elif value.isascii() and value.isdigit():  # the usual case, without a regex
+                number = int(value)
+            elif value_type == E.DECIMAL:
+                number = parse_decimal(value)
+            else:
+                number = parse_integer(value)
+            if value_type == E.BYTES:
+                units = el.get("units")
+                if units is not None:
+                    multiplier = byte_multiplier(units)
+                    number = None if number is None else number * multiplier
+        except ValueError as exc:
+            raise _Compiler.error(el, str(exc)) from None
+        if kind is not E.SIZE:
+            return P.FALSE
+        if not number:  # Beaker: a missing or zero value imposes nothing
+            self.warnings.append(
+                f"{describe(el)}: no value (or 0), so it imposes nothing (as in Beaker)"
+            )
+            return P.TRUE
+        return (P.SIZE, DEPENDS, dim, op, int(number))
+
+
+def node_tree(el: etree._Element) -> AllOf:
+    """The node tree of an element :func:`compile_element` accepted (for reasons)."""
+    return AllOf(_Compiler(sys.maxsize, sys.maxsize).children(el, "host", 1), el)
+
+
 def compile_element(
     el: etree._Element, *, max_depth: int = MAX_DEPTH, max_elements: int = MAX_ELEMENTS
 ) -> HostRequires:
     """Compile an already parsed ``<hostRequires>`` element (its tag does not matter)."""
-    compiler = _Compiler(max_depth, max_elements)
     force = el.get("force")
     if force:
         warnings = (f"{describe(el)}: force= is set, so the other requirements are ignored",)
         return HostRequires(AllOf((), el), el, force, warnings if len(el) else ())
-    children = compiler.children(el, "host", 1)
-    return HostRequires(
-        AllOf(children, el), el, None, tuple(compiler.warnings), tuple(compiler.lab_locs)
+    compiler = _FastCompiler(max_depth, max_elements)
+    program = compiler.walk(el, "host", 1, P.AND)
+    return HostRequires.compiled(
+        el,
+        program,
+        tuple(compiler.warnings) if compiler.warnings else (),
+        tuple(compiler.lab_locs) if compiler.lab_locs else (),
     )
 
 

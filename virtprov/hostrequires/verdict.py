@@ -72,6 +72,18 @@ class FlavorMatch:
     #: candidates satisfying the document and the fixed rules
     selected: int = attrs.field(repr=False)
 
+    @classmethod
+    def of(
+        cls, requires: HostRequires, candidates: Candidates, matched: int, selected: int
+    ) -> FlavorMatch:
+        """What ``FlavorMatch(...)`` makes, without attrs' frozen ``__init__`` (one
+        ``object.__setattr__`` per field): a scheduler makes one per recipe and pass."""
+        self = cls.__new__(cls)
+        self.__dict__.update(
+            requires=requires, candidates=candidates, matched=matched, selected=selected
+        )
+        return self
+
     @property
     def chosen(self) -> Flavor | None:
         selected = self.selected

@@ -1,0 +1,247 @@
+"""The evaluation form of a host filter: the node tree folded into plain tuples.
+
+:mod:`~virtprov.hostrequires.compiled` nodes carry everything a reason needs; evaluating
+them costs a method call and a named tuple per element. A scheduler asks every queued
+recipe on every pass, so the questions are answered from this smaller form instead:
+
+* requirements no guest can meet (``Unsatisfiable``) and requirements with no value are
+  folded away when compiling: an ``<and>`` holding one is false, an ``<or>`` drops it...
+* every node is a tuple ``(kind, static, ...)``: ``static`` is the node's
+  :meth:`~virtprov.hostrequires.compiled.Node.tri` when it does not depend on the target
+  (sizes are always ``DEPENDS``), so :func:`tri` only walks what names an arch or a
+  provider property;
+* a size test is a binary search in the values :class:`Candidates` sorted once.
+
+The two forms answer alike (``tests/hostrequires/test_hr_program.py`` checks it); reasons
+are still made from the node tree, built only when a reason is asked for.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from typing import TYPE_CHECKING, Any
+
+from virtprov.hostrequires.compiled import (
+    DEPENDS,
+    NO,
+    YES,
+    AllOf,
+    AnyOf,
+    ArchTest,
+    Candidates,
+    Node,
+    NoneOf,
+    SizeTest,
+    Target,
+    TargetTest,
+    Unsatisfiable,
+)
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    #: ``(kind, static tri or None, ...)``; see the layouts below.
+    Program: TypeAlias = tuple[Any, ...]
+
+# Kinds. Layouts:
+#   (AND | OR, static, children)    children: tuple of programs, never TRUE or FALSE
+#   (NOT, static, inner)            inner: the <and> of the <not>'s children
+#   (SIZE, DEPENDS, dim, op, value) dim: a Candidates.index key, op: an opcode below
+#   (ARCH, None, op, value, pattern)
+#   (TARGET, None, attr, op, value, pattern)
+#   TRUE, FALSE                     only ever a whole document
+AND, OR, NOT, SIZE, ARCH, TARGET, CONSTANT = range(7)
+TRUE: Program = (CONSTANT, YES, True)
+FALSE: Program = (CONSTANT, NO, False)
+
+# Opcodes: the order of compiled.OPERATORS.
+EQ, NE, LT, LE, GT, GE, LIKE = range(7)
+OPCODES: dict[str, int] = {"=": EQ, "!=": NE, "<": LT, "<=": LE, ">": GT, ">=": GE, "like": LIKE}
+
+
+def fold_all(children: list[Program], kind: int = AND) -> Program:
+    """``<and>`` (or the inside of a ``<not>``) of folded children; TRUE ones dropped."""
+    kept = [child for child in children if child is not TRUE]
+    folded = _container(kept, AND) if kept else TRUE
+    for child in kept:
+        if child is FALSE:
+            folded = FALSE
+            break
+    return folded if kind == AND else negate(folded)
+
+
+def fold_any(children: list[Program]) -> Program:
+    """``<or>`` of folded children; FALSE ones dropped."""
+    kept = [child for child in children if child is not FALSE]
+    if not kept:
+        return FALSE
+    for child in kept:
+        if child is TRUE:
+            return TRUE
+    return _container(kept, OR)
+
+
+def _container(children: list[Program], kind: int) -> Program:
+    if len(children) == 1:
+        return children[0]  # a one-child <and>/<or> answers what its child answers
+    static: int | None
+    statics = [child[1] for child in children]
+    if None in statics:
+        static = None
+    elif kind == AND:
+        static = min(statics)  # NO < DEPENDS < YES
+    else:
+        static = max(statics)
+    return (kind, static, tuple(children))
+
+
+def negate(inner: Program) -> Program:
+    if inner is TRUE:
+        return FALSE
+    if inner is FALSE:
+        return TRUE
+    static = inner[1]
+    return (NOT, None if static is None else YES - static, inner)
+
+
+def from_node(node: Node) -> Program:
+    """The evaluation form of a node tree (for front ends that build nodes directly)."""
+    if isinstance(node, AllOf):
+        return fold_all([from_node(child) for child in node.children])
+    if isinstance(node, AnyOf):
+        return fold_any([from_node(child) for child in node.children])
+    if isinstance(node, NoneOf):
+        return fold_all([from_node(child) for child in node.children], NOT)
+    if isinstance(node, SizeTest):
+        return (SIZE, DEPENDS, node.dim, OPCODES[node.op], node.value)
+    if isinstance(node, ArchTest):
+        return (ARCH, None, OPCODES[node.op], node.value, node.pattern)
+    if isinstance(node, TargetTest):
+        return (TARGET, None, node.attr, OPCODES[node.op], node.value, node.pattern)
+    if isinstance(node, Unsatisfiable):
+        return FALSE
+    raise TypeError(f"not a compiled node: {node!r}")
+
+
+def compare(op: int, left: str, value: str, pattern: Any) -> bool:
+    if op == EQ:
+        return left == value
+    if op == NE:
+        return left != value
+    if op == LIKE:
+        return pattern.fullmatch(left) is not None
+    if op == LT:
+        return left < value
+    if op == LE:
+        return left <= value
+    if op == GT:
+        return left > value
+    return left >= value
+
+
+def target_holds(node: Program, t: Target) -> bool:
+    """A ``TARGET`` node: see :class:`~virtprov.hostrequires.compiled.TargetTest`."""
+    _, _, attr, op, value, pattern = node
+    actual: str | None = getattr(t, attr)
+    if actual is None:  # unknown lab: assumed to hold (a warning says so)
+        return True
+    if attr == "lab" and not value:
+        return False  # Beaker: an empty lab controller matches none
+    return compare(op, actual, value, pattern)
+
+
+def mask(node: Program, c: Candidates) -> int:
+    """The candidates of ``c`` satisfying ``node``, as :meth:`Node.mask` gives them."""
+    kind = node[0]
+    if kind == SIZE:
+        values, prefix = c.index[node[2]]
+        op, value = node[3], node[4]
+        if op == GE:
+            return c.all ^ prefix[bisect_left(values, value)]
+        if op == LE:
+            return prefix[bisect_right(values, value)]
+        if op == GT:
+            return c.all ^ prefix[bisect_right(values, value)]
+        if op == LT:
+            return prefix[bisect_left(values, value)]
+        equal = prefix[bisect_right(values, value)] ^ prefix[bisect_left(values, value)]
+        return equal if op == EQ else c.all ^ equal
+    if kind == AND:
+        result = c.all
+        for child in node[2]:
+            result &= mask(child, c)
+            if not result:
+                break
+        return result
+    if kind == OR:
+        result = 0
+        everything = c.all
+        for child in node[2]:
+            result |= mask(child, c)
+            if result == everything:
+                break
+        return result
+    if kind == NOT:
+        return c.all ^ mask(node[2], c)
+    if kind == ARCH:
+        _, _, op, value, pattern = node
+        if op == EQ:
+            return c.arch_masks.get(value, 0)
+        result = 0
+        for arch, arch_mask in c.arch_masks.items():
+            if compare(op, arch, value, pattern):
+                result |= arch_mask
+        return result
+    if kind == TARGET:
+        return c.all if target_holds(node, c.target) else 0
+    return c.all if node is TRUE else 0
+
+
+def tri(node: Program, t: Target, arch: str) -> int:
+    """``NO``, ``DEPENDS`` or ``YES``, as :meth:`Node.tri` gives them."""
+    static: int | None = node[1]
+    if static is not None:
+        return static
+    kind = node[0]
+    if kind == AND:
+        result = YES
+        for child in node[2]:
+            answer = tri(child, t, arch)
+            if answer == NO:
+                return NO
+            if answer < result:
+                result = answer
+        return result
+    if kind == OR:
+        result = NO
+        for child in node[2]:
+            answer = tri(child, t, arch)
+            if answer == YES:
+                return YES
+            if answer > result:
+                result = answer
+        return result
+    if kind == NOT:
+        return YES - tri(node[2], t, arch)
+    if kind == ARCH:
+        return YES if compare(node[2], arch, node[3], node[4]) else NO
+    return YES if target_holds(node, t) else NO
+
+
+__all__ = [
+    "AND",
+    "ARCH",
+    "CONSTANT",
+    "FALSE",
+    "NOT",
+    "OPCODES",
+    "OR",
+    "SIZE",
+    "TARGET",
+    "TRUE",
+    "fold_all",
+    "fold_any",
+    "from_node",
+    "mask",
+    "tri",
+]
