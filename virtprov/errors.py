@@ -129,3 +129,10 @@ class PermanentError(ProviderError):
 
 class GuestNotFound(ProviderError):
     """The cloud does not know the guest (it never existed or is gone)."""
+
+
+class JournalError(VirtprovError):
+    """The pool's journal cannot be used: unreachable, or of another schema version.
+
+    The message says what to do (e.g. run ``virtprov journal upgrade``).
+    """

@@ -20,6 +20,7 @@ import click
 from virtprov.errors import (
     ConfigError,
     HostRequiresError,
+    JournalError,
     PluginError,
     ProviderError,
     VirtprovError,
@@ -35,6 +36,8 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "list": ("virtprov.cli.guests", "list_guests"),
     "check": ("virtprov.cli.check", "command"),
     "config": ("virtprov.cli.config_cmd", "group"),
+    "journal": ("virtprov.cli.pool_cmd", "journal"),
+    "sweep": ("virtprov.cli.pool_cmd", "sweep"),
 }
 
 
@@ -97,7 +100,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, debug: bool) 
 
 
 def _exit_status(error: BaseException) -> int:
-    if isinstance(error, HostRequiresError | ConfigError | PluginError):
+    if isinstance(error, HostRequiresError | ConfigError | PluginError | JournalError):
         return 2
     return 1
 

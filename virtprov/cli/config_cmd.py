@@ -96,10 +96,16 @@ def from_beaker(
 @click.pass_obj
 def check(runtime: Runtime, as_json: bool) -> None:
     """Load the configuration and build every provider (offline): report what is wrong."""
+    from virtprov.pool.settings import PoolSettings
+
     config = runtime.config
     found = {p.info.name: {"driver": p.info.driver, "lab": p.info.lab} for p in runtime.providers()}
+    pool = PoolSettings.from_options(config.pool)  # [pool] errors name their key too
+    for name in pool.limits:
+        if name not in config.providers:
+            raise config.pool.error(f"limits.{name}", "names no configured provider")
     if as_json:
-        emit_json({"path": config.path, "providers": found})
+        emit_json({"path": config.path, "providers": found, "pool": {"name": pool.name}})
         return
     click.echo(f"{config.path or 'embedded default'}: {len(found)} provider(s) ok")
     for name, details in found.items():

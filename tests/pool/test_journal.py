@@ -1,0 +1,114 @@
+"""The journal's schema, migrations and settings; the rate limiter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from virtprov.config import Options
+from virtprov.errors import ConfigError, JournalError
+from virtprov.pool import Journal, PoolSettings
+from virtprov.pool.journal import HEAD_REVISION
+from virtprov.pool.ratelimit import TokenBucket
+from virtprov.pool.schema import metadata
+
+
+def test_migrations_build_exactly_the_declared_schema(tmp_path: Path) -> None:
+    journal = Journal(f"sqlite:///{tmp_path / 'j.sqlite'}")
+    with journal.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+    assert journal.revision() == HEAD_REVISION
+
+
+def test_a_newer_schema_is_a_clear_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'j.sqlite'}"
+    Journal(url).close()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(JournalError, match="schema 9999, newer than this virtprov knows"):
+        Journal(url)
+
+
+def test_an_unreachable_journal_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(JournalError, match="cannot open the journal"):
+        Journal(f"sqlite:///{tmp_path / 'dir'}")
+
+
+def test_a_journal_that_is_not_upgraded_says_what_to_run(tmp_path: Path) -> None:
+    with pytest.raises(JournalError, match="run `virtprov journal upgrade`"):
+        Journal(f"sqlite:///{tmp_path / 'j.sqlite'}", upgrade=False)
+
+
+def options(**table: object) -> Options:
+    return Options(table, path="virtprov.toml", prefix="pool")
+
+
+def test_settings_from_the_pool_table() -> None:
+    settings = PoolSettings.from_options(
+        options(
+            name="lab-a",
+            journal="postgresql+psycopg://virtprov@db.example.com/virtprov",
+            journal_password={"env": "VIRTPROV_JOURNAL_PASSWORD"},
+            workers=3,
+            mutating_rate=10,
+            limits={"rhv": {"mutating": 2, "read": 5}},
+        )
+    )
+    assert settings.name == "lab-a"
+    assert settings.workers == 3
+    assert settings.limits_for("rhv").mutating == 2
+    assert settings.limits_for("other").mutating == 10
+    assert "VIRTPROV_JOURNAL_PASSWORD" in repr(settings.journal_password)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"jurnal": "x"}, "pool.jurnal: is not a known option"),
+        ({"journal": "/var/lib/j.sqlite"}, "pool.journal: must be an SQLAlchemy URL"),
+        ({"journal": "postgresql+psycopg://u:hunter2@db/j"}, "must not contain a password"),
+        ({"choice": "random"}, 'pool.choice: must be "ordered" or "least-loaded"'),
+        ({"limits": {"rhv": {"mutate": 1}}}, "pool.limits.rhv.mutate: is not a known option"),
+        ({"workers": 0}, "pool.workers: must be at least 1"),
+    ],
+)
+def test_bad_pool_settings_name_the_key(table: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")) as caught:
+        PoolSettings.from_options(options(**table))
+    assert "hunter2" not in str(caught.value)
+
+
+def test_journal_password_comes_from_its_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIRTPROV_JOURNAL_PASSWORD", "s3cret")
+    settings = PoolSettings.from_options(
+        options(
+            journal="postgresql+psycopg://virtprov@db.example.com/virtprov",
+            journal_password={"env": "VIRTPROV_JOURNAL_PASSWORD"},
+        )
+    )
+    assert sa.make_url(settings.journal_url()).password == "s3cret"
+    assert "s3cret" not in repr(settings)
+
+
+def test_token_bucket_paces_calls_at_its_rate() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    bucket = TokenBucket(5.0, clock=lambda: now[0], sleep=sleep)
+    waits = [bucket.acquire() for _ in range(11)]
+    assert waits[0] == 0.0
+    assert now[0] == pytest.approx(2.0)  # 10 more calls at 5 per second
+    bucket.share_among(2)
+    bucket.acquire()
+    assert now[0] == pytest.approx(2.4)  # half the rate: 0.4 s per call

@@ -1,0 +1,47 @@
+"""The pool's benchmark and soak run shortened (``--quick``) and end with their figures.
+
+Timings are not asserted (the machine is shared); the soak's correctness figures are:
+a definite outcome for every recipe, nothing leaked, no orphan left, no owned guest lost.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def run(script: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def test_quick_launch_benchmark_prints_its_figures() -> None:
+    figures = run("launch.py")
+    assert set(figures) == {"speedup", "rate_share", "threads"}
+    assert figures["threads"] <= 4
+    assert figures["speedup"] > 0
+    assert 0 < figures["rate_share"] <= 1.05
+
+
+def test_quick_soak_leaves_nothing_behind() -> None:
+    figures = run("soak.py")
+    assert figures == {
+        "launches": 150,
+        "leaked": 0,
+        "undecided": 0,
+        "kills": 5,
+        "orphans_left": 0,
+        "owned_deleted": 0,
+    }

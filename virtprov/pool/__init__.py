@@ -1,0 +1,26 @@
+"""The scheduler-facing pool: launches VMs for recipes, its state in a journal.
+
+Importing :mod:`virtprov` does not import this package (SQLAlchemy stays out of the
+core's import cost); import it where a pool is used.
+"""
+
+from virtprov.pool.events import Event
+from virtprov.pool.journal import Journal
+from virtprov.pool.outcome import Handle, Outcome, Recipe, Status
+from virtprov.pool.pool import Pool
+from virtprov.pool.settings import Limits, PoolSettings
+from virtprov.pool.sweeper import Orphan, SweepReport
+
+__all__ = [
+    "Event",
+    "Handle",
+    "Journal",
+    "Limits",
+    "Orphan",
+    "Outcome",
+    "Pool",
+    "PoolSettings",
+    "Recipe",
+    "Status",
+    "SweepReport",
+]

@@ -1,0 +1,695 @@
+"""The journal: the pool's state in a database, so that no launch is lost to a crash.
+
+One code path for SQLite (the default: a file, nothing to run) and PostgreSQL (several
+scheduler processes sharing the clouds). Every method is one short transaction. Writes
+that precede a cloud call whose answer could be lost (``begin_create``) are *intent*:
+after a crash, the row says what may exist in the cloud and under which name.
+
+Claims are conditional updates (``UPDATE ... WHERE owner IS NULL OR owner = <dead>``,
+checked by the row count), which both databases run atomically: a recipe is launched by
+exactly one launcher. ``begin_create`` checks capacity and writes the reservation in one
+transaction that locks the provider's capacity row (``SELECT ... FOR UPDATE`` on
+PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises writers), so processes never
+reserve more than a provider has.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from virtprov.errors import JournalError
+from virtprov.model import Capacity, Flavor
+from virtprov.pool import schema
+from virtprov.pool.schema import capacity, guests, launchers, launches, provider_status, sightings
+
+#: The schema revision this code reads and writes (the newest migration).
+HEAD_REVISION: Final = "0001"
+_MIGRATIONS: Final = str(Path(__file__).with_name("migrations"))
+
+#: Guest rows that hold (or may hold) a cloud resource and count against capacity.
+HOLDING: Final = ("creating", "live", "doomed", "destroyed")
+#: Launch states before the outcome.
+UNDECIDED: Final = ("queued", "creating", "building", "starting")
+
+
+def default_journal_url() -> str:
+    """``sqlite:///$XDG_STATE_HOME/virtprov/journal.sqlite``."""
+    from virtprov.config import default_state_dir
+
+    return f"sqlite:///{default_state_dir() / 'journal.sqlite'}"
+
+
+@attrs.frozen
+class LaunchRow:
+    """One ``launches`` row."""
+
+    recipe_id: str
+    request: Mapping[str, Any]
+    state: str
+    submitted_by: str
+    owner: str | None
+    provider: str | None
+    flavor_id: str | None
+    guest_row: int | None
+    passed: tuple[str, ...]
+    attempts: int
+    submitted_at: float
+    deadline: float
+    next_at: float
+    status: str | None
+    outcome: Mapping[str, Any] | None
+    taken: bool
+
+    @classmethod
+    def of(cls, row: Any) -> LaunchRow:
+        m = row._mapping
+        return cls(
+            recipe_id=m["recipe_id"],
+            request=json.loads(m["request"]),
+            state=m["state"],
+            submitted_by=m["submitted_by"],
+            owner=m["owner"],
+            provider=m["provider"],
+            flavor_id=m["flavor_id"],
+            guest_row=m["guest_row"],
+            passed=tuple(json.loads(m["passed"])),
+            attempts=m["attempts"],
+            submitted_at=m["submitted_at"],
+            deadline=m["deadline"],
+            next_at=m["next_at"],
+            status=m["status"],
+            outcome=None if m["outcome"] is None else json.loads(m["outcome"]),
+            taken=bool(m["taken"]),
+        )
+
+
+@attrs.frozen
+class GuestRow:
+    """One ``guests`` row."""
+
+    id: int
+    provider: str
+    name: str
+    guest_id: str | None
+    recipe_id: str
+    state: str
+    created_at: float
+    attempts: int
+    reason: str | None
+
+    @classmethod
+    def of(cls, row: Any) -> GuestRow:
+        m = row._mapping
+        return cls(
+            id=m["id"],
+            provider=m["provider"],
+            name=m["name"],
+            guest_id=m["guest_id"],
+            recipe_id=m["recipe_id"],
+            state=m["state"],
+            created_at=m["created_at"],
+            attempts=m["attempts"],
+            reason=m["reason"],
+        )
+
+
+class Journal:
+    """The pool's state in SQLite or PostgreSQL. Thread-safe."""
+
+    def __init__(self, url: str, *, upgrade: bool | None = None) -> None:
+        """Open the journal at ``url`` (an SQLAlchemy URL).
+
+        ``upgrade``: apply pending migrations first. By default an SQLite journal is
+        upgraded on open (it belongs to one process) and a PostgreSQL one must be
+        upgraded by the operator (``virtprov journal upgrade``), so that several
+        processes never race to migrate it.
+        """
+        self.url = sa.make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.engine = _engine(self.url)
+        self.writes = 0
+        # One writer at a time inside this process: SQLite would make the others wait
+        # on its file lock anyway, and counting writes stays exact.
+        self._lock = threading.RLock()
+        if upgrade is None:
+            upgrade = self.is_sqlite
+        #: The schema revision found when opening (before any upgrade).
+        self.revision_before_open: str | None = None
+        try:
+            self.revision_before_open = self.revision()
+            if upgrade:
+                self.upgrade()
+            self.check_revision()
+        except sa.exc.OperationalError as exc:
+            raise JournalError(f"cannot open the journal {self.safe_url}: {exc.orig}") from None
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password hidden, for messages."""
+        return self.url.render_as_string(hide_password=True)
+
+    # -- schema ------------------------------------------------------------------------
+
+    def revision(self) -> str | None:
+        """The schema revision of the database, ``None`` when it is empty."""
+        with self._read() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+    def check_revision(self) -> None:
+        found = self.revision()
+        if found == HEAD_REVISION:
+            return
+        if found is None:
+            raise JournalError(
+                f"the journal {self.safe_url} is empty: run `virtprov journal upgrade` "
+                "to create its tables"
+            )
+        if found.isdigit() and int(found) > int(HEAD_REVISION):
+            raise JournalError(
+                f"the journal {self.safe_url} has schema {found}, newer than this virtprov "
+                f"knows ({HEAD_REVISION}): upgrade virtprov on this machine"
+            )
+        raise JournalError(
+            f"the journal {self.safe_url} has schema {found}, this virtprov needs "
+            f"{HEAD_REVISION}: run `virtprov journal upgrade`"
+        )
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Apply pending migrations; ``(revision before, revision after)``."""
+        from alembic import command
+        from alembic.config import Config as AlembicConfig
+
+        before = self.revision()
+        if before is not None and before.isdigit() and int(before) > int(HEAD_REVISION):
+            self.check_revision()  # raises: never "upgrade" a newer schema
+        config = AlembicConfig()
+        config.set_main_option("script_location", _MIGRATIONS)
+        with self._lock, self.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+        return before, HEAD_REVISION
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        if not self.is_sqlite:
+            with self.engine.connect() as conn:
+                yield conn
+            return
+        # SQLite: a read begins with BEGIN IMMEDIATE too (see _engine), and the
+        # in-memory database is one connection; so one thread at a time.
+        with self._lock, self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._lock, self.engine.begin() as conn:
+            self.writes += 1
+            yield conn
+
+    # -- launchers ---------------------------------------------------------------------
+
+    def register_launcher(self, name: str, lease: float, now: float | None = None) -> None:
+        """Take the launcher name ``name``, or fail if a live process holds it.
+
+        A process restarted on the same host takes its name back at once when the old
+        process is gone (its pid no longer runs); elsewhere it waits for the lease.
+        """
+        now = time.time() if now is None else now
+        host, pid = socket.gethostname(), os.getpid()
+        with self._write() as conn:
+            old = conn.execute(sa.select(launchers).where(launchers.c.name == name)).first()
+            if (
+                old is not None
+                and old.lease_until > now
+                and (old.host, old.pid) != (host, pid)
+                and (old.host != host or _pid_alive(old.pid))
+            ):
+                raise JournalError(
+                    f"launcher name {name!r} is held by pid {old.pid} on {old.host} "
+                    f"(lease until {time.ctime(old.lease_until)}): give each scheduler "
+                    "process its own [pool] launcher name"
+                )
+            values = {
+                "host": host,
+                "pid": pid,
+                "started_at": now,
+                "lease_until": now + lease,
+            }
+            if old is None:
+                conn.execute(sa.insert(launchers).values(name=name, **values))
+            else:
+                conn.execute(sa.update(launchers).where(launchers.c.name == name).values(values))
+
+    def heartbeat(self, name: str, lease: float, now: float | None = None) -> int:
+        """Extend ``name``'s lease; the number of launchers now alive (itself included)."""
+        now = time.time() if now is None else now
+        with self._write() as conn:
+            conn.execute(
+                sa.update(launchers).where(launchers.c.name == name).values(lease_until=now + lease)
+            )
+            alive = conn.execute(
+                sa.select(sa.func.count()).where(launchers.c.lease_until > now)
+            ).scalar()
+        return max(1, int(alive or 1))
+
+    def retire_launcher(self, name: str) -> None:
+        """Give the lease up (a clean shutdown): others may take over at once."""
+        with self._write() as conn:
+            conn.execute(
+                sa.update(launchers).where(launchers.c.name == name).values(lease_until=0.0)
+            )
+
+    # -- launches ----------------------------------------------------------------------
+
+    def submit(
+        self, recipe_id: str, request: Mapping[str, Any], submitted_by: str, deadline: float
+    ) -> bool:
+        """Queue a launch; ``False`` when one for this recipe is already undecided.
+
+        A decided launch whose outcome was taken is replaced (a recipe may be submitted
+        again after ``skipped``).
+        """
+        now = time.time()
+        values = {
+            "request": json.dumps(request, sort_keys=True),
+            "state": "queued",
+            "submitted_by": submitted_by,
+            "owner": None,
+            "provider": None,
+            "flavor_id": None,
+            "guest_row": None,
+            "passed": "[]",
+            "attempts": 0,
+            "submitted_at": now,
+            "deadline": deadline,
+            "next_at": now,
+            "status": None,
+            "outcome": None,
+            "decided_at": None,
+            "taken": False,
+        }
+        with self._write() as conn:
+            old = conn.execute(
+                sa.select(launches.c.state, launches.c.taken).where(
+                    launches.c.recipe_id == recipe_id
+                )
+            ).first()
+            if old is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(sa.insert(launches).values(recipe_id=recipe_id, **values))
+                except sa.exc.IntegrityError:
+                    return False  # another process submitted it a moment ago
+                return True
+            if old.state != "decided":
+                return False
+            conn.execute(
+                sa.update(launches).where(launches.c.recipe_id == recipe_id).values(values)
+            )
+            return True
+
+    def claim(self, launcher: str, now: float) -> list[LaunchRow]:
+        """Every undecided launch this launcher owns, after claiming unowned ones.
+
+        Unowned means never claimed, or owned by a launcher whose lease ran out: that
+        is how a restarted (or another) process takes over a dead one's launches.
+        """
+        with self._write() as conn:
+            dead = sa.select(launchers.c.name).where(launchers.c.lease_until <= now)
+            candidates = conn.execute(
+                sa.select(launches.c.recipe_id, launches.c.owner).where(
+                    launches.c.state.in_(UNDECIDED),
+                    sa.or_(launches.c.owner.is_(None), launches.c.owner.in_(dead)),
+                )
+            ).all()
+            for recipe_id, owner in candidates:
+                condition = (
+                    launches.c.owner.is_(None) if owner is None else launches.c.owner == owner
+                )
+                conn.execute(
+                    sa.update(launches)
+                    .where(launches.c.recipe_id == recipe_id, condition)
+                    .values(owner=launcher)
+                )
+            rows = conn.execute(
+                sa.select(launches).where(
+                    launches.c.owner == launcher, launches.c.state.in_(UNDECIDED)
+                )
+            ).all()
+        return [LaunchRow.of(row) for row in rows]
+
+    def launch(self, recipe_id: str) -> LaunchRow | None:
+        with self._read() as conn:
+            row = conn.execute(sa.select(launches).where(launches.c.recipe_id == recipe_id)).first()
+        return None if row is None else LaunchRow.of(row)
+
+    def update_launch(self, recipe_id: str, launcher: str, **values: Any) -> bool:
+        """Change a launch this launcher owns; ``False`` if it lost the launch."""
+        if "passed" in values:
+            values["passed"] = json.dumps(list(values["passed"]))
+        with self._write() as conn:
+            result = conn.execute(
+                sa.update(launches)
+                .where(launches.c.recipe_id == recipe_id, launches.c.owner == launcher)
+                .values(values)
+            )
+            return bool(result.rowcount)
+
+    def decide(
+        self, recipe_id: str, launcher: str, status: str, outcome: Mapping[str, Any]
+    ) -> bool:
+        """Record the outcome; ``False`` if the launch was not this launcher's to decide."""
+        with self._write() as conn:
+            result = conn.execute(
+                sa.update(launches)
+                .where(
+                    launches.c.recipe_id == recipe_id,
+                    launches.c.owner == launcher,
+                    launches.c.state != "decided",
+                )
+                .values(
+                    state="decided",
+                    status=status,
+                    outcome=json.dumps(outcome, sort_keys=True),
+                    decided_at=time.time(),
+                )
+            )
+            return bool(result.rowcount)
+
+    def take_outcomes(self, submitted_by: str | None) -> list[LaunchRow]:
+        """Decided launches not yet taken (of one submitter, or all); marks them taken."""
+        with self._write() as conn:
+            query = sa.select(launches).where(
+                launches.c.state == "decided", launches.c.taken.is_(False)
+            )
+            if submitted_by is not None:
+                query = query.where(launches.c.submitted_by == submitted_by)
+            rows = conn.execute(query.order_by(launches.c.decided_at)).all()
+            if rows:
+                conn.execute(
+                    sa.update(launches)
+                    .where(launches.c.recipe_id.in_([r.recipe_id for r in rows]))
+                    .values(taken=True)
+                )
+        return [LaunchRow.of(row) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Launches by state and outcome (``queued``, ..., ``succeeded``, ...)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(launches.c.state, launches.c.status, sa.func.count()).group_by(
+                    launches.c.state, launches.c.status
+                )
+            ).all()
+        counts: dict[str, int] = {}
+        for state, status, n in rows:
+            key = status if state == "decided" else state
+            counts[key] = counts.get(key, 0) + n
+        return counts
+
+    # -- guests ------------------------------------------------------------------------
+
+    def begin_create(
+        self,
+        *,
+        recipe_id: str,
+        launcher: str,
+        provider: str,
+        flavor: Flavor,
+        name: str,
+        now: float,
+    ) -> int | None:
+        """Reserve capacity and write the intent to create; the guest row, or ``None``.
+
+        ``None`` when the provider's last capacity snapshot, minus every guest made
+        since it was taken, cannot fit ``flavor`` (or the launch is no longer ours).
+        """
+        try:
+            return self._begin_create(recipe_id, launcher, provider, flavor, name, now)
+        except _LostLaunch:
+            return None
+
+    def _begin_create(
+        self, recipe_id: str, launcher: str, provider: str, flavor: Flavor, name: str, now: float
+    ) -> int | None:
+        with self._write() as conn:
+            snapshot = conn.execute(
+                sa.select(capacity).where(capacity.c.provider == provider).with_for_update()
+            ).first()
+            if snapshot is not None:
+                free = _less(
+                    _capacity_of(snapshot), self._reserved(conn, provider, snapshot.taken_at)
+                )
+                if not free.fits(flavor):
+                    return None
+            row = conn.execute(
+                sa.insert(guests)
+                .values(
+                    provider=provider,
+                    name=name,
+                    guest_id=None,
+                    recipe_id=recipe_id,
+                    state="creating",
+                    vcpus=flavor.vcpus,
+                    ram_mib=flavor.ram_mib,
+                    disk_bytes=flavor.disk_bytes,
+                    created_at=now,
+                    next_at=now,
+                    attempts=0,
+                    reason=None,
+                )
+                .returning(guests.c.id)
+            ).scalar_one()
+            result = conn.execute(
+                sa.update(launches)
+                .where(launches.c.recipe_id == recipe_id, launches.c.owner == launcher)
+                .values(state="creating", provider=provider, flavor_id=flavor.id, guest_row=row)
+            )
+            if not result.rowcount:
+                raise _LostLaunch  # rolls the reservation back
+            return int(row)
+
+    def guest(self, row: int) -> GuestRow:
+        with self._read() as conn:
+            found = conn.execute(sa.select(guests).where(guests.c.id == row)).one()
+        return GuestRow.of(found)
+
+    def update_guest(self, row: int, **values: Any) -> None:
+        with self._write() as conn:
+            conn.execute(sa.update(guests).where(guests.c.id == row).values(values))
+
+    def guests_in(self, states: Sequence[str], provider: str | None = None) -> list[GuestRow]:
+        query = sa.select(guests).where(guests.c.state.in_(states))
+        if provider is not None:
+            query = query.where(guests.c.provider == provider)
+        with self._read() as conn:
+            return [GuestRow.of(r) for r in conn.execute(query.order_by(guests.c.id)).all()]
+
+    def guest_by_id(self, provider: str | None, guest_id: str) -> GuestRow | None:
+        query = sa.select(guests).where(guests.c.guest_id == guest_id)
+        if provider is not None:
+            query = query.where(guests.c.provider == provider)
+        with self._read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else GuestRow.of(row)
+
+    def holding(self, provider: str) -> tuple[set[str], set[str]]:
+        """(guest ids, names of creates in flight) the journal holds on ``provider``."""
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(guests.c.guest_id, guests.c.name, guests.c.state).where(
+                    guests.c.provider == provider, guests.c.state.in_(HOLDING)
+                )
+            ).all()
+        ids = {r.guest_id for r in rows if r.guest_id is not None}
+        names = {r.name for r in rows if r.guest_id is None}
+        return ids, names
+
+    # -- capacity ----------------------------------------------------------------------
+
+    def set_capacity(self, provider: str, free: Capacity, taken_at: float) -> None:
+        values = {
+            "taken_at": taken_at,
+            "instances": free.instances,
+            "vcpus": free.vcpus,
+            "ram_mib": free.ram_mib,
+            "disk_bytes": free.disk_bytes,
+        }
+        with self._write() as conn:
+            result = conn.execute(
+                sa.update(capacity).where(capacity.c.provider == provider).values(values)
+            )
+            if not result.rowcount:
+                conn.execute(sa.insert(capacity).values(provider=provider, **values))
+
+    def drop_capacity(self, provider: str) -> None:
+        with self._write() as conn:
+            conn.execute(sa.delete(capacity).where(capacity.c.provider == provider))
+
+    def capacity(self, provider: str) -> tuple[Capacity, float] | None:
+        """(free capacity now, when the snapshot was taken), or ``None`` if there is none."""
+        with self._read() as conn:
+            snapshot = conn.execute(
+                sa.select(capacity).where(capacity.c.provider == provider)
+            ).first()
+            if snapshot is None:
+                return None
+            reserved = self._reserved(conn, provider, snapshot.taken_at)
+        return _less(_capacity_of(snapshot), reserved), snapshot.taken_at
+
+    def _reserved(self, conn: Connection, provider: str, since: float) -> _Reserved:
+        """What guests made since ``since`` hold: the snapshot did not see them."""
+        total = conn.execute(
+            sa.select(
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(guests.c.vcpus), 0),
+                sa.func.coalesce(sa.func.sum(guests.c.ram_mib), 0),
+                sa.func.coalesce(sa.func.sum(guests.c.disk_bytes), 0),
+            ).where(
+                guests.c.provider == provider,
+                guests.c.state.in_(HOLDING),
+                guests.c.created_at >= since,
+            )
+        ).one()
+        return _Reserved(int(total[0]), int(total[1]), int(total[2]), int(total[3]))
+
+    # -- providers ---------------------------------------------------------------------
+
+    def disable_provider(self, provider: str, reason: str | None) -> None:
+        """Disable ``provider`` with ``reason``; ``None`` enables it again."""
+        with self._write() as conn:
+            conn.execute(sa.delete(provider_status).where(provider_status.c.provider == provider))
+            if reason is not None:
+                conn.execute(
+                    sa.insert(provider_status).values(
+                        provider=provider, disabled=reason, since=time.time()
+                    )
+                )
+
+    def disabled_providers(self) -> dict[str, str]:
+        with self._read() as conn:
+            rows = conn.execute(sa.select(provider_status)).all()
+        return {r.provider: r.disabled for r in rows if r.disabled}
+
+    # -- sweeping ----------------------------------------------------------------------
+
+    def sight(self, provider: str, seen: Mapping[str, str], now: float) -> dict[str, int]:
+        """Record one sweep's sightings of unowned guests ``{id: name}``; counts by id.
+
+        Sightings of guests not seen this time are forgotten: "twice" means in two
+        sweeps in a row.
+        """
+        with self._write() as conn:
+            old: dict[str, int] = {
+                r.guest_id: int(r[1])
+                for r in conn.execute(
+                    sa.select(sightings.c.guest_id, sightings.c.count).where(
+                        sightings.c.provider == provider
+                    )
+                ).all()
+            }
+            conn.execute(sa.delete(sightings).where(sightings.c.provider == provider))
+            counts: dict[str, int] = {}
+            for guest_id, name in seen.items():
+                counts[guest_id] = old.get(guest_id, 0) + 1
+                conn.execute(
+                    sa.insert(sightings).values(
+                        provider=provider,
+                        guest_id=guest_id,
+                        name=name,
+                        first_seen=now,
+                        last_seen=now,
+                        count=counts[guest_id],
+                    )
+                )
+        return counts
+
+
+class _LostLaunch(Exception):
+    """Raised inside a transaction to roll it back: the launch is another's now."""
+
+
+@attrs.frozen
+class _Reserved:
+    """What a number of guests hold together."""
+
+    instances: int
+    vcpus: int
+    ram_mib: int
+    disk_bytes: int
+
+
+def _less(free: Capacity, reserved: _Reserved) -> Capacity:
+    def sub(value: int | None, amount: int) -> int | None:
+        return None if value is None else value - amount
+
+    return Capacity(
+        instances=sub(free.instances, reserved.instances),
+        vcpus=sub(free.vcpus, reserved.vcpus),
+        ram_mib=sub(free.ram_mib, reserved.ram_mib),
+        disk_bytes=sub(free.disk_bytes, reserved.disk_bytes),
+    )
+
+
+def _capacity_of(row: Any) -> Capacity:
+    return Capacity(
+        instances=row.instances, vcpus=row.vcpus, ram_mib=row.ram_mib, disk_bytes=row.disk_bytes
+    )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _engine(url: sa.URL) -> Engine:
+    if url.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True)
+    database = url.database or ""
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+    else:  # one in-memory database shared by the pool's threads (tests)
+        engine = sa.create_engine(
+            "sqlite://", connect_args={"check_same_thread": False}, poolclass=sa.StaticPool
+        )
+
+    # SQLite's Python driver starts transactions lazily and in DEFERRED mode, so two
+    # writers can deadlock; take the write lock at BEGIN instead (SQLAlchemy's recipe).
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        if database and database != ":memory:":
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+__all__ = ["HEAD_REVISION", "GuestRow", "Journal", "LaunchRow", "default_journal_url", "schema"]

@@ -1,0 +1,126 @@
+"""The ``[pool]`` table of ``virtprov.toml``: every knob of the pool, with its default."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+from typing import Literal
+
+import attrs
+
+from virtprov.config import Options, Secret
+
+Choice = Literal["ordered", "least-loaded"]
+
+
+@attrs.frozen
+class Limits:
+    """Calls per second a provider accepts: mutating (create, start, stop, destroy) and read."""
+
+    mutating: float = 5.0
+    read: float = 20.0
+
+
+@attrs.frozen
+class PoolSettings:
+    """How the pool behaves. Durations are seconds."""
+
+    #: The ownership label value (``virtprov-pool``) of every guest this pool makes.
+    name: str = "virtprov"
+    #: SQLAlchemy URL of the journal; ``None``: an SQLite file in the state directory.
+    journal: str | None = None
+    #: The password of a PostgreSQL journal, by reference (never in the URL).
+    journal_password: Secret | None = None
+    #: This process's name among the launchers sharing the journal.
+    launcher: str = attrs.field(factory=socket.gethostname)
+    #: Threads making cloud calls (one more thread plans and polls).
+    workers: int = 2
+    poll_interval: float = 2.0
+    capacity_refresh: float = 60.0
+    launch_timeout: float = 1800.0
+    retry_delay: float = 2.0
+    retry_max_delay: float = 60.0
+    lease: float = 30.0
+    choice: Choice = "ordered"
+    #: How many sweeps in a row must see an unowned guest before it is deleted.
+    sightings: int = 2
+    default_limits: Limits = Limits()
+    limits: Mapping[str, Limits] = attrs.field(factory=dict)
+
+    def limits_for(self, provider: str) -> Limits:
+        return self.limits.get(provider, self.default_limits)
+
+    def journal_url(self) -> str:
+        """The journal's URL, with the password put in from its reference."""
+        from virtprov.pool.journal import default_journal_url
+
+        url = self.journal or default_journal_url()
+        if self.journal_password is None:
+            return url
+        import sqlalchemy as sa
+
+        return (
+            sa.make_url(url)
+            .set(password=self.journal_password.reveal())
+            .render_as_string(hide_password=False)
+        )
+
+    @classmethod
+    def from_options(cls, options: Options) -> PoolSettings:
+        """Read ``[pool]``; unknown keys and bad values are errors naming the key."""
+        defaults = cls()
+        journal = options.string("journal")
+        if journal is not None and "://" not in journal:
+            raise options.error(
+                "journal", 'must be an SQLAlchemy URL such as "sqlite:////var/lib/x.sqlite"'
+            )
+        if journal is not None and _has_password(journal):
+            raise options.error(
+                "journal",
+                "must not contain a password; give it as journal_password = { env = ... }",
+            )
+        choice = options.string("choice", defaults.choice)
+        if choice not in ("ordered", "least-loaded"):
+            raise options.error("choice", f'must be "ordered" or "least-loaded", got "{choice}"')
+        default_limits = Limits(
+            mutating=options.number("mutating_rate", defaults.default_limits.mutating),
+            read=options.number("read_rate", defaults.default_limits.read),
+        )
+        limits_table = options.table("limits")
+        limits: dict[str, Limits] = {}
+        for provider in limits_table.names():
+            table = limits_table.table(provider)
+            limits[provider] = Limits(
+                mutating=table.number("mutating", default_limits.mutating),
+                read=table.number("read", default_limits.read),
+            )
+            table.finish()
+        limits_table.finish()
+        settings = cls(
+            name=options.string("name", defaults.name),
+            journal=journal,
+            journal_password=options.secret("journal_password"),
+            launcher=options.string("launcher", defaults.launcher),
+            workers=options.integer("workers", defaults.workers, minimum=1),
+            poll_interval=options.number("poll_interval", defaults.poll_interval),
+            capacity_refresh=options.number("capacity_refresh", defaults.capacity_refresh),
+            launch_timeout=options.number("launch_timeout", defaults.launch_timeout),
+            retry_delay=options.number("retry_delay", defaults.retry_delay),
+            retry_max_delay=options.number("retry_max_delay", defaults.retry_max_delay),
+            lease=options.number("lease", defaults.lease),
+            choice=choice,
+            sightings=options.integer("sightings", defaults.sightings, minimum=1),
+            default_limits=default_limits,
+            limits=limits,
+        )
+        options.finish()
+        return settings
+
+
+def _has_password(url: str) -> bool:
+    import sqlalchemy as sa
+
+    try:
+        return sa.make_url(url).password is not None
+    except sa.exc.ArgumentError:
+        return False
