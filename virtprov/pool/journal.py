@@ -555,7 +555,11 @@ class Journal:
         return _less(_capacity_of(snapshot), reserved), snapshot.taken_at
 
     def _reserved(self, conn: Connection, provider: str, since: float) -> _Reserved:
-        """What guests made since ``since`` hold: the snapshot did not see them."""
+        """What guests made since ``since`` hold: the snapshot did not see them.
+
+        Conservative: a guest destroyed since the snapshot still counts until the next
+        one, so reservations can only under-use a provider, never overbook it.
+        """
         total = conn.execute(
             sa.select(
                 sa.func.count(),
@@ -565,7 +569,8 @@ class Journal:
             ).where(
                 guests.c.provider == provider,
                 guests.c.state.in_(HOLDING),
-                guests.c.created_at >= since,
+                # A create in flight may or may not be in the snapshot: count it anyway.
+                sa.or_(guests.c.created_at >= since, guests.c.state == "creating"),
             )
         ).one()
         return _Reserved(int(total[0]), int(total[1]), int(total[2]), int(total[3]))

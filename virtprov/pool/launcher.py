@@ -48,6 +48,8 @@ log = logging.getLogger("virtprov.pool")
 LABEL_OWNER = "virtprov-owner"
 #: How many times one launch tries again after transient errors before it fails.
 MAX_ATTEMPTS = 5
+#: Seconds between lease renewals (at most; a third of the lease when that is shorter).
+HEARTBEAT = 1.0
 #: Task priorities (lowest first).
 STOP, READ, MUTATING = range(3)
 
@@ -153,10 +155,13 @@ class Launcher:
         now = time.time() if now is None else now
         if now >= self._next_heartbeat:
             alive = self.journal.heartbeat(self.name, self.settings.lease, now)
+            share = max(alive, self.settings.expected_launchers)
             for state in self.providers.values():
-                state.mutating.share_among(alive)
-                state.read.share_among(alive)
-            self._next_heartbeat = now + self.settings.lease / 3
+                state.mutating.share_among(share)
+                state.read.share_among(share)
+            # Often enough that a launcher joining or dying changes the shares within a
+            # second (the rate limit's error bound), rarely enough to cost nothing.
+            self._next_heartbeat = now + min(self.settings.lease / 3, HEARTBEAT)
         self._refresh_capacity(now)
         disabled = self.journal.disabled_providers()
         building: dict[str, list[LaunchRow]] = {}

@@ -29,7 +29,9 @@ class TokenBucket:
     ) -> None:
         self._rate = rate
         self._burst = burst
-        self._tokens = burst
+        # Start empty: a process that (re)starts must not add a burst on top of the
+        # others' shares.
+        self._tokens = 0.0
         self._clock = clock
         self._sleep = sleep
         self._last = clock()

@@ -41,6 +41,8 @@ class PoolSettings:
     retry_delay: float = 2.0
     retry_max_delay: float = 60.0
     lease: float = 30.0
+    #: Launchers expected to share the journal: each takes at least 1/this of a rate limit.
+    expected_launchers: int = 1
     choice: Choice = "ordered"
     #: How many sweeps in a row must see an unowned guest before it is deleted.
     sightings: int = 2
@@ -108,6 +110,9 @@ class PoolSettings:
             retry_delay=options.number("retry_delay", defaults.retry_delay),
             retry_max_delay=options.number("retry_max_delay", defaults.retry_max_delay),
             lease=options.number("lease", defaults.lease),
+            expected_launchers=options.integer(
+                "expected_launchers", defaults.expected_launchers, minimum=1
+            ),
             choice=choice,
             sightings=options.integer("sightings", defaults.sightings, minimum=1),
             default_limits=default_limits,
