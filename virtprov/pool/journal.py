@@ -318,8 +318,8 @@ class Journal:
                 except sa.exc.IntegrityError:
                     return False  # another process submitted it a moment ago
                 return True
-            if old.state != "decided":
-                return False
+            if old.state != "decided" or not old.taken:
+                return False  # in flight, or its outcome still waits to be taken
             conn.execute(
                 sa.update(launches).where(launches.c.recipe_id == recipe_id).values(values)
             )

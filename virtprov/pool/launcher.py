@@ -351,10 +351,16 @@ class Launcher:
             self._pass(recipe_id, name, f"disabled: {exc.message}")
         except Exception as exc:
             # Transient, or unknown: the create may have happened with its answer lost.
-            self.journal.update_guest(row, state="doomed", reason=f"create failed: {exc}")
+            # created_at is when the guest came to be (for capacity snapshots taken
+            # while the call was in flight): here, possibly just now.
+            self.journal.update_guest(
+                row, state="doomed", reason=f"create failed: {exc}", created_at=time.time()
+            )
             self._retry(recipe_id, name, exc)
         else:
-            self.journal.update_guest(row, guest_id=guest.id, state="live")
+            self.journal.update_guest(
+                row, guest_id=guest.id, state="live", created_at=time.time()
+            )
             if not self.journal.update_launch(recipe_id, self.name, state="building"):
                 self.journal.update_guest(row, state="doomed", reason="launch taken over")
 
