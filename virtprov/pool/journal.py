@@ -325,34 +325,39 @@ class Journal:
             )
             return True
 
-    def claim(self, launcher: str, now: float) -> list[LaunchRow]:
+    def claim(self, launcher: str, now: float, share: int = 1) -> list[LaunchRow]:
         """Every undecided launch this launcher owns, after claiming unowned ones.
 
         Unowned means never claimed, or owned by a launcher whose lease ran out: that
-        is how a restarted (or another) process takes over a dead one's launches.
+        is how a restarted (or another) process takes over a dead one's launches. With
+        ``share`` launchers alive, each claims a ``1/share`` part of what is unowned per
+        call, so the work spreads over them instead of going to whoever looks first.
         """
+        dead = sa.select(launchers.c.name).where(launchers.c.lease_until <= now)
+        unowned = sa.select(launches.c.recipe_id, launches.c.owner).where(
+            launches.c.state.in_(UNDECIDED),
+            sa.or_(launches.c.owner.is_(None), launches.c.owner.in_(dead)),
+        )
+        mine = sa.select(launches).where(
+            launches.c.owner == launcher, launches.c.state.in_(UNDECIDED)
+        )
+        with self._read() as conn:
+            candidates = conn.execute(unowned.order_by(launches.c.submitted_at)).all()
+            if not candidates:  # the usual case: no write at all
+                return [LaunchRow.of(row) for row in conn.execute(mine).all()]
+        take = candidates[: max(1, -(-len(candidates) // max(1, share)))]
         with self._write() as conn:
-            dead = sa.select(launchers.c.name).where(launchers.c.lease_until <= now)
-            candidates = conn.execute(
-                sa.select(launches.c.recipe_id, launches.c.owner).where(
-                    launches.c.state.in_(UNDECIDED),
-                    sa.or_(launches.c.owner.is_(None), launches.c.owner.in_(dead)),
-                )
-            ).all()
-            for recipe_id, owner in candidates:
+            for recipe_id, owner in take:
                 condition = (
                     launches.c.owner.is_(None) if owner is None else launches.c.owner == owner
                 )
+                # Conditional: if another launcher claimed it meanwhile, nothing changes.
                 conn.execute(
                     sa.update(launches)
                     .where(launches.c.recipe_id == recipe_id, condition)
                     .values(owner=launcher)
                 )
-            rows = conn.execute(
-                sa.select(launches).where(
-                    launches.c.owner == launcher, launches.c.state.in_(UNDECIDED)
-                )
-            ).all()
+            rows = conn.execute(mine).all()
         return [LaunchRow.of(row) for row in rows]
 
     def launch(self, recipe_id: str) -> LaunchRow | None:

@@ -104,6 +104,7 @@ class Launcher:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._next_heartbeat = 0.0
+        self._share = 1
         self._host_requires: dict[str, Any] = {}
 
     # -- life --------------------------------------------------------------------------
@@ -155,7 +156,7 @@ class Launcher:
         now = time.time() if now is None else now
         if now >= self._next_heartbeat:
             alive = self.journal.heartbeat(self.name, self.settings.lease, now)
-            share = max(alive, self.settings.expected_launchers)
+            share = self._share = max(alive, self.settings.expected_launchers)
             for state in self.providers.values():
                 state.mutating.share_among(share)
                 state.read.share_among(share)
@@ -165,7 +166,7 @@ class Launcher:
         self._refresh_capacity(now)
         disabled = self.journal.disabled_providers()
         building: dict[str, list[LaunchRow]] = {}
-        for row in self.journal.claim(self.name, now):
+        for row in self.journal.claim(self.name, now, self._share):
             if self._is_busy(row.recipe_id):
                 continue
             if now > row.deadline:
@@ -358,9 +359,7 @@ class Launcher:
             )
             self._retry(recipe_id, name, exc)
         else:
-            self.journal.update_guest(
-                row, guest_id=guest.id, state="live", created_at=time.time()
-            )
+            self.journal.update_guest(row, guest_id=guest.id, state="live", created_at=time.time())
             if not self.journal.update_launch(recipe_id, self.name, state="building"):
                 self.journal.update_guest(row, state="doomed", reason="launch taken over")
 
