@@ -15,6 +15,7 @@ reserve more than a provider has.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -542,7 +543,13 @@ class Journal:
                 sa.update(capacity).where(capacity.c.provider == provider).values(values)
             )
             if not result.rowcount:
-                conn.execute(sa.insert(capacity).values(provider=provider, **values))
+                try:
+                    with conn.begin_nested():
+                        conn.execute(sa.insert(capacity).values(provider=provider, **values))
+                except sa.exc.IntegrityError:  # another launcher inserted it meanwhile
+                    conn.execute(
+                        sa.update(capacity).where(capacity.c.provider == provider).values(values)
+                    )
 
     def drop_capacity(self, provider: str) -> None:
         with self._write() as conn:
@@ -586,7 +593,10 @@ class Journal:
         """Disable ``provider`` with ``reason``; ``None`` enables it again."""
         with self._write() as conn:
             conn.execute(sa.delete(provider_status).where(provider_status.c.provider == provider))
-            if reason is not None:
+            if reason is None:
+                return
+            with contextlib.suppress(sa.exc.IntegrityError), conn.begin_nested():
+                # Lost a race with another launcher disabling it: its reason stands.
                 conn.execute(
                     sa.insert(provider_status).values(
                         provider=provider, disabled=reason, since=time.time()
@@ -606,6 +616,15 @@ class Journal:
         Sightings of guests not seen this time are forgotten: "twice" means in two
         sweeps in a row.
         """
+        try:
+            return self._sight(provider, seen, now)
+        except sa.exc.IntegrityError:
+            raise JournalError(
+                f"another sweep of {provider} wrote its sightings at the same moment; "
+                "run one sweeper at a time"
+            ) from None
+
+    def _sight(self, provider: str, seen: Mapping[str, str], now: float) -> dict[str, int]:
         with self._write() as conn:
             old: dict[str, int] = {
                 r.guest_id: int(r[1])
@@ -616,18 +635,21 @@ class Journal:
                 ).all()
             }
             conn.execute(sa.delete(sightings).where(sightings.c.provider == provider))
-            counts: dict[str, int] = {}
-            for guest_id, name in seen.items():
-                counts[guest_id] = old.get(guest_id, 0) + 1
+            counts = {guest_id: old.get(guest_id, 0) + 1 for guest_id in seen}
+            if counts:
                 conn.execute(
-                    sa.insert(sightings).values(
-                        provider=provider,
-                        guest_id=guest_id,
-                        name=name,
-                        first_seen=now,
-                        last_seen=now,
-                        count=counts[guest_id],
-                    )
+                    sa.insert(sightings),
+                    [
+                        {
+                            "provider": provider,
+                            "guest_id": guest_id,
+                            "name": seen[guest_id],
+                            "first_seen": now,
+                            "last_seen": now,
+                            "count": count,
+                        }
+                        for guest_id, count in counts.items()
+                    ],
                 )
         return counts
 
