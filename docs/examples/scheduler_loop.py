@@ -40,7 +40,11 @@ NEW_RECIPES = {
 
 
 def main() -> dict[int, str]:
-    work = Path(tempfile.mkdtemp(prefix="virtprov-example-"))
+    with tempfile.TemporaryDirectory(prefix="virtprov-example-") as tmp:
+        return run(Path(tmp))
+
+
+def run(work: Path) -> dict[int, str]:
     (work / "virtprov.toml").write_text(CONFIG.format(work=work))
     verdicts: dict[int, str] = {}
     running: dict[int, Outcome] = {}  # recipe id -> its succeeded outcome
