@@ -36,3 +36,21 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setattr("virtprov.config.SYSTEM_CONFIG", tmp_path / "absent.toml")
     return {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_journal_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty journal database: an SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'journal.sqlite'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def journal_url(empty_journal_url: str) -> str:
+    """A journal at the current schema, as after the operator's `virtprov journal upgrade`."""
+    from virtprov.pool import Journal
+
+    Journal(empty_journal_url, upgrade=True).close()
+    return empty_journal_url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -17,20 +18,20 @@ from virtprov.pool.ratelimit import TokenBucket
 from virtprov.pool.schema import metadata
 
 
-def test_migrations_build_exactly_the_declared_schema(tmp_path: Path) -> None:
-    journal = Journal(f"sqlite:///{tmp_path / 'j.sqlite'}")
+def test_migrations_build_exactly_the_declared_schema(journal_url: str) -> None:
+    journal = Journal(journal_url)
     with journal.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
     assert journal.revision() == HEAD_REVISION
 
 
-def test_a_newer_schema_is_a_clear_error(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'j.sqlite'}"
-    Journal(url).close()
+def test_a_newer_schema_is_a_clear_error(journal_url: str) -> None:
+    url = journal_url
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    engine.dispose()
     with pytest.raises(JournalError, match="schema 9999, newer than this virtprov knows"):
         Journal(url)
 
@@ -41,9 +42,29 @@ def test_an_unreachable_journal_is_a_clear_error(tmp_path: Path) -> None:
         Journal(f"sqlite:///{tmp_path / 'dir'}")
 
 
-def test_a_journal_that_is_not_upgraded_says_what_to_run(tmp_path: Path) -> None:
+def test_an_unreachable_postgresql_journal_is_a_clear_error_without_the_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = sa.make_url(f"postgresql+psycopg://virtprov@127.0.0.1:{port}/journal").set(
+        password="hunter2"
+    )
+    with pytest.raises(JournalError, match="cannot open the journal") as raised:
+        Journal(url.render_as_string(hide_password=False))
+    assert "hunter2" not in str(raised.value)
+
+
+def test_a_journal_that_is_not_upgraded_says_what_to_run(empty_journal_url: str) -> None:
     with pytest.raises(JournalError, match="run `virtprov journal upgrade`"):
-        Journal(f"sqlite:///{tmp_path / 'j.sqlite'}", upgrade=False)
+        Journal(empty_journal_url, upgrade=False)
+
+
+def test_a_postgresql_journal_is_not_upgraded_behind_the_operators_back(postgres_url: str) -> None:
+    # Several processes share it; the schema changes only through `virtprov journal upgrade`.
+    with pytest.raises(JournalError, match="run `virtprov journal upgrade`"):
+        Journal(postgres_url)
 
 
 def options(**table: object) -> Options:

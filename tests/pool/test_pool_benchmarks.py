@@ -1,4 +1,4 @@
-"""The pool's benchmark and soak run shortened (``--quick``) and end with their figures.
+"""The pool's benchmarks, soak and multi-launcher run, shortened (``--quick``).
 
 Timings are not asserted (the machine is shared); the soak's correctness figures are:
 a definite outcome for every recipe, nothing leaked, no orphan left, no owned guest lost.
@@ -45,3 +45,15 @@ def test_quick_soak_leaves_nothing_behind() -> None:
         "orphans_left": 0,
         "owned_deleted": 0,
     }
+
+
+def test_quick_multi_launcher_run_launches_each_recipe_once_and_loses_nothing() -> None:
+    figures = run("launchers.py")
+    for journal in (figures, figures["sqlite"]):
+        assert journal["launched_twice"] == 0
+        assert journal["lost"] == 0
+        assert journal["undecided"] == 0
+        assert journal["over_capacity"] == 0
+        assert journal["leaked"] == 0
+        assert journal["peak_rate_share"] <= 1.05
+    assert figures["launchers"] == 2

@@ -19,9 +19,9 @@ def wait_gone(fake: FakeProvider, keep: int = 0, timeout: float = 5.0) -> list[s
     return fake.all_guest_ids()
 
 
-def test_succeeded_guest_is_ready_with_mac_and_labels() -> None:
+def test_succeeded_guest_is_ready_with_mac_and_labels(journal_url: str) -> None:
     fake = FakeProvider(latency=Latency(build=0.05))
-    with fast_pool({"fake": fake}) as pool:
+    with fast_pool({"fake": fake}, journal=journal_url) as pool:
         outcome = pool.submit(Recipe(7, owner="jdoe")).wait(10)
         assert outcome is not None
         assert outcome.status is Status.SUCCEEDED
@@ -121,10 +121,10 @@ def test_permanent_error_disables_the_provider_visibly_until_enabled() -> None:
         assert third.status is Status.SUCCEEDED
 
 
-def test_transient_errors_retry_then_fail_and_leave_nothing() -> None:
+def test_transient_errors_retry_then_fail_and_leave_nothing(journal_url: str) -> None:
     fake = FakeProvider(faults=FaultPlan(rates={"create": 1.0}, kinds={"create": ("transient",)}))
     recorder = Recorder()
-    with fast_pool({"fake": fake}) as pool:
+    with fast_pool({"fake": fake}, journal=journal_url) as pool:
         pool.subscribe(recorder)
         outcome = pool.submit(Recipe(1)).wait(10)
     assert outcome is not None
@@ -169,10 +169,10 @@ def test_boot_request_starts_the_guest() -> None:
     assert [c.operation for c in fake.calls].count("start") == 1
 
 
-def test_release_is_idempotent_and_confirmed() -> None:
+def test_release_is_idempotent_and_confirmed(journal_url: str) -> None:
     fake = FakeProvider()
     recorder = Recorder()
-    with fast_pool({"fake": fake}) as pool:
+    with fast_pool({"fake": fake}, journal=journal_url) as pool:
         pool.subscribe(recorder)
         outcome = pool.submit(Recipe(1)).wait(10)
         assert outcome is not None
@@ -187,9 +187,9 @@ def test_release_is_idempotent_and_confirmed() -> None:
     assert recorder.kinds("guest.destroyed")[0]["reason"] == "released"
 
 
-def test_poll_returns_each_outcome_once_and_submit_is_idempotent() -> None:
+def test_poll_returns_each_outcome_once_and_submit_is_idempotent(journal_url: str) -> None:
     fake = FakeProvider(latency=Latency(build=0.1))
-    with fast_pool({"fake": fake}) as pool:
+    with fast_pool({"fake": fake}, journal=journal_url) as pool:
         first = pool.submit(Recipe(1))
         assert pool.submit(Recipe(1)) is first
         first.wait(10)

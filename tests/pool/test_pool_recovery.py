@@ -39,8 +39,10 @@ def crashed_mid_create(journal_url: str, fake: FakeProvider, *, created: bool) -
 
 
 @pytest.mark.parametrize("created", [True, False], ids=["create-happened", "create-never-sent"])
-def test_a_restarted_launcher_resumes_an_interrupted_create(tmp_path: Path, created: bool) -> None:
-    url = f"sqlite:///{tmp_path / 'journal.sqlite'}"
+def test_a_restarted_launcher_resumes_an_interrupted_create(
+    journal_url: str, created: bool
+) -> None:
+    url = journal_url
     fake = FakeProvider()
     guest_id = crashed_mid_create(url, fake, created=created)
     with fast_pool({"fake": fake}, journal=url) as pool:
@@ -53,8 +55,8 @@ def test_a_restarted_launcher_resumes_an_interrupted_create(tmp_path: Path, crea
     assert fake.all_guest_ids() == [guest.id]
 
 
-def test_a_launch_of_a_dead_launcher_is_taken_over(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'journal.sqlite'}"
+def test_a_launch_of_a_dead_launcher_is_taken_over(journal_url: str) -> None:
+    url = journal_url
     fake = FakeProvider(latency=Latency(build=0.05))
     journal = Journal(url)
     journal.register_launcher("dead", lease=30, now=time.time() - 100)  # lease long gone
@@ -71,8 +73,10 @@ def test_a_launch_of_a_dead_launcher_is_taken_over(tmp_path: Path) -> None:
         assert row.owner == "alive"
 
 
-def test_two_launchers_on_one_journal_launch_each_recipe_once(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'journal.sqlite'}"
+def test_two_launchers_on_one_journal_launch_each_recipe_once(
+    tmp_path: Path, journal_url: str
+) -> None:
+    url = journal_url
     fake = FakeProvider(state_file=tmp_path / "cloud.sqlite", latency=Latency(build=0.05))
     with (
         fast_pool({"fake": fake}, journal=url, launcher="one") as one,
@@ -92,8 +96,8 @@ def test_two_launchers_on_one_journal_launch_each_recipe_once(tmp_path: Path) ->
     assert owners <= {"one", "two"}
 
 
-def test_a_launcher_name_held_by_a_live_process_is_refused(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'journal.sqlite'}"
+def test_a_launcher_name_held_by_a_live_process_is_refused(journal_url: str) -> None:
+    url = journal_url
     journal = Journal(url)
     journal.register_launcher("sched", lease=30)
     # Same host, another live pid (ours is alive; pretend the row is someone else's).
