@@ -118,6 +118,9 @@ def test_ovirt_keys_become_an_ovirt_provider() -> None:
     assert table["driver"] == "ovirt"
     assert table["password"] == {"env": "VIRTPROV_OVIRT_PASSWORD"}
     assert any("TLS" in line for line in migration.report)
+    # Beaker's oVirt 3 path becomes the v4 API the provider speaks.
+    assert table["url"] == "https://engine.example.com/ovirt-engine/api"
+    assert any("oVirt 3 API path" in line for line in migration.report)
 
 
 def test_nothing_to_convert_is_a_clear_error() -> None:

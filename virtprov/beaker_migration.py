@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
@@ -196,7 +197,7 @@ def _ovirt(settings: Mapping[str, Any], items: BeakerItems, report: list[str]) -
         "lab": _lab(items.ovirt_lab, "--ovirt-lab", report, "ovirt"),
     }
     if settings.get("ovirt.api_url"):
-        table["url"] = settings["ovirt.api_url"]
+        table["url"] = _ovirt_v4_url(str(settings["ovirt.api_url"]), report)
     if settings.get("ovirt.username"):
         table["username"] = settings["ovirt.username"]
     if settings.get("ovirt.password"):
@@ -206,6 +207,22 @@ def _ovirt(settings: Mapping[str, Any], items: BeakerItems, report: list[str]) -
         "the engine's CA (virtprov verifies by default)"
     )
     return table
+
+
+def _ovirt_v4_url(url: str, report: list[str]) -> str:
+    """The engine's v4 API URL for the one Beaker configured.
+
+    Beaker's examples use oVirt 3's ``https://engine/api``; API v4 (the only one of
+    oVirt 4.2 and later) lives at ``/ovirt-engine/api``.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.path.rstrip("/").endswith("/ovirt-engine/api"):
+        return url
+    v4 = urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/ovirt-engine/api", "", ""))
+    report.append(
+        f"providers.ovirt.url: {url} is an oVirt 3 API path; virtprov speaks API v4 at {v4}"
+    )
+    return v4
 
 
 _KNOWN_KEYS = frozenset(

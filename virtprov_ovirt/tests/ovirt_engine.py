@@ -1,0 +1,121 @@
+"""The engine an oVirt test talks to: a replayed cassette, or a recording session.
+
+A module of its own, with a unique name, so that tests can import :class:`Engine`
+(``from conftest import ...`` would pick up another directory's conftest).
+The modes are described in this directory's ``conftest.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from engine_imitation import Imitation, ImitationServer
+from virtprov_ovirt.provider import OVirtProvider
+from virtprov_testing.replay_server import ReplayServer
+
+from virtprov.config import Defaults, Options, ProviderConfig
+
+HERE = Path(__file__).parent
+CASSETTES = HERE.parent.parent / "cassettes" / "ovirt"
+PASSWORD_ENV = "VIRTPROV_OVIRT_TEST_PASSWORD"
+LIVE_URL = os.environ.get("VIRTPROV_OVIRT_URL")
+RECOMPOSE = os.environ.get("VIRTPROV_OVIRT_RECOMPOSE") == "1"
+#: The data center of the recorded RHV 4.3 inventory the cassettes use.
+DATA_CENTER = "Newd"
+
+
+@attrs.define
+class Engine:
+    """The engine a test talks to: a replayed cassette, or a recording session."""
+
+    server: ReplayServer
+    imitation: Imitation | None
+    ca_file: str
+    live: bool = False
+
+    def inject(self, method: str, path: str, status: int, body: str) -> None:
+        """Make the imitation answer ``method path`` once with a fault (record mode only).
+
+        In replay the cassette already holds the answer; against a live engine the test
+        is skipped by :meth:`needs_imitation`.
+        """
+        if self.imitation is not None:
+            self.imitation.inject(method, path, status, body)
+
+    def needs_imitation(self) -> None:
+        if self.live:
+            pytest.skip("needs a fault only the engine imitation can inject")
+
+    def provider(self, **options: Any) -> OVirtProvider:
+        table: dict[str, Any] = {
+            "driver": "ovirt",
+            "lab": "lab.example.com",
+            "url": self.server.url + "/ovirt-engine/api",
+            "username": os.environ.get("VIRTPROV_OVIRT_USERNAME", "admin@internal"),
+            "password": {"env": PASSWORD_ENV},
+            "ca_file": self.ca_file,
+            "data_centers": [os.environ.get("VIRTPROV_OVIRT_DATA_CENTER", DATA_CENTER)],
+            "poll_interval": 0,
+            "destroy_timeout": 5,
+            "timeout": 10,
+        }
+        table.update(options)
+        table = {k: v for k, v in table.items() if v is not None}
+        config = ProviderConfig(
+            name="rhv",
+            driver="ovirt",
+            lab=table["lab"],
+            options=Options(table, path="virtprov.toml", prefix="providers.rhv"),
+            defaults=Defaults(),
+        )
+        config.options.string("driver")
+        config.options.string("lab")
+        return OVirtProvider.from_config(config)
+
+
+def cassette_name(request: pytest.FixtureRequest) -> str:
+    name = request.node.name
+    if request.cls is not None:
+        name = f"{request.cls.__name__}.{name}"
+    return name + ".yaml"
+
+
+def open_engine(
+    request: pytest.FixtureRequest,
+    tls_cert: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    inventory: str = "rhv43-refresh",
+) -> Iterator[Engine]:
+    cassette = CASSETTES / cassette_name(request)
+    if LIVE_URL:
+        base = LIVE_URL.split("/ovirt-engine/api")[0]
+        monkeypatch.setenv(PASSWORD_ENV, os.environ["VIRTPROV_OVIRT_PASSWORD"])
+        server = ReplayServer(
+            cassette,
+            mode="record",
+            target=base,
+            target_ca_file=os.environ.get("VIRTPROV_OVIRT_CA_FILE"),
+            tls=tls_cert,
+        )
+        with server:
+            yield Engine(server, None, tls_cert[0], live=True)
+        return
+    if RECOMPOSE:
+        imitation = Imitation(inventory)
+        monkeypatch.setenv(PASSWORD_ENV, imitation.password)
+        with ImitationServer(imitation) as backend:
+            server = ReplayServer(cassette, mode="record", target=backend.url, tls=tls_cert)
+            with server:
+                yield Engine(server, imitation, tls_cert[0])
+        return
+    # Replay: any password will do (the token request is answered from the cassette).
+    monkeypatch.setenv(PASSWORD_ENV, "replayed")
+    server = ReplayServer(cassette, tls=tls_cert)
+    with server:
+        yield Engine(server, None, tls_cert[0])
+    server.assert_all_played()

@@ -1,0 +1,113 @@
+"""The replay server: records through to a target, scrubbed; replays over HTTPS; misses fail."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import ssl
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from virtprov_testing.replay_server import ReplayServer, load_cassette, self_signed_cert
+
+
+class _Target(http.server.BaseHTTPRequestHandler):
+    """A tiny 'live' server: a token endpoint and one resource."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self._send(200, "application/json", json.dumps({"access_token": "live-token-123"}))
+
+    def do_GET(self) -> None:
+        self._send(200, "application/xml", "<vms><vm id='1'><name>a</name></vm></vms>")
+
+    def _send(self, status: int, kind: str, text: str) -> None:
+        body = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def target() -> Iterator[str]:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Target)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def call(
+    url: str,
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    context: ssl.SSLContext | None = None,
+) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=context) as reply:
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_record_then_replay_over_https(target: str, tmp_path: Path) -> None:
+    cassette = tmp_path / "c.yaml"
+    with ReplayServer(cassette, mode="record", target=target) as server:
+        form = b"grant_type=password&username=admin%40internal&password=hunter2"
+        assert call(server.url + "/sso/token", data=form)[0] == 200
+        status, body = call(
+            server.url + "/api/vms?search=name%3Da", headers={"Authorization": "Bearer xyz"}
+        )
+        assert (status, body.startswith(b"<vms>")) == (200, True)
+
+    text = cassette.read_text()
+    for secret in ("hunter2", "live-token-123", "Bearer xyz", target):
+        assert secret not in text
+    assert [i.method for i in load_cassette(cassette)] == ["POST", "GET"]
+
+    cert, key = self_signed_cert(tmp_path)
+    context = ssl.create_default_context(cafile=cert)
+    with ReplayServer(cassette, tls=(cert, key)) as server:
+        assert server.url.startswith("https://127.0.0.1:")
+        # Matched on method, path and query; the query's order does not matter.
+        status, body = call(server.url + "/api/vms?search=name%3Da", context=context)
+        assert status == 200
+        assert b"<name>a</name>" in body
+        with pytest.raises(AssertionError, match=r"never requested: \['POST /sso/token'\]"):
+            server.assert_all_played()
+        # Played once; a second identical request is a miss, not a silent repeat.
+        assert call(server.url + "/api/vms?search=name%3Da", context=context)[0] == 599
+    assert server.misses == ["GET /api/vms?search=name%3Da"]
+
+
+def test_a_request_not_in_the_cassette_is_a_clear_miss(target: str, tmp_path: Path) -> None:
+    cassette = tmp_path / "c.yaml"
+    with ReplayServer(cassette, mode="record", target=target) as server:
+        call(server.url + "/api/vms")
+    with ReplayServer(cassette) as server:
+        status, body = call(server.url + "/api/hosts")
+        assert status == 599
+        assert b"no recorded answer in c.yaml for GET /api/hosts" in body
+        with pytest.raises(AssertionError, match="no recorded answer"):
+            server.assert_all_played()
+
+
+def test_bad_cassettes_and_modes_say_what_is_wrong(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="cannot read cassette"):
+        ReplayServer(tmp_path / "absent.yaml")
+    (tmp_path / "bad.yaml").write_text("just: text\n")
+    with pytest.raises(ValueError, match="not a vcrpy cassette"):
+        ReplayServer(tmp_path / "bad.yaml")
+    with pytest.raises(ValueError, match="record mode needs the target URL"):
+        ReplayServer(tmp_path / "x.yaml", mode="record")
