@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -53,6 +54,42 @@ def test_a_restarted_launcher_resumes_an_interrupted_create(
     if created:
         assert guest.id == guest_id  # adopted, not made twice
     assert fake.all_guest_ids() == [guest.id]
+
+
+def test_recovery_never_adopts_the_guest_of_an_earlier_attempt(
+    journal_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Attempt 1 made a guest and was doomed (not destroyed yet); attempt 2 was creating
+    # when the process died. Both guests carry the recipe's name: the restarted launcher
+    # must adopt attempt 2's, not the one the journal already holds (found by soak).
+    # (Destroying takes a while, so the doomed guest is still listed during recovery.)
+    fake = FakeProvider(latency=Latency(destroy=0.5))
+    spec = GuestSpec.for_recipe(1, MEDIUM, pool="virtprov")
+    journal = Journal(journal_url)
+    journal.register_launcher("test", lease=30)
+    journal.submit("1", Recipe(1).to_json(), "test", time.time() + 60)
+    journal.claim("test", time.time())
+    kwargs = {"recipe_id": "1", "launcher": "test", "provider": "fake", "flavor": MEDIUM}
+    first = journal.begin_create(**kwargs, name=spec.name, now=time.time())  # type: ignore[arg-type]
+    assert first is not None
+    earlier = fake.create_guest(spec).id
+    journal.update_guest(first, guest_id=earlier, state="doomed", reason="test")
+    second = journal.begin_create(**kwargs, name=spec.name, now=time.time())  # type: ignore[arg-type]
+    assert second is not None
+    later = fake.create_guest(spec).id
+    journal.close()
+
+    with fast_pool({"fake": fake}, journal=journal_url) as pool:
+        outcome = pool.poll(timeout=10)
+        assert [o.status for o in outcome] == [Status.SUCCEEDED]
+        assert outcome[0].guest is not None
+        assert outcome[0].guest.id == later
+        deadline = time.monotonic() + 10
+        while earlier in fake.all_guest_ids():  # the doomed one is still cleaned up
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    # Adopting it would break the journal's one-row-per-guest rule: a failing task.
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def test_a_launch_of_a_dead_launcher_is_taken_over(journal_url: str) -> None:

@@ -376,7 +376,13 @@ class Launcher:
         if guest_row.guest_id is not None:  # the answer was written; only the state lagged
             self.journal.update_launch(row.recipe_id, self.name, state="building")
             return
-        found = self._find_by_name(state, guest_row.name)
+        # Guests of this name that the journal already knows belong to an earlier attempt
+        # (doomed, being destroyed): only an unknown one can be this create's.
+        found = [
+            g
+            for g in self._find_by_name(state, guest_row.name)
+            if self.journal.guest_by_id(row.provider, g.id) is None
+        ]
         if found:
             first, *rest = found
             self.journal.update_guest(guest_row.id, guest_id=first.id, state="live")
