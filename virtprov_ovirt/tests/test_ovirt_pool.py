@@ -2,41 +2,25 @@
 
 from __future__ import annotations
 
-import time
-
 from ovirt_engine import Engine
+from virtprov_testing.pool_roundtrip import REPLAY_SETTINGS, launch_and_release
 
-from virtprov.pool import Limits, Pool, PoolSettings, Recipe, Status
-
-SETTINGS = PoolSettings(
-    launcher="test",
-    poll_interval=0.0,
-    # One capacity read per run, so that the replayed requests do not depend on timing.
-    capacity_refresh=3600.0,
-    default_limits=Limits(mutating=0.0, read=0.0),
-)
+from virtprov.pool import Pool, Recipe, Status
 
 
 def test_pool_launches_and_releases_a_guest(engine: Engine) -> None:
-    provider = engine.provider()
-    with Pool({"rhv": provider}, settings=SETTINGS, journal="sqlite://") as pool:
-        outcome = pool.submit(Recipe(401, labs=["lab.example.com"], owner="jdoe")).wait(60)
-        assert outcome is not None
-        assert outcome.status is Status.SUCCEEDED, outcome
-        assert outcome.guest is not None
-        assert outcome.guest.name == "beaker-recipe-401"
-        assert len(outcome.guest.macs) == 1
-        assert outcome.provider == "rhv"
-        pool.release(outcome)
-        deadline = time.monotonic() + 60
-        while pool.journal.guests_in(["live", "doomed", "destroyed"]):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+    outcome = launch_and_release(
+        engine.provider(), Recipe(401, labs=["lab.example.com"], owner="jdoe")
+    )
+    assert outcome.guest is not None
+    assert outcome.guest.name == "beaker-recipe-401"
+    assert len(outcome.guest.macs) == 1
+    assert outcome.provider == "rhv"
 
 
 def test_pool_precludes_without_creating_anything(engine: Engine) -> None:
     vmx = "<hostRequires><cpu><flag value='vmx'/></cpu></hostRequires>"
-    with Pool({"rhv": engine.provider()}, settings=SETTINGS, journal="sqlite://") as pool:
+    with Pool({"rhv": engine.provider()}, settings=REPLAY_SETTINGS, journal="sqlite://") as pool:
         outcome = pool.submit(Recipe(402, vmx)).wait(60)
     assert outcome is not None
     assert outcome.status is Status.PRECLUDED
