@@ -30,7 +30,6 @@ nested under ``"sqlite"``):
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import random
@@ -39,7 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -228,14 +226,6 @@ def run(journal: str, launchers: int, recipes: int, kills: int, seed: int) -> di
         }
 
 
-@contextlib.contextmanager
-def postgres() -> Iterator[str]:
-    from virtprov_testing.postgres import TemporaryPostgres
-
-    with TemporaryPostgres() as server:
-        yield server.url
-
-
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--launcher":
         launcher(json.loads(sys.argv[2]))
@@ -245,8 +235,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261122)
     args = parser.parse_args()
     launchers, recipes, kills = (2, 40, 2) if args.quick else (4, 400, 10)
-    with postgres() as url:
-        figures = run(url, launchers, recipes, kills, args.seed)
+    from virtprov_testing.postgres import TemporaryPostgres
+
+    with TemporaryPostgres() as server:
+        figures = run(server.url, launchers, recipes, kills, args.seed)
     print("postgresql:", json.dumps(figures))
     with tempfile.TemporaryDirectory() as tmp:
         single = run(f"sqlite:///{tmp}/journal.sqlite", 1, recipes, kills // 2, args.seed)

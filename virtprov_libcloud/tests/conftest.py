@@ -17,16 +17,12 @@ from typing import Any
 import pytest
 from libcloud_testenv import SECRET_ENV, base_options, serve_moto
 from virtprov_libcloud.provider import LibcloudProvider
-from virtprov_testing.cassettes import cassette_config, register_matchers
+from virtprov_testing.cassettes import cassette_config
 
 from virtprov.config import Options, ProviderConfig
 
 HERE = Path(__file__).parent
 CASSETTES = HERE.parent.parent / "cassettes" / "libcloud"
-
-
-def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
-    register_matchers(vcr)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
