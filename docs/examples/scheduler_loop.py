@@ -49,8 +49,8 @@ def run(work: Path) -> dict[int, str]:
     verdicts: dict[int, str] = {}
     running: dict[int, Outcome] = {}  # recipe id -> its succeeded outcome
 
-    with Pool.from_config(work / "virtprov.toml") as pool:
-        pool.subscribe(lambda e: _metrics(e))
+    # Subscribed from the start, so the metrics see the first capacity reads too.
+    with Pool.from_config(work / "virtprov.toml", subscribers=[_metrics]) as pool:
         labs = {p.info.lab: p.info for p in pool.providers.values()}
 
         # 1. New recipes: a cheap, local eligibility check first (microseconds, no

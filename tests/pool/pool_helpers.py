@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from virtprov.pool import Event, Limits, Pool, PoolSettings
@@ -21,11 +21,21 @@ VMX = "<hostRequires><cpu><flag value='vmx'/></cpu></hostRequires>"
 
 
 def fast_pool(
-    providers: Mapping[str, Provider], journal: str = "sqlite://", **settings: Any
+    providers: Mapping[str, Provider],
+    journal: str = "sqlite://",
+    *,
+    subscribe: Callable[[Event], None] | None = None,
+    **settings: Any,
 ) -> Pool:
+    """A pool with FAST settings; ``subscribe`` sees every event from the start."""
     import attrs
 
-    return Pool(providers, settings=attrs.evolve(FAST, **settings), journal=journal)
+    return Pool(
+        providers,
+        settings=attrs.evolve(FAST, **settings),
+        journal=journal,
+        subscribers=[subscribe] if subscribe else [],
+    )
 
 
 class Recorder:

@@ -75,8 +75,7 @@ def test_capacity_refused_at_create_moves_to_the_next_provider() -> None:
     )
     spare = FakeProvider(name="b")
     recorder = Recorder()
-    with fast_pool({"a": full, "b": spare}) as pool:
-        pool.subscribe(recorder)
+    with fast_pool({"a": full, "b": spare}, subscribe=recorder) as pool:
         outcome = pool.submit(Recipe(1)).wait(10)
     assert outcome is not None
     assert outcome.status is Status.SUCCEEDED
@@ -101,8 +100,7 @@ def test_no_valid_host_at_build_is_destroyed_and_the_next_provider_tried() -> No
 def test_permanent_error_disables_the_provider_visibly_until_enabled() -> None:
     fake = FakeProvider(faults=FaultPlan(script=(ScriptedFault("create", 1, "permanent"),)))
     recorder = Recorder()
-    with fast_pool({"fake": fake}) as pool:
-        pool.subscribe(recorder)
+    with fast_pool({"fake": fake}, subscribe=recorder) as pool:
         first = pool.submit(Recipe(1)).wait(10)
         assert first is not None
         assert first.status is Status.SKIPPED
@@ -124,8 +122,7 @@ def test_permanent_error_disables_the_provider_visibly_until_enabled() -> None:
 def test_transient_errors_retry_then_fail_and_leave_nothing(journal_url: str) -> None:
     fake = FakeProvider(faults=FaultPlan(rates={"create": 1.0}, kinds={"create": ("transient",)}))
     recorder = Recorder()
-    with fast_pool({"fake": fake}, journal=journal_url) as pool:
-        pool.subscribe(recorder)
+    with fast_pool({"fake": fake}, journal=journal_url, subscribe=recorder) as pool:
         outcome = pool.submit(Recipe(1)).wait(10)
     assert outcome is not None
     assert outcome.status is Status.FAILED
@@ -172,8 +169,7 @@ def test_boot_request_starts_the_guest() -> None:
 def test_release_is_idempotent_and_confirmed(journal_url: str) -> None:
     fake = FakeProvider()
     recorder = Recorder()
-    with fast_pool({"fake": fake}, journal=journal_url) as pool:
-        pool.subscribe(recorder)
+    with fast_pool({"fake": fake}, journal=journal_url, subscribe=recorder) as pool:
         outcome = pool.submit(Recipe(1)).wait(10)
         assert outcome is not None
         pool.release(outcome)
@@ -202,8 +198,7 @@ def test_callbacks_and_events_report_outcomes() -> None:
     fake = FakeProvider()
     recorder = Recorder()
     seen: list[str] = []
-    with fast_pool({"fake": fake}) as pool:
-        pool.subscribe(recorder)
+    with fast_pool({"fake": fake}, subscribe=recorder) as pool:
         handle = pool.submit(Recipe(5))
         handle.add_done_callback(lambda o: seen.append(o.status.value))
         handle.wait(10)

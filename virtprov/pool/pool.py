@@ -51,8 +51,11 @@ class Pool:
         settings: PoolSettings | None = None,
         defaults: Defaults | None = None,
         journal: Journal | str | None = None,
+        subscribers: Iterable[Callable[[Event], None]] = (),
         start: bool = True,
     ) -> None:
+        """``subscribers`` get every event from the start (the first capacity reads
+        happen as soon as the threads run: a :meth:`subscribe` afterwards may miss them)."""
         self.settings = settings or PoolSettings()
         self.defaults = defaults or Defaults()
         self.providers = dict(providers)
@@ -60,6 +63,8 @@ class Pool:
             journal = Journal(journal or self.settings.journal_url())
         self.journal = journal
         self.events = EventBus()
+        for callback in subscribers:
+            self.events.subscribe(callback)
         self._handles: dict[str, Handle] = {}
         self._lock = threading.Lock()
         self._outcomes = threading.Condition(self._lock)
@@ -77,7 +82,11 @@ class Pool:
 
     @classmethod
     def from_config(
-        cls, config: Config | str | Path | None = None, *, journal: Journal | str | None = None
+        cls,
+        config: Config | str | Path | None = None,
+        *,
+        journal: Journal | str | None = None,
+        subscribers: Iterable[Callable[[Event], None]] = (),
     ) -> Pool:
         """A pool for ``virtprov.toml`` (found as the CLI finds it) and its providers."""
         from virtprov.plugins import build_providers
@@ -90,6 +99,7 @@ class Pool:
             settings=settings,
             defaults=config.defaults,
             journal=journal,
+            subscribers=subscribers,
         )
 
     # -- the scheduler's calls -----------------------------------------------------------
@@ -138,7 +148,8 @@ class Pool:
             return self._handles.get(str(recipe_id))
 
     def subscribe(self, callback: Callable[[Event], None]) -> None:
-        """Call ``callback(event)`` for every event (see :mod:`virtprov.pool.events`)."""
+        """Call ``callback(event)`` for every event from now on (see
+        :mod:`virtprov.pool.events`); to see the first ones too, pass it as ``subscribers``."""
         self.events.subscribe(callback)
 
     def release(self, guest: Outcome | Guest | str) -> None:
