@@ -213,6 +213,9 @@ class ProviderConfig:
     options: Options = attrs.field(eq=False)
     defaults: Defaults = attrs.field(factory=Defaults)
     path: str | None = None
+    #: ``flavor_properties``: what the operator declares the flavors offer beyond size,
+    #: by flavor name (``"*"``: every flavor), as property name -> text
+    flavor_properties: Mapping[str, Mapping[str, str]] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -285,6 +288,7 @@ def parse_config(text: str, *, path: str | None = None) -> Config:
             options=table,
             defaults=defaults,
             path=where,
+            flavor_properties=_read_flavor_properties(table),
         )
     if not providers:
         raise ConfigError(
@@ -293,6 +297,60 @@ def parse_config(text: str, *, path: str | None = None) -> Config:
         )
     root.finish()
     return Config(defaults=defaults, providers=providers, pool=pool, path=where)
+
+
+def _read_flavor_properties(table: Options) -> dict[str, dict[str, str]]:
+    """``[providers.NAME.flavor_properties]``: flavor name (or ``"*"``) -> properties.
+
+    Values are TOML strings, numbers, booleans or lists of words (CPU flags); each is
+    checked against its property's kind, so a typo fails at load, naming its key.
+    """
+    raw = table.raw("flavor_properties")
+    if raw is None:
+        return {}
+    from virtprov.hostrequires import properties
+
+    base = f"{table.prefix}.flavor_properties"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"must be a table, got {_describe(raw)}", path=table.path, key=base)
+    result: dict[str, dict[str, str]] = {}
+    for flavor, declared in raw.items():
+        key = f'{base}."{flavor}"'
+        if not isinstance(declared, dict):
+            raise ConfigError(
+                f"must be a table of properties, got {_describe(declared)}",
+                path=table.path,
+                key=key,
+            )
+        result[flavor] = {}
+        for name, value in declared.items():
+            kind = properties.kind_of(name)
+            if kind is None:
+                known = set(properties.PROPERTIES)
+                raise ConfigError(
+                    f"unknown property{_suggest(name, known)}; the declared properties are "
+                    "listed in the documentation (docs/declared-properties.md)",
+                    path=table.path,
+                    key=f'{key}."{name}"',
+                )
+            if isinstance(value, list) and all(isinstance(word, str) for word in value):
+                text = " ".join(value)
+            elif isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, str | int | float):
+                text = str(value)
+            else:
+                raise ConfigError(
+                    f"must be text, a number, a boolean or a list of words, got {_describe(value)}",
+                    path=table.path,
+                    key=f'{key}."{name}"',
+                )
+            try:
+                properties.read(kind, text)
+            except ValueError as exc:
+                raise ConfigError(str(exc), path=table.path, key=f'{key}."{name}"') from None
+            result[flavor][name] = text
+    return result
 
 
 def _read_defaults(table: Options) -> Defaults:

@@ -23,7 +23,7 @@ class HostRequiresError(VirtprovError, ValueError):
     """A ``<hostRequires/>`` (or tmt ``hardware:``) document is malformed or hostile.
 
     ``line`` and ``column`` locate the problem in the source text when known;
-    ``element`` names the offending element or key.
+    ``element`` names the offending XML element, ``key`` the tmt key path.
     """
 
     def __init__(
@@ -33,17 +33,21 @@ class HostRequiresError(VirtprovError, ValueError):
         line: int | None = None,
         column: int | None = None,
         element: str | None = None,
+        key: str | None = None,
     ) -> None:
         self.message = message
         self.line = line
         self.column = column
         self.element = element
+        self.key = key
         super().__init__(self._render())
 
     def _render(self) -> str:
         where = []
         if self.element:
             where.append(f"<{self.element}>")
+        if self.key:
+            where.append(self.key)
         if self.line is not None:
             where.append(f"line {self.line}" + (f", column {self.column}" if self.column else ""))
         return f"{' at '.join(where)}: {self.message}" if where else self.message

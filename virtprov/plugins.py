@@ -158,7 +158,10 @@ def build_provider(config: ProviderConfig) -> Provider:
         raise ConfigError(
             str(exc), path=config.path, key=f"providers.{config.name}.driver"
         ) from exc
-    return driver.from_config(config)
+    provider = driver.from_config(config)
+    if config.flavor_properties:
+        provider.declarations = config.flavor_properties
+    return provider
 
 
 def build_providers(config: Config) -> dict[str, Provider]:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, ClassVar, Self
 
 if TYPE_CHECKING:
@@ -49,6 +50,11 @@ class Provider(abc.ABC):
 
     #: The entry-point name of the driver (``openstack``, ``ovirt``, ``fake``...).
     driver: ClassVar[str]
+
+    #: What ``virtprov.toml`` declares this provider's flavors offer beyond their size
+    #: (``flavor_properties``: flavor name or ``"*"`` -> property -> text). Set by
+    #: :func:`virtprov.plugins.build_provider`; drivers need not read it.
+    declarations: Mapping[str, Mapping[str, str]] = MappingProxyType({})
 
     @classmethod
     @abc.abstractmethod
@@ -72,6 +78,13 @@ class Provider(abc.ABC):
 
         Flavorless clouds return a catalogue of shapes (instance types, a size ladder).
         """
+
+    def declared_flavors(self) -> list[Flavor]:
+        """:meth:`flavors` with :attr:`declarations` merged into their properties: what the
+        pool and ``virtprov flavors`` match requirements against."""
+        from virtprov.hostrequires.properties import with_declarations
+
+        return with_declarations(self.flavors(), self.declarations)
 
     @abc.abstractmethod
     def capacity(self) -> Capacity:

@@ -227,7 +227,8 @@ def test_reasons_name_element_and_line(target: Target) -> None:
         '<hostRequires>\n\n<cpu><flag value="vmx"/></cpu></hostRequires>'
     ).virtualisable(target)
     assert verdict.reasons == (
-        '<flag value="vmx"> (line 3): a virtual machine cannot satisfy a cpu.flag requirement',
+        '<flag value="vmx"> (line 3): a virtual machine cannot satisfy a cpu.flag requirement: '
+        "no flavor here declares cpu.flag",
     )
 
 

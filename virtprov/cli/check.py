@@ -46,6 +46,21 @@ def _print_human(result: dict[str, Any], with_flavors: bool, title: str | None) 
         click.echo(f"  warning: {warning}")
 
 
+def _read_presets(path: str) -> dict[str, Any]:
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except OSError as exc:
+        _fail(f"{path}: cannot read: {exc.strerror or exc}")
+    except yaml.YAMLError as exc:
+        _fail(f"{path}: not valid YAML: {exc}".replace("\n", " "))
+    if not isinstance(data, dict):
+        _fail(f"{path}: expected a mapping of preset names to hardware requirements")
+    return data
+
+
 def _fail(message: str) -> NoReturn:
     click.echo(f"virtprov: {message}", err=True)
     sys.exit(2)
@@ -70,6 +85,20 @@ def _fail(message: str) -> NoReturn:
 @click.option(
     "--hypervisor", default="KVM", show_default=True, help="What the provider's guests run on."
 )
+@click.option(
+    "--format",
+    "document_format",
+    type=click.Choice(["auto", "hostrequires", "tmt"]),
+    default="auto",
+    show_default=True,
+    help="hostrequires: Beaker XML; tmt: a YAML/fmf hardware: mapping or plan; auto: by content.",
+)
+@click.option(
+    "--presets",
+    "presets_path",
+    metavar="PRESETS.yaml",
+    help="tmt hardware presets (name: requirements) for `preset:` keys; never fetched.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def command(
     file: str,
@@ -77,18 +106,23 @@ def command(
     lab: str | None,
     arches: tuple[str, ...],
     hypervisor: str,
+    document_format: str,
+    presets_path: str | None,
     as_json: bool,
 ) -> None:
-    """Check a recipe's <hostRequires/> (or every recipe of a Beaker job) against a VM target.
+    """Check a recipe's <hostRequires/> (or every recipe of a Beaker job), or tmt
+    hardware: requirements (or every phase of a tmt plan), against a VM target.
 
     Exit status 0 when the document was evaluated, whatever the verdict; 2 when it cannot
-    be (malformed or hostile XML, a bad value, an unreadable flavor file).
+    be (malformed or hostile XML or YAML, a bad value, an unreadable flavor file).
     """
     import json
 
     from virtprov.errors import HostRequiresError
     from virtprov.hostrequires import Target, parse_any
     from virtprov.hostrequires.flavorfile import FlavorFileError, load_flavor_file
+    from virtprov.hostrequires.properties import declared_names
+    from virtprov.hostrequires.tmt import looks_like_xml, parse_tmt_any
 
     try:
         with click.open_file(file, "rb") as handle:  # "-" is stdin
@@ -101,28 +135,36 @@ def command(
             flavors = load_flavor_file(flavors_path)
         except FlavorFileError as exc:
             _fail(str(exc))
+    presets = _read_presets(presets_path) if presets_path else None
+    tmt = document_format == "tmt" or (document_format == "auto" and not looks_like_xml(data))
     try:
-        parsed = parse_any(data)
+        parsed = parse_tmt_any(data, presets=presets) if tmt else parse_any(data)
     except HostRequiresError as exc:
         name = "<stdin>" if file == "-" else file
         _fail(f"{name}: {exc}")
-    target = Target(hypervisor=hypervisor, arches=arches or ("x86_64", "i386"), lab=lab)
+    target = Target(
+        hypervisor=hypervisor,
+        arches=arches or ("x86_64", "i386"),
+        lab=lab,
+        declared=declared_names(flavor.properties for flavor in flavors or ()),
+    )
     with_flavors = flavors is not None
 
-    if isinstance(parsed, tuple):  # a whole job: one verdict per recipe
+    if isinstance(parsed, tuple):  # a whole job (plan): one verdict per recipe (phase)
+        key = "phases" if tmt else "recipes"
         results = []
         for recipe in parsed:
             result = _evaluate(recipe.requires, target, flavors)
             results.append(
-                {"recipe": recipe.label, "id": recipe.recipe_id, "position": recipe.position}
+                {recipe.kind: recipe.label, "id": recipe.recipe_id, "position": recipe.position}
                 | result
             )
         if as_json:
-            click.echo(json.dumps({"recipes": results}, indent=2))
+            click.echo(json.dumps({key: results}, indent=2))
         elif not results:
-            click.echo("the job has no recipe")
+            click.echo(f"the {'plan' if tmt else 'job'} has no {key[:-1]}")
         for result in results if not as_json else ():
-            _print_human(result, with_flavors, result["recipe"])
+            _print_human(result, with_flavors, result.get("recipe") or result.get("phase"))
         return
     result = _evaluate(parsed, target, flavors)
     if as_json:

@@ -22,18 +22,20 @@ CLI_POOL = "cli"
 def _choose_flavor(
     provider: Provider, flavor_name: str | None, host_requires: Path | None
 ) -> Flavor:
-    available = provider.flavors()
+    available = provider.declared_flavors()
     if flavor_name is not None:
         for flavor in available:
             if flavor_name in (flavor.name, flavor.id):
                 return flavor
         known = ", ".join(sorted(flavor.name for flavor in available))
         raise ConfigError(f"{provider.info.name} has no flavor {flavor_name!r} (it has: {known})")
-    from virtprov.hostrequires import parse
+    from virtprov.hostrequires import Target, parse
+    from virtprov.hostrequires.tmt import looks_like_xml, parse_tmt
 
     # An empty filter still applies the fixed rules (root disk >= 10 GiB, cheapest first).
     text = "<hostRequires/>" if host_requires is None else host_requires.read_text("utf-8")
-    match = parse(text).match(available, provider.info)
+    requires = parse(text) if looks_like_xml(text) else parse_tmt(text)
+    match = requires.match(available, Target.from_info(provider.info, available))
     if match.chosen is None:
         raise ProviderError(
             "no flavor satisfies the requirements: " + "; ".join(match.reasons),
@@ -85,7 +87,7 @@ def _wait_for(
 @click.option(
     "--host-requires",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Pick the cheapest flavor satisfying this <hostRequires/> document.",
+    help="Pick the cheapest flavor satisfying this <hostRequires/> or tmt hardware: document.",
 )
 @click.option("--no-start", is_flag=True, help="Stop at ready: do not start the guest.")
 @click.option("--timeout", default=900.0, show_default=True, help="Seconds to wait in all.")

@@ -11,7 +11,7 @@ from virtprov.cli.runtime import (
     json_option,
     provider_option,
 )
-from virtprov.model import GiB
+from virtprov.model import Flavor, GiB
 
 
 @click.command()
@@ -62,18 +62,34 @@ def providers(as_json: bool, show_traceback: bool) -> None:
 @json_option
 @click.pass_obj
 def flavors(runtime: Runtime, provider_name: str | None, as_json: bool) -> None:
-    """The shapes each provider can create, cheapest first."""
+    """The shapes each provider can create, cheapest first, and what each declares."""
+    from virtprov.hostrequires.properties import kind_of
+
     listing = {
-        provider.info.name: sorted(provider.flavors(), key=lambda flavor: flavor.sort_key())
+        provider.info.name: sorted(provider.declared_flavors(), key=lambda f: f.sort_key())
         for provider in runtime.providers(provider_name)
     }
     if as_json:
         emit_json(listing)
         return
+
+    def declares(flavor: Flavor) -> str:
+        declared = [f"{k}={v}" for k, v in sorted(flavor.properties.items()) if kind_of(k)]
+        return "; ".join(declared) or "-"
+
     emit_table(
-        ("PROVIDER", "FLAVOR", "ID", "VCPUS", "RAM_MIB", "DISK_GIB", "ARCH"),
+        ("PROVIDER", "FLAVOR", "ID", "VCPUS", "RAM_MIB", "DISK_GIB", "ARCH", "DECLARES"),
         (
-            (name, f.name, f.id, f.vcpus, f.ram_mib, f"{f.disk_bytes / GiB:g}", f.arch or "any")
+            (
+                name,
+                f.name,
+                f.id,
+                f.vcpus,
+                f.ram_mib,
+                f"{f.disk_bytes / GiB:g}",
+                f.arch or "any",
+                declares(f),
+            )
             for name, found in listing.items()
             for f in found
         ),

@@ -23,10 +23,12 @@ import operator
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import attrs
 
+from virtprov.hostrequires import properties
 from virtprov.hostrequires.units import format_bytes
 from virtprov.model import Flavor, GiB, ProviderInfo
 
@@ -47,8 +49,9 @@ NO, DEPENDS, YES = 0, 1, 2
 #: Flavors whose root disk is smaller cannot hold an installed system (Beaker's rule).
 MIN_ROOT_DISK_BYTES = 10 * GiB
 
-#: Canonical operators. ``==`` is folded into ``=`` when compiling.
-OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "like")
+#: Canonical operators. ``==`` is folded into ``=`` when compiling; ``like`` is SQL's
+#: (``<hostRequires/>``), ``~`` a regular expression matched at the start (tmt's).
+OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "like", "~")
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq,
@@ -82,7 +85,8 @@ def like_pattern(value: str) -> re.Pattern[str]:
 
 def compare_text(op: str, left: str, value: str, pattern: re.Pattern[str] | None) -> bool:
     if pattern is not None:
-        return pattern.fullmatch(left) is not None
+        found = pattern.fullmatch(left) if op == "like" else pattern.match(left)
+        return found is not None
     return _COMPARE[op](left, value)
 
 
@@ -119,6 +123,10 @@ def describe(where: Where) -> str:
     return str(Loc(where.tag, tuple(where.items()), where.sourceline))  # type: ignore[arg-type]
 
 
+def _names(names: Iterable[str]) -> frozenset[str]:
+    return frozenset(names)
+
+
 @attrs.frozen
 class Target:
     """What the requirements are compared with: one provider's guests.
@@ -126,20 +134,27 @@ class Target:
     ``lab`` is the FQDN of the lab the provider serves; ``None`` means unknown (the
     ``virtprov check`` command without ``--lab``): lab requirements are then assumed to
     hold, with a warning.
+
+    ``declared`` names the properties (:mod:`~virtprov.hostrequires.properties`) that
+    some flavor of the provider declares: a requirement on any other property cannot be
+    met by a guest here (Beaker's default-deny). It does not take part in equality.
     """
 
     hypervisor: str = "KVM"
     arches: tuple[str, ...] = ("x86_64", "i386")
     lab: str | None = None
     system_type: str = "Machine"
+    declared: frozenset[str] = attrs.field(default=frozenset(), converter=_names, eq=False)
 
     @classmethod
-    def from_info(cls, info: ProviderInfo) -> Target:
+    def from_info(cls, info: ProviderInfo, flavors: Iterable[Flavor] = ()) -> Target:
+        """The target of a provider; ``flavors`` (its flavor list) tell what is declared."""
         return cls(
             hypervisor=info.hypervisor,
             arches=tuple(info.arches),
             lab=info.lab,
             system_type=info.system_type,
+            declared=properties.declared_names(flavor.properties for flavor in flavors),
         )
 
     @classmethod
@@ -170,6 +185,8 @@ class Candidates:
         "all",
         "arch_masks",
         "arches",
+        "declared",
+        "declared_masks",
         "defaults",
         "eligible",
         "flavor_masks",
@@ -230,8 +247,28 @@ class Candidates:
                 self.unfit[number] = why
                 eligible &= ~self.flavor_masks[number]
         self.eligible = eligible
+        #: per flavor: its declared properties, read (see properties.declared)
+        self.declared: tuple[dict[str, Any], ...] = tuple(
+            properties.declared(flavor.properties) for flavor in self.flavors
+        )
+        #: masks of the declared-property tests asked so far (few distinct ones recur)
+        self.declared_masks: dict[tuple[Any, ...], int] = {}
 
-    def size_mask(self, dim: str, op: str, value: int) -> int:
+    def declared_mask(
+        self, name: str, kind: str, op: str, value: Any, pattern: re.Pattern[str] | None
+    ) -> int:
+        """The candidates whose flavor declares ``name`` with a value meeting ``op value``."""
+        key = (name, op, value, kind)
+        mask = self.declared_masks.get(key)
+        if mask is None:
+            mask = 0
+            for number, values in enumerate(self.declared):
+                if properties.meets(kind, values.get(name), op, value, pattern):
+                    mask |= self.flavor_masks[number]
+            self.declared_masks[key] = mask
+        return mask
+
+    def size_mask(self, dim: str, op: str, value: int | Fraction) -> int:
         values, prefix = self.index[dim]
         if op == ">=":
             return self.all ^ prefix[bisect_left(values, value)]
@@ -491,11 +528,15 @@ class ArchTest(NamedTuple):
 
 
 class SizeTest(NamedTuple):
-    """``op(flavor.<dim>, value)`` for ``ram_mib``, ``vcpus`` or ``disk_bytes``."""
+    """``op(flavor.<dim>, value)`` for ``ram_mib``, ``vcpus`` or ``disk_bytes``.
+
+    ``value`` is a Fraction when a tmt size is not a whole number of the dimension's unit
+    (``memory: 8 GB`` is 7629.39... MiB): comparisons stay exact.
+    """
 
     dim: str
     op: str
-    value: int
+    value: int | Fraction
     loc: Where
 
     def mask(self, c: Candidates) -> int:
@@ -546,6 +587,46 @@ class Unsatisfiable(NamedTuple):
         ]
 
 
+class DeclaredTest(NamedTuple):
+    """A requirement on a property a flavor may *declare* (:mod:`.properties`).
+
+    Met by the flavors declaring a value that meets it; by none when no flavor declares
+    the property (Beaker's default-deny, which is also the answer without a flavor list).
+    ``value`` is read by the property's ``kind``: a word, a number, bytes, MHz, a flag.
+    """
+
+    name: str
+    kind: str
+    op: str
+    value: Any
+    pattern: re.Pattern[str] | None
+    loc: Where
+
+    def mask(self, c: Candidates) -> int:
+        return c.declared_mask(self.name, self.kind, self.op, self.value, self.pattern)
+
+    def holds(self, c: Candidates, i: int) -> bool:
+        have = c.declared[c.flavor_of[i]].get(self.name)
+        return properties.meets(self.kind, have, self.op, self.value, self.pattern)
+
+    def explain(self, c: Candidates, i: int) -> list[str]:
+        have = c.declared[c.flavor_of[i]].get(self.name)
+        if have is None:
+            return [f"{describe(self.loc)} not met: the flavor does not declare {self.name}"]
+        return [
+            f"{describe(self.loc)} not met: the flavor declares {self.name} {properties.show(have)}"
+        ]
+
+    def tri(self, t: Target, arch: str) -> int:
+        return DEPENDS if self.name in t.declared else NO
+
+    def why_not(self, t: Target, arch: str) -> list[str]:
+        return [
+            f"{describe(self.loc)}: a virtual machine cannot satisfy a {self.name} "
+            f"requirement: no flavor here declares {self.name}"
+        ]
+
+
 def always(loc: Where) -> AllOf:
     """A node every guest satisfies (a requirement with no value imposes nothing)."""
     return AllOf((), loc)
@@ -575,6 +656,7 @@ __all__ = [
     "AnyOf",
     "ArchTest",
     "Candidates",
+    "DeclaredTest",
     "Loc",
     "Node",
     "NoneOf",

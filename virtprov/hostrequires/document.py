@@ -166,15 +166,21 @@ class HostRequires:
 
 @attrs.frozen
 class RecipeRequires:
-    """One recipe's requirements in a Beaker job: its id when the job has ids, its position."""
+    """One recipe's requirements in a Beaker job: its id when the job has ids, its position.
+
+    Also one provision phase of a tmt plan (``kind`` ``"phase"``, ``recipe_id`` its name).
+    """
 
     position: int
     recipe_id: str | None
     requires: HostRequires
     line: int | None = None
+    kind: str = "recipe"
 
     @property
     def label(self) -> str:
+        if self.kind == "phase":
+            return f"phase {self.recipe_id}" if self.recipe_id else f"phase #{self.position}"
         if self.recipe_id:
             return f"recipe R:{self.recipe_id}"
         return f"recipe #{self.position}"

@@ -25,7 +25,9 @@ NOT = "not"
 TARGET = "target"  # a property of the provider (``arg``: lab, hypervisor, system_type)
 ARCH = "arch"
 SIZE = "size"  # a flavor size (``arg``: ram_mib, vcpus, disk_bytes)
-NEVER = "never"  # nothing a VM offers today (``arg``: the feature name)
+NEVER = "never"  # nothing a VM offers (``arg``: the feature name)
+DECLARED = "declared"  # a property a flavor may declare (``arg``: its name, see properties)
+KEY_VALUE = "key_value"  # <key_value key=...>: DECLARED or NEVER by its key (KEY_VALUES)
 
 
 class Element(NamedTuple):
@@ -42,6 +44,23 @@ def _never(feature: str, value_type: str = TEXT) -> Element:
     return Element(NEVER, feature, value_type)
 
 
+def _declared(name: str, value_type: str = TEXT) -> Element:
+    return Element(DECLARED, name, value_type)
+
+
+#: Beaker inventory keys with a declarable meaning; every other key is NEVER.
+KEY_VALUES: dict[str, Element] = {
+    "TPM": _declared("tpm.version"),
+    "HVM": _declared("virtualization.is-supported", BOOLEAN),
+    "VIRT_IOMMU": _declared("iommu.is-supported", BOOLEAN),
+}
+
+
+def key_value(key: str | None) -> Element:
+    """What ``<key_value key="KEY" .../>`` means."""
+    return KEY_VALUES.get(key or "", _never("key_value"))
+
+
 HOST: dict[str, Element] = {
     **_LOGIC,
     "system": Element(AND, level="system"),
@@ -56,13 +75,13 @@ HOST: dict[str, Element] = {
     "arch": Element(ARCH),  # deprecated: <system><arch>
     "hostname": _never("system.name"),  # deprecated: <system><name>
     "host": _never("system.name"),  # deprecated: <system><name>
-    "numa_node_count": _never("system.numanodes", INTEGER),  # deprecated
+    "numa_node_count": _declared("system.numa-nodes", INTEGER),  # deprecated
     "device": _never("device"),
     "diskspace": _never("diskspace", BYTES),
     "diskcount": _never("diskcount", INTEGER),
     "group": _never("pool"),  # deprecated: <pool>
     "pool": _never("pool"),
-    "key_value": _never("key_value"),
+    "key_value": Element(KEY_VALUE),
     "auto_prov": _never("auto_prov"),
 }
 
@@ -72,7 +91,7 @@ SYSTEM: dict[str, Element] = {
     "hypervisor": Element(TARGET, "hypervisor"),
     "type": Element(TARGET, "system_type"),
     "arch": Element(ARCH),
-    "numanodes": _never("system.numanodes", INTEGER),
+    "numanodes": _declared("system.numa-nodes", INTEGER),
     **{
         name: _never(f"system.{name}")
         for name in (
@@ -99,15 +118,16 @@ CPU: dict[str, Element] = {
     # A flavor of N vCPUs is N single-core processors (Beaker's choice).
     "processors": Element(SIZE, "vcpus", INTEGER),
     "cores": Element(SIZE, "vcpus", INTEGER),
-    "family": _never("cpu.family", INTEGER),
-    "model": _never("cpu.model", INTEGER),
-    "stepping": _never("cpu.stepping", INTEGER),
-    "sockets": _never("cpu.sockets", INTEGER),
-    "speed": _never("cpu.speed", DECIMAL),
-    "hyper": _never("cpu.hyper", BOOLEAN),
-    "model_name": _never("cpu.model_name"),
-    "vendor": _never("cpu.vendor"),
-    "flag": _never("cpu.flag"),
+    # What a flavor may declare (virtprov's extension; Beaker denies a VM all of them).
+    "family": _declared("cpu.family", INTEGER),
+    "model": _declared("cpu.model", INTEGER),
+    "stepping": _declared("cpu.stepping", INTEGER),
+    "sockets": _declared("cpu.sockets", INTEGER),
+    "speed": _declared("cpu.frequency", DECIMAL),  # MHz
+    "hyper": _declared("cpu.hyper-threading", BOOLEAN),
+    "model_name": _declared("cpu.model-name"),
+    "vendor": _declared("cpu.vendor-name"),
+    "flag": _declared("cpu.flag"),
 }
 
 DISK: dict[str, Element] = {

@@ -3,15 +3,20 @@
 Accepted shapes: a list of Nova API flavor objects (``id``, ``name``, ``ram`` MiB, ``disk``
 GiB, ``vcpus``), the same wrapped as ``{"flavors": [...]}`` (a saved
 ``GET /flavors/detail`` response), or the rows of ``openstack flavor list --long -f json``
-(``ID``, ``Name``, ``RAM``, ``Disk``, ``VCPUs``). Other keys are ignored.
+(``ID``, ``Name``, ``RAM``, ``Disk``, ``VCPUs``). Other keys are ignored, but for the
+flavor's extra specs (``extra_specs``, ``properties`` or ``Properties``: an object, or the
+``key='value', ...`` text older clients print), which declare properties (CPU flags, TPM...)
+as :func:`~virtprov.hostrequires.properties.from_nova_extra_specs` reads them.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
+from virtprov.hostrequires.properties import from_nova_extra_specs, kind_of
 from virtprov.model import Flavor, GiB
 
 _NOVA = {"id": "id", "name": "name", "ram": "ram", "disk": "disk", "vcpus": "vcpus"}
@@ -33,6 +38,23 @@ def _integer(row: Mapping[str, Any], key: str, where: str) -> int:
     if number < 0:
         raise FlavorFileError(f"{where}: {key!r} must not be negative, got {number}")
     return number
+
+
+_SPEC_TEXT = re.compile(r"\s*([^=,\s]+)\s*=\s*'([^']*)'\s*,?")
+
+
+def _extra_specs(row: Mapping[str, Any], where: str) -> dict[str, str]:
+    specs = next((row[k] for k in ("extra_specs", "properties", "Properties") if k in row), None)
+    if specs is None or specs == "":
+        return {}
+    if isinstance(specs, str):  # "hw:cpu_model='Haswell', trait:HW_CPU_X86_VMX='required'"
+        pairs = _SPEC_TEXT.findall(specs)
+        specs = dict(pairs)
+    if not isinstance(specs, Mapping):
+        raise FlavorFileError(f"{where}: extra specs must be an object, got {specs!r}")
+    text = {str(key): str(value) for key, value in specs.items()}
+    # A hand-written file may name virtprov's properties directly ("cpu.flag": "vmx").
+    return from_nova_extra_specs(text) | {k: v for k, v in text.items() if kind_of(k)}
 
 
 def flavors_from_json(data: Any, source: str = "flavors") -> list[Flavor]:
@@ -60,6 +82,7 @@ def flavors_from_json(data: Any, source: str = "flavors") -> list[Flavor]:
                 vcpus=_integer(row, keys["vcpus"], where),
                 ram_mib=_integer(row, keys["ram"], where),
                 disk_bytes=_integer(row, keys["disk"], where) * GiB,
+                properties=_extra_specs(row, where),
             )
         )
     return flavors

@@ -12,7 +12,8 @@ from __future__ import annotations
 import copy
 import sys
 import threading
-from typing import cast
+from fractions import Fraction
+from typing import Any, cast
 
 from lxml import etree
 
@@ -24,6 +25,7 @@ from virtprov.hostrequires.compiled import (
     AllOf,
     AnyOf,
     ArchTest,
+    DeclaredTest,
     Loc,
     Node,
     NoneOf,
@@ -35,6 +37,7 @@ from virtprov.hostrequires.compiled import (
     like_pattern,
 )
 from virtprov.hostrequires.document import HostRequires, RecipeRequires
+from virtprov.hostrequires.properties import kind_of
 from virtprov.hostrequires.units import byte_multiplier, parse_decimal, parse_integer
 
 #: A recipe's ``<hostRequires/>`` is a few hundred bytes; a whole job rarely a megabyte.
@@ -90,6 +93,23 @@ def _line(el: etree._Element) -> int | None:
 
 def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
+
+
+def _xml_flag(text: str) -> bool:
+    # Beaker's inventory writes booleans as True/False or 1/0.
+    return text.strip().lower() in ("true", "1", "yes")
+
+
+def _declared_text(value_type: str, text: str) -> Any:
+    """A text-written declared requirement's value (a word, or a flag)."""
+    return _xml_flag(text) if value_type == E.BOOLEAN else text
+
+
+def _declared_number(value_type: str, value: str, number: float) -> int | Fraction:
+    """A number-written declared requirement's value, exact (``<speed>`` is decimal MHz)."""
+    if value_type == E.DECIMAL and not isinstance(number, int):
+        return Fraction(value.strip())
+    return int(number)
 
 
 def load_xml(text: str | bytes, *, max_bytes: int = MAX_BYTES) -> etree._Element:
@@ -176,6 +196,9 @@ class _Compiler:
                     f"{E.LEVEL_NAMES[level]}; treated as <and> (as Beaker does)"
                 )
             kind, arg, value_type, inner = spec
+            if kind is E.KEY_VALUE:
+                spec = E.key_value(child.get("key"))
+                kind, arg, value_type, inner = spec
             if kind is E.AND:
                 append(AllOf(self.children(child, inner or level, depth + 1), child))
             elif kind is E.OR:
@@ -201,6 +224,9 @@ class _Compiler:
                     append(TargetTest(arg, op, text, pattern, child))
                 elif kind is E.ARCH:
                     append(ArchTest(op, text, pattern, child))
+                elif kind is E.DECLARED:
+                    typed = _declared_text(value_type, text)
+                    append(DeclaredTest(arg, kind_of(arg) or "", op, typed, pattern, child))
                 else:
                     append(Unsatisfiable(arg, op, text, child))
         return tuple(nodes)
@@ -225,6 +251,9 @@ class _Compiler:
                     number = None if number is None else number * multiplier
         except ValueError as exc:
             raise self.error(el, str(exc)) from None
+        if spec.kind is E.DECLARED and number is not None and value is not None:
+            typed = _declared_number(spec.value_type, value, number)
+            return DeclaredTest(spec.arg, kind_of(spec.arg) or "", op, typed, None, el)
         if spec.kind != E.SIZE:
             return Unsatisfiable(spec.arg, op, value or "", el)
         if not number:  # Beaker: a missing or zero value imposes nothing
@@ -252,6 +281,8 @@ def _entry(spec: E.Element, level: str) -> _Entry:
         return (_CONTAINER_KINDS[spec.kind], spec.kind, number, spec.level or level)
     if number is None:
         what = _TEXT
+        if spec.value_type is E.BOOLEAN:
+            number = E.BOOLEAN  # read as a flag when declared (see _declared_text)
     elif spec.kind is E.SIZE and number is E.INTEGER:
         what = _INTEGER_SIZE
     else:
@@ -264,6 +295,9 @@ _TABLES: dict[str, dict[str, _Entry]] = {
     for level, vocabulary in E.LEVELS.items()
 }
 _UNKNOWN_ENTRIES = {level: _entry(_UNKNOWN, level) for level in E.LEVELS}
+_KEY_VALUE_ENTRIES = {key: _entry(spec, "host") for key, spec in E.KEY_VALUES.items()}
+_NEVER_KEY_VALUE = _entry(E.key_value(None), "host")
+_OP_TEXT: dict[str | None, str] = {None: "=", **dict(_OPERATORS.items())}
 _OPCODES: dict[str | None, int] = {None: P.EQ, **{w: P.OPCODES[o] for w, o in _OPERATORS.items()}}
 
 
@@ -313,6 +347,9 @@ class _FastCompiler:
                     f"{E.LEVEL_NAMES[level]}; treated as <and> (as Beaker does)"
                 )
             what, kind, number, name = entry
+            if kind is E.KEY_VALUE:
+                entry = _KEY_VALUE_ENTRIES.get(child.get("key") or "", _NEVER_KEY_VALUE)
+                what, kind, number, name = entry
             if what < _INTEGER_SIZE:
                 node = self.walk(child, name, depth + 1, what)
             else:
@@ -333,6 +370,15 @@ class _FastCompiler:
                     node = self.number(child, kind, number or "", name, op, value)
                 elif kind is E.NEVER:
                     node = P.FALSE
+                elif kind is E.DECLARED:
+                    text = value or ""
+                    pattern = like_pattern(text) if op == _LIKE else None
+                    typed = _declared_text(number or E.TEXT, text)
+                    dynamic = True
+                    kept.append(
+                        (P.DECLARED, None, name, kind_of(name), _OP_TEXT[written], typed, pattern)
+                    )
+                    continue
                 else:
                     text = value or ""
                     pattern = like_pattern(text) if op == _LIKE else None
@@ -390,6 +436,10 @@ class _FastCompiler:
                     number = None if number is None else number * multiplier
         except ValueError as exc:
             raise _Compiler.error(el, str(exc)) from None
+        if kind is E.DECLARED and number is not None and value is not None:
+            typed = _declared_number(value_type, value, number)
+            written = el.get("op")
+            return (P.DECLARED, None, dim, kind_of(dim), _OP_TEXT[written], typed, None)
         if kind is not E.SIZE:
             return P.FALSE
         if not number:  # Beaker: a missing or zero value imposes nothing

@@ -29,6 +29,7 @@ from virtprov.hostrequires.compiled import (
     AnyOf,
     ArchTest,
     Candidates,
+    DeclaredTest,
     Node,
     NoneOf,
     SizeTest,
@@ -49,14 +50,24 @@ if TYPE_CHECKING:
 #   (SIZE, DEPENDS, dim, op, value) dim: a Candidates.index key, op: an opcode below
 #   (ARCH, None, op, value, pattern)
 #   (TARGET, None, attr, op, value, pattern)
+#   (DECLARED, None, name, kind, op, value, pattern)   op: the operator's text
 #   TRUE, FALSE                     only ever a whole document
-AND, OR, NOT, SIZE, ARCH, TARGET, CONSTANT = range(7)
+AND, OR, NOT, SIZE, ARCH, TARGET, CONSTANT, DECLARED = range(8)
 TRUE: Program = (CONSTANT, YES, True)
 FALSE: Program = (CONSTANT, NO, False)
 
 # Opcodes: the order of compiled.OPERATORS.
-EQ, NE, LT, LE, GT, GE, LIKE = range(7)
-OPCODES: dict[str, int] = {"=": EQ, "!=": NE, "<": LT, "<=": LE, ">": GT, ">=": GE, "like": LIKE}
+EQ, NE, LT, LE, GT, GE, LIKE, MATCH = range(8)
+OPCODES: dict[str, int] = {
+    "=": EQ,
+    "!=": NE,
+    "<": LT,
+    "<=": LE,
+    ">": GT,
+    ">=": GE,
+    "like": LIKE,
+    "~": MATCH,
+}
 
 
 def fold_all(children: list[Program], kind: int = AND) -> Program:
@@ -118,6 +129,8 @@ def from_node(node: Node) -> Program:
         return (ARCH, None, OPCODES[node.op], node.value, node.pattern)
     if isinstance(node, TargetTest):
         return (TARGET, None, node.attr, OPCODES[node.op], node.value, node.pattern)
+    if isinstance(node, DeclaredTest):
+        return (DECLARED, None, node.name, node.kind, node.op, node.value, node.pattern)
     if isinstance(node, Unsatisfiable):
         return FALSE
     raise TypeError(f"not a compiled node: {node!r}")
@@ -130,6 +143,8 @@ def compare(op: int, left: str, value: str, pattern: Any) -> bool:
         return left != value
     if op == LIKE:
         return pattern.fullmatch(left) is not None
+    if op == MATCH:
+        return pattern.match(left) is not None
     if op == LT:
         return left < value
     if op == LE:
@@ -194,6 +209,9 @@ def mask(node: Program, c: Candidates) -> int:
         return result
     if kind == TARGET:
         return c.all if target_holds(node, c.target) else 0
+    if kind == DECLARED:
+        _, _, name, declared_kind, op, value, pattern = node
+        return c.declared_mask(name, declared_kind, op, value, pattern)
     return c.all if node is TRUE else 0
 
 
@@ -225,6 +243,8 @@ def tri(node: Program, t: Target, arch: str) -> int:
         return YES - tri(node[2], t, arch)
     if kind == ARCH:
         return YES if compare(node[2], arch, node[3], node[4]) else NO
+    if kind == DECLARED:
+        return DEPENDS if node[2] in t.declared else NO
     return YES if target_holds(node, t) else NO
 
 
@@ -232,6 +252,7 @@ __all__ = [
     "AND",
     "ARCH",
     "CONSTANT",
+    "DECLARED",
     "FALSE",
     "NOT",
     "OPCODES",

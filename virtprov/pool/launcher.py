@@ -220,7 +220,7 @@ class Launcher:
 
     def _plan(self, row: LaunchRow, disabled: Mapping[str, str], now: float) -> None:
         """Choose a provider and flavor, write the intent, and hand the create over."""
-        from virtprov.hostrequires import parse
+        from virtprov.hostrequires import Target, parse
 
         recipe = Recipe.from_json(row.recipe_id, row.request)
         try:
@@ -243,16 +243,20 @@ class Launcher:
         choices: list[tuple[str, _ProviderState, Flavor]] = []
         for name, state in serving:
             info = state.provider.info
-            verdict = hr.virtualisable(info)
+            try:
+                flavors: tuple[Flavor, ...] | None = self._flavors(state)
+            except ProviderError as exc:
+                flavors, listing_error = None, exc.message
+            # the flavors tell which declared properties (CPU flags, TPM...) exist here
+            target = Target.from_info(info, flavors or ())
+            verdict = hr.virtualisable(target)
             if not verdict:
                 precluded += [f"{name}: {reason}" for reason in verdict.reasons]
                 continue
-            try:
-                flavors = self._flavors(state)
-            except ProviderError as exc:
-                precluded.append(f"{name}: cannot list flavors: {exc.message}")
+            if flavors is None:
+                precluded.append(f"{name}: cannot list flavors: {listing_error}")
                 continue
-            match = hr.match(flavors, info, defaults=self.defaults)
+            match = hr.match(flavors, target, defaults=self.defaults)
             if match.chosen is None:
                 precluded += [f"{name}: {reason}" for reason in match.reasons] or [
                     f"{name}: no flavor satisfies the recipe"
@@ -315,7 +319,7 @@ class Launcher:
 
     def _flavors(self, state: _ProviderState) -> tuple[Flavor, ...]:
         if state.flavors is None:
-            state.flavors = tuple(state.provider.flavors())
+            state.flavors = tuple(state.provider.declared_flavors())
         return state.flavors
 
     def _spec(self, recipe: Recipe, flavor: Flavor) -> GuestSpec:

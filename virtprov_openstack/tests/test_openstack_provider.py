@@ -45,6 +45,33 @@ def test_flavors(provider: OpenStackProvider) -> None:
 
 
 @pytest.mark.vcr
+def test_flavors_declare_properties(provider: OpenStackProvider) -> None:
+    """Extra specs and traits declare what a flavor offers beyond its size; a requirement
+    on such a property is then met by that flavor only, in both languages."""
+    from virtprov.hostrequires import Target, parse, prepare
+    from virtprov.hostrequires.tmt import parse_tmt
+
+    flavors = provider.flavors()
+    large = next(f for f in flavors if f.name == "m1.large")
+    assert large.properties["cpu.flag"] == "vmx avx2"
+    assert large.properties["virtualization.is-supported"] == "true"
+    assert large.properties["tpm.version"] == "2.0"
+    assert large.properties["boot.method"] == "uefi"
+    assert large.properties["system.numa-nodes"] == "2"
+    assert large.properties["trait:HW_CPU_X86_VMX"] == "required"  # raw specs kept
+    target = Target.from_info(provider.info, flavors)
+    assert {"cpu.flag", "tpm.version", "boot.method"} <= target.declared
+    prepared = prepare(flavors, target)
+    xml = parse('<hostRequires><cpu><flag value="vmx"/></cpu></hostRequires>')
+    tmt = parse_tmt({"cpu": {"flag": ["vmx"]}, "tpm": {"version": ">= 2.0"}})
+    for requires in (xml, tmt):
+        assert requires.virtualisable(target)
+        assert [f.name for f in requires.match(prepared).flavors] == ["m1.large"]
+    # nothing declares a GPU: Beaker's default-deny stands
+    assert not parse_tmt({"gpu": {"vendor-name": "NVIDIA"}}).virtualisable(target)
+
+
+@pytest.mark.vcr
 def test_capacity(provider: OpenStackProvider) -> None:
     capacity = provider.capacity()
     assert capacity.instances == 10

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Final, Self
 import attrs
 
 from virtprov import errors
+from virtprov.hostrequires.properties import from_nova_extra_specs
 from virtprov.model import (
     BootRequest,
     Capacity,
@@ -399,7 +400,8 @@ class OpenStackProvider(Provider):
                         ram_mib=int(item.ram or 0),
                         disk_bytes=int(item.disk or 0) * GiB,
                         arch=arch,
-                        properties=specs,
+                        # the raw specs, and what they declare (CPU flags, TPM, UEFI...)
+                        properties=specs | from_nova_extra_specs(specs),
                     )
                 )
         return result

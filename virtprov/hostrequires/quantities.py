@@ -1,0 +1,79 @@
+"""Quantities as tmt writes them (``8 GB``, ``>= 2 GiB``, ``2.3 GHz``), read with pint.
+
+tmt reads sizes with pint, so ``MB`` is 10**6 bytes and ``MiB`` 2**20; virtprov asks pint
+too, so a unit means here what it means to tmt. Two differences, both for safety: only
+``<number> [<unit>]`` is accepted (pint evaluates arithmetic such as ``10**10**10 B``,
+which a document from any user must not be able to make us compute), and exact fractions
+are kept instead of floats, so ``1.5 GiB`` is exactly 1610612736 bytes.
+
+pint costs about half a second to import and build its registry: it is imported on the
+first unit seen, never by ``import virtprov`` nor for documents without units.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from fractions import Fraction
+from typing import Any
+
+#: ``<number> [<unit>]``: a decimal number (no exponent), then an optional unit name.
+_QUANTITY = re.compile(
+    r"\s*(?P<number>[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})\s*(?P<unit>[A-Za-z]{1,20})?\s*",
+    re.ASCII,
+)
+
+_lock = threading.Lock()
+_registry: Any = None
+
+
+def _units() -> Any:
+    global _registry
+    with _lock:
+        if _registry is None:
+            import pint
+
+            _registry = pint.UnitRegistry()
+        return _registry
+
+
+@functools.lru_cache(maxsize=256)
+def _factor(unit: str, base: str) -> Fraction:
+    """How many ``base`` one ``unit`` is; ``ValueError`` for an unknown or unfit unit."""
+    import pint
+
+    registry = _units()
+    try:
+        quantity = registry.Quantity(1, unit)
+    except (pint.errors.UndefinedUnitError, AttributeError, TypeError, ValueError):
+        raise ValueError(f"unknown unit {unit!r}") from None
+    try:
+        magnitude = quantity.to(base).magnitude
+    except pint.errors.DimensionalityError:
+        raise ValueError(f"{unit!r} is not a unit of {_KIND[base]}") from None
+    return Fraction(magnitude).limit_denominator(10**12)
+
+
+_KIND = {"byte": "data size (B, kB, MB, MiB, GB, GiB...)", "MHz": "frequency (Hz, MHz, GHz)"}
+
+
+def quantity(text: str, base: str, default_unit: str) -> Fraction:
+    """``text`` (``"8 GB"``, ``"1234"``) in ``base`` units (``byte`` or ``MHz``), exactly.
+
+    A number without a unit is in ``default_unit`` (tmt: MiB for memory, bytes for disks,
+    MHz for CPU frequency). ``ValueError`` with a readable message otherwise.
+    """
+    match = _QUANTITY.fullmatch(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a number with an optional unit (such as '8 GiB')")
+    number = Fraction(match["number"])
+    unit = match["unit"] or default_unit
+    if unit == base:
+        return number
+    return number * _factor(unit, base)
+
+
+def whole(value: Fraction) -> int | Fraction:
+    """An int when the value is whole (the fast path of comparisons), else the fraction."""
+    return value.numerator if value.denominator == 1 else value

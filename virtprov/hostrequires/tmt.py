@@ -1,0 +1,643 @@
+"""tmt's ``hardware:`` requirements, read into the compiled form ``<hostRequires/>`` uses.
+
+Newer test tooling (tmt, Testing Farm) states hardware needs as a mapping::
+
+    hardware:
+      memory: ">= 8 GB"
+      cpu:
+        processors: ">= 4"
+        flag: [vmx]
+      disk:
+        - size: ">= 40 GiB"
+
+Reading follows tmt (``tmt/hardware/`` and ``spec/hardware/`` of its repository): a value
+is ``[operator] value``; operators ``=`` (the default, also ``==``), ``!=``, ``>``, ``>=``,
+``<``, ``<=``, ``~`` and ``!~`` (regular expressions matched at the start, as Python's
+``re.match``); ``and``/``or`` take lists of blocks and may not sit beside other keys;
+``disk`` and ``network`` are lists; units are pint's, as in tmt (``MB`` is 10**6 bytes).
+Every requirement becomes a node of :mod:`~virtprov.hostrequires.compiled`, located by its
+key path (``hardware.and[1].cpu.flag``) and line, so reasons read alike in both languages.
+What a VM satisfies is in :data:`KEYS`. Unlike tmt, an unknown key, a key beside ``and``
+or a flag that is neither true nor false is an error, never a silent pass.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from fractions import Fraction
+from typing import Any, NamedTuple
+
+import attrs
+
+from virtprov.errors import HostRequiresError
+from virtprov.hostrequires import properties as props
+from virtprov.hostrequires.compiled import (
+    AllOf,
+    AnyOf,
+    ArchTest,
+    DeclaredTest,
+    Loc,
+    Node,
+    NoneOf,
+    SizeTest,
+    TargetTest,
+    Unsatisfiable,
+    always,
+)
+from virtprov.hostrequires.document import HostRequires, RecipeRequires
+from virtprov.hostrequires.quantities import quantity, whole
+from virtprov.model import MiB
+
+#: A ``hardware:`` document is a few hundred bytes; a plan with several phases a few KiB.
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+MAX_ELEMENTS = 10_000
+
+# -- the vocabulary -----------------------------------------------------------------------
+
+# What a key compiles to.
+RAM = "ram"  # flavor RAM
+VCPUS = "vcpus"  # flavor vCPUs
+ROOT_DISK = "root-disk"  # flavor root disk (disk[0].size)
+ARCH = "arch"  # an arch the provider offers
+LAB = "lab"  # the provider's lab controller
+HYPERVISOR = "hypervisor"  # the provider's hypervisor (case-insensitive, as Beaker's DB)
+SYSTEM_TYPE = "system-type"  # "Machine" for every guest
+VIRTUALIZED = "virtualized"  # every guest is virtualised
+DECLARED = "declared"  # a property a flavor may declare (properties.py)
+NEVER = "never"  # nothing a VM has (even when a flavor declares it)
+IGNORED = "ignored"  # a Beaker run option, not a hardware requirement
+
+# How a value is read.
+SIZE_MIB = "size-mib"  # a size, MiB without a unit (memory)
+SIZE_BYTES = "size-bytes"  # a size, bytes without a unit (disks)
+INTEGER = "integer"
+TEXT = "text"
+FLAG = "flag"
+LIST = "list"  # a list of words, each with its own = or != (cpu.flag, compatible.distro)
+
+NUMERIC_OPS = ("=", "!=", "<", "<=", ">", ">=")
+TEXT_OPS = ("=", "!=", "~", "!~")
+FLAG_OPS = ("=", "!=")
+
+
+class Key(NamedTuple):
+    """One tmt key: how its value is read, which operators it takes, what it means."""
+
+    reads: str
+    means: str
+    ops: tuple[str, ...]
+
+
+def _declared(name: str) -> Key:
+    kind = props.kind_of(name)
+    if kind in (props.SET,):
+        return Key(LIST, DECLARED, FLAG_OPS)
+    if kind in (props.FLAG, props.CHOICE):
+        return Key(FLAG if kind == props.FLAG else TEXT, DECLARED, FLAG_OPS)
+    if kind == props.TEXT:
+        # tmt compares TPM versions with orderings too ("tpm.version: >= 2.0")
+        ops = TEXT_OPS + NUMERIC_OPS[2:] if name == "tpm.version" else TEXT_OPS
+        return Key(TEXT, DECLARED, ops)
+    reads = {props.SIZE: SIZE_BYTES, props.FREQUENCY: props.FREQUENCY}.get(kind or "", INTEGER)
+    return Key(reads, DECLARED, NUMERIC_OPS)
+
+
+#: Every key tmt knows, by its path with list indices dropped (``disk.size``).
+KEYS: dict[str, Key] = {
+    "arch": Key(TEXT, ARCH, TEXT_OPS),
+    "memory": Key(SIZE_MIB, RAM, NUMERIC_OPS),
+    "hostname": Key(TEXT, NEVER, TEXT_OPS),
+    "cpu.processors": Key(INTEGER, VCPUS, NUMERIC_OPS),
+    "cpu.cores": Key(INTEGER, VCPUS, NUMERIC_OPS),  # N vCPUs = N single-core processors
+    "disk.size": Key(SIZE_BYTES, ROOT_DISK, NUMERIC_OPS),  # disk[0]; others are declared
+    "beaker.pool": Key(TEXT, NEVER, FLAG_OPS),
+    "beaker.panic-watchdog": Key(FLAG, IGNORED, FLAG_OPS),
+    "location.lab-controller": Key(TEXT, LAB, TEXT_OPS),
+    "system.type": Key(TEXT, SYSTEM_TYPE, TEXT_OPS),
+    "system.vendor": Key(INTEGER, NEVER, NUMERIC_OPS),
+    "system.vendor-name": Key(TEXT, NEVER, TEXT_OPS),
+    "system.model": Key(INTEGER, NEVER, NUMERIC_OPS),
+    "system.model-name": Key(TEXT, NEVER, TEXT_OPS),
+    "virtualization.is-virtualized": Key(FLAG, VIRTUALIZED, FLAG_OPS),
+    "virtualization.hypervisor": Key(TEXT, HYPERVISOR, TEXT_OPS),
+    "zcrypt.adapter": Key(TEXT, NEVER, TEXT_OPS),
+    "zcrypt.mode": Key(TEXT, NEVER, TEXT_OPS),
+    **{name: _declared(name) for name in props.PROPERTIES},
+    **{
+        f"{group}.{key}": _declared(f"{group}[1].{key}")
+        for group, keys in props.INDEXED.items()
+        for key in keys
+        if f"{group}.{key}" != "disk.size"
+    },
+}
+#: Keys whose value is a list of blocks (``disk[N].size``).
+LISTS = frozenset(props.INDEXED)
+#: Keys whose value is a mapping of keys (``cpu.cores``).
+GROUPS = frozenset(name.split(".", 1)[0] for name in KEYS if "." in name)
+
+_OPERATOR = re.compile(r"\s*(?P<op>==|!=|~|!~|=~|=|>=|>|<=|<)?\s*(?P<value>.*?)\s*", re.DOTALL)
+_CANONICAL = {"==": "=", "=~": "~"}
+
+# -- reading: a located tree ---------------------------------------------------------------
+
+
+class _Value(NamedTuple):
+    """A value of the document: a dict of ``_Value``, a list of them, or a scalar."""
+
+    data: Any
+    line: int | None
+
+
+@attrs.frozen
+class Requirement:
+    """One ``key: [op] value`` of a tmt document.
+
+    ``key`` is the canonical name (``cpu.flag``, ``disk[1].size``, ``memory``), ``path``
+    where it was written (``hardware.and[0].cpu.flag``), ``raw`` the value as written
+    (without the operator), ``value`` the value read (bytes, an int, a word...).
+    """
+
+    key: str
+    spec: Key
+    op: str
+    raw: str
+    value: Any
+    path: str
+    line: int | None
+
+    @property
+    def loc(self) -> Loc:
+        shown = self.raw if self.op == "=" else f"{self.op} {self.raw}"
+        return Loc(self.path, (("value", shown),), self.line, "tmt")
+
+
+@attrs.frozen
+class Group:
+    """``and``/``or`` of requirements and groups (a block of keys is an ``and``)."""
+
+    any: bool
+    children: tuple[Requirement | Group, ...]
+    path: str
+    line: int | None
+
+    @property
+    def loc(self) -> Loc:
+        return Loc(self.path, (), self.line, "tmt")
+
+    def requirements(self) -> Iterator[Requirement]:
+        for child in self.children:
+            if isinstance(child, Group):
+                yield from child.requirements()
+            else:
+                yield child
+
+
+@attrs.frozen
+class TmtDocument:
+    """A read ``hardware:`` mapping: its requirements and what reading warned about."""
+
+    root: Group
+    warnings: tuple[str, ...] = ()
+
+
+class _Reader:
+    def __init__(self, presets: Mapping[str, Any] | None, max_elements: int) -> None:
+        self.presets = presets or {}
+        self.max_elements = max_elements
+        self.count = 0
+        self.warnings: list[str] = []
+        self.resolving: list[str] = []
+
+    def error(self, message: str, path: str, line: int | None) -> HostRequiresError:
+        return HostRequiresError(message, key=path, line=line)
+
+    def counted(self, path: str, line: int | None) -> None:
+        self.count += 1
+        if self.count > self.max_elements:
+            raise self.error(f"more than {self.max_elements} requirements", path, line)
+
+    def block(self, node: _Value, path: str, *, top: bool = False) -> Group:
+        data = node.data
+        if data is None:
+            return Group(False, (), path, node.line)
+        if not isinstance(data, dict):
+            raise self.error(
+                f"expected a mapping of requirements, got {_kind(data)}", path, node.line
+            )
+        keys = list(data)
+        if top and "import-preset" in data:
+            self.warnings.append(
+                f"{path}.import-preset: presets are never fetched; give them to virtprov "
+                "(--presets FILE, or presets= in Python)"
+            )
+            keys.remove("import-preset")
+        for logic in ("and", "or"):
+            if logic in data:
+                others = [key for key in keys if key != logic]
+                if others:
+                    raise self.error(
+                        f"'{logic}' cannot be combined with other keys on the same level "
+                        f"({', '.join(others)}); put them inside the '{logic}' list",
+                        path,
+                        node.line,
+                    )
+                return self.logic(data[logic], f"{path}.{logic}", logic == "or")
+        children: list[Requirement | Group] = []
+        for key in keys:
+            value = data[key]
+            where = f"{path}.{key}"
+            if key == "preset":
+                children.append(self.preset(value, where))
+            elif key in LISTS:
+                children.extend(self.listed(key, value, where))
+            elif key in GROUPS:
+                children.extend(self.grouped(key, key, value, where))
+            elif key in KEYS:
+                children.extend(self.leaf(key, KEYS[key], value, where))
+            else:
+                raise self.error(f"unknown hardware requirement '{key}'", where, value.line)
+        return Group(False, tuple(children), path, node.line)
+
+    def logic(self, node: _Value, path: str, any_: bool) -> Group:
+        if not isinstance(node.data, list) or not node.data:
+            raise self.error("expects a non-empty list of blocks", path, node.line)
+        children = tuple(
+            self.block(item, f"{path}[{index}]") for index, item in enumerate(node.data)
+        )
+        return Group(any_, children, path, node.line)
+
+    def preset(self, node: _Value, path: str) -> Group:
+        name = node.data
+        if not isinstance(name, str):
+            raise self.error(f"expects a preset name, got {_kind(name)}", path, node.line)
+        if name not in self.presets:
+            raise self.error(f"preset '{name}' is not defined", path, node.line)
+        if name in self.resolving:
+            raise self.error(f"preset '{name}' refers to itself", path, node.line)
+        self.resolving.append(name)
+        try:
+            group = self.block(_from_python(self.presets[name], 1), f"{path}({name})")
+        finally:
+            self.resolving.pop()
+        return group
+
+    def listed(self, group: str, node: _Value, path: str) -> Iterator[Requirement | Group]:
+        if not isinstance(node.data, list):
+            raise self.error(f"expects a list of {group} blocks", path, node.line)
+        for index, item in enumerate(node.data):
+            where = f"{path}[{index}]"
+            if not isinstance(item.data, dict) or not item.data:
+                raise self.error("expects a non-empty mapping", where, item.line)
+            for key, value in item.data.items():
+                name = f"{group}.{key}"
+                spec = KEYS.get(name)
+                if spec is None:
+                    raise self.error(
+                        f"unknown hardware requirement '{name}'", f"{where}.{key}", value.line
+                    )
+                if index and spec.means == ROOT_DISK:
+                    spec = _declared(f"disk[{index}].size")
+                yield from self.leaf(f"{group}[{index}].{key}", spec, value, f"{where}.{key}")
+
+    def grouped(
+        self, prefix: str, group: str, node: _Value, path: str
+    ) -> Iterator[Requirement | Group]:
+        if not isinstance(node.data, dict) or not node.data:
+            raise self.error(f"expects a non-empty mapping of {group} keys", path, node.line)
+        for key, value in node.data.items():
+            name = f"{prefix}.{key}"
+            if name in KEYS:
+                yield from self.leaf(name, KEYS[name], value, f"{path}.{key}")
+            elif any(known.startswith(name + ".") for known in KEYS):
+                yield from self.grouped(name, key, value, f"{path}.{key}")
+            else:
+                raise self.error(
+                    f"unknown hardware requirement '{name}'", f"{path}.{key}", value.line
+                )
+
+    def leaf(self, key: str, spec: Key, node: _Value, path: str) -> Iterator[Requirement]:
+        if spec.reads == LIST:
+            if not isinstance(node.data, list):
+                raise self.error("expects a list", path, node.line)
+            for item in node.data:
+                yield self.requirement(key, spec, item, path)
+            return
+        yield self.requirement(key, spec, node, path)
+
+    def requirement(self, key: str, spec: Key, node: _Value, path: str) -> Requirement:
+        self.counted(path, node.line)
+        data = node.data
+        if isinstance(data, dict | list) or data is None:
+            raise self.error(f"expects a value, got {_kind(data)}", path, node.line)
+        # as tmt does (str(4) is "4"), but a flag shows as YAML writes it
+        written = str(data).lower() if isinstance(data, bool) else str(data)
+        match = _OPERATOR.fullmatch(written)
+        assert match is not None  # the pattern matches any text
+        op = _CANONICAL.get(match["op"] or "=", match["op"] or "=")
+        raw = match["value"]
+        if op not in spec.ops:
+            raise self.error(
+                f"operator '{op}' is not allowed here (use {', '.join(spec.ops)})",
+                path,
+                node.line,
+            )
+        if not raw:
+            raise self.error("has no value", path, node.line)
+        try:
+            value = _read(spec, key, op, raw)
+        except ValueError as exc:
+            raise self.error(str(exc), path, node.line) from None
+        return Requirement(key, spec, op, raw, value, path, node.line)
+
+
+def _read(spec: Key, key: str, op: str, raw: str) -> Any:
+    if op in ("~", "!~"):
+        try:
+            flags = re.IGNORECASE if spec.means == HYPERVISOR else 0
+            return re.compile(raw, flags)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+    reads = spec.reads
+    if reads == SIZE_MIB:
+        return quantity(raw, "byte", "MiB")
+    if reads == SIZE_BYTES:
+        return quantity(raw, "byte", "byte")
+    if reads == props.FREQUENCY:
+        return whole(quantity(raw, "MHz", "MHz"))
+    if reads == INTEGER:
+        return props.parse_integer(raw)
+    if reads == FLAG:
+        lowered = raw.lower()
+        if lowered not in ("true", "false"):
+            raise ValueError(f"{raw!r} is neither true nor false")
+        return lowered == "true"
+    return raw
+
+
+def _kind(data: Any) -> str:
+    if isinstance(data, dict):
+        return "a mapping"
+    if isinstance(data, list):
+        return "a list"
+    return "nothing" if data is None else f"{type(data).__name__} {data!r}"
+
+
+def _from_python(data: Any, depth: int, line: int | None = None) -> _Value:
+    """The located tree of an already loaded mapping (no lines)."""
+    if depth > MAX_DEPTH:
+        raise HostRequiresError(f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(data, Mapping):
+        converted = {}
+        for key, value in data.items():
+            if not isinstance(key, str):
+                raise HostRequiresError(f"keys must be text, got {_kind(key)}")
+            converted[key] = _from_python(value, depth + 1)
+        return _Value(converted, line)
+    if isinstance(data, list | tuple):
+        return _Value([_from_python(item, depth + 1) for item in data], line)
+    return _Value(data, line)
+
+
+# -- YAML ----------------------------------------------------------------------------------
+
+
+def _from_yaml(text: str | bytes, max_bytes: int, max_elements: int) -> _Value:
+    import yaml
+
+    size = len(text)
+    if size > max_bytes:
+        raise HostRequiresError(f"document of {size} bytes is over the limit of {max_bytes}")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        node = yaml.compose(text, Loader=loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        raise HostRequiresError(
+            f"not valid YAML: {exc.problem}",
+            line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
+        ) from None
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        raise HostRequiresError(f"not valid YAML: {exc}") from None
+    if node is None:
+        return _Value(None, None)
+    return _YamlTree(max_elements).value(node, 0)
+
+
+class _YamlTree:
+    """YAML nodes to located values; scalars read as YAML's safe loader reads them."""
+
+    def __init__(self, max_elements: int) -> None:
+        import yaml
+
+        self.yaml = yaml
+        self.constructor = yaml.constructor.SafeConstructor()
+        self.max_nodes = max_elements * 4
+        self.nodes = 0
+
+    def value(self, node: Any, depth: int) -> _Value:
+        yaml = self.yaml
+        line = node.start_mark.line + 1
+        # Aliases share nodes: count every visit, so a "billion laughs" stops here.
+        self.nodes += 1
+        if self.nodes > self.max_nodes:
+            raise HostRequiresError("document too large (too many values)", line=line)
+        if depth > MAX_DEPTH:
+            raise HostRequiresError(f"nested deeper than {MAX_DEPTH} levels", line=line)
+        if isinstance(node, yaml.MappingNode):
+            data: dict[str, _Value] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise HostRequiresError("YAML merge keys (<<) are not accepted", line=line)
+                key = self.scalar(key_node)
+                if not isinstance(key, str):
+                    raise HostRequiresError(
+                        f"keys must be text, got {_kind(key)}", line=key_node.start_mark.line + 1
+                    )
+                if key in data:
+                    raise HostRequiresError(
+                        f"key '{key}' is given twice", line=key_node.start_mark.line + 1
+                    )
+                data[key] = self.value(value_node, depth + 1)
+            return _Value(data, line)
+        if isinstance(node, yaml.SequenceNode):
+            return _Value([self.value(item, depth + 1) for item in node.value], line)
+        return _Value(self.scalar(node), line)
+
+    def scalar(self, node: Any) -> Any:
+        if not isinstance(node, self.yaml.ScalarNode):
+            raise HostRequiresError("a key must be a plain value", line=node.start_mark.line + 1)
+        try:
+            return self.constructor.construct_object(node)
+        except self.yaml.YAMLError as exc:
+            raise HostRequiresError(f"not accepted: {exc}", line=node.start_mark.line + 1) from None
+
+
+# -- compiling -----------------------------------------------------------------------------
+
+
+def to_node(item: Requirement | Group) -> Node:
+    """The compiled node of a requirement or group."""
+    if isinstance(item, Group):
+        children = tuple(to_node(child) for child in item.children)
+        return AnyOf(children, item.loc) if item.any else AllOf(children, item.loc)
+    return _requirement_node(item)
+
+
+def _requirement_node(req: Requirement) -> Node:
+    means, op, value, loc = req.spec.means, req.op, req.value, req.loc
+    negated = op == "!~"
+    if negated:
+        op = "~"
+    node: Node
+    if means == RAM:
+        node = SizeTest("ram_mib", op, whole(Fraction(value) / MiB), loc)
+    elif means == VCPUS:
+        node = SizeTest("vcpus", op, value, loc)
+    elif means == ROOT_DISK:
+        node = SizeTest("disk_bytes", op, whole(Fraction(value)), loc)
+    elif means == ARCH:
+        node = ArchTest(op, req.raw, _pattern(op, value), loc)
+    elif means == LAB:
+        node = TargetTest("lab", op, req.raw, _pattern(op, value), loc)
+    elif means == SYSTEM_TYPE:
+        node = TargetTest("system_type", op, req.raw, _pattern(op, value), loc)
+    elif means == HYPERVISOR:
+        if op == "~":
+            node = TargetTest("hypervisor", op, req.raw, value, loc)
+        else:  # names compare ignoring case, as Beaker's database and tmt's plugin do
+            exact = re.compile(re.escape(value) + r"\Z", re.IGNORECASE)
+            node = TargetTest("hypervisor", "~", req.raw, exact, loc)
+            negated = op == "!="
+    elif means == VIRTUALIZED:
+        if value == (op == "="):
+            return always(loc)
+        return Unsatisfiable(req.key, req.op, req.raw, loc)
+    elif means == IGNORED:
+        return always(loc)
+    elif means == NEVER:
+        return Unsatisfiable(req.key, req.op, req.raw, loc)
+    else:
+        kind = props.kind_of(req.key) or props.TEXT
+        pattern = value if req.op in ("~", "!~") else None
+        declared = value if pattern is None else req.raw
+        return DeclaredTest(req.key, kind, req.op, declared, pattern, loc)
+    return NoneOf((node,), loc) if negated else node
+
+
+def _pattern(op: str, value: Any) -> re.Pattern[str] | None:
+    return value if op == "~" else None
+
+
+def compile_document(document: TmtDocument) -> HostRequires:
+    """The compiled form of a read document (one engine with ``<hostRequires/>``)."""
+    root = to_node(document.root)
+    assert isinstance(root, AllOf | AnyOf)
+    if isinstance(root, AnyOf):
+        root = AllOf((root,), document.root.loc)
+    lab_locs = tuple(req.loc for req in document.root.requirements() if req.spec.means == LAB)
+    warnings = list(document.warnings)
+    for req in document.root.requirements():
+        if req.spec.means == IGNORED:
+            warnings.append(f"{req.loc}: a Beaker run option, not a hardware requirement: ignored")
+    return HostRequires(root, document.root.loc, None, tuple(warnings), lab_locs)
+
+
+# -- entry points --------------------------------------------------------------------------
+
+
+def read_tmt(
+    document: Mapping[str, Any] | str | bytes | None,
+    *,
+    presets: Mapping[str, Any] | None = None,
+    max_bytes: int = MAX_BYTES,
+    max_elements: int = MAX_ELEMENTS,
+) -> TmtDocument:
+    """Read a ``hardware:`` mapping (a Python mapping, or YAML text of one)."""
+    reader = _Reader(presets, max_elements)
+    if isinstance(document, str | bytes):
+        value = _from_yaml(document, max_bytes, max_elements)
+    else:
+        value = _from_python(document, 0)
+    root = reader.block(value, "hardware", top=True)
+    return TmtDocument(root, tuple(reader.warnings))
+
+
+def parse_tmt(
+    document: Mapping[str, Any] | str | bytes | None,
+    *,
+    presets: Mapping[str, Any] | None = None,
+    max_bytes: int = MAX_BYTES,
+    max_elements: int = MAX_ELEMENTS,
+) -> HostRequires:
+    """Compile tmt ``hardware:`` requirements: a mapping, or YAML text of the mapping.
+
+    The result is the same :class:`HostRequires` that :func:`parse` gives for XML.
+    ``presets`` resolves ``preset: NAME`` keys (tmt's ``import-preset`` is never
+    fetched). Raises :class:`~virtprov.errors.HostRequiresError` naming the key path and
+    line for anything malformed, unknown or hostile.
+    """
+    read = read_tmt(document, presets=presets, max_bytes=max_bytes, max_elements=max_elements)
+    return compile_document(read)
+
+
+def tmt_phases(
+    text: str | bytes,
+    *,
+    presets: Mapping[str, Any] | None = None,
+    max_bytes: int = MAX_BYTES,
+) -> tuple[str, tuple[tuple[str | None, TmtDocument], ...]]:
+    """The ``hardware:`` documents of a YAML/fmf file, whatever its shape.
+
+    A plan (``provision:`` a mapping, or a list of phases for several guests), a mapping
+    with a ``hardware:`` key, or the ``hardware:`` mapping itself. Returns the shape
+    (``"plan"`` or ``"hardware"``) and each phase's name (``None`` when it has none) with
+    its read document.
+    """
+    value = _from_yaml(text, max_bytes, MAX_ELEMENTS)
+    data = value.data
+    if isinstance(data, dict) and "provision" in data:
+        provision = data["provision"]
+        phases = provision.data if isinstance(provision.data, list) else [provision]
+        result = []
+        for index, phase in enumerate(phases):
+            if not isinstance(phase.data, dict):
+                raise HostRequiresError(
+                    "a provision phase must be a mapping",
+                    key=f"provision[{index}]",
+                    line=phase.line,
+                )
+            name = phase.data.get("name")
+            hardware = phase.data.get("hardware", _Value(None, phase.line))
+            reader = _Reader(presets, MAX_ELEMENTS)
+            root = reader.block(hardware, "hardware", top=True)
+            label = str(name.data) if name is not None else None
+            result.append((label, TmtDocument(root, tuple(reader.warnings))))
+        return "plan", tuple(result)
+    if isinstance(data, dict) and "hardware" in data:
+        value = data["hardware"]
+    reader = _Reader(presets, MAX_ELEMENTS)
+    root = reader.block(value, "hardware", top=True)
+    return "hardware", ((None, TmtDocument(root, tuple(reader.warnings))),)
+
+
+def parse_tmt_any(
+    text: str | bytes, *, presets: Mapping[str, Any] | None = None
+) -> HostRequires | tuple[RecipeRequires, ...]:
+    """A ``hardware:`` document, or a tmt plan's phases (as :func:`parse_any` gives a
+    job's recipes), from YAML/fmf text."""
+    shape, phases = tmt_phases(text, presets=presets)
+    if shape == "hardware":
+        return compile_document(phases[0][1])
+    return tuple(
+        RecipeRequires(position, name, compile_document(doc), doc.root.line, kind="phase")
+        for position, (name, doc) in enumerate(phases, start=1)
+    )
+
+
+def looks_like_xml(text: str | bytes) -> bool:
+    """Whether a document is XML (``<...``) rather than YAML."""
+    head = text[:64].lstrip() if isinstance(text, str) else text[:64].lstrip().decode("latin-1")
+    return head.lstrip("\ufeff").startswith("<")
