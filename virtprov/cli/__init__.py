@@ -35,6 +35,7 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "destroy": ("virtprov.cli.guests", "destroy"),
     "list": ("virtprov.cli.guests", "list_guests"),
     "check": ("virtprov.cli.check", "command"),
+    "convert": ("virtprov.cli.convert", "command"),
     "config": ("virtprov.cli.config_cmd", "group"),
     "journal": ("virtprov.cli.pool_cmd", "journal"),
     "sweep": ("virtprov.cli.pool_cmd", "sweep"),

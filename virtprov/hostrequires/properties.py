@@ -82,6 +82,7 @@ INDEXED: dict[str, dict[str, str]] = {
         "driver": TEXT,
         "logical-sector-size": SIZE,
         "physical-sector-size": SIZE,
+        "block-device": TEXT,  # in tmt's guest topology: /dev/vda
     },
     "network": {"type": TEXT, **_DEVICE},
 }

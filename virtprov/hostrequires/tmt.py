@@ -403,7 +403,7 @@ def _from_python(data: Any, depth: int, line: int | None = None) -> _Value:
 # -- YAML ----------------------------------------------------------------------------------
 
 
-def _from_yaml(text: str | bytes, max_bytes: int, max_elements: int) -> _Value:
+def _from_yaml(text: str | bytes, max_bytes: int, max_elements: int, warnings: list[str]) -> _Value:
     import yaml
 
     size = len(text)
@@ -411,7 +411,19 @@ def _from_yaml(text: str | bytes, max_bytes: int, max_elements: int) -> _Value:
         raise HostRequiresError(f"document of {size} bytes is over the limit of {max_bytes}")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
+        # Events stream from libyaml: refuse deep nesting before composing any of it.
+        depth = 0
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    line = event.start_mark.line + 1 if event.start_mark else None
+                    raise HostRequiresError(f"nested deeper than {MAX_DEPTH} levels", line=line)
+            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                depth -= 1
         node = yaml.compose(text, Loader=loader)
+    except HostRequiresError:
+        raise
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         raise HostRequiresError(
@@ -423,15 +435,16 @@ def _from_yaml(text: str | bytes, max_bytes: int, max_elements: int) -> _Value:
         raise HostRequiresError(f"not valid YAML: {exc}") from None
     if node is None:
         return _Value(None, None)
-    return _YamlTree(max_elements).value(node, 0)
+    return _YamlTree(max_elements, warnings).value(node, 0)
 
 
 class _YamlTree:
     """YAML nodes to located values; scalars read as YAML's safe loader reads them."""
 
-    def __init__(self, max_elements: int) -> None:
+    def __init__(self, max_elements: int, warnings: list[str]) -> None:
         import yaml
 
+        self.warnings = warnings
         self.yaml = yaml
         self.constructor = yaml.constructor.SafeConstructor()
         self.max_nodes = max_elements * 4
@@ -456,9 +469,10 @@ class _YamlTree:
                     raise HostRequiresError(
                         f"keys must be text, got {_kind(key)}", line=key_node.start_mark.line + 1
                     )
-                if key in data:
-                    raise HostRequiresError(
-                        f"key '{key}' is given twice", line=key_node.start_mark.line + 1
+                if key in data:  # YAML loaders keep the last one; say so
+                    self.warnings.append(
+                        f"line {key_node.start_mark.line + 1}: key '{key}' is given twice in "
+                        f"one mapping; only this last one counts"
                     )
                 data[key] = self.value(value_node, depth + 1)
             return _Value(data, line)
@@ -558,7 +572,7 @@ def read_tmt(
     """Read a ``hardware:`` mapping (a Python mapping, or YAML text of one)."""
     reader = _Reader(presets, max_elements)
     if isinstance(document, str | bytes):
-        value = _from_yaml(document, max_bytes, max_elements)
+        value = _from_yaml(document, max_bytes, max_elements, reader.warnings)
     else:
         value = _from_python(document, 0)
     root = reader.block(value, "hardware", top=True)
@@ -596,7 +610,8 @@ def tmt_phases(
     (``"plan"`` or ``"hardware"``) and each phase's name (``None`` when it has none) with
     its read document.
     """
-    value = _from_yaml(text, max_bytes, MAX_ELEMENTS)
+    warnings: list[str] = []
+    value = _from_yaml(text, max_bytes, MAX_ELEMENTS, warnings)
     data = value.data
     if isinstance(data, dict) and "provision" in data:
         provision = data["provision"]
@@ -612,6 +627,7 @@ def tmt_phases(
             name = phase.data.get("name")
             hardware = phase.data.get("hardware", _Value(None, phase.line))
             reader = _Reader(presets, MAX_ELEMENTS)
+            reader.warnings.extend(warnings)
             root = reader.block(hardware, "hardware", top=True)
             label = str(name.data) if name is not None else None
             result.append((label, TmtDocument(root, tuple(reader.warnings))))
@@ -619,6 +635,7 @@ def tmt_phases(
     if isinstance(data, dict) and "hardware" in data:
         value = data["hardware"]
     reader = _Reader(presets, MAX_ELEMENTS)
+    reader.warnings.extend(warnings)
     root = reader.block(value, "hardware", top=True)
     return "hardware", ((None, TmtDocument(root, tuple(reader.warnings))),)
 
