@@ -22,6 +22,8 @@ HEAVY = {
     "click",
     "attr",
     "attrs",
+    "pint",
+    "yaml",
 }
 
 
