@@ -19,9 +19,10 @@ def test_quick_benchmark_prints_its_figures() -> None:
         check=True,
     )
     figures = json.loads(done.stdout.strip().splitlines()[-1])
-    assert set(figures) == {"ratio_vs_lxml", "evals_per_s"}
+    assert set(figures) == {"ratio_vs_lxml", "evals_per_s", "tmt_evals_per_s"}
     assert figures["ratio_vs_lxml"] > 0
     assert figures["evals_per_s"] > 0
+    assert figures["tmt_evals_per_s"] > 0
 
 
 def test_corpus_is_valid_and_large_enough() -> None:
@@ -37,3 +38,8 @@ def test_corpus_is_valid_and_large_enough() -> None:
     for document in documents:
         parse(document)  # every generated document is valid
     assert len(eligibility.flavors()) == 40
+    from virtprov.hostrequires.tmt import parse_tmt
+
+    tmt_documents = eligibility.tmt_corpus(1000)
+    for tmt_document in tmt_documents:
+        parse_tmt(tmt_document)  # every generated tmt document is valid
