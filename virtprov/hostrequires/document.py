@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from virtprov.hostrequires.compiled import NO, Candidates, Node, Target, dedupe, describe
-from virtprov.hostrequires.program import from_node, mask, tri
+from virtprov.hostrequires.program import declared_names, from_node, mask, tri
 from virtprov.hostrequires.verdict import FlavorMatch, Verdict
 from virtprov.model import Flavor, ProviderInfo
 
@@ -81,6 +81,12 @@ class HostRequires:
     @functools.cached_property
     def program(self) -> Program:
         return self._program if self._program is not None else from_node(self.root)
+
+    @functools.cached_property
+    def declared(self) -> frozenset[str]:
+        """The declarable properties (CPU flags, TPM...) the document asks about: only for
+        these do a provider's flavors matter to :meth:`virtualisable`."""
+        return declared_names(self.program)
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:

@@ -136,6 +136,16 @@ def from_node(node: Node) -> Program:
     raise TypeError(f"not a compiled node: {node!r}")
 
 
+def declared_names(node: Program) -> frozenset[str]:
+    """The declarable properties a program asks about (see :mod:`.properties`)."""
+    kind = node[0]
+    if kind in (AND, OR):
+        return frozenset().union(*(declared_names(child) for child in node[2]))
+    if kind == NOT:
+        return declared_names(node[2])
+    return frozenset((node[2],)) if kind == DECLARED else frozenset()
+
+
 def compare(op: int, left: str, value: str, pattern: Any) -> bool:
     if op == EQ:
         return left == value
@@ -260,6 +270,7 @@ __all__ = [
     "SIZE",
     "TARGET",
     "TRUE",
+    "declared_names",
     "fold_all",
     "fold_any",
     "from_node",

@@ -447,7 +447,7 @@ class _YamlTree:
         self.warnings = warnings
         self.yaml = yaml
         self.constructor = yaml.constructor.SafeConstructor()
-        self.max_nodes = max_elements * 4
+        self.max_nodes = max_elements
         self.nodes = 0
 
     def value(self, node: Any, depth: int) -> _Value:

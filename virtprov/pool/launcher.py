@@ -15,6 +15,7 @@ destroyed when its create's answer was lost, then confirmed gone by a later poll
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import logging
@@ -243,19 +244,23 @@ class Launcher:
         choices: list[tuple[str, _ProviderState, Flavor]] = []
         for name, state in serving:
             info = state.provider.info
-            try:
-                flavors: tuple[Flavor, ...] | None = self._flavors(state)
-            except ProviderError as exc:
-                flavors, listing_error = None, exc.message
-            # the flavors tell which declared properties (CPU flags, TPM...) exist here
-            target = Target.from_info(info, flavors or ())
+            target = Target.from_info(info)
             verdict = hr.virtualisable(target)
+            if not verdict and hr.declared:
+                # a flavor may declare what it asks for (CPU flags, TPM...): look, then ask
+                # again; any other "no" is decided before any cloud call
+                with contextlib.suppress(ProviderError):
+                    target = Target.from_info(info, self._flavors(state))
+                    verdict = hr.virtualisable(target)
             if not verdict:
                 precluded += [f"{name}: {reason}" for reason in verdict.reasons]
                 continue
-            if flavors is None:
-                precluded.append(f"{name}: cannot list flavors: {listing_error}")
+            try:
+                flavors = self._flavors(state)
+            except ProviderError as exc:
+                precluded.append(f"{name}: cannot list flavors: {exc.message}")
                 continue
+            target = Target.from_info(info, flavors)
             match = hr.match(flavors, target, defaults=self.defaults)
             if match.chosen is None:
                 precluded += [f"{name}: {reason}" for reason in match.reasons] or [

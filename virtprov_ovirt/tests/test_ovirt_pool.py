@@ -25,5 +25,6 @@ def test_pool_precludes_without_creating_anything(engine: Engine) -> None:
     assert outcome is not None
     assert outcome.status is Status.PRECLUDED
     assert "cpu.flag" in outcome.reasons[0]
-    # The pool read the engine's capacity; it asked it to make nothing.
+    # The pool read the capacity and the instance types (one might have declared vmx);
+    # it asked the engine to make nothing.
     assert not [r for r in engine.server.requests if r.startswith("POST /ovirt-engine/api")]
