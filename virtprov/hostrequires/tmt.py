@@ -411,16 +411,7 @@ def _from_yaml(text: str | bytes, max_bytes: int, max_elements: int, warnings: l
         raise HostRequiresError(f"document of {size} bytes is over the limit of {max_bytes}")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        # Events stream from libyaml: refuse deep nesting before composing any of it.
-        depth = 0
-        for event in yaml.parse(text, Loader=loader):
-            if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    line = event.start_mark.line + 1 if event.start_mark else None
-                    raise HostRequiresError(f"nested deeper than {MAX_DEPTH} levels", line=line)
-            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
-                depth -= 1
+        _check_events(yaml.parse(text, Loader=loader), max_elements)
         node = yaml.compose(text, Loader=loader)
     except HostRequiresError:
         raise
@@ -436,6 +427,40 @@ def _from_yaml(text: str | bytes, max_bytes: int, max_elements: int, warnings: l
     if node is None:
         return _Value(None, None)
     return _YamlTree(max_elements, warnings).value(node, 0)
+
+
+def _check_events(events: Iterator[Any], max_values: int) -> None:
+    """Refuse deep nesting and alias bombs from libyaml's event stream, before anything
+    is composed: each collection's size counts what its aliases would expand to."""
+    import yaml
+
+    sizes: dict[str, int] = {}  # anchor -> values it stands for
+    stack: list[list[Any]] = []  # open collections: [anchor, values so far]
+    total = 0
+    for event in events:
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            stack.append([event.anchor, 1])
+            if len(stack) > MAX_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark else None
+                raise HostRequiresError(f"nested deeper than {MAX_DEPTH} levels", line=line)
+            continue
+        if isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            anchor, size = stack.pop()
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, size = event.anchor, 1
+        elif isinstance(event, yaml.AliasEvent):
+            anchor, size = None, sizes.get(event.anchor or "", 1)
+        else:
+            continue
+        if anchor:
+            sizes[anchor] = size
+        if stack:
+            stack[-1][1] += size
+        else:
+            total += size
+        if (stack[0][1] if stack else total) > max_values * 2:
+            line = event.start_mark.line + 1 if event.start_mark else None
+            raise HostRequiresError("document too large (too many values)", line=line)
 
 
 class _YamlTree:
