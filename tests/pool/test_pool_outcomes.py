@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from pool_helpers import VMX, Recorder, fast_pool
 from virtprov_testing.fake import FakeProvider
 from virtprov_testing.faults import FaultPlan, Latency, ScriptedFault
@@ -55,6 +56,36 @@ def test_precluded_says_why_and_makes_nothing() -> None:
     assert broken.reasons[0].startswith("hostRequires:")
     assert fake.all_guest_ids() == []
     assert [c.operation for c in fake.calls if c.operation == "create"] == []
+
+
+def test_tmt_requirements_and_declared_properties_reach_the_pool() -> None:
+    """A flavor declaring vmx takes a nested-virt recipe, in either language; without a
+    declaration it is precluded with the same kind of reason."""
+    plain = FakeProvider()
+    declaring = FakeProvider()
+    declaring.declarations = {"fake.large": {"cpu.flag": "vmx"}}
+    nested = {"cpu": {"flag": ["vmx"]}}
+    with fast_pool({"plain": plain}) as pool:
+        tmt = pool.submit(Recipe(1, hardware=nested)).wait(10)
+        bad = pool.submit(Recipe(2, hardware="memory: lots")).wait(10)
+    assert tmt is not None
+    assert tmt.status is Status.PRECLUDED
+    assert tmt.reasons == (
+        "plain: hardware.cpu.flag: vmx: a virtual machine cannot satisfy a cpu.flag "
+        "requirement: no flavor here declares cpu.flag",
+    )
+    assert bad is not None
+    assert bad.reasons[0].startswith("hardware: hardware.memory at line 1:")
+    with fast_pool({"declaring": declaring}) as pool:
+        tmt = pool.submit(Recipe(3, hardware=nested)).wait(10)
+        xml = pool.submit(Recipe(4, VMX)).wait(10)
+    for outcome in (tmt, xml):
+        assert outcome is not None
+        assert outcome.status is Status.SUCCEEDED, outcome.reasons
+        assert outcome.guest is not None
+        assert outcome.guest.flavor_id == "fake-large"
+    with pytest.raises(ValueError, match="not both"):
+        Recipe(5, VMX, hardware=nested)
 
 
 def test_skipped_when_no_capacity_anywhere() -> None:

@@ -222,14 +222,20 @@ class Launcher:
     def _plan(self, row: LaunchRow, disabled: Mapping[str, str], now: float) -> None:
         """Choose a provider and flavor, write the intent, and hand the create over."""
         from virtprov.hostrequires import Target, parse
+        from virtprov.hostrequires.tmt import parse_tmt
 
         recipe = Recipe.from_json(row.recipe_id, row.request)
         try:
             hr = self._host_requires.get(row.recipe_id)
             if hr is None:
-                hr = self._host_requires[row.recipe_id] = parse(recipe.host_requires)
+                if recipe.hardware is not None:
+                    hr = parse_tmt(recipe.hardware)
+                else:
+                    hr = parse(recipe.host_requires)
+                self._host_requires[row.recipe_id] = hr
         except HostRequiresError as exc:
-            self._decide(row, Status.PRECLUDED, reasons=(f"hostRequires: {exc}",))
+            language = "hardware" if recipe.hardware is not None else "hostRequires"
+            self._decide(row, Status.PRECLUDED, reasons=(f"{language}: {exc}",))
             return
         serving = [
             (name, state)

@@ -40,6 +40,9 @@ class Recipe:
     is ready and reports ``succeeded`` when it runs; otherwise the guest is reported
     ready (built and stopped), for the scheduler to write the netboot configuration for
     its MAC and power it on (:meth:`virtprov.pool.Pool.start`).
+
+    ``hardware``: tmt ``hardware:`` requirements (a mapping, or YAML text of one) instead
+    of ``host_requires``; both are judged by the one evaluator (docs/tmt.md).
     """
 
     recipe_id: str = attrs.field(converter=str)
@@ -48,10 +51,17 @@ class Recipe:
     owner: str | None = None
     boot: BootRequest | None = None
     arch: str | None = None
+    hardware: Mapping[str, Any] | str | None = attrs.field(default=None, hash=False)
+
+    @hardware.validator
+    def _one_language(self, attribute: Any, value: Any) -> None:
+        if value is not None and self.host_requires != "<hostRequires/>":
+            raise ValueError("give host_requires or hardware, not both")
 
     def to_json(self) -> dict[str, Any]:
         return {
             "host_requires": self.host_requires,
+            "hardware": self.hardware,
             "labs": list(self.labs),
             "owner": self.owner,
             "boot": boot_to_json(self.boot),
@@ -67,6 +77,7 @@ class Recipe:
             owner=data["owner"],
             boot=boot_from_json(data["boot"]),
             arch=data["arch"],
+            hardware=data.get("hardware"),  # absent from rows written by 0.1 journals
         )
 
 
