@@ -17,7 +17,7 @@ from virtprov.config import parse_config
 from virtprov.errors import ConfigError
 from virtprov.hostrequires import Target, parse, prepare
 from virtprov.hostrequires.properties import from_nova_extra_specs
-from virtprov.model import Flavor, GiB
+from virtprov.model import Flavor, GiB, ProviderInfo
 from virtprov.plugins import build_provider
 
 FLAVORS = (
@@ -44,9 +44,7 @@ FLAVORS = (
     ),
 )
 TARGET = Target.from_info(
-    __import__("virtprov.model", fromlist=["ProviderInfo"]).ProviderInfo(
-        name="c", driver="fake", lab=LAB, arches=("x86_64",)
-    ),
+    ProviderInfo(name="c", driver="fake", lab=LAB, arches=("x86_64",)),
     FLAVORS,
 )
 PREPARED = prepare(FLAVORS, TARGET)

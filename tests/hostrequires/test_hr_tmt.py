@@ -16,8 +16,14 @@ from tests.hostrequires.hrdata import LAB
 from virtprov.errors import HostRequiresError
 from virtprov.hostrequires import Target, parse, prepare
 from virtprov.hostrequires.convert import to_hostrequires
-from virtprov.hostrequires.tmt import parse_tmt, parse_tmt_any, read_tmt, tmt_phases
-from virtprov.model import Flavor, GiB
+from virtprov.hostrequires.tmt import (
+    compile_document,
+    parse_tmt,
+    parse_tmt_any,
+    read_tmt,
+    tmt_phases,
+)
+from virtprov.model import Flavor, GiB, ProviderInfo
 
 EXAMPLES = yaml.safe_load(
     (Path(__file__).parent / "data" / "tmt_spec_examples.yaml").read_text(encoding="utf-8")
@@ -59,9 +65,7 @@ FLAVORS = (
     ),
 )
 TARGET = Target.from_info(
-    __import__("virtprov.model", fromlist=["ProviderInfo"]).ProviderInfo(
-        name="cloud", driver="fake", lab=LAB, arches=("x86_64",)
-    ),
+    ProviderInfo(name="cloud", driver="fake", lab=LAB, arches=("x86_64",)),
     FLAVORS,
 )
 PREPARED = prepare(FLAVORS, TARGET)
@@ -77,8 +81,6 @@ def test_every_example_of_tmts_specification_parses_and_converts(example: dict[s
     _, phases = tmt_phases(example["text"], presets=PRESETS)
     assert phases
     for _, document in phases:
-        from virtprov.hostrequires.tmt import compile_document
-
         requires = compile_document(document)
         requires.virtualisable(TARGET)
         requires.match(PREPARED)
