@@ -718,6 +718,7 @@ def start_nova_service(name: str) -> None:
     if name == "nova-compute":
         # nova-compute with the shims' driver registered beside fake.FakeDriver.
         command = [venv_bin("python"), "-m", "virtprov_reference_shims.compute"]
+
     spawn(name, [*command, f"--config-file={ETC / 'nova' / 'nova.conf'}"])
 
 
@@ -807,18 +808,20 @@ def disable_retired_flavor() -> None:
 
 
 def wait_compute() -> None:
-    """Until the compute node is in a cell and in Placement (discover_hosts runs too)."""
+    """Until the compute service is up, mapped to the cell and its inventory in Placement."""
     nova = [venv_bin("nova-manage"), "--config-file", str(ETC / "nova" / "nova.conf")]
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if running("nova-compute") is None:
             raise Failure(f"nova-compute died; see {LOGS / 'nova-compute.log'}")
-        run("nova discover_hosts", [*nova, "cell_v2", "discover_hosts"], quiet=True)
         hosts = run("nova list_hosts", [*nova, "cell_v2", "list_hosts"], quiet=True)
         if "virtprov-reference-compute" in hosts:
-            return
+            break
+        run("nova discover_hosts", [*nova, "cell_v2", "discover_hosts"], quiet=True)
         time.sleep(1)
-    raise Failure("the compute host never registered; see logs/nova-compute.log")
+    else:
+        raise Failure("the compute host never registered; see logs/nova-compute.log")
+    seed("compute")
 
 
 # -- commands -----------------------------------------------------------------------------

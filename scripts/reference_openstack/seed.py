@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -267,5 +268,23 @@ def resources() -> None:
     print("seed: resources ready")
 
 
+def compute() -> None:
+    """Wait until nova-compute reports up and its inventory is in Placement."""
+    sess = admin_session()
+    nova = Api(sess, "compute", **{"OpenStack-API-Version": "compute 2.75"})
+    placement = Api(sess, "placement", **{"OpenStack-API-Version": "placement 1.10"})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        services = nova.get("/os-services", params={"binary": "nova-compute"})["services"]
+        providers = placement.get("/resource_providers")["resource_providers"]
+        if any(s["state"] == "up" for s in services) and providers:
+            inventory = placement.get(f"/resource_providers/{providers[0]['uuid']}/inventories")
+            if inventory["inventories"]:
+                print("seed: compute ready")
+                return
+        time.sleep(1)
+    sys.exit("seed: nova-compute is not up with an inventory in Placement after 120 s")
+
+
 if __name__ == "__main__":
-    {"identity": identity, "resources": resources}[sys.argv[1]]()
+    {"identity": identity, "resources": resources, "compute": compute}[sys.argv[1]]()

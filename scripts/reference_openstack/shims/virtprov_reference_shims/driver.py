@@ -1,8 +1,9 @@
 """Nova's fake hypervisor, sized like a small lab host, with an iPXE console log.
 
 ``FakeDriver`` keeps its guests in memory and never runs one. This subclass changes two
-things only: the resources it reports to Placement (so that the largest flavor finds no
-valid host), and the console log, which shows the iPXE chain-load a real guest of the
+things: the resources it reports to Placement (so that the largest flavor finds no valid
+host), the node's UUID (Nova's persistent node identity, so that nova-compute can be
+restarted), and the console log, which shows the iPXE chain-load a real guest of the
 iPXE image would print.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import nova.virt.node
 from nova.virt import fake
 
 CHAIN_URL = "http://beaker.example.com/systems/by-uuid/{uuid}/ipxe-script"
@@ -25,6 +27,16 @@ class IpxeFakeDriver(fake.FakeDriver):  # type: ignore[misc]
     def __init__(self, virtapi: Any, read_only: bool = False) -> None:
         super().__init__(virtapi, read_only)
         self._macs: dict[str, list[str]] = {}
+
+    # FakeDriver names its node with a UUID made up per process, so that a restarted
+    # nova-compute finds a "duplicate" node. Use Nova's persistent node identity instead.
+    def get_available_resource(self, nodename: str) -> dict[str, Any]:
+        resources: dict[str, Any] = super().get_available_resource(nodename)
+        resources["uuid"] = nova.virt.node.get_local_node_uuid()
+        return resources
+
+    def get_nodenames_by_uuid(self, refresh: bool = False) -> dict[str, str]:
+        return {nova.virt.node.get_local_node_uuid(): self.get_available_nodes()[0]}
 
     def spawn(self, context: Any, instance: Any, image_meta: Any, *args: Any, **kw: Any) -> None:
         super().spawn(context, instance, image_meta, *args, **kw)
