@@ -270,9 +270,7 @@ def run(
 
 def require_root() -> None:
     if os.geteuid() != 0:
-        raise Failure(
-            "needs root: the broker and the database run as the rabbitmq and mysql users"
-        )
+        raise Failure("needs root: the broker and the database run as the rabbitmq and mysql users")
 
 
 def debian_packages() -> None:
@@ -336,10 +334,14 @@ def install_venv() -> None:
         if line.strip() and not line.startswith("#")
     ]
     log(f"installing {len(packages)} pinned distributions into {VENV} (about a minute)")
+    # Built from a copy: setuptools leaves build/ behind in the tree it builds.
+    source = STATE / "shims-source"
+    shutil.rmtree(source, ignore_errors=True)
+    shutil.copytree(shims, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    python = str(VENV / "bin" / "python")
     run(
         "uv pip install",
-        [tool, "pip", "install", "-q", "--python", str(VENV / "bin" / "python")]
-        + ["-r", str(constraints), str(shims)],
+        [tool, "pip", "install", "-q", "--python", python, "-r", str(constraints), str(source)],
         env=env,
     )
     stamp.write_text(digest.hexdigest() + "\n")
@@ -354,8 +356,7 @@ def passwords() -> dict[str, str]:
     if path.exists():
         return dict(json.loads(path.read_text()))
     made = {
-        key: secrets.token_urlsafe(18)
-        for key in ("admin", "service", "user", "database", "broker")
+        key: secrets.token_urlsafe(18) for key in ("admin", "service", "user", "database", "broker")
     }
     path.touch(mode=0o600)
     path.write_text(json.dumps(made, indent=1) + "\n")
@@ -561,7 +562,7 @@ def write_clouds(pw: dict[str, str]) -> Path:
     }
     wrong = clouds[f"{CLOUD}-wrong-user"]["auth"]
     assert isinstance(wrong, dict)
-    wrong["password"] = "not-the-password"
+    wrong["password"] = "not-the-password"  # noqa: S105 - a wrong one on purpose
     path = STATE / "clouds.yaml"
     path.touch(mode=0o600)
     # JSON is YAML: no YAML library needed here.
@@ -658,8 +659,7 @@ def start_rabbitmq(pw: dict[str, str]) -> None:
     }
     (home / "rabbitmq-env.conf").write_text("# see scripts/reference-openstack\n")
     (home / "rabbitmq.conf").write_text(
-        "# Written by scripts/reference-openstack.\n"
-        "log.console = true\nlog.file = false\n"
+        "# Written by scripts/reference-openstack.\nlog.console = true\nlog.file = false\n"
     )
     for path in home.iterdir():
         shutil.chown(path, "rabbitmq", "rabbitmq")

@@ -168,7 +168,8 @@ def project_id(ks: Api, name: str) -> str:
 
 
 def flavors(nova: Api) -> None:
-    existing = {f["id"]: f for f in nova.get("/flavors/detail", params={"is_public": "None"})["flavors"]}
+    listed = nova.get("/flavors/detail", params={"is_public": "None"})["flavors"]
+    existing = {f["id"]: f for f in listed}
     for fid, name, vcpus, ram, disk, specs in FLAVORS:
         if fid not in existing:
             nova.post(
@@ -248,9 +249,7 @@ def quotas(nova: Api, neutron: Api, ids: dict[str, str]) -> None:
         f"/os-quota-sets/{ids[LAB]}", {"quota_set": {"instances": 10, "cores": 20, "ram": 51200}}
     )
     nova.put(f"/os-quota-sets/{ids['lab-quota-instances']}", {"quota_set": {"instances": 0}})
-    nova.put(
-        f"/os-quota-sets/{ids['lab-quota-cores-ram']}", {"quota_set": {"cores": 0, "ram": 0}}
-    )
+    nova.put(f"/os-quota-sets/{ids['lab-quota-cores-ram']}", {"quota_set": {"cores": 0, "ram": 0}})
     neutron.put(f"/v2.0/quotas/{ids['lab-overquota']}", {"quota": {"network": 0}})
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 
 def main() -> None:
-    from nova.cmd import compute as service
+    from nova.cmd import compute as service  # first: see above
+    from nova.virt import fake
 
     from virtprov_reference_shims.driver import IpxeFakeDriver
-    from nova.virt import fake
 
     fake.IpxeFakeDriver = IpxeFakeDriver
     service.main()

@@ -60,4 +60,3 @@ class IpxeFakeDriver(fake.FakeDriver):  # type: ignore[misc]
         url = CHAIN_URL.format(uuid=instance.uuid)
         lines.append(f"{url}... ok")
         return "\n".join(lines) + "\n"
-
