@@ -235,7 +235,9 @@ def networks(neutron: Api, lab: str) -> None:
             "enable_dhcp": False,
         },
     )
-    lab_net = ensure("network", "lab-net", {"project_id": lab})
+    # Shared, so that the fault projects can boot on it in fixed mode too.
+    lab_net = ensure("network", "lab-net", {"project_id": lab, "shared": True})
+    neutron.put(f"/v2.0/networks/{lab_net}", {"network": {"shared": True}})
     ensure(
         "subnet",
         "lab-subnet",

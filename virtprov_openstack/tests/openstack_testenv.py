@@ -89,12 +89,13 @@ def fault_options(fault: str) -> dict[str, Any]:
     return {"project_name": f"lab-{fault}"}
 
 
-def minicloud_options() -> dict[str, Any]:
-    """The table of the loopback imitation that composed the 503/429 cassette."""
+def minicloud_options(**overrides: Any) -> dict[str, Any]:
+    """The table of the loopback imitation that composed the cassettes a real cloud cannot
+    give: 503 and 429, and the pool's round trip (see cassettes/README.md)."""
     from os_minicloud import BASE
 
     return {
-        "network_mode": "fixed",
+        "network_mode": "floating",
         "guest_cidr": "192.168.10.0/24",
         "wait_interval": 0,
         "delete_timeout": 60,
@@ -107,4 +108,5 @@ def minicloud_options() -> dict[str, Any]:
         "image_tag": "virtprov-ipxe",
         "external_network": "public",
         "network": "lab-net",
+        **overrides,
     }

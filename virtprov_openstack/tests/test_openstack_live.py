@@ -14,6 +14,9 @@ import pytest
 from openstack_testenv import LIVE_TIMEOUT
 from test_openstack_provider import life
 from virtprov_openstack.provider import OpenStackProvider
+from virtprov_testing.pool_roundtrip import launch_and_release
+
+from virtprov.pool import Recipe
 
 conformance = pytest.importorskip("virtprov_testing.conformance")
 
@@ -34,3 +37,13 @@ class TestLiveOpenStackConformance(conformance.ProviderConformance):  # type: ig
 def test_live_guest_life(make_provider: Callable[..., OpenStackProvider], mode: str) -> None:
     """create -> ready -> start -> running -> stop -> stopped -> destroy, per network mode."""
     life(make_provider(network_mode=mode), "401" if mode == "floating" else "402")
+
+
+def test_live_pool_launches_and_releases_a_guest(
+    make_provider: Callable[..., OpenStackProvider],
+) -> None:
+    """The pool driving the provider: a launch to a ready guest, its release."""
+    provider = make_provider()
+    outcome = launch_and_release(provider, Recipe(403, labs=["lab.example.com"]), LIVE_TIMEOUT)
+    assert outcome.guest is not None
+    assert len(outcome.guest.macs) == 1
