@@ -1,9 +1,9 @@
 """Fixtures for the OpenStack provider's tests: cassettes, and the provider under test.
 
 By default every test replays its cassette from ``cassettes/openstack/`` with the network
-blocked (pytest-recording's ``--record-mode`` defaults to ``none``). See
-``cassettes/README.md`` for re-recording against a real cloud (``OS_CLOUD``) or
-re-composing from the loopback imitation (``VIRTPROV_OS_MINICLOUD=1``).
+blocked (pytest-recording's ``--record-mode`` defaults to ``none``), and the tests marked
+``live_openstack`` are skipped. See ``cassettes/README.md`` for re-recording against the
+reference OpenStack or another real cloud (``OS_CLOUD``), and docs/reference-openstack.md.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from openstack_testenv import PASSWORD_ENV, base_options
+from openstack_testenv import PASSWORD_ENV, base_options, live_cloud
 from virtprov_openstack.provider import OpenStackProvider
 from virtprov_testing.cassettes import cassette_config, register_matchers
 
@@ -29,9 +29,15 @@ def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Replay never touches the network: block sockets for every test of this directory.
+    # Replay never touches the network: block sockets for every test of this directory,
+    # except the live ones, which talk to the cloud that OS_CLOUD names (or are skipped).
     for item in items:
-        if HERE in Path(str(item.fspath)).parents:
+        if HERE not in Path(str(item.fspath)).parents:
+            continue
+        if item.get_closest_marker("live_openstack"):
+            if live_cloud() is None:
+                item.add_marker(pytest.mark.skip(reason="live_openstack: set OS_CLOUD"))
+        else:
             item.add_marker(pytest.mark.block_network)
 
 

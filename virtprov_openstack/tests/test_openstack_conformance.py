@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from openstack_testenv import LIVE_TIMEOUT, POLL_PAUSE
 from virtprov_openstack.provider import OpenStackProvider
 
 conformance = pytest.importorskip("virtprov_testing.conformance")
@@ -13,8 +14,8 @@ pytestmark = pytest.mark.vcr
 
 
 class TestOpenStackConformance(conformance.ProviderConformance):  # type: ignore[misc,name-defined]
-    poll_interval = 0.0  # replaying: no need to wait between polls
-    ready_timeout = 60.0
+    poll_interval = POLL_PAUSE  # replaying: no need to wait between polls
+    ready_timeout = LIVE_TIMEOUT
 
     @pytest.fixture
     def provider(self, make_provider: Callable[..., OpenStackProvider]) -> OpenStackProvider:
