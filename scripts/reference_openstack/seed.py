@@ -46,6 +46,21 @@ FLAVORS = [
     ("5", "m1.xlarge", 16, 32768, 160, {}),
     # Disabled after creation (Nova has no API for it): listed, never offered.
     ("6", "m1.retired", 1, 1024, 10, {}),
+    # Declares what it offers beyond size (CPU flags, vTPM, UEFI...): docs/declared-properties.md
+    (
+        "7",
+        "m1.nested",
+        4,
+        8192,
+        90,
+        {
+            "trait:HW_CPU_X86_VMX": "required",
+            "trait:HW_CPU_X86_AVX2": "required",
+            "hw:tpm_version": "2.0",
+            "os:secure_boot": "required",
+            "virtprov:system.numa-nodes": "2",
+        },
+    ),
 ]
 IMAGE_NAME = "ipxe-beaker"
 IMAGE_TAG = "virtprov-ipxe"
