@@ -117,7 +117,10 @@ def test_capacity_refused_at_create_moves_to_the_next_provider() -> None:
 
 def test_no_valid_host_at_build_is_destroyed_and_the_next_provider_tried() -> None:
     doomed = FakeProvider(
-        name="a", latency=Latency(build=0.02), faults=FaultPlan(rates={"build": 1.0})
+        name="a",
+        latency=Latency(build=0.02),
+        # every build ends in "No valid host" (a build fault may otherwise be transient)
+        faults=FaultPlan(rates={"build": 1.0}, kinds={"build": ("capacity",)}),
     )
     spare = FakeProvider(name="b")
     with fast_pool({"a": doomed, "b": spare}) as pool:
