@@ -23,7 +23,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -42,6 +42,9 @@ from virtprov.pool.outcome import Outcome, Recipe, Status
 from virtprov.pool.ratelimit import TokenBucket
 from virtprov.pool.settings import PoolSettings
 from virtprov.provider import Provider
+
+if TYPE_CHECKING:
+    from virtprov.hostrequires import Candidates
 
 log = logging.getLogger("virtprov.pool")
 
@@ -63,7 +66,8 @@ class _ProviderState:
     next_poll: float = 0.0
     polling: bool = False
     refreshing: bool = False
-    flavors: tuple[Flavor, ...] | None = None
+    #: the provider's flavors, prepared once for every recipe's match
+    flavors: Candidates | None = None
 
 
 class Launcher:
@@ -221,7 +225,7 @@ class Launcher:
 
     def _plan(self, row: LaunchRow, disabled: Mapping[str, str], now: float) -> None:
         """Choose a provider and flavor, write the intent, and hand the create over."""
-        from virtprov.hostrequires import Target, parse
+        from virtprov.hostrequires import parse
         from virtprov.hostrequires.tmt import parse_tmt
 
         recipe = Recipe.from_json(row.recipe_id, row.request)
@@ -249,15 +253,12 @@ class Launcher:
         precluded: list[str] = []
         choices: list[tuple[str, _ProviderState, Flavor]] = []
         for name, state in serving:
-            info = state.provider.info
-            target = Target.from_info(info)
-            verdict = hr.virtualisable(target)
+            verdict = hr.virtualisable(state.provider.info)
             if not verdict and hr.declared:
                 # a flavor may declare what it asks for (CPU flags, TPM...): look, then ask
                 # again; any other "no" is decided before any cloud call
                 with contextlib.suppress(ProviderError):
-                    target = Target.from_info(info, self._flavors(state))
-                    verdict = hr.virtualisable(target)
+                    verdict = hr.virtualisable(self._flavors(state).target)
             if not verdict:
                 precluded += [f"{name}: {reason}" for reason in verdict.reasons]
                 continue
@@ -266,8 +267,7 @@ class Launcher:
             except ProviderError as exc:
                 precluded.append(f"{name}: cannot list flavors: {exc.message}")
                 continue
-            target = Target.from_info(info, flavors)
-            match = hr.match(flavors, target, defaults=self.defaults)
+            match = hr.match(flavors)
             if match.chosen is None:
                 precluded += [f"{name}: {reason}" for reason in match.reasons] or [
                     f"{name}: no flavor satisfies the recipe"
@@ -328,9 +328,14 @@ class Launcher:
 
         return sorted(choices, key=load)
 
-    def _flavors(self, state: _ProviderState) -> tuple[Flavor, ...]:
+    def _flavors(self, state: _ProviderState) -> Candidates:
+        """The provider's flavors (with their declarations), listed and prepared once."""
         if state.flavors is None:
-            state.flavors = tuple(state.provider.declared_flavors())
+            from virtprov.hostrequires import Target, prepare
+
+            flavors = state.provider.declared_flavors()
+            target = Target.from_info(state.provider.info, flavors)
+            state.flavors = prepare(flavors, target, defaults=self.defaults)
         return state.flavors
 
     def _spec(self, recipe: Recipe, flavor: Flavor) -> GuestSpec:
