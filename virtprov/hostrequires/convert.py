@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import re
 from fractions import Fraction
-from typing import Any
 
 import attrs
 from lxml import etree
@@ -117,7 +116,7 @@ class _Writer:
             return None
         if key in _FLAG_KEYS:
             value = req.value if req.op == "=" else not req.value
-            return _nest((), _leaf("key_value", "==", "1" if value else "0", key=_FLAG_KEYS[key]))
+            return _leaf("key_value", "==", "1" if value else "0", key=_FLAG_KEYS[key])
         spec = _ELEMENTS.get(key)
         if spec is None:
             self.note(req, "Beaker has no equivalent; left out")
@@ -202,7 +201,7 @@ def _decimal(value: Fraction) -> str:
     return format(float(value), "g")
 
 
-def _leaf(tag: str, op: str, value: str, attribute: str = "value", **extra: str) -> Any:
+def _leaf(tag: str, op: str, value: str, attribute: str = "value", **extra: str) -> etree._Element:
     element = etree.Element(tag)
     for name, text in extra.items():
         element.set(name, text)
