@@ -10,9 +10,11 @@ number of elements itself, so that a bad document costs microseconds, not the sc
 from __future__ import annotations
 
 import copy
+import os
 import sys
 import threading
 from fractions import Fraction
+from types import ModuleType
 from typing import Any, cast
 
 from lxml import etree
@@ -38,7 +40,7 @@ from virtprov.hostrequires.compiled import (
 )
 from virtprov.hostrequires.document import HostRequires, RecipeRequires
 from virtprov.hostrequires.properties import kind_of
-from virtprov.hostrequires.units import byte_multiplier, parse_decimal, parse_integer
+from virtprov.hostrequires.units import BYTE_UNITS, byte_multiplier, parse_decimal, parse_integer
 
 #: A recipe's ``<hostRequires/>`` is a few hundred bytes; a whole job rarely a megabyte.
 MAX_BYTES = 1024 * 1024
@@ -61,6 +63,8 @@ _OPERATORS = {
     ">=": ">=",
     "like": "like",
 }
+_NOT_UTF8 = (b"\xfe\xff", b"\xff\xfe", b"\x4c\x6f\xa7\x94")
+_DECLARATIONS = (b"<?xml", b"\xef\xbb\xbf<?xml")
 _UNKNOWN = E.Element(E.AND)
 _local = threading.local()
 
@@ -125,8 +129,8 @@ def load_xml(text: str | bytes, *, max_bytes: int = MAX_BYTES) -> etree._Element
         raise HostRequiresError(
             f"document of {len(data)} bytes is over the limit of {max_bytes} bytes"
         )
-    head = data[:4]
-    if b"\x00" in head or head.startswith((b"\xfe\xff", b"\xff\xfe", b"\x4c\x6f\xa7\x94")):
+    # UTF-16 and UCS-4 (NULs or a BOM), EBCDIC ("<?xm" in it)
+    if data.find(b"\x00", 0, 4) >= 0 or data.startswith(_NOT_UTF8):
         raise HostRequiresError("only UTF-8 (or ASCII-compatible) documents are accepted")
     for marker in (b"<!DOCTYPE", b"<!ENTITY"):
         offset = data.find(marker)
@@ -135,11 +139,11 @@ def load_xml(text: str | bytes, *, max_bytes: int = MAX_BYTES) -> etree._Element
                 "DOCTYPE and entity declarations are not accepted in job XML",
                 line=_line_of(data, offset),
             )
-    if not data.strip():
-        raise HostRequiresError("empty document")
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
+        if not data.strip():
+            raise HostRequiresError("empty document") from None
         line, column = exc.position
         message = exc.msg or "not well-formed"
         if "Excessive depth" in message:
@@ -149,8 +153,13 @@ def load_xml(text: str | bytes, *, max_bytes: int = MAX_BYTES) -> etree._Element
         ) from None
     except (ValueError, LookupError) as exc:  # e.g. an unknown declared encoding
         raise HostRequiresError(f"cannot read the document: {exc}") from None
-    # Defence in depth: an encoding trick must not smuggle a DTD past the scan above.
-    if root.getroottree().docinfo.internalDTD is not None:
+    # Defence in depth: an encoding declared in bytes must not smuggle a DTD past the scan
+    # above (without a declaration, or from a str, the document is read as UTF-8).
+    if (
+        parser is plain
+        and data.startswith(_DECLARATIONS)
+        and root.getroottree().docinfo.internalDTD is not None
+    ):
         raise HostRequiresError("DOCTYPE and entity declarations are not accepted in job XML")
     return root
 
@@ -450,6 +459,65 @@ class _FastCompiler:
         return (P.SIZE, DEPENDS, dim, op, int(number))
 
 
+#: The contract of virtprov-speedups' compiler this module speaks (its ``ABI``).
+_NATIVE_ABI = 1
+
+
+def _load_native() -> ModuleType | None:
+    """virtprov-speedups' compiled :class:`_FastCompiler`, configured with this module's
+    tables; ``None`` when it is not installed, of another contract, built against another
+    lxml, or ``VIRTPROV_NO_SPEEDUPS`` is set (then everything runs in Python, alike)."""
+    if os.environ.get("VIRTPROV_NO_SPEEDUPS"):
+        return None
+    try:
+        from virtprov_speedups import _hostrequires
+    except (ImportError, ValueError):  # ValueError: Cython's check of lxml's struct sizes
+        return None
+    if getattr(_hostrequires, "ABI", None) != _NATIVE_ABI:
+        return None
+    _hostrequires.configure(
+        {
+            "tables": _TABLES,
+            "key_value_entries": _KEY_VALUE_ENTRIES,
+            "never_key_value": _NEVER_KEY_VALUE,
+            "opcodes": _OPCODES,
+            "op_text": _OP_TEXT,
+            "KEY_VALUE": E.KEY_VALUE,
+            "NEVER": E.NEVER,
+            "DECLARED": E.DECLARED,
+            "TARGET": E.TARGET,
+            "SIZE": E.SIZE,
+            "value_TEXT": E.TEXT,
+            "value_BYTES": E.BYTES,
+            "TRUE": P.TRUE,
+            "FALSE": P.FALSE,
+            "DEPENDS": DEPENDS,
+            "lab": "lab",
+            "P_AND": P.AND,
+            "P_OR": P.OR,
+            "P_NOT": P.NOT,
+            "P_SIZE": P.SIZE,
+            "P_ARCH": P.ARCH,
+            "P_TARGET": P.TARGET,
+            "P_CONSTANT": P.CONSTANT,
+            "P_DECLARED": P.DECLARED,
+            "P_LIKE": P.LIKE,
+            "what_INTEGER_SIZE": _INTEGER_SIZE,
+            "what_TEXT": _TEXT,
+            "negate": P.negate,
+            "like_pattern": like_pattern,
+            "declared_text": _declared_text,
+            "kind_of": kind_of,
+            "byte_units": BYTE_UNITS,
+        }
+    )
+    return _hostrequires
+
+
+#: The compiled front end when available (tests switch it off to compare the two).
+native: ModuleType | None = _load_native()
+
+
 def node_tree(el: etree._Element) -> AllOf:
     """The node tree of an element :func:`compile_element` accepted (for reasons)."""
     return AllOf(_Compiler(sys.maxsize, sys.maxsize).children(el, "host", 1), el)
@@ -459,6 +527,12 @@ def compile_element(
     el: etree._Element, *, max_depth: int = MAX_DEPTH, max_elements: int = MAX_ELEMENTS
 ) -> HostRequires:
     """Compile an already parsed ``<hostRequires>`` element (its tag does not matter)."""
+    if native is not None:
+        # None: force=, or a document that warns, fails or is unusual: Python compiles it
+        done = native.compile_tree(el, max_depth, max_elements)
+        if done is not None:
+            program, labs = done
+            return HostRequires.compiled(el, program, (), tuple(labs) if labs else ())
     force = el.get("force")
     if force:
         warnings = (f"{describe(el)}: force= is set, so the other requirements are ignored",)

@@ -1,0 +1,375 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""virtprov's ``<hostRequires/>`` compiler over libxml2's tree, through lxml's C API.
+
+The pure-Python compiler (``virtprov.hostrequires.parse._FastCompiler``) is the
+definition; this module is the same loop without the interpreter and without one lxml
+proxy object per element. Everything it knows of the vocabulary (element tables, opcodes,
+program kinds, the helpers for rare values) is handed to it by virtprov through
+:func:`configure`, so the two cannot drift apart in what they mean.
+
+It handles the common documents only. On anything that makes the Python compiler warn,
+raise or take a rare path (an unknown element, a bad ``op``, a value that is not plain
+digits, a zero size, a namespace, an attribute value made of several nodes, the element
+and depth caps...) :func:`compile_tree` returns ``None`` and virtprov compiles the same
+tree in Python: a document the fast path accepts compiles to an equal program, one it
+declines costs what it costs without this module.
+"""
+
+from cpython.long cimport PyLong_FromLongLong
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.ref cimport PyObject
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.string cimport strcmp, strlen
+
+cimport lxml.includes.etreepublic as cetree
+from lxml.includes cimport tree
+
+cetree.import_lxml__etree()
+
+#: What virtprov checks before using this module: the contract of configure/compile_tree.
+ABI = 1
+
+# What an element is, as the walk needs it (configure() fills these from virtprov's
+# tables); the Python objects they point to are kept alive by _KEEP.
+cdef enum Kind:
+    K_OTHER
+    K_KEY_VALUE
+    K_NEVER
+    K_DECLARED
+    K_TARGET
+    K_LAB  # a TARGET on the lab: the walk also collects its element
+    K_SIZE
+
+cdef struct Entry:
+    const char* tag
+    int what  # a container's program kind (AND, OR, NOT), or INTEGER_SIZE, TEXT, NUMBER
+    Kind kind
+    int level  # a container's vocabulary inside (an index into _LEVELS)
+    bint bytes_value  # the value is multiplied by units=
+    PyObject* value_type  # str or None
+    PyObject* name  # the level's or the leaf's name, as in the program
+
+cdef struct Level:
+    Py_ssize_t count
+    Entry* entries
+
+cdef struct Operator:
+    const char* written
+    int opcode
+    PyObject* text  # the operator's text, for DECLARED programs
+
+cdef Level* _LEVELS = NULL
+cdef Py_ssize_t _LEVEL_COUNT = 0
+cdef int _HOST = -1
+cdef Operator* _OPERATORS = NULL
+cdef Py_ssize_t _OPERATOR_COUNT = 0
+cdef Operator _ABSENT_OP
+cdef dict _KEY_VALUE_ENTRIES = None  # <key_value key=...> -> entry tuple
+cdef object _NEVER_KEY_VALUE = None
+cdef list _KEEP = []
+cdef object _V_TEXT
+cdef object _TRUE, _FALSE, _DEPENDS
+cdef int _AND, _OR, _NOT, _SIZE, _ARCH, _TARGET, _CONSTANT, _DECLARED, _LIKE
+cdef int _INTEGER_SIZE, _W_TEXT
+cdef object _negate, _like_pattern, _declared_text, _kind_of
+cdef dict _BYTE_UNITS = None
+
+# Longer digit strings are left to Python's int() (they fit no C long long).
+cdef enum:
+    MAX_DIGITS = 18
+
+
+cdef const char* _keep_bytes(str text) except NULL:
+    encoded = text.encode()
+    _KEEP.append(encoded)
+    return <const char*>encoded
+
+
+cdef Entry _entry(tuple entry, dict kinds, dict level_index) except *:
+    what, kind, value_type, name = entry
+    cdef Entry e
+    e.tag = NULL
+    e.what = what
+    e.kind = kinds.get(kind, K_OTHER)
+    if e.kind == K_TARGET and name == "lab":
+        e.kind = K_LAB
+    e.level = level_index.get(name, -1) if what < _INTEGER_SIZE else -1
+    e.bytes_value = value_type is not None and value_type == "bytes"
+    _KEEP.append(value_type)
+    _KEEP.append(name)
+    e.value_type = <PyObject*>value_type
+    e.name = <PyObject*>name
+    return e
+
+
+def configure(dict spec):
+    """Take the vocabulary and constants from virtprov (keys: see virtprov's parse.py)."""
+    global _LEVELS, _LEVEL_COUNT, _HOST, _OPERATORS, _OPERATOR_COUNT, _ABSENT_OP
+    global _KEY_VALUE_ENTRIES, _NEVER_KEY_VALUE, _V_TEXT, _TRUE, _FALSE, _DEPENDS
+    global _AND, _OR, _NOT, _SIZE, _ARCH, _TARGET, _CONSTANT, _DECLARED, _LIKE
+    global _INTEGER_SIZE, _W_TEXT, _negate, _like_pattern, _declared_text, _kind_of
+    global _BYTE_UNITS
+    if _LEVELS is not NULL:
+        raise RuntimeError("configure() once per process")
+    _AND, _OR, _NOT = spec["P_AND"], spec["P_OR"], spec["P_NOT"]
+    _SIZE, _ARCH, _TARGET = spec["P_SIZE"], spec["P_ARCH"], spec["P_TARGET"]
+    _CONSTANT, _DECLARED, _LIKE = spec["P_CONSTANT"], spec["P_DECLARED"], spec["P_LIKE"]
+    _INTEGER_SIZE, _W_TEXT = spec["what_INTEGER_SIZE"], spec["what_TEXT"]
+    _TRUE, _FALSE, _DEPENDS = spec["TRUE"], spec["FALSE"], spec["DEPENDS"]
+    _V_TEXT = spec["value_TEXT"]
+    _negate, _like_pattern = spec["negate"], spec["like_pattern"]
+    _declared_text, _kind_of = spec["declared_text"], spec["kind_of"]
+    _BYTE_UNITS = spec["byte_units"]
+    _KEY_VALUE_ENTRIES = spec["key_value_entries"]
+    _NEVER_KEY_VALUE = spec["never_key_value"]
+    kinds = {
+        spec["KEY_VALUE"]: K_KEY_VALUE,
+        spec["NEVER"]: K_NEVER,
+        spec["DECLARED"]: K_DECLARED,
+        spec["TARGET"]: K_TARGET,
+        spec["SIZE"]: K_SIZE,
+    }
+    tables = spec["tables"]
+    level_index = {level: number for number, level in enumerate(tables)}
+    _HOST = level_index["host"]
+    levels = <Level*>PyMem_Malloc(len(tables) * sizeof(Level))
+    for number, table in enumerate(tables.values()):
+        levels[number].count = len(table)
+        levels[number].entries = <Entry*>PyMem_Malloc(len(table) * sizeof(Entry))
+        for i, (tag, entry) in enumerate(table.items()):
+            levels[number].entries[i] = _entry(entry, kinds, level_index)
+            levels[number].entries[i].tag = _keep_bytes(tag)
+    operators = [(w, code, spec["op_text"][w]) for w, code in spec["opcodes"].items()]
+    _OPERATORS = <Operator*>PyMem_Malloc(len(operators) * sizeof(Operator))
+    _OPERATOR_COUNT = 0
+    for written, code, text in operators:
+        _KEEP.append(text)
+        if written is None:
+            _ABSENT_OP.written = NULL
+            _ABSENT_OP.opcode = code
+            _ABSENT_OP.text = <PyObject*>text
+        else:
+            _OPERATORS[_OPERATOR_COUNT].written = _keep_bytes(written)
+            _OPERATORS[_OPERATOR_COUNT].opcode = code
+            _OPERATORS[_OPERATOR_COUNT].text = <PyObject*>text
+            _OPERATOR_COUNT += 1
+    # key_value entries are looked up by key (rare): keep them as tuples
+    _KEY_VALUE_ENTRIES = {
+        key: _entry_tuple(entry, kinds, level_index)
+        for key, entry in _KEY_VALUE_ENTRIES.items()
+    }
+    _NEVER_KEY_VALUE = _entry_tuple(_NEVER_KEY_VALUE, kinds, level_index)
+    _LEVEL_COUNT = len(tables)
+    _LEVELS = levels
+
+
+cdef class _BoxedEntry:
+    cdef Entry entry
+
+
+cdef _BoxedEntry _entry_tuple(tuple entry, dict kinds, dict level_index):
+    boxed = _BoxedEntry()
+    boxed.entry = _entry(entry, kinds, level_index)
+    return boxed
+
+
+cdef inline const Entry* _find(const Level* level, const char* tag) noexcept:
+    cdef Py_ssize_t i
+    cdef const Entry* entry
+    for i in range(level.count):
+        entry = &level.entries[i]
+        if entry.tag[0] == tag[0] and strcmp(entry.tag, tag) == 0:
+            return entry
+    return NULL
+
+
+cdef inline const Operator* _operator(const char* written) noexcept:
+    cdef Py_ssize_t i
+    for i in range(_OPERATOR_COUNT):
+        if strcmp(_OPERATORS[i].written, written) == 0:
+            return &_OPERATORS[i]
+    return NULL
+
+
+cdef enum Found:
+    ABSENT = 0
+    FOUND = 1
+    COMPLEX = 2  # several nodes (entity references): lxml joins them; leave it to Python
+
+
+cdef Found _attr(tree.xmlNode* node, const char* name, const char** value) noexcept:
+    """The un-namespaced attribute ``name``, as lxml's ``get()`` finds it."""
+    cdef tree.xmlAttr* attr = node.properties
+    cdef tree.xmlNode* text
+    while attr is not NULL:
+        if attr.ns is NULL and strcmp(<const char*>attr.name, name) == 0:
+            text = attr.children
+            if text is NULL:
+                value[0] = b""
+                return FOUND
+            if text.next is NULL and text.type == tree.XML_TEXT_NODE:
+                value[0] = <const char*>text.content
+                return FOUND
+            return COMPLEX
+        attr = attr.next
+    return ABSENT
+
+
+cdef inline str _text(const char* value):
+    return PyUnicode_DecodeUTF8(value, strlen(value), NULL)
+
+
+cdef object _digits(const char* value):
+    """A non-empty run of ASCII digits as an int, ``None`` for anything else."""
+    cdef long long number = 0
+    cdef Py_ssize_t length = strlen(value)
+    cdef Py_ssize_t i
+    if length == 0 or length > MAX_DIGITS:
+        return None
+    for i in range(length):
+        if value[i] < 48 or value[i] > 57:  # '0'..'9'
+            return None
+        number = number * 10 + (value[i] - 48)
+    return PyLong_FromLongLong(number)
+
+
+cdef class _Walk:
+    cdef int elements
+    cdef int max_elements
+    cdef int max_depth
+    cdef list lab_locs
+    cdef cetree._Document doc
+
+
+cdef object _walk(_Walk walk, tree.xmlNode* el, int level, int depth, int container):
+    """The folded program of container ``el``, or ``None``: compile this document in Python."""
+    if depth > walk.max_depth:
+        return None
+    cdef const Level* table = &_LEVELS[level]
+    cdef bint any_of = container == _OR
+    cdef list kept = []
+    cdef bint decided = False
+    cdef bint dynamic = False
+    cdef tree.xmlNode* child = el.children
+    cdef const Entry* entry
+    cdef const Operator* op
+    cdef const char* written
+    cdef const char* value
+    cdef Found has_op, has_value, found
+    cdef object node, name, amount, text, pattern
+    while child is not NULL:
+        if child.type != tree.XML_ELEMENT_NODE:  # text, comments, processing instructions
+            child = child.next
+            continue
+        walk.elements += 1
+        if walk.elements > walk.max_elements or child.ns is not NULL:
+            return None
+        entry = _find(table, <const char*>child.name)
+        if entry is NULL:  # an unknown element: Python warns
+            return None
+        if entry.kind == K_KEY_VALUE:
+            found = _attr(child, b"key", &value)
+            if found == COMPLEX:
+                return None
+            key = _text(value) if found == FOUND else ""
+            entry = &(<_BoxedEntry>_KEY_VALUE_ENTRIES.get(key, _NEVER_KEY_VALUE)).entry
+        name = <object>entry.name
+        if entry.what < _INTEGER_SIZE:
+            node = _walk(walk, child, entry.level, depth + 1, entry.what)
+            if node is None:
+                return None
+        else:
+            has_op = _attr(child, b"op", &written)
+            if has_op == COMPLEX:
+                return None
+            if has_op == ABSENT:
+                op = &_ABSENT_OP
+            else:
+                op = _operator(written)
+                if op is NULL:  # an unknown op: Python raises
+                    return None
+            has_value = _attr(child, b"value", &value)
+            if has_value == COMPLEX:
+                return None
+            if entry.what != _W_TEXT:
+                if op.opcode == _LIKE or has_value == ABSENT or entry.kind == K_DECLARED:
+                    return None
+                amount = _digits(value)
+                if amount is None:
+                    return None
+                if entry.bytes_value:
+                    found = _attr(child, b"units", &written)
+                    if found == COMPLEX:
+                        return None
+                    if found == FOUND:
+                        multiplier = _BYTE_UNITS.get(_text(written))
+                        if multiplier is None:
+                            return None
+                        amount = amount * multiplier
+                if entry.kind != K_SIZE:
+                    node = _FALSE
+                elif not amount:  # Python warns: 0 imposes nothing
+                    return None
+                else:
+                    kept.append((_SIZE, _DEPENDS, name, op.opcode, amount))
+                    child = child.next
+                    continue
+            elif entry.kind == K_NEVER:
+                node = _FALSE
+            else:
+                text = _text(value) if has_value == FOUND else ""
+                pattern = _like_pattern(text) if op.opcode == _LIKE else None
+                dynamic = True
+                if entry.kind == K_DECLARED:
+                    value_type = <object>entry.value_type
+                    kept.append(
+                        (_DECLARED, None, name, _kind_of(name), <object>op.text,
+                         _declared_text(value_type or _V_TEXT, text), pattern)
+                    )
+                elif entry.kind == K_TARGET or entry.kind == K_LAB:
+                    if entry.kind == K_LAB:
+                        walk.lab_locs.append(cetree.elementFactory(walk.doc, child))
+                    kept.append((_TARGET, None, name, op.opcode, text, pattern))
+                else:
+                    kept.append((_ARCH, None, op.opcode, text, pattern))
+                child = child.next
+                continue
+        if node[0] == _CONSTANT:
+            if (node is _TRUE) == any_of:
+                decided = True
+        else:
+            if node[1] is None:
+                dynamic = True
+            kept.append(node)
+        child = child.next
+    # The folding of virtprov's _FastCompiler.walk (and program.fold_all/fold_any).
+    if decided:
+        folded = _TRUE if any_of else _FALSE
+    elif not kept:
+        folded = _FALSE if any_of else _TRUE
+    elif len(kept) == 1:
+        folded = kept[0]
+    else:
+        folded = (_OR if any_of else _AND, None if dynamic else _DEPENDS, tuple(kept))
+    if container == _NOT:
+        return _negate(folded)
+    return folded
+
+
+def compile_tree(cetree._Element root, int max_depth, int max_elements):
+    """``(program, lab elements)`` of a ``<hostRequires>`` element, or ``None``: compile it
+    in Python (see the module's docstring). A root with ``force=`` is declined too."""
+    if _LEVELS is NULL:
+        raise RuntimeError("configure() first")
+    cdef const char* force
+    if _attr(root._c_node, b"force", &force) != ABSENT:
+        return None
+    cdef _Walk walk = _Walk()
+    walk.max_depth = max_depth
+    walk.max_elements = max_elements
+    walk.lab_locs = []
+    walk.doc = root._doc
+    program = _walk(walk, root._c_node, _HOST, 1, _AND)
+    if program is None:
+        return None
+    return program, walk.lab_locs
