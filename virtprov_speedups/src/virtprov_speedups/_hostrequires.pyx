@@ -38,6 +38,7 @@ cdef enum Kind:
     K_DECLARED
     K_TARGET
     K_LAB  # a TARGET on the lab: the walk also collects its element
+    K_ARCH
     K_SIZE
 
 cdef struct Entry:
@@ -67,8 +68,8 @@ cdef Operator _ABSENT_OP
 cdef dict _KEY_VALUE_ENTRIES = None  # <key_value key=...> -> entry tuple
 cdef object _NEVER_KEY_VALUE = None
 cdef list _KEEP = []
-cdef object _V_TEXT
-cdef object _TRUE, _FALSE, _DEPENDS
+cdef object _V_TEXT, _V_BYTES
+cdef object _TRUE, _FALSE, _DEPENDS, _LAB
 cdef int _AND, _OR, _NOT, _SIZE, _ARCH, _TARGET, _CONSTANT, _DECLARED, _LIKE
 cdef int _INTEGER_SIZE, _W_TEXT
 cdef object _negate, _like_pattern, _declared_text, _kind_of
@@ -91,10 +92,14 @@ cdef Entry _entry(tuple entry, dict kinds, dict level_index) except *:
     e.tag = NULL
     e.what = what
     e.kind = kinds.get(kind, K_OTHER)
-    if e.kind == K_TARGET and name == "lab":
+    if e.kind == K_TARGET and name == _LAB:
         e.kind = K_LAB
-    e.level = level_index.get(name, -1) if what < _INTEGER_SIZE else -1
-    e.bytes_value = value_type is not None and value_type == "bytes"
+    e.level = -1
+    if what < _INTEGER_SIZE:
+        if name not in level_index:
+            raise ValueError(f"a container of an unknown level: {entry!r}")
+        e.level = level_index[name]
+    e.bytes_value = value_type is _V_BYTES
     _KEEP.append(value_type)
     _KEEP.append(name)
     e.value_type = <PyObject*>value_type
@@ -105,18 +110,17 @@ cdef Entry _entry(tuple entry, dict kinds, dict level_index) except *:
 def configure(dict spec):
     """Take the vocabulary and constants from virtprov (keys: see virtprov's parse.py)."""
     global _LEVELS, _LEVEL_COUNT, _HOST, _OPERATORS, _OPERATOR_COUNT, _ABSENT_OP
-    global _KEY_VALUE_ENTRIES, _NEVER_KEY_VALUE, _V_TEXT, _TRUE, _FALSE, _DEPENDS
+    global _KEY_VALUE_ENTRIES, _NEVER_KEY_VALUE, _V_TEXT, _V_BYTES, _TRUE, _FALSE, _DEPENDS, _LAB
     global _AND, _OR, _NOT, _SIZE, _ARCH, _TARGET, _CONSTANT, _DECLARED, _LIKE
     global _INTEGER_SIZE, _W_TEXT, _negate, _like_pattern, _declared_text, _kind_of
     global _BYTE_UNITS
-    if _LEVELS is not NULL:
-        raise RuntimeError("configure() once per process")
+    _free()
     _AND, _OR, _NOT = spec["P_AND"], spec["P_OR"], spec["P_NOT"]
     _SIZE, _ARCH, _TARGET = spec["P_SIZE"], spec["P_ARCH"], spec["P_TARGET"]
     _CONSTANT, _DECLARED, _LIKE = spec["P_CONSTANT"], spec["P_DECLARED"], spec["P_LIKE"]
     _INTEGER_SIZE, _W_TEXT = spec["what_INTEGER_SIZE"], spec["what_TEXT"]
-    _TRUE, _FALSE, _DEPENDS = spec["TRUE"], spec["FALSE"], spec["DEPENDS"]
-    _V_TEXT = spec["value_TEXT"]
+    _TRUE, _FALSE, _DEPENDS, _LAB = spec["TRUE"], spec["FALSE"], spec["DEPENDS"], spec["lab"]
+    _V_TEXT, _V_BYTES = spec["value_TEXT"], spec["value_BYTES"]
     _negate, _like_pattern = spec["negate"], spec["like_pattern"]
     _declared_text, _kind_of = spec["declared_text"], spec["kind_of"]
     _BYTE_UNITS = spec["byte_units"]
@@ -127,6 +131,7 @@ def configure(dict spec):
         spec["NEVER"]: K_NEVER,
         spec["DECLARED"]: K_DECLARED,
         spec["TARGET"]: K_TARGET,
+        spec["ARCH"]: K_ARCH,
         spec["SIZE"]: K_SIZE,
     }
     tables = spec["tables"]
@@ -161,6 +166,19 @@ def configure(dict spec):
     _NEVER_KEY_VALUE = _entry_tuple(_NEVER_KEY_VALUE, kinds, level_index)
     _LEVEL_COUNT = len(tables)
     _LEVELS = levels
+
+
+cdef void _free() noexcept:
+    """Forget an earlier configuration (virtprov's parse module was reloaded)."""
+    global _LEVELS, _LEVEL_COUNT, _OPERATORS, _OPERATOR_COUNT
+    cdef Py_ssize_t i
+    if _LEVELS is not NULL:
+        for i in range(_LEVEL_COUNT):
+            PyMem_Free(_LEVELS[i].entries)
+        PyMem_Free(_LEVELS)
+    PyMem_Free(_OPERATORS)
+    _LEVELS, _LEVEL_COUNT, _OPERATORS, _OPERATOR_COUNT = NULL, 0, NULL, 0
+    del _KEEP[:]
 
 
 cdef class _BoxedEntry:
@@ -330,8 +348,10 @@ cdef object _walk(_Walk walk, tree.xmlNode* el, int level, int depth, int contai
                     if entry.kind == K_LAB:
                         walk.lab_locs.append(cetree.elementFactory(walk.doc, child))
                     kept.append((_TARGET, None, name, op.opcode, text, pattern))
-                else:
+                elif entry.kind == K_ARCH:
                     kept.append((_ARCH, None, op.opcode, text, pattern))
+                else:  # a kind this walk does not know
+                    return None
                 child = child.next
                 continue
         if node[0] == _CONSTANT:
