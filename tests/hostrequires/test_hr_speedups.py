@@ -159,3 +159,41 @@ def test_what_it_declines(body: str) -> None:
 )
 def test_what_it_compiles(body: str) -> None:
     assert assert_agrees(f"<hostRequires>{body}</hostRequires>")
+
+
+class _Broken:
+    """A virtprov-speedups module that must be ignored."""
+
+    def __init__(self, abi: int, fails: bool = False) -> None:
+        self.ABI = abi
+        self.fails = fails
+
+    def configure(self, spec: dict[str, object]) -> None:
+        if self.fails:
+            raise ValueError("a container of an unknown level")
+
+
+@pytest.mark.parametrize(
+    ("module", "why"),
+    [
+        (_Broken(abi=0), "another contract"),
+        (_Broken(abi=1, fails=True), "configure() fails"),
+    ],
+)
+def test_a_compiled_front_end_that_does_not_fit_is_ignored(
+    monkeypatch: pytest.MonkeyPatch, module: _Broken, why: str
+) -> None:
+    import virtprov_speedups
+
+    monkeypatch.delenv("VIRTPROV_NO_SPEEDUPS", raising=False)
+    monkeypatch.setattr(virtprov_speedups, "_hostrequires", module)
+    assert PARSE_MODULE._load_native() is None, why
+
+
+def test_the_environment_switches_it_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIRTPROV_NO_SPEEDUPS", "1")
+    assert PARSE_MODULE._load_native() is None
+    monkeypatch.setattr(PARSE_MODULE, "native", None)
+    from virtprov.hostrequires import front_end
+
+    assert front_end() == "python"
