@@ -24,6 +24,7 @@ from virtprov.hostrequires import elements as E
 from virtprov.hostrequires import program as P
 from virtprov.hostrequires.compiled import (
     DEPENDS,
+    YES,
     AllOf,
     AnyOf,
     ArchTest,
@@ -501,6 +502,7 @@ def _configure(compiled: ModuleType) -> None:
             "TRUE": P.TRUE,
             "FALSE": P.FALSE,
             "DEPENDS": DEPENDS,
+            "YES": YES,
             "lab": "lab",
             "P_AND": P.AND,
             "P_OR": P.OR,
@@ -513,7 +515,6 @@ def _configure(compiled: ModuleType) -> None:
             "P_LIKE": P.LIKE,
             "what_INTEGER_SIZE": _INTEGER_SIZE,
             "what_TEXT": _TEXT,
-            "negate": P.negate,
             "like_pattern": like_pattern,
             "declared_text": _declared_text,
             "kind_of": kind_of,

@@ -49,14 +49,18 @@ cdef struct Entry:
     bint bytes_value  # the value is multiplied by units=
     PyObject* value_type  # str or None
     PyObject* name  # the level's or the leaf's name, as in the program
+    PyObject* declared_kind  # for DECLARED: kind_of(name)
 
 cdef struct Level:
     Py_ssize_t count
     Entry* entries
+    # entries[first[c]:first[c + 1]] are the tags beginning with byte c (sorted by it)
+    unsigned short first[257]
 
 cdef struct Operator:
     const char* written
     int opcode
+    PyObject* code  # opcode as a Python int
     PyObject* text  # the operator's text, for DECLARED programs
 
 cdef Level* _LEVELS = NULL
@@ -64,15 +68,18 @@ cdef Py_ssize_t _LEVEL_COUNT = 0
 cdef int _HOST = -1
 cdef Operator* _OPERATORS = NULL
 cdef Py_ssize_t _OPERATOR_COUNT = 0
+cdef unsigned short _OPERATOR_FIRST[257]  # as Level.first
 cdef Operator _ABSENT_OP
 cdef dict _KEY_VALUE_ENTRIES = None  # <key_value key=...> -> entry tuple
 cdef object _NEVER_KEY_VALUE = None
 cdef list _KEEP = []
 cdef object _V_TEXT, _V_BYTES
-cdef object _TRUE, _FALSE, _DEPENDS, _LAB
-cdef int _AND, _OR, _NOT, _SIZE, _ARCH, _TARGET, _CONSTANT, _DECLARED, _LIKE
+cdef object _TRUE, _FALSE, _DEPENDS, _YES, _LAB
+cdef int _AND, _OR, _NOT, _CONSTANT, _LIKE
+# the program kinds as the Python ints the tuples hold
+cdef object _AND_O, _OR_O, _NOT_O, _SIZE_O, _ARCH_O, _TARGET_O, _DECLARED_O
 cdef int _INTEGER_SIZE, _W_TEXT
-cdef object _negate, _like_pattern, _declared_text, _kind_of
+cdef object _like_pattern, _declared_text, _kind_of
 cdef dict _BYTE_UNITS = None
 
 # Longer digit strings are left to Python's int() (they fit no C long long).
@@ -104,6 +111,9 @@ cdef Entry _entry(tuple entry, dict kinds, dict level_index) except *:
     _KEEP.append(name)
     e.value_type = <PyObject*>value_type
     e.name = <PyObject*>name
+    declared_kind = _kind_of(name) if e.kind == K_DECLARED else None
+    _KEEP.append(declared_kind)
+    e.declared_kind = <PyObject*>declared_kind
     return e
 
 
@@ -111,17 +121,20 @@ def configure(dict spec):
     """Take the vocabulary and constants from virtprov (keys: see virtprov's parse.py)."""
     global _LEVELS, _LEVEL_COUNT, _HOST, _OPERATORS, _OPERATOR_COUNT, _ABSENT_OP
     global _KEY_VALUE_ENTRIES, _NEVER_KEY_VALUE, _V_TEXT, _V_BYTES, _TRUE, _FALSE, _DEPENDS, _LAB
-    global _AND, _OR, _NOT, _SIZE, _ARCH, _TARGET, _CONSTANT, _DECLARED, _LIKE
-    global _INTEGER_SIZE, _W_TEXT, _negate, _like_pattern, _declared_text, _kind_of
+    global _YES, _AND, _OR, _NOT, _CONSTANT, _LIKE, _OPERATOR_FIRST
+    global _AND_O, _OR_O, _NOT_O, _SIZE_O, _ARCH_O, _TARGET_O, _DECLARED_O
+    global _INTEGER_SIZE, _W_TEXT, _like_pattern, _declared_text, _kind_of
     global _BYTE_UNITS
     _free()
     _AND, _OR, _NOT = spec["P_AND"], spec["P_OR"], spec["P_NOT"]
-    _SIZE, _ARCH, _TARGET = spec["P_SIZE"], spec["P_ARCH"], spec["P_TARGET"]
-    _CONSTANT, _DECLARED, _LIKE = spec["P_CONSTANT"], spec["P_DECLARED"], spec["P_LIKE"]
+    _CONSTANT, _LIKE = spec["P_CONSTANT"], spec["P_LIKE"]
     _INTEGER_SIZE, _W_TEXT = spec["what_INTEGER_SIZE"], spec["what_TEXT"]
+    _AND_O, _OR_O, _NOT_O, _SIZE_O = spec["P_AND"], spec["P_OR"], spec["P_NOT"], spec["P_SIZE"]
+    _ARCH_O, _TARGET_O, _DECLARED_O = spec["P_ARCH"], spec["P_TARGET"], spec["P_DECLARED"]
     _TRUE, _FALSE, _DEPENDS, _LAB = spec["TRUE"], spec["FALSE"], spec["DEPENDS"], spec["lab"]
+    _YES = spec["YES"]
     _V_TEXT, _V_BYTES = spec["value_TEXT"], spec["value_BYTES"]
-    _negate, _like_pattern = spec["negate"], spec["like_pattern"]
+    _like_pattern = spec["like_pattern"]
     _declared_text, _kind_of = spec["declared_text"], spec["kind_of"]
     _BYTE_UNITS = spec["byte_units"]
     _KEY_VALUE_ENTRIES = spec["key_value_entries"]
@@ -139,25 +152,32 @@ def configure(dict spec):
     _HOST = level_index["host"]
     levels = <Level*>PyMem_Malloc(len(tables) * sizeof(Level))
     for number, table in enumerate(tables.values()):
+        by_first = sorted(table.items(), key=lambda item: item[0].encode()[:1])
         levels[number].count = len(table)
         levels[number].entries = <Entry*>PyMem_Malloc(len(table) * sizeof(Entry))
-        for i, (tag, entry) in enumerate(table.items()):
+        for i, (tag, entry) in enumerate(by_first):
             levels[number].entries[i] = _entry(entry, kinds, level_index)
             levels[number].entries[i].tag = _keep_bytes(tag)
+        _index([tag for tag, _ in by_first], levels[number].first)
     operators = [(w, code, spec["op_text"][w]) for w, code in spec["opcodes"].items()]
+    operators.sort(key=lambda operator: (operator[0] or "").encode()[:1])
     _OPERATORS = <Operator*>PyMem_Malloc(len(operators) * sizeof(Operator))
     _OPERATOR_COUNT = 0
     for written, code, text in operators:
         _KEEP.append(text)
+        _KEEP.append(code)
         if written is None:
             _ABSENT_OP.written = NULL
             _ABSENT_OP.opcode = code
+            _ABSENT_OP.code = <PyObject*>code
             _ABSENT_OP.text = <PyObject*>text
         else:
             _OPERATORS[_OPERATOR_COUNT].written = _keep_bytes(written)
             _OPERATORS[_OPERATOR_COUNT].opcode = code
+            _OPERATORS[_OPERATOR_COUNT].code = <PyObject*>code
             _OPERATORS[_OPERATOR_COUNT].text = <PyObject*>text
             _OPERATOR_COUNT += 1
+    _index([w for w, _, _ in operators if w is not None], _OPERATOR_FIRST)
     # key_value entries are looked up by key (rare): keep them as tuples
     _KEY_VALUE_ENTRIES = {
         key: _entry_tuple(entry, kinds, level_index)
@@ -166,6 +186,13 @@ def configure(dict spec):
     _NEVER_KEY_VALUE = _entry_tuple(_NEVER_KEY_VALUE, kinds, level_index)
     _LEVEL_COUNT = len(tables)
     _LEVELS = levels
+
+
+cdef void _index(list names, unsigned short* first):
+    """first[c]: how many of ``names`` (sorted by their first byte) begin below byte c."""
+    firsts = [name.encode()[0] for name in names]
+    for c in range(257):
+        first[c] = sum(1 for f in firsts if f < c)
 
 
 cdef void _free() noexcept:
@@ -192,18 +219,28 @@ cdef _BoxedEntry _entry_tuple(tuple entry, dict kinds, dict level_index):
 
 
 cdef inline const Entry* _find(const Level* level, const char* tag) noexcept:
+    cdef unsigned char c = <unsigned char>tag[0]
     cdef Py_ssize_t i
-    cdef const Entry* entry
-    for i in range(level.count):
-        entry = &level.entries[i]
-        if entry.tag[0] == tag[0] and strcmp(entry.tag, tag) == 0:
-            return entry
+    for i in range(level.first[c], level.first[c + 1]):
+        if strcmp(level.entries[i].tag, tag) == 0:
+            return &level.entries[i]
     return NULL
 
 
+cdef inline object _negate(object inner):
+    """virtprov's program.negate."""
+    if inner is _TRUE:
+        return _FALSE
+    if inner is _FALSE:
+        return _TRUE
+    static = inner[1]
+    return (_NOT_O, None if static is None else _YES - static, inner)
+
+
 cdef inline const Operator* _operator(const char* written) noexcept:
+    cdef unsigned char c = <unsigned char>written[0]
     cdef Py_ssize_t i
-    for i in range(_OPERATOR_COUNT):
+    for i in range(_OPERATOR_FIRST[c], _OPERATOR_FIRST[c + 1]):
         if strcmp(_OPERATORS[i].written, written) == 0:
             return &_OPERATORS[i]
     return NULL
@@ -329,7 +366,7 @@ cdef object _walk(_Walk walk, tree.xmlNode* el, int level, int depth, int contai
                 elif not amount:  # Python warns: 0 imposes nothing
                     return None
                 else:
-                    kept.append((_SIZE, _DEPENDS, name, op.opcode, amount))
+                    kept.append((_SIZE_O, _DEPENDS, name, <object>op.code, amount))
                     child = child.next
                     continue
             elif entry.kind == K_NEVER:
@@ -341,15 +378,15 @@ cdef object _walk(_Walk walk, tree.xmlNode* el, int level, int depth, int contai
                 if entry.kind == K_DECLARED:
                     value_type = <object>entry.value_type
                     kept.append(
-                        (_DECLARED, None, name, _kind_of(name), <object>op.text,
+                        (_DECLARED_O, None, name, <object>entry.declared_kind, <object>op.text,
                          _declared_text(value_type or _V_TEXT, text), pattern)
                     )
                 elif entry.kind == K_TARGET or entry.kind == K_LAB:
                     if entry.kind == K_LAB:
                         walk.lab_locs.append(cetree.elementFactory(walk.doc, child))
-                    kept.append((_TARGET, None, name, op.opcode, text, pattern))
+                    kept.append((_TARGET_O, None, name, <object>op.code, text, pattern))
                 elif entry.kind == K_ARCH:
-                    kept.append((_ARCH, None, op.opcode, text, pattern))
+                    kept.append((_ARCH_O, None, <object>op.code, text, pattern))
                 else:  # a kind this walk does not know
                     return None
                 child = child.next
@@ -370,7 +407,7 @@ cdef object _walk(_Walk walk, tree.xmlNode* el, int level, int depth, int contai
     elif len(kept) == 1:
         folded = kept[0]
     else:
-        folded = (_OR if any_of else _AND, None if dynamic else _DEPENDS, tuple(kept))
+        folded = (_OR_O if any_of else _AND_O, None if dynamic else _DEPENDS, tuple(kept))
     if container == _NOT:
         return _negate(folded)
     return folded
