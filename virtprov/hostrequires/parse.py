@@ -318,6 +318,9 @@ class _FastCompiler:
     no object per element (the node tree for reasons is made from the element only when a
     reason is asked for) and folds as it goes (see :func:`program.fold_all`). This loop
     is most of what parsing costs beyond libxml2 itself: keep it flat.
+
+    virtprov-speedups has the same walk in Cython (used when installed, see
+    :data:`native`); a change here goes there too (docs/development.md).
     """
 
     __slots__ = ("counting", "elements", "lab_locs", "max_depth", "max_elements", "warnings")

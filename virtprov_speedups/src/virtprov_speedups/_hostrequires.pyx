@@ -3,9 +3,10 @@
 
 The pure-Python compiler (``virtprov.hostrequires.parse._FastCompiler``) is the
 definition; this module is the same loop without the interpreter and without one lxml
-proxy object per element. Everything it knows of the vocabulary (element tables, opcodes,
-program kinds, the helpers for rare values) is handed to it by virtprov through
-:func:`configure`, so the two cannot drift apart in what they mean.
+proxy object per element. The vocabulary (element tables, operators, program kinds and
+constants, the helpers for rare values) is handed to it by virtprov through
+:func:`configure`, so the two cannot disagree on what an element means; the walk and its
+folding are written twice, and virtprov's tests compare the two programs.
 
 It handles the common documents only. On anything that makes the Python compiler warn,
 raise or take a rare path (an unknown element, a bad ``op``, a value that is not plain
