@@ -71,8 +71,8 @@ cdef Operator* _OPERATORS = NULL
 cdef Py_ssize_t _OPERATOR_COUNT = 0
 cdef unsigned short _OPERATOR_FIRST[257]  # as Level.first
 cdef Operator _ABSENT_OP
-cdef dict _KEY_VALUE_ENTRIES = None  # <key_value key=...> -> entry tuple
-cdef object _NEVER_KEY_VALUE = None
+cdef dict _KEY_VALUE_ENTRIES = None  # <key_value key=...> -> _BoxedEntry (looked up by key)
+cdef object _NEVER_KEY_VALUE = None  # the _BoxedEntry of every other key
 cdef list _KEEP = []
 cdef object _V_TEXT, _V_BYTES
 cdef object _TRUE, _FALSE, _DEPENDS, _YES, _LAB
@@ -138,8 +138,6 @@ def configure(dict spec):
     _like_pattern = spec["like_pattern"]
     _declared_text, _kind_of = spec["declared_text"], spec["kind_of"]
     _BYTE_UNITS = spec["byte_units"]
-    _KEY_VALUE_ENTRIES = spec["key_value_entries"]
-    _NEVER_KEY_VALUE = spec["never_key_value"]
     kinds = {
         spec["KEY_VALUE"]: K_KEY_VALUE,
         spec["NEVER"]: K_NEVER,
@@ -179,12 +177,11 @@ def configure(dict spec):
             _OPERATORS[_OPERATOR_COUNT].text = <PyObject*>text
             _OPERATOR_COUNT += 1
     _index([w for w, _, _ in operators if w is not None], _OPERATOR_FIRST)
-    # key_value entries are looked up by key (rare): keep them as tuples
     _KEY_VALUE_ENTRIES = {
-        key: _entry_tuple(entry, kinds, level_index)
-        for key, entry in _KEY_VALUE_ENTRIES.items()
+        key: _boxed(entry, kinds, level_index)
+        for key, entry in spec["key_value_entries"].items()
     }
-    _NEVER_KEY_VALUE = _entry_tuple(_NEVER_KEY_VALUE, kinds, level_index)
+    _NEVER_KEY_VALUE = _boxed(spec["never_key_value"], kinds, level_index)
     _LEVEL_COUNT = len(tables)
     _LEVELS = levels
 
@@ -213,7 +210,7 @@ cdef class _BoxedEntry:
     cdef Entry entry
 
 
-cdef _BoxedEntry _entry_tuple(tuple entry, dict kinds, dict level_index):
+cdef _BoxedEntry _boxed(tuple entry, dict kinds, dict level_index):
     boxed = _BoxedEntry()
     boxed.entry = _entry(entry, kinds, level_index)
     return boxed
