@@ -25,9 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from virtprov_testing.fake import DEFAULT_FLAVORS, FakeProvider
-from virtprov_testing.faults import Latency
-
+from virtprov.fake import DEFAULT_FLAVORS, FakeProvider
+from virtprov.fake.faults import Latency
 from virtprov.model import GuestSpec, GuestState
 from virtprov.pool import Limits, Pool, PoolSettings, Recipe, Status
 from virtprov.pool.ratelimit import TokenBucket

@@ -54,9 +54,8 @@ KINDS = {"create": ["capacity", "transient", "timeout", "lost_response"]}
 
 def launcher(spec: dict[str, Any]) -> None:
     """Run one scheduler process until every recipe is decided and every guest released."""
-    from virtprov_testing.fake import FakeProvider
-    from virtprov_testing.faults import FaultPlan, Latency
-
+    from virtprov.fake import FakeProvider
+    from virtprov.fake.faults import FaultPlan, Latency
     from virtprov.model import BootRequest, GuestSpec
     from virtprov.pool import Limits, Pool, PoolSettings, Recipe
 
@@ -142,8 +141,7 @@ def launcher(spec: dict[str, Any]) -> None:
 
 
 def run(journal: str, launchers: int, recipes: int, kills: int, seed: int) -> dict[str, Any]:
-    from virtprov_testing.fake import FakeProvider
-
+    from virtprov.fake import FakeProvider
     from virtprov.pool import Journal
 
     rng = random.Random(seed)

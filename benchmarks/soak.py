@@ -35,9 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from virtprov_testing.fake import FakeProvider
-from virtprov_testing.faults import FaultPlan, Latency
-
+from virtprov.fake import FakeProvider
+from virtprov.fake.faults import FaultPlan, Latency
 from virtprov.model import NetworkBoot
 from virtprov.pool import Limits, Pool, PoolSettings, Recipe, Status
 

@@ -77,7 +77,7 @@ def test_providers_lists_the_fake_and_a_broken_plugin(
     plugins = {plugin["name"]: plugin for plugin in json.loads(listed.stdout)}
     assert plugins["fake"]["ok"]
     assert (plugins["fake"]["distribution"], plugins["fake"]["version"]) == (
-        "virtprov-testing",
+        "virtprov",
         "0.1.0",
     )
     broken = plugins["broken"]

@@ -14,9 +14,9 @@ def test_fake_driver_is_discovered_with_its_distribution() -> None:
     assert "fake" in driver_names()
     fake = next(status for status in discover() if status.name == "fake")
     assert fake.ok
-    assert fake.distribution == "virtprov-testing"
+    assert fake.distribution == "virtprov"
     assert fake.version == "0.1.0"
-    assert fake.target == "virtprov_testing.fake:FakeProvider"
+    assert fake.target == "virtprov.fake:FakeProvider"
     assert issubclass(load_driver("fake"), Provider)
 
 

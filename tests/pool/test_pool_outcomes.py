@@ -6,9 +6,9 @@ import time
 
 import pytest
 from pool_helpers import VMX, Recorder, fast_pool
-from virtprov_testing.fake import FakeProvider
-from virtprov_testing.faults import FaultPlan, Latency, ScriptedFault
 
+from virtprov.fake import FakeProvider
+from virtprov.fake.faults import FaultPlan, Latency, ScriptedFault
 from virtprov.model import LABEL_POOL, LABEL_RECIPE, GuestState, KernelBoot
 from virtprov.pool import Recipe, Status
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from pool_helpers import FAST, fast_pool
-from virtprov_testing.fake import DEFAULT_FLAVORS, FakeProvider
-from virtprov_testing.faults import Latency
 
 from virtprov.errors import JournalError
+from virtprov.fake import DEFAULT_FLAVORS, FakeProvider
+from virtprov.fake.faults import Latency
 from virtprov.model import GuestSpec
 from virtprov.pool import Journal, Pool, Recipe, Status
 

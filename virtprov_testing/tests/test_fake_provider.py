@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 from virtprov_testing.conformance import ProviderConformance
-from virtprov_testing.fake import DEFAULT_FLAVORS, FakeProvider
-from virtprov_testing.faults import NO_VALID_HOST, FaultKind, FaultPlan, Latency, ScriptedFault
 
 from virtprov.config import parse_config
 from virtprov.errors import (
@@ -20,6 +18,8 @@ from virtprov.errors import (
     ProviderError,
     TransientError,
 )
+from virtprov.fake import DEFAULT_FLAVORS, FakeProvider
+from virtprov.fake.faults import NO_VALID_HOST, FaultKind, FaultPlan, Latency, ScriptedFault
 from virtprov.model import LABEL_POOL, Flavor, GiB, GuestSpec, GuestState
 from virtprov.plugins import build_provider
 
@@ -235,7 +235,7 @@ def test_state_file_is_shared_by_two_processes(tmp_path: Path) -> None:
     script = (
         "import sys\n"
         "from virtprov.model import GuestSpec\n"
-        "from virtprov_testing.fake import DEFAULT_FLAVORS, FakeProvider\n"
+        "from virtprov.fake import DEFAULT_FLAVORS, FakeProvider\n"
         "cloud = FakeProvider(instances=5, state_file=sys.argv[1])\n"
         "for n in range(int(sys.argv[2]), int(sys.argv[2]) + 3):\n"
         "    cloud.create_guest(GuestSpec.for_recipe(n, DEFAULT_FLAVORS[1], pool='p'))\n"

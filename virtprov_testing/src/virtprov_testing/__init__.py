@@ -1,1 +1,2 @@
-"""virtprov-testing: the fake provider, the conformance suite and cassette helpers."""
+"""virtprov-testing: the provider conformance suite and cassette helpers (the fake
+provider itself ships with the core, as :mod:`virtprov.fake`)."""

@@ -34,6 +34,17 @@ from virtprov.errors import (
     ProviderError,
     TransientError,
 )
+from virtprov.fake.faults import (
+    FAULT_KINDS,
+    NO_VALID_HOST,
+    OPERATIONS,
+    FaultKind,
+    FaultPlan,
+    Latency,
+    Seconds,
+    error_for,
+    parse_script,
+)
 from virtprov.model import (
     LABEL_POOL,
     BootRequest,
@@ -47,17 +58,6 @@ from virtprov.model import (
     ProviderInfo,
 )
 from virtprov.provider import Provider
-from virtprov_testing.faults import (
-    FAULT_KINDS,
-    NO_VALID_HOST,
-    OPERATIONS,
-    FaultKind,
-    FaultPlan,
-    Latency,
-    Seconds,
-    error_for,
-    parse_script,
-)
 
 #: A ladder like a small real cloud's, with one flavor too small to install on.
 DEFAULT_FLAVORS: tuple[Flavor, ...] = (
