@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
 
-from virtprov.cli.runtime import Runtime, emit_json, json_option
+from virtprov.cli.runtime import InputError, Runtime, emit_json, json_option, read_text
+
+#: Beaker's server.cfg is a few kilobytes.
+SERVER_CFG_LIMIT = 1024 * 1024
 
 
 @click.group("config")
@@ -15,7 +19,7 @@ def group() -> None:
 
 
 @group.command("from-beaker")
-@click.argument("server_cfg", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("server_cfg", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "-o",
     "--output",
@@ -63,7 +67,10 @@ def from_beaker(
     """
     from virtprov.beaker_migration import BeakerItems, migrate, read_server_cfg
 
-    settings = read_server_cfg(server_cfg.read_text("utf-8"), path=str(server_cfg))
+    if output is not None and not output.parent.is_dir():
+        raise InputError(f"-o {output}: the directory {output.parent} does not exist")
+    source = read_text(server_cfg, limit=SERVER_CFG_LIMIT, what="server.cfg")
+    settings = read_server_cfg(source, path=str(server_cfg))
     items = BeakerItems(
         guest_name_prefix=guest_name_prefix,
         guest_private_network=guest_private_network,
@@ -76,7 +83,7 @@ def from_beaker(
     migration = migrate(settings, items)
     text = migration.toml(str(server_cfg))
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        _write_whole(output, text)
     if as_json:
         emit_json(
             {
@@ -89,6 +96,25 @@ def from_beaker(
         click.echo(text, nl=False)
     for line in migration.report:
         click.echo(f"virtprov: to do: {line}", err=True)
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all (a temporary file renamed over it)."""
+    import os
+    import tempfile
+
+    temporary: str | None = None
+    try:
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with open(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temporary, 0o644)  # a configuration holds no secret, as any in /etc
+        os.replace(temporary, path)
+    except OSError as exc:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+        raise InputError(f"-o {path}: cannot write: {exc.strerror or exc}") from None
 
 
 @group.command("check")
