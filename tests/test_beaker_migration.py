@@ -233,3 +233,38 @@ def test_output_into_a_missing_directory_is_refused_before_anything(
     assert status == 2
     assert err == f"virtprov: -o {target}: the directory {target.parent} does not exist\n"
     assert not target.parent.exists()
+
+
+def test_the_output_passes_config_check_once_the_to_dos_are_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "virtprov.toml"
+    status, _, err = _main(capsys, str(SERVER_CFG), "-o", str(target))
+    assert status == 0, err
+    to_dos = [line.removeprefix("virtprov: to do: ") for line in err.splitlines()]
+    assert [line.split(":")[0] for line in to_dos] == [
+        "providers.openstack.lab",
+        "providers.openstack.password",
+        "providers.openstack.project_name",
+        "providers.openstack.image",
+    ]
+    monkeypatch.delenv("VIRTPROV_OPENSTACK_PASSWORD", raising=False)
+
+    def check() -> tuple[int, str]:
+        result = CliRunner().invoke(cli, ["--config", str(target), "config", "check"])
+        return result.exit_code, result.stderr
+
+    status, err = check()
+    assert status == 2
+    assert f"{target}: providers.openstack.project_name: is required" in err
+    # Do each to-do: name the lab, add a project and the image, set the variable.
+    text = target.read_text().replace("LAB-CONTROLLER.example.com", "lab.example.com")
+    target.write_text(text + 'project_name = "beaker-guests"\nimage = "img-1"\n')
+    status, err = check()
+    assert status == 2
+    assert err == (
+        f"virtprov: {target}: providers.openstack.password: environment variable "
+        "VIRTPROV_OPENSTACK_PASSWORD is not set\n"
+    )
+    monkeypatch.setenv("VIRTPROV_OPENSTACK_PASSWORD", SECRET)
+    assert check() == (0, "")
