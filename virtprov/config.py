@@ -354,10 +354,10 @@ def parse_config_file(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(
             f"is larger than {MAX_CONFIG_BYTES // 1024} KiB: is it a virtprov.toml?", path=where
         )
-    return parse_config(decode_text(data, path=where), path=where)
+    return parse_config(_decode_utf8(data, path=where), path=where)
 
 
-def decode_text(data: bytes, *, path: str) -> str:
+def _decode_utf8(data: bytes, *, path: str) -> str:
     """``data`` as UTF-8 text, or a ``ConfigError`` naming the line of the first bad byte."""
     try:
         return data.decode("utf-8")

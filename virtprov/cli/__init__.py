@@ -3,7 +3,8 @@
 Exit status: 0 done, 1 the operation failed (a cloud said no, a guest did not become
 ready, an unexpected error), 2 bad input or configuration, 130 interrupted (Ctrl-C);
 a command's own ``ctx.exit(n)`` (plugins' too) is its status. Errors are one line on
-stderr, never a traceback (``--debug`` shows one). Every command takes ``--json``.
+stderr, never a traceback (``--debug`` shows one). Every command but ``convert`` takes
+``--json``.
 
 Commands load lazily: ``virtprov --help`` imports no provider, and commands from other
 distributions come from the entry-point group ``virtprov.cli``.
