@@ -9,6 +9,7 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BROKEN_PLUGIN_SITE = FIXTURES / "broken_plugin_site"
+CLI_PLUGIN_SITE = FIXTURES / "cli_plugin_site"
 
 
 @pytest.fixture
@@ -27,6 +28,13 @@ def broken_plugin_installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     yield BROKEN_PLUGIN_SITE
     ExtensionManager.ENTRY_POINT_CACHE.clear()
     sys.modules.pop("virtprov_broken_plugin", None)
+
+
+@pytest.fixture
+def cli_plugin_env(cli_env: dict[str, str]) -> dict[str, str]:
+    """``cli_env`` with a distribution installed that adds ``virtprov fixture ...`` commands."""
+    path = os.pathsep.join(filter(None, [str(CLI_PLUGIN_SITE), os.environ.get("PYTHONPATH")]))
+    return {**cli_env, "PYTHONPATH": path}
 
 
 @pytest.fixture

@@ -35,7 +35,11 @@ def test_provision_then_destroy_on_the_embedded_fake(cli_env: dict[str, str]) ->
     assert gone.returncode == 0, gone.stderr
     assert json.loads(gone.stdout)["destroyed"] == [guest["id"]]
     assert json.loads(run(cli_env, "list", "--json").stdout) == []
-    assert run(cli_env, "destroy", guest["id"]).returncode == 0  # idempotent
+    again = run(cli_env, "destroy", guest["id"])  # already gone: said, and not "done"
+    assert again.returncode == 1
+    assert f"{guest['id']}: not found on fake, nothing destroyed" in again.stderr
+    assert again.stdout == ""
+    assert run(cli_env, "destroy", guest["id"], "--missing-ok").returncode == 0
 
 
 def test_provision_with_host_requires_picks_the_cheapest_match(

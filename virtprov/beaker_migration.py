@@ -13,8 +13,8 @@ from __future__ import annotations
 import ast
 import configparser
 import urllib.parse
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
 
 import attrs
 
@@ -70,29 +70,93 @@ class Migration:
         return tomlkit.dumps(out)
 
 
-def read_server_cfg(text: str, *, path: str = "server.cfg") -> dict[str, Any]:
-    """The keys of server.cfg's ``[global]`` section, values as Python literals."""
+@attrs.frozen
+class ServerCfg(Mapping[str, Any]):
+    """server.cfg's ``[global]`` keys (values as Python literals), read as a mapping,
+    and the dynamic-VM keys found where Beaker does not read them."""
+
+    global_keys: Mapping[str, Any]
+    #: (section, key) of each ``openstack.*`` / ``ovirt.*`` key outside ``[global]``,
+    #: and of each key of an ``[openstack]`` or ``[ovirt]`` section
+    misplaced: tuple[tuple[str, str], ...] = ()
+    path: str = "server.cfg"
+
+    def __getitem__(self, key: str) -> Any:
+        return self.global_keys[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.global_keys)
+
+    def __len__(self) -> int:
+        return len(self.global_keys)
+
+    def misplaced_lines(self) -> list[str]:
+        """One report line per misplaced key, saying where Beaker would read it."""
+        lines = []
+        for section, key in self.misplaced:
+            full = key if key.startswith(_PREFIXES) else f"{section.lower()}.{key}"
+            lines.append(
+                f"[{section}] {key}: Beaker reads its dynamic-VM keys only from [global] "
+                f"(as {full}), so Beaker ignores it; not carried over: move it to [global] "
+                "if Beaker should use it, and convert again"
+            )
+        return lines
+
+
+_PREFIXES: Final = ("openstack.", "ovirt.")
+
+
+def read_server_cfg(text: str, *, path: str = "server.cfg") -> ServerCfg:
+    """The keys of server.cfg's ``[global]`` section, values as Python literals.
+
+    Dynamic-VM keys in any other section (``[openstack] identity_api_url``, or
+    ``openstack.username`` under ``[/]``) are collected in ``misplaced``.
+    """
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     parser.optionxform = str  # type: ignore[assignment,method-assign]  # keep key case
     try:
         parser.read_string(text, source=path)
     except configparser.Error as exc:
-        raise ConfigError(f"not a Beaker server.cfg: {exc}", path=path) from None
+        raise ConfigError(f"not a Beaker server.cfg: {exc}".replace("\n", " "), path=path) from None
+    misplaced = tuple(
+        (section, key)
+        for section in parser.sections()
+        if section != "global"
+        for key in parser[section]
+        if key.startswith(_PREFIXES)
+        or (section.lower() in ("openstack", "ovirt") and f"{section.lower()}.{key}" in _KNOWN_KEYS)
+    )
     if not parser.has_section("global"):
-        raise ConfigError("has no [global] section (is it Beaker's server.cfg?)", path=path)
+        found = _found(misplaced)
+        raise ConfigError(
+            "has no [global] section, where Beaker reads openstack.* and ovirt.* keys"
+            + (
+                f"; found {found} instead: move them there"
+                if found
+                else " (is it Beaker's server.cfg?)"
+            ),
+            path=path,
+        )
     values: dict[str, Any] = {}
     for key, raw in parser.items("global"):
         try:
             values[key] = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
             # Beaker reads such values as plain strings too (unquoted, e.g. a URL).
             values[key] = raw.strip()
-    return values
+    return ServerCfg(global_keys=values, misplaced=misplaced, path=path)
+
+
+def _found(misplaced: tuple[tuple[str, str], ...]) -> str:
+    shown = ", ".join(f"[{section}] {key}" for section, key in misplaced[:5])
+    return shown + (f" and {len(misplaced) - 5} more" if len(misplaced) > 5 else "")
 
 
 def migrate(settings: Mapping[str, Any], items: BeakerItems) -> Migration:
-    """Map Beaker's settings onto virtprov's configuration."""
+    """Map Beaker's settings (from :func:`read_server_cfg`) onto virtprov's configuration."""
     report: list[str] = []
+    path = settings.path if isinstance(settings, ServerCfg) else None
+    misplaced = settings.misplaced if isinstance(settings, ServerCfg) else ()
     document: dict[str, Any] = {"defaults": _defaults(items)}
     providers: dict[str, Any] = {}
     if settings.get("openstack.identity_api_url"):
@@ -100,18 +164,38 @@ def migrate(settings: Mapping[str, Any], items: BeakerItems) -> Migration:
     if settings.get("ovirt.enabled"):
         providers["ovirt"] = _ovirt(settings, items, report)
     if not providers:
+        found = _found(misplaced)
         raise ConfigError(
             "enables no dynamic VMs (neither openstack.identity_api_url nor ovirt.enabled "
-            "is set): there is nothing to convert"
+            "is set in [global]): there is nothing to convert"
+            + (
+                f"; found {found}, which Beaker ignores: its keys belong in [global], "
+                "as openstack.identity_api_url = ..."
+                if found
+                else ""
+            ),
+            path=path,
         )
     document["providers"] = providers
     unknown = sorted(
-        key
-        for key in settings
-        if key.startswith(("openstack.", "ovirt.")) and key not in _KNOWN_KEYS
+        key for key in settings if key.startswith(_PREFIXES) and key not in _KNOWN_KEYS
     )
     report.extend(f"{key}: not a key virtprov knows; not carried over" for key in unknown)
+    if isinstance(settings, ServerCfg):
+        report.extend(settings.misplaced_lines())
     return Migration(document, tuple(report))
+
+
+def _url(
+    settings: Mapping[str, Any], key: str, report: list[str], fix: str
+) -> tuple[str, list[str]]:
+    """A URL from server.cfg without any secret in it, and what was removed (reported)."""
+    from virtprov.urls import strip_secrets
+
+    clean, removed = strip_secrets(str(settings[key]))
+    if removed:
+        report.append(f"{key}: held {' and '.join(removed)}; removed, never copied: {fix}")
+    return clean, removed
 
 
 def _defaults(items: BeakerItems) -> dict[str, Any]:
@@ -145,14 +229,17 @@ def _secret_reference(provider: str, variable: str, report: list[str]) -> dict[s
 def _openstack(
     settings: Mapping[str, Any], items: BeakerItems, report: list[str]
 ) -> dict[str, Any]:
+    auth_url, url_user, url_password = _login_url(
+        settings, "openstack.identity_api_url", "openstack", OPENSTACK_PASSWORD_ENV, report
+    )
     table: dict[str, Any] = {
         "driver": "openstack",
         "lab": _lab(items.openstack_lab, "--openstack-lab", report, "openstack"),
-        "auth_url": settings["openstack.identity_api_url"],
+        "auth_url": auth_url,
     }
-    if settings.get("openstack.username"):
-        table["username"] = settings["openstack.username"]
-    if settings.get("openstack.password"):
+    if settings.get("openstack.username") or url_user:
+        table["username"] = settings.get("openstack.username") or url_user
+    if settings.get("openstack.password") or url_password:
         table["password"] = _secret_reference("openstack", OPENSTACK_PASSWORD_ENV, report)
     table["user_domain_name"] = settings.get("openstack.user_domain_name") or "Default"
     report.append(
@@ -187,8 +274,29 @@ def _openstack(
                 "first router:external network: name it"
             )
     if settings.get("openstack.dashboard_url"):
-        table["dashboard_url"] = settings["openstack.dashboard_url"]
+        table["dashboard_url"], _ = _url(
+            settings, "openstack.dashboard_url", report, "the dashboard needs none"
+        )
     return table
+
+
+def _login_url(
+    settings: Mapping[str, Any], key: str, provider: str, variable: str, report: list[str]
+) -> tuple[str, str, bool]:
+    """A login URL (Keystone's, the engine's) without credentials; the user name it held,
+    and whether it held a secret (the provider's password reference then stands for it,
+    never a copy)."""
+    clean, removed = _url(
+        settings, key, report, f"set {variable} (providers.{provider}.password) instead"
+    )
+    parts = urllib.parse.urlsplit(clean)
+    user = urllib.parse.unquote(parts.username or "")
+    if user:
+        # The SDKs ignore a user in the URL: it becomes the username option.
+        clean = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        if not settings.get(f"{provider}.username"):
+            report.append(f"{key}: named the user {user!r}; it is providers.{provider}.username")
+    return clean, user, bool(removed)
 
 
 def _ovirt(settings: Mapping[str, Any], items: BeakerItems, report: list[str]) -> dict[str, Any]:
@@ -196,11 +304,15 @@ def _ovirt(settings: Mapping[str, Any], items: BeakerItems, report: list[str]) -
         "driver": "ovirt",
         "lab": _lab(items.ovirt_lab, "--ovirt-lab", report, "ovirt"),
     }
+    url_user, url_password = "", False
     if settings.get("ovirt.api_url"):
-        table["url"] = _ovirt_v4_url(str(settings["ovirt.api_url"]), report)
-    if settings.get("ovirt.username"):
-        table["username"] = settings["ovirt.username"]
-    if settings.get("ovirt.password"):
+        api_url, url_user, url_password = _login_url(
+            settings, "ovirt.api_url", "ovirt", OVIRT_PASSWORD_ENV, report
+        )
+        table["url"] = _ovirt_v4_url(api_url, report)
+    if settings.get("ovirt.username") or url_user:
+        table["username"] = settings.get("ovirt.username") or url_user
+    if settings.get("ovirt.password") or url_password:
         table["password"] = _secret_reference("ovirt", OVIRT_PASSWORD_ENV, report)
     report.append(
         "providers.ovirt: Beaker did not verify the engine's TLS certificate; set ca_file to "

@@ -11,7 +11,10 @@ resolved only when the provider needs it (see :class:`Secret`).
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import stat
 import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -27,32 +30,94 @@ SYSTEM_CONFIG: Final = Path("/etc/virtprov/virtprov.toml")
 
 _SECRET_HELP = 'write a reference instead: { env = "VARIABLE" } or { file = "/path/to/file" }'  # noqa: S105
 
+#: A configuration file is read only up to this size: it is a few kilobytes.
+MAX_CONFIG_BYTES: Final = 1024 * 1024
+#: Tables and arrays nest at most this deep (virtprov's own go to 5 levels).
+MAX_CONFIG_DEPTH: Final = 16
+#: A secret file is read only up to this size: a password, a token, a key.
+MAX_SECRET_BYTES: Final = 64 * 1024
+
+_log = logging.getLogger(__name__)
+
 
 @attrs.frozen(repr=False)
 class Secret:
     """A reference to a secret; the value is read only by :meth:`reveal`.
 
     The ``repr`` and ``str`` show where the secret comes from, never the secret.
+    ``where`` is the option's key and ``path`` the configuration file, for messages.
     """
 
     env: str | None = None
     file: str | None = None
     where: str = ""
+    path: str | None = None
 
     def reveal(self) -> str:
-        """Read the secret now. Raises ``ConfigError`` naming the reference if unset."""
+        """Read the secret now. Raises ``ConfigError`` naming the file, key and reference."""
         if self.env is not None:
             value = os.environ.get(self.env)
             if value is None:
-                raise ConfigError(f"environment variable {self.env} is not set", key=self.where)
+                raise self._error(f"environment variable {self.env} is not set")
             return value
         assert self.file is not None
+        mode, data = self._read_file()
+        if mode & stat.S_IROTH:
+            _log.warning(
+                "%s: secret file %s is readable by every user (mode %04o): chmod o-rwx it",
+                self.where or "a secret",
+                self.file,
+                stat.S_IMODE(mode),
+            )
+        return data.rstrip("\r\n")
+
+    def verify(self) -> None:
+        """Check the reference as ``virtprov config check`` does, without keeping the value.
+
+        Raises ``ConfigError`` (file, key, reference) when the variable is unset or empty,
+        or the file is missing, unreadable, not UTF-8, empty, or readable by every user.
+        """
+        if self.env is not None:
+            if not self.reveal():
+                raise self._error(f"environment variable {self.env} is empty")
+            return
+        mode, data = self._read_file()
+        if mode & stat.S_IROTH:
+            raise self._error(
+                f"secret file {self.file} is readable by every user "
+                f"(mode {stat.S_IMODE(mode):04o}): chmod o-rwx {self.file}"
+            )
+        if not data.rstrip("\r\n"):
+            raise self._error(f"secret file {self.file} is empty")
+
+    def _read_file(self) -> tuple[int, str]:
+        """The file's mode and text: a regular file, bounded, UTF-8."""
+        assert self.file is not None
         try:
-            return Path(self.file).read_text(encoding="utf-8").rstrip("\r\n")
+            # O_NONBLOCK: a FIFO named by mistake must not hang the caller.
+            fd = os.open(self.file, os.O_RDONLY | os.O_NONBLOCK)
+            with open(fd, "rb") as handle:
+                mode = os.fstat(handle.fileno()).st_mode
+                if not stat.S_ISREG(mode):
+                    raise self._error(f"secret file {self.file} is not a regular file")
+                data = handle.read(MAX_SECRET_BYTES + 1)
         except OSError as exc:
-            raise ConfigError(
-                f"cannot read secret file {self.file}: {exc.strerror}", key=self.where
+            raise self._error(f"cannot read secret file {self.file}: {exc.strerror}") from None
+        if len(data) > MAX_SECRET_BYTES:
+            raise self._error(
+                f"secret file {self.file} is larger than {MAX_SECRET_BYTES // 1024} KiB: "
+                "is it the right file?"
+            )
+        try:
+            return mode, data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            # Never show the bytes: they are the secret.
+            raise self._error(
+                f"secret file {self.file} is not UTF-8 text (at byte {exc.start})"
             ) from None
+
+    def _error(self, message: str) -> ConfigError:
+        return ConfigError(message, path=self.path, key=self.where or None)
 
     def __repr__(self) -> str:
         source = f"env={self.env!r}" if self.env is not None else f"file={self.file!r}"
@@ -68,11 +133,20 @@ class Options:
     so a misspelt option is an error instead of being silently ignored.
     """
 
-    def __init__(self, table: Mapping[str, Any], *, path: str | None, prefix: str) -> None:
+    def __init__(
+        self,
+        table: Mapping[str, Any],
+        *,
+        path: str | None,
+        prefix: str,
+        parent: Options | None = None,
+    ) -> None:
         self._table = dict(table)
         self._seen: set[str] = set()
         self.path = path
         self.prefix = prefix
+        self._parent = parent
+        self._secrets: list[Secret] = []
 
     def error(self, key: str, message: str) -> ConfigError:
         return ConfigError(message, path=self.path, key=self._key(key))
@@ -131,7 +205,11 @@ class Options:
     def table(self, key: str) -> Options:
         """A nested table (missing = empty) with the same error reporting."""
         value = self._get(key, dict, "a table")
-        return Options(value or {}, path=self.path, prefix=self._key(key))
+        return Options(value or {}, path=self.path, prefix=self._key(key), parent=self)
+
+    def secrets(self) -> list[Secret]:
+        """The secret references read so far from this table and the tables below it."""
+        return list(self._secrets)
 
     def raw(self, key: str) -> Any:
         """The value as TOML gave it, for options with a shape of their own."""
@@ -155,7 +233,13 @@ class Options:
         ((kind, ref),) = value.items()
         if not isinstance(ref, str) or not ref:
             raise self.error(key, f"{kind} must be a non-empty string")
-        return Secret(**{kind: ref}, where=self._key(key))
+        secret = Secret(**{kind: ref}, where=self._key(key), path=self.path)
+        table: Options | None = self
+        while table is not None:  # so that secrets() of every table above sees it
+            if secret not in table._secrets:
+                table._secrets.append(secret)
+            table = table._parent
+        return secret
 
     def finish(self) -> None:
         """Raise for every key that no accessor consumed."""
@@ -260,20 +344,45 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
 
 
 def parse_config_file(path: str | os.PathLike[str]) -> Config:
+    where = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from None
-    return parse_config(text, path=str(path))
+        raise ConfigError(f"cannot read: {exc.strerror}", path=where) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"is larger than {MAX_CONFIG_BYTES // 1024} KiB: is it a virtprov.toml?", path=where
+        )
+    return parse_config(_decode_utf8(data, path=where), path=where)
+
+
+def _decode_utf8(data: bytes, *, path: str) -> str:
+    """``data`` as UTF-8 text, or a ``ConfigError`` naming the line of the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"is not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line} "
+            "(convert the file, e.g. iconv -f latin1 -t utf-8)",
+            path=path,
+        ) from None
 
 
 def parse_config(text: str, *, path: str | None = None) -> Config:
     """Parse ``virtprov.toml`` text. ``path`` is only used in messages."""
+    where = path or "<config>"
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", path=path or "<config>") from None
-    where = path or "<config>"
+        raise ConfigError(f"not valid TOML: {exc}", path=where) from None
+    except RecursionError:
+        # tomllib recurses once per nested array or inline table.
+        raise ConfigError(
+            "nests arrays or inline tables too deeply to be a configuration", path=where
+        ) from None
+    _check_values(document, where)
     root = Options(document, path=where, prefix="")
     defaults = _read_defaults(root.table("defaults"))
     pool = root.table("pool")
@@ -297,6 +406,48 @@ def parse_config(text: str, *, path: str | None = None) -> Config:
         )
     root.finish()
     return Config(defaults=defaults, providers=providers, pool=pool, path=where)
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+# What to do with a URL holding a secret, for the options that have a secret of their own.
+_URL_SECRET_FIX: Final = {
+    "pool.journal": 'give the password as journal_password = { env = "VARIABLE" }',
+}
+
+
+def _check_values(document: Mapping[str, Any], path: str) -> None:
+    """Refuse, before any option is read, what no option may hold anywhere in the file:
+    nesting deeper than :data:`MAX_CONFIG_DEPTH`, and a URL with a secret in it.
+
+    The URL's value is never repeated: it is, or holds, a password.
+    """
+    stack: list[tuple[str, Any, int]] = [("", document, 0)]
+    while stack:
+        key, value, depth = stack.pop()
+        if depth > MAX_CONFIG_DEPTH:
+            raise ConfigError(f"nests deeper than {MAX_CONFIG_DEPTH} levels", path=path, key=key)
+        if isinstance(value, dict):
+            for name, item in value.items():
+                part = name if _BARE_KEY.fullmatch(name) else f'"{name}"'
+                stack.append((f"{key}.{part}" if key else part, item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((f"{key}[{n}]", item, depth + 1) for n, item in enumerate(value))
+        elif isinstance(value, str):
+            from virtprov.urls import secret_in_url
+
+            found = secret_in_url(value)
+            if found is not None:
+                fix = _URL_SECRET_FIX.get(
+                    key,
+                    "remove it and give the secret by reference in the option made for it "
+                    '(e.g. password = { env = "VARIABLE" })',
+                )
+                raise ConfigError(
+                    f"holds {found}; a secret must never be written in a URL: {fix}",
+                    path=path,
+                    key=key,
+                )
 
 
 def _read_flavor_properties(table: Options) -> dict[str, dict[str, str]]:

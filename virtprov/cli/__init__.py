@@ -1,8 +1,10 @@
 """The ``virtprov`` command line.
 
 Exit status: 0 done, 1 the operation failed (a cloud said no, a guest did not become
-ready), 2 bad input or configuration. Errors are one line on stderr, never a
-traceback (``--debug`` shows one). Every command takes ``--json``.
+ready, an unexpected error), 2 bad input or configuration, 130 interrupted (Ctrl-C);
+a command's own ``ctx.exit(n)`` (plugins' too) is its status. Errors are one line on
+stderr, never a traceback (``--debug`` shows one). Every command but ``convert`` takes
+``--json``.
 
 Commands load lazily: ``virtprov --help`` imports no provider, and commands from other
 distributions come from the entry-point group ``virtprov.cli``.
@@ -55,6 +57,12 @@ class LazyGroup(click.Group):
         names |= set(self._plugin_commands())
         return sorted(names)
 
+    def invoke(self, ctx: click.Context) -> None:
+        # The CLI runs click with standalone_mode=False, where click.main returns a
+        # command's return value or the code of a ctx.exit(n); dropping return values
+        # leaves only exit codes, so main() can honour them as standalone click does.
+        super().invoke(ctx)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.commands:
             return self.commands[cmd_name]
@@ -100,31 +108,68 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, debug: bool) 
     ctx.obj = Runtime(config_path=config_path, debug=debug)
 
 
+#: Exit status of each outcome, as docs/cli.md states them.
+DONE, FAILED, BAD_INPUT, INTERRUPTED = 0, 1, 2, 130
+
+
 def _exit_status(error: BaseException) -> int:
     if isinstance(error, HostRequiresError | ConfigError | PluginError | JournalError):
-        return 2
-    return 1
+        return BAD_INPUT
+    return FAILED
+
+
+def one_line(text: str) -> str:
+    """``text`` fit for one line of a terminal: line breaks become spaces, and other
+    control characters (escape sequences from a document or a cloud) are shown escaped."""
+    flat = " ".join(text.split("\n")).replace("\r", " ")
+    return "".join(
+        char if char == "\t" or char.isprintable() else char.encode("unicode_escape").decode()
+        for char in flat
+    )
+
+
+def _say(message: str) -> None:
+    click.echo(f"virtprov: {one_line(message)}", err=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``virtprov`` script."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
     try:
-        cli.main(args=argv, prog_name="virtprov", standalone_mode=False)
-    except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
-    except click.ClickException as exc:
-        exc.show()
+        status = cli.main(args=args, prog_name="virtprov", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()  # `virtprov` alone, or a group alone: its help
         sys.exit(exc.exit_code)
-    except click.Abort:
-        click.echo("virtprov: aborted", err=True)
-        sys.exit(1)
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx is not None else "virtprov"
+        _say(f"usage: {exc.format_message()} (see '{command} --help')")
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        _say(exc.format_message())
+        sys.exit(exc.exit_code)
+    except click.Abort as exc:
+        # click turns Ctrl-C into Abort; a prompt answered "no" is an Abort too.
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            _say("interrupted")
+            sys.exit(INTERRUPTED)
+        _say("aborted")
+        sys.exit(FAILED)
     except VirtprovError as exc:
         if debug:
             raise
         kind = "error" if isinstance(exc, ProviderError) else type(exc).__name__
-        click.echo(f"virtprov: {kind}: {exc}", err=True)
+        _say(f"{kind}: {exc}")
         sys.exit(_exit_status(exc))
     except KeyboardInterrupt:
-        sys.exit(130)
-    sys.exit(0)
+        _say("interrupted")
+        sys.exit(INTERRUPTED)
+    except Exception as exc:  # an SDK or a plugin may raise anything: one line still
+        if debug:
+            raise
+        _say(
+            f"unexpected error: {type(exc).__name__}: {exc} "
+            "(run again with --debug for the traceback, and report it)"
+        )
+        sys.exit(FAILED)
+    sys.exit(status if isinstance(status, int) else DONE)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 if TYPE_CHECKING:
+    from virtprov.cli.targets import CheckTarget
     from virtprov.hostrequires import HostRequires, Target
 
 
@@ -69,12 +70,24 @@ def _fail(message: str) -> NoReturn:
 @click.command("check")
 @click.argument("file", metavar="FILE|-")
 @click.option(
+    "--provider",
+    "provider_name",
+    metavar="NAME",
+    help="Check against this configured provider only (default: every configured one).",
+)
+@click.option(
     "--flavors",
     "flavors_path",
     metavar="FLAVORS.json",
-    help="Nova flavors (a list, {'flavors': [...]}, or `openstack flavor list --long -f json`).",
+    help="Offline: Nova flavors (a list, {'flavors': [...]}, or `openstack flavor list "
+    "--long -f json`) instead of the configured providers'.",
 )
-@click.option("--lab", metavar="FQDN", help="The lab controller the provider serves.")
+@click.option(
+    "--lab",
+    metavar="FQDN",
+    help="The lab controller the provider serves (with a configuration: only the "
+    "providers serving it).",
+)
 @click.option(
     "--arch",
     "arches",
@@ -100,8 +113,11 @@ def _fail(message: str) -> NoReturn:
     help="tmt hardware presets (name: requirements) for `preset:` keys; never fetched.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.pass_context
 def command(
+    ctx: click.Context,
     file: str,
+    provider_name: str | None,
     flavors_path: str | None,
     lab: str | None,
     arches: tuple[str, ...],
@@ -113,15 +129,20 @@ def command(
     """Check a recipe's <hostRequires/> (or every recipe of a Beaker job), or tmt
     hardware: requirements (or every phase of a tmt plan), against a VM target.
 
+    With a configuration, the document is judged against each configured provider (or
+    --provider NAME): its lab, arches and flavors as its cloud lists them, with what the
+    configuration declares. --flavors FILE checks offline instead.
+
     Exit status 0 when the document was evaluated, whatever the verdict; 2 when it cannot
-    be (malformed or hostile XML or YAML, a bad value, an unreadable flavor file).
+    be (malformed or hostile XML or YAML, a bad value, an unreadable flavor file); 1 when
+    a configured provider's flavors could not be listed.
     """
     import json
 
+    from virtprov.cli.targets import choose_targets, offline_target
     from virtprov.errors import HostRequiresError
-    from virtprov.hostrequires import Target, parse_any
+    from virtprov.hostrequires import parse_any
     from virtprov.hostrequires.flavorfile import FlavorFileError, load_flavor_file
-    from virtprov.hostrequires.properties import declared_names
     from virtprov.hostrequires.tmt import looks_like_xml, parse_tmt_any
 
     try:
@@ -142,32 +163,62 @@ def command(
     except HostRequiresError as exc:
         name = "<stdin>" if file == "-" else file
         _fail(f"{name}: {exc}")
-    target = Target(
-        hypervisor=hypervisor,
-        arches=arches or ("x86_64", "i386"),
+    targets = choose_targets(
+        ctx,
+        provider_name=provider_name,
+        flavors_path=flavors_path,
         lab=lab,
-        declared=declared_names(flavor.properties for flavor in flavors or ()),
+        arches=arches,
+        hypervisor=hypervisor,
     )
-    with_flavors = flavors is not None
+    if targets is None:  # offline: one target, printed as it always was
+        offline = offline_target(flavors, lab, arches, hypervisor)
+        document = _results(parsed, offline, tmt)
+        if as_json:
+            click.echo(json.dumps(document, indent=2))
+        else:
+            _print_results(document, offline, tmt, None)
+        return
+    judged = [each for each in targets if each.error is None]
+    documents = {str(each.provider): _results(parsed, each, tmt) for each in judged}
+    failed = {str(each.provider): each.error for each in targets if each.error is not None}
+    if as_json:
+        click.echo(json.dumps({"providers": documents, "errors": failed}, indent=2))
+    else:
+        for each in judged:
+            _print_results(documents[str(each.provider)], each, tmt, each.provider)
+    for name, error in failed.items():
+        click.echo(f"virtprov: {name}: cannot list its flavors: {error}", err=True)
+    if failed:
+        ctx.exit(1)
 
+
+def _results(parsed: Any, each: CheckTarget, tmt: bool) -> dict[str, Any]:
+    """The verdict on one target, as ``--json`` prints it."""
     if isinstance(parsed, tuple):  # a whole job (plan): one verdict per recipe (phase)
         key = "phases" if tmt else "recipes"
         results = []
         for recipe in parsed:
-            result = _evaluate(recipe.requires, target, flavors)
+            result = _evaluate(recipe.requires, each.target, each.flavors)
             results.append(
                 {recipe.kind: recipe.label, "id": recipe.recipe_id, "position": recipe.position}
                 | result
             )
-        if as_json:
-            click.echo(json.dumps({key: results}, indent=2))
-        elif not results:
-            click.echo(f"the {'plan' if tmt else 'job'} has no {key[:-1]}")
-        for result in results if not as_json else ():
-            _print_human(result, with_flavors, result.get("recipe") or result.get("phase"))
+        return {key: results}
+    return _evaluate(parsed, each.target, each.flavors)
+
+
+def _print_results(
+    document: dict[str, Any], each: CheckTarget, tmt: bool, title: str | None
+) -> None:
+    with_flavors = each.flavors is not None
+    key = "phases" if tmt else "recipes"
+    if key not in document:
+        _print_human(document, with_flavors, title)
         return
-    result = _evaluate(parsed, target, flavors)
-    if as_json:
-        click.echo(json.dumps(result, indent=2))
-    else:
-        _print_human(result, with_flavors, None)
+    if not document[key]:
+        prefix = f"{title}: " if title else ""
+        click.echo(f"{prefix}the {'plan' if tmt else 'job'} has no {key[:-1]}")
+    for result in document[key]:
+        label = result.get("recipe") or result.get("phase")
+        _print_human(result, with_flavors, f"{label} on {title}" if title else label)

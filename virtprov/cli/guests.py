@@ -10,7 +10,14 @@ from pathlib import Path
 
 import click
 
-from virtprov.cli.runtime import Runtime, emit_json, emit_table, json_option, provider_option
+from virtprov.cli.runtime import (
+    Runtime,
+    emit_json,
+    emit_table,
+    json_option,
+    provider_option,
+    seconds,
+)
 from virtprov.errors import ConfigError, ProviderError
 from virtprov.model import Flavor, Guest, GuestSpec, GuestState
 from virtprov.provider import Provider
@@ -90,8 +97,22 @@ def _wait_for(
     help="Pick the cheapest flavor satisfying this <hostRequires/> or tmt hardware: document.",
 )
 @click.option("--no-start", is_flag=True, help="Stop at ready: do not start the guest.")
-@click.option("--timeout", default=900.0, show_default=True, help="Seconds to wait in all.")
-@click.option("--poll-interval", default=1.0, show_default=True, help="Seconds between polls.")
+@click.option(
+    "--timeout",
+    type=float,
+    callback=seconds(),
+    default=900.0,
+    show_default=True,
+    help="Seconds to wait in all.",
+)
+@click.option(
+    "--poll-interval",
+    type=float,
+    callback=seconds(maximum=3600),
+    default=1.0,
+    show_default=True,
+    help="Seconds between polls.",
+)
 @json_option
 @click.pass_obj
 def provision(
@@ -170,20 +191,46 @@ def _print_guest(guest: Guest) -> None:
 @click.command()
 @click.argument("guest_ids", nargs=-1, required=True)
 @provider_option
+@click.option(
+    "--missing-ok",
+    is_flag=True,
+    help="An id the cloud does not know is not an error (already gone is fine).",
+)
 @json_option
-@click.pass_obj
+@click.pass_context
 def destroy(
-    runtime: Runtime, guest_ids: Sequence[str], provider_name: str | None, as_json: bool
+    ctx: click.Context,
+    guest_ids: Sequence[str],
+    provider_name: str | None,
+    missing_ok: bool,
+    as_json: bool,
 ) -> None:
-    """Destroy guests and everything made for them (already gone is fine)."""
+    """Destroy guests and everything made for them.
+
+    An id the cloud does not know is reported as "not found, nothing destroyed", and
+    the status is 1 unless --missing-ok is given.
+    """
+    runtime: Runtime = ctx.obj
     provider = runtime.provider(provider_name)
-    for guest_id in guest_ids:
+    wanted = list(dict.fromkeys(guest_ids))
+    # One batched look first: destroy_guest is idempotent, so it cannot say what it found.
+    known = provider.poll(wanted)
+    found = [i for i in wanted if i in known and known[i].state is not GuestState.DELETED]
+    missing = [guest_id for guest_id in wanted if guest_id not in found]
+    for guest_id in found:
         provider.destroy_guest(guest_id)
     if as_json:
-        emit_json({"destroyed": list(guest_ids), "provider": provider.info.name})
+        emit_json({"destroyed": found, "not_found": missing, "provider": provider.info.name})
     else:
-        for guest_id in guest_ids:
+        for guest_id in found:
             click.echo(f"destroyed {guest_id}")
+        for guest_id in missing:
+            click.echo(
+                f"virtprov: {guest_id}: not found on {provider.info.name}, nothing destroyed",
+                err=True,
+            )
+    if missing and not missing_ok:
+        ctx.exit(1)
 
 
 @click.command("list")

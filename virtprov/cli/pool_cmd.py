@@ -6,7 +6,10 @@ from pathlib import Path
 
 import click
 
-from virtprov.cli.runtime import Runtime, emit_json, emit_table, json_option
+from virtprov.cli.runtime import Runtime, emit_json, emit_table, json_option, read_text
+
+#: An --owned file lists ids, one a line: a million of them fit.
+OWNED_LIMIT = 64 * 1024 * 1024
 
 
 @click.group()
@@ -76,7 +79,7 @@ def status(runtime: Runtime, as_json: bool) -> None:
 @click.option(
     "--owned",
     "owned_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False, path_type=Path),
     help="A file of guest ids or recipe ids the scheduler still owns, one per line "
     "(default: trust the journal alone).",
 )
@@ -93,7 +96,8 @@ def sweep(runtime: Runtime, dry_run: bool, owned_file: Path | None, as_json: boo
 
     owned = None
     if owned_file is not None:
-        owned = [line.strip() for line in owned_file.read_text().splitlines() if line.strip()]
+        text = read_text(owned_file, limit=OWNED_LIMIT, what="--owned")
+        owned = [line.strip() for line in text.splitlines() if line.strip()]
     config = runtime.config
     settings = PoolSettings.from_options(config.pool)
     providers = {name: runtime.provider(name) for name in config.providers}

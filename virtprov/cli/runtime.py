@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
@@ -66,6 +68,65 @@ class Runtime:
         if name is not None:
             return [self.provider(name)]
         return [self.provider(each) for each in self.config.providers]
+
+
+class InputError(click.ClickException):
+    """A file or value given on the command line is unusable: one line, status 2."""
+
+    exit_code = 2
+
+
+def describe_failure(error: BaseException) -> str:
+    """One provider's failure, for a report that already names the provider."""
+    from virtprov.errors import ProviderError, VirtprovError
+
+    if isinstance(error, ProviderError):
+        return error.message
+    if isinstance(error, VirtprovError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"  # from an SDK: its type says what it is
+
+
+def read_text(path: str | Path, *, limit: int, what: str) -> str:
+    """The UTF-8 text of a file named on the command line, read only up to ``limit`` bytes.
+
+    ``what`` names it in errors (an option or an argument). A pipe works too
+    (``--owned <(command)``): nothing is read beyond the limit.
+    """
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise InputError(f"{what} {path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise InputError(f"{what} {path}: larger than {limit // 1024} KiB: is it the right file?")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(
+            f"{what} {path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}; "
+            "convert it, e.g. iconv -f latin1 -t utf-8)"
+        ) from None
+
+
+def seconds(
+    maximum: float = 7 * 24 * 3600,
+) -> Callable[[click.Context, click.Parameter, float], float]:
+    """An option callback: a duration in seconds, finite, above zero, at most ``maximum``.
+
+    ``type=float`` alone accepts ``-1``, ``nan`` (which compares false with any bound, so
+    ``click.FloatRange`` lets it through) and ``inf``: none is a poll interval or timeout.
+    """
+
+    def check(ctx: click.Context, param: click.Parameter, value: float) -> float:
+        if not math.isfinite(value) or not 0 < value <= maximum:
+            raise click.BadParameter(
+                f"{value:g} is not a duration: give seconds above 0 and at most {maximum:g}"
+            )
+        return value
+
+    return check
 
 
 def json_option(function: F) -> F:

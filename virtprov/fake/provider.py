@@ -14,6 +14,7 @@ transitions, one batched query for any number of guests.
 from __future__ import annotations
 
 import json
+import os
 import random
 import sqlite3
 import threading
@@ -30,6 +31,7 @@ import attrs
 from virtprov.config import Options, ProviderConfig
 from virtprov.errors import (
     CapacityExhausted,
+    ConfigError,
     GuestNotFound,
     ProviderError,
     TransientError,
@@ -157,18 +159,7 @@ class FakeProvider(Provider):
         self._lock = threading.RLock()
         self._calls: list[CallRecord] = []
         self.state_file = None if state_file is None else Path(state_file)
-        if self.state_file is not None:
-            self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            ":memory:" if self.state_file is None else str(self.state_file),
-            check_same_thread=False,
-            isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE below
-            timeout=30.0,
-        )
-        with self._lock:
-            if self.state_file is not None:
-                self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
+        self._db = _open_cloud(self.state_file)
 
     # -- configuration -------------------------------------------------------------------
 
@@ -204,7 +195,10 @@ class FakeProvider(Provider):
         if flavors is not None:
             kwargs["flavors"] = _flavors(options, flavors)
         options.finish()
-        return cls(**kwargs)
+        try:
+            return cls(**kwargs)
+        except ConfigError as exc:
+            raise options.error("state_file", exc.message) from None
 
     # -- the contract ----------------------------------------------------------------
 
@@ -470,6 +464,50 @@ class FakeProvider(Provider):
         with self._lock:
             self._seen[guest_id] = (phase, fault, guest)
         return guest
+
+
+def _open_cloud(state_file: Path | None) -> sqlite3.Connection:
+    """The cloud's database: in memory, or the state file, checked to be one.
+
+    A state file that is a directory, read-only or not SQLite is a ``ConfigError`` naming
+    it (key ``state_file``), never an ``sqlite3`` traceback.
+    """
+    where = ":memory:" if state_file is None else str(state_file)
+
+    def refuse(why: str) -> ConfigError:
+        return ConfigError(f"the fake cloud's state file {state_file} {why}", key="state_file")
+
+    if state_file is not None:
+        if state_file.is_dir():
+            raise refuse("is a directory: name a file in it")
+        if state_file.exists() and not _writable(state_file):
+            # SQLite would open it read-only and fail only at the first create.
+            raise refuse("(or its directory) is read-only: make both writable")
+        try:
+            state_file.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise refuse(f"cannot be made: {exc.strerror}") from None
+    db = sqlite3.connect(
+        where,
+        check_same_thread=False,
+        isolation_level=None,  # transactions are explicit: BEGIN IMMEDIATE below
+        timeout=30.0,
+    )
+    try:
+        if state_file is not None:
+            db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(_SCHEMA)
+    except sqlite3.Error as exc:
+        db.close()
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+            raise refuse("is not an SQLite database") from None
+        raise refuse(f"cannot be used: {exc}") from None
+    return db
+
+
+def _writable(path: Path) -> bool:
+    # SQLite writes its -wal and -shm files next to the database.
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
 
 
 def _mac(number: int) -> str:

@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import socket
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -34,6 +35,7 @@ from virtprov.errors import JournalError
 from virtprov.model import Capacity, Flavor
 from virtprov.pool import schema
 from virtprov.pool.schema import capacity, guests, launchers, launches, provider_status, sightings
+from virtprov.urls import redact_url
 
 #: The schema revision this code reads and writes (the newest migration).
 HEAD_REVISION: Final = "0001"
@@ -136,10 +138,17 @@ class Journal:
         upgraded on open (it belongs to one process) and a PostgreSQL one must be
         upgraded by the operator (``virtprov journal upgrade``), so that several
         processes never race to migrate it.
+
+        Whatever is wrong (a URL of an unknown dialect or a driver not installed, a file
+        that is a directory, read-only or not SQLite, a schema this virtprov does not
+        know), the error is one :class:`JournalError` with the URL's password hidden.
         """
+        problem = url_problem(url)
+        if problem is not None:
+            raise JournalError(f"cannot open the journal {redact_url(str(url))}: its URL {problem}")
         self.url = sa.make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        self.engine = _engine(self.url)
+        self.engine = _engine(self.url, self.safe_url)
         self.writes = 0
         # One writer at a time inside this process: SQLite would make the others wait
         # on its file lock anyway, and counting writes stays exact.
@@ -153,13 +162,30 @@ class Journal:
             if upgrade:
                 self.upgrade()
             self.check_revision()
-        except sa.exc.OperationalError as exc:
-            raise JournalError(f"cannot open the journal {self.safe_url}: {exc.orig}") from None
+        except sa.exc.DBAPIError as exc:
+            self.engine.dispose()
+            raise JournalError(
+                f"cannot open the journal {self.safe_url}: {self._why_not(exc)}"
+            ) from None
+        except JournalError:
+            self.engine.dispose()
+            raise
+
+    def _why_not(self, exc: sa.exc.DBAPIError) -> str:
+        """What the operator can act on, for a journal the database refused to open."""
+        database = self.url.database or ""
+        if self.is_sqlite and database not in ("", ":memory:"):
+            path = Path(database)
+            if isinstance(exc.orig, sqlite3.DatabaseError) and not isinstance(
+                exc.orig, sqlite3.OperationalError
+            ):
+                return f"{path} is not an SQLite database (is [pool] journal the right file?)"
+        return str(exc.orig).strip().replace("\n", " ")
 
     @property
     def safe_url(self) -> str:
-        """The URL with any password hidden, for messages."""
-        return self.url.render_as_string(hide_password=True)
+        """The URL with any password (and credential query parameter) hidden, for messages."""
+        return redact_url(self.url.render_as_string(hide_password=True))
 
     # -- schema ------------------------------------------------------------------------
 
@@ -184,6 +210,12 @@ class Journal:
                 f"the journal {self.safe_url} has schema {found}, newer than this virtprov "
                 f"knows ({HEAD_REVISION}): upgrade virtprov on this machine"
             )
+        if not _known_revision(found):
+            raise JournalError(
+                f"the journal {self.safe_url} is stamped with schema revision {found[:40]!r}, "
+                f"which no virtprov made (this one knows up to {HEAD_REVISION}): is [pool] "
+                "journal the database of another program?"
+            )
         raise JournalError(
             f"the journal {self.safe_url} has schema {found}, this virtprov needs "
             f"{HEAD_REVISION}: run `virtprov journal upgrade`"
@@ -193,15 +225,19 @@ class Journal:
         """Apply pending migrations; ``(revision before, revision after)``."""
         from alembic import command
         from alembic.config import Config as AlembicConfig
+        from alembic.util import CommandError
 
         before = self.revision()
-        if before is not None and before.isdigit() and int(before) > int(HEAD_REVISION):
-            self.check_revision()  # raises: never "upgrade" a newer schema
+        if before is not None and before != HEAD_REVISION and not _known_revision(before):
+            self.check_revision()  # raises: never "upgrade" a newer or a foreign schema
         config = AlembicConfig()
         config.set_main_option("script_location", _MIGRATIONS)
-        with self._lock, self.engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+        try:
+            with self._lock, self.engine.begin() as conn:
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+        except CommandError as exc:
+            raise JournalError(f"cannot upgrade the journal {self.safe_url}: {exc}") from None
         return before, HEAD_REVISION
 
     def close(self) -> None:
@@ -696,12 +732,85 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _engine(url: sa.URL) -> Engine:
+#: The databases the journal is written for and tested on.
+_BACKENDS: Final = ("sqlite", "postgresql")
+
+
+def url_problem(url: str) -> str | None:
+    """What makes ``url`` unusable as a journal, found without connecting or creating
+    anything (so ``virtprov config check`` can ask); ``None`` when nothing does.
+
+    The answer never repeats the URL (it may hold a password): callers name it. A
+    password in it is not a problem here: configuration refuses one written in the file,
+    and puts the ``journal_password`` reference's value in.
+    """
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        return 'is not a database URL (e.g. "sqlite:////var/lib/virtprov/journal.sqlite")'
+    try:
+        dialect = parsed.get_dialect()
+    except sa.exc.NoSuchModuleError:
+        return (
+            f"names a database SQLAlchemy does not know ({parsed.drivername!r}): "
+            'use "sqlite:///PATH" or "postgresql+psycopg://USER@HOST/DATABASE"'
+        )
+    if parsed.get_backend_name() not in _BACKENDS:
+        return f"names {parsed.get_backend_name()}; the journal runs on SQLite or PostgreSQL only"
+    if getattr(dialect, "is_async", False):
+        return f"names the asyncio driver {parsed.get_driver_name()!r}: use postgresql+psycopg"
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        postgresql = parsed.get_backend_name() == "postgresql"
+        extra = " (pip install 'virtprov[postgresql]')" if postgresql else ""
+        return (
+            f"needs the database driver {parsed.get_driver_name()!r}, which is not installed: "
+            f"{exc}{extra}"
+        )
+    database = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:"):
+        return _sqlite_file_problem(Path(database))
+    return None
+
+
+def _sqlite_file_problem(path: Path) -> str | None:
+    if path.is_dir():
+        return f"names {path}, which is a directory: name a file in it"
+    # SQLite opens a file it cannot write read-only, and fails only at the first write:
+    # say it now. It also writes -wal and -shm files next to the database.
+    if path.exists() and not (
+        os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+    ):
+        return (
+            f"names {path}, which (or whose directory) is read-only; the pool writes its "
+            "journal: make both writable, or name another file"
+        )
+    return None
+
+
+def _known_revision(revision: str) -> bool:
+    """Whether one of virtprov's migrations made ``revision``."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    try:
+        return ScriptDirectory(_MIGRATIONS).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+def _engine(url: sa.URL, shown: str) -> Engine:
     if url.get_backend_name() != "sqlite":
         return sa.create_engine(url, pool_pre_ping=True)
     database = url.database or ""
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise JournalError(
+                f"cannot open the journal {shown}: cannot make its directory: {exc.strerror}"
+            ) from None
         engine = sa.create_engine(url, connect_args={"timeout": 30})
     else:  # one in-memory database shared by the pool's threads (tests)
         engine = sa.create_engine(
@@ -724,4 +833,12 @@ def _engine(url: sa.URL) -> Engine:
     return engine
 
 
-__all__ = ["HEAD_REVISION", "GuestRow", "Journal", "LaunchRow", "default_journal_url", "schema"]
+__all__ = [
+    "HEAD_REVISION",
+    "GuestRow",
+    "Journal",
+    "LaunchRow",
+    "default_journal_url",
+    "schema",
+    "url_problem",
+]

@@ -76,11 +76,8 @@ class PoolSettings:
             raise options.error(
                 "journal", 'must be an SQLAlchemy URL such as "sqlite:////var/lib/x.sqlite"'
             )
-        if journal is not None and _has_password(journal):
-            raise options.error(
-                "journal",
-                "must not contain a password; give it as journal_password = { env = ... }",
-            )
+        if journal is not None:
+            _check_journal_url(options, journal)
         choice = options.string("choice", defaults.choice)
         if choice not in ("ordered", "least-loaded"):
             raise options.error("choice", f'must be "ordered" or "least-loaded", got "{choice}"')
@@ -122,10 +119,26 @@ class PoolSettings:
         return settings
 
 
-def _has_password(url: str) -> bool:
+def _check_journal_url(options: Options, url: str) -> None:
+    """No secret in the URL (userinfo or query, e.g. libpq's ``?password=``), and a
+    database the journal runs on; the URL is never echoed."""
     import sqlalchemy as sa
 
+    from virtprov.urls import secret_in_url
+
     try:
-        return sa.make_url(url).password is not None
+        parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
-        return False
+        raise options.error("journal", "is not an SQLAlchemy database URL") from None
+    found = "a password in the URL" if parsed.password else secret_in_url(url)
+    if found is not None:
+        raise options.error(
+            "journal",
+            f"must not contain a password (it holds {found}); "
+            "give it as journal_password = { env = ... }",
+        )
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise options.error(
+            "journal",
+            f"names {parsed.get_backend_name()}; the journal runs on SQLite or PostgreSQL only",
+        )

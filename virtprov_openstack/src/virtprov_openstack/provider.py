@@ -40,6 +40,7 @@ from virtprov.model import (
     ProviderInfo,
 )
 from virtprov.provider import Provider
+from virtprov.urls import redact_url
 from virtprov_openstack.errors import fault_is_capacity, translate
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ class Credentials:
     cacert: str | None = None
 
     def __repr__(self) -> str:
-        where = self.cloud or self.auth_url or "OS_CLOUD"
+        where = self.cloud or redact_url(self.auth_url or "OS_CLOUD")
         return f"Credentials({where!r}, region={self.region_name!r}, trust={self.trust_id!r})"
 
     def connect(self, *, user_agent: str = "virtprov") -> Connection:

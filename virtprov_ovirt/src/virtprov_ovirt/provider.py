@@ -50,6 +50,7 @@ from virtprov.model import (
     ProviderInfo,
 )
 from virtprov.provider import Provider
+from virtprov.urls import redact_url
 from virtprov_ovirt.faults import NameInUse, is_not_running, map_error
 from virtprov_ovirt.naming import autofs_path, decode_labels, encode_labels
 from virtprov_ovirt.settings import Settings, read_settings
@@ -252,7 +253,7 @@ class OVirtProvider(Provider):
         return cls(read_settings(config))
 
     def __repr__(self) -> str:
-        return f"OVirtProvider({self.settings.name!r}, {self.settings.url!r})"
+        return f"OVirtProvider({self.settings.name!r}, {redact_url(self.settings.url)!r})"
 
     # -- plumbing -------------------------------------------------------------------------
 

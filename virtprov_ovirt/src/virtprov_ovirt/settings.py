@@ -9,6 +9,7 @@ import attrs
 
 from virtprov.config import Options, ProviderConfig, Secret
 from virtprov.model import Flavor, GiB
+from virtprov.urls import redact_url
 from virtprov_ovirt.naming import data_center_for_lab
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,8 @@ class Settings:
     min_disk_bytes: int
 
     def __repr__(self) -> str:
-        return f"Settings(name={self.name!r}, url={self.url!r}, username={self.username!r})"
+        url = redact_url(self.url)
+        return f"Settings(name={self.name!r}, url={url!r}, username={self.username!r})"
 
     def floor(self, flavor: Flavor) -> tuple[int, int]:
         """Memory (MiB) and disk (bytes) to create: the flavor's, raised to the defaults."""

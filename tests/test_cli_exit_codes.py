@@ -1,0 +1,109 @@
+"""Exit codes tell the truth (docs/cli.md): 0 done, 1 failed, 2 bad input, 130 Ctrl-C,
+and a command's own ``ctx.exit(n)``, for core and plugin commands alike."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from virtprov.fake import FakeProvider
+
+VIRTPROV = [sys.executable, "-c", "from virtprov.cli import main; main()"]
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*VIRTPROV, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("code", [3, 42])
+def test_a_plugin_commands_ctx_exit_is_the_status(
+    cli_plugin_env: dict[str, str], code: int
+) -> None:
+    result = run(cli_plugin_env, "fixture", "exit-with", str(code))
+    assert result.returncode == code, result.stderr
+    assert result.stdout == f"exiting with {code}\n"
+    assert run(cli_plugin_env, "fixture", "exit-with", "0").returncode == 0
+    # As click in standalone mode: a returned value is not a status, only ctx.exit() is.
+    assert run(cli_plugin_env, "fixture", "returns").returncode == 0
+
+
+def test_a_core_commands_ctx_exit_is_the_status(cli_env: dict[str, str]) -> None:
+    result = run(cli_env, "destroy", "no-such-guest")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "virtprov: no-such-guest: not found on fake, nothing destroyed"
+    )
+
+
+def test_ctrl_c_in_a_plugin_command_is_130(cli_plugin_env: dict[str, str]) -> None:
+    result = run(cli_plugin_env, "fixture", "interrupted")
+    assert result.returncode == 130
+    assert result.stderr.strip() == "virtprov: interrupted"
+
+
+def test_an_unexpected_exception_is_one_line_with_status_1(cli_plugin_env: dict[str, str]) -> None:
+    result = run(cli_plugin_env, "fixture", "crashes")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("virtprov: unexpected error: KeyError: ")
+    assert "\x1b" not in result.stderr  # a terminal escape from an SDK is shown escaped
+    assert "\\x1b[31mred" in lines[0]
+    assert "--debug" in lines[0]
+    debug = run(cli_plugin_env, "--debug", "fixture", "crashes")
+    assert debug.returncode == 1
+    assert "Traceback" in debug.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["provision", "--no-such-option"],
+        ["no-such-command"],
+        ["provision", "--poll-interval", "soon"],
+        ["destroy"],
+    ],
+)
+def test_bad_usage_is_one_line_with_status_2(cli_env: dict[str, str], args: list[str]) -> None:
+    result = run(cli_env, *args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("virtprov: usage: ")
+    assert "--help" in lines[0]
+
+
+def test_ctrl_c_during_provision_is_130_and_leaves_no_guest(tmp_path: Path) -> None:
+    state = tmp_path / "cloud.sqlite"
+    config = tmp_path / "virtprov.toml"
+    config.write_text(
+        f'[providers.slow]\ndriver = "fake"\nlab = "l"\nstate_file = "{state}"\n'
+        "[providers.slow.latency]\nbuild = 60\n"
+    )
+    process = subprocess.Popen(
+        [*VIRTPROV, "--config", str(config), "provision", "--poll-interval", "0.05"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    cloud = FakeProvider(state_file=state)
+    try:
+        deadline = time.monotonic() + 60
+        while not cloud.all_guest_ids():  # wait until the guest exists, then interrupt
+            assert time.monotonic() < deadline, "provision never created its guest"
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 130, stderr
+        assert stderr.strip().splitlines()[-1] == "virtprov: interrupted"
+        assert cloud.all_guest_ids() == []  # the half-made guest was destroyed
+    finally:
+        if process.poll() is None:
+            process.kill()
+        cloud.close()
