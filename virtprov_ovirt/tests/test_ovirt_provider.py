@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 import pytest
-from engine_imitation import fault
+from engine_messages import Refusal
 from ovirt_engine import Engine
 from virtprov_ovirt.naming import encode_labels
 
@@ -27,10 +27,16 @@ NEWC = "b875154c-5b87-4068-aa3f-f32c4d672193"  # cluster of data center Newd
 NEWD1_CLUSTER = "1c273044-e6ca-492f-9ac2-47381b626808"
 VENUS_DATA = "26c8cd54-65d4-424f-a870-8145439bba1c"  # Newd's roomiest data domain
 OVIRTMGMT_NEWD = "52ac0668-d782-4079-bd2e-c3fafea0c858"  # the ovirtmgmt profile of Newd
-NO_HOST = (
-    "Cannot run VM. There is no host that satisfies current scheduling constraints. See "
-    "below for details:, The host server.domain.local did not satisfy internal filter "
-    "Memory because its available memory is too low (487.000000 MB) to run the VM."
+NO_HOST = Refusal.of(
+    "SCHEDULING_ALL_HOSTS_FILTERED_OUT",
+    "RUN",
+    "VM",
+    "SCHEDULING_HOST_FILTERED_REASON_WITH_DETAIL",
+    "VAR__FILTERTYPE__INTERNAL",
+    "VAR__DETAIL__NOT_ENOUGH_MEMORY",
+    hostName="bodh2",
+    filterName="Memory",
+    availableMem="487",
 )
 
 
@@ -184,11 +190,10 @@ def test_flavors_are_ladder_and_instance_types_raised_to_the_floor(engine: Engin
 
 def test_quota_in_one_cluster_tries_the_next(engine: Engine) -> None:
     engine.needs_imitation()
-    engine.inject(
+    engine.refuse(
         "POST",
         "/ovirt-engine/api/vms",
-        409,
-        fault("Cannot add VM. Quota has insufficient cluster resources."),
+        Refusal.of("ACTION_TYPE_FAILED_QUOTA_CLUSTER_LIMIT_EXCEEDED", "ADD", "VM"),
     )
     provider = engine.provider(data_centers=["Newd", "newd1"])
     guest = provider.create_guest(GuestSpec.for_recipe(301, SMALL, pool="p"))
@@ -204,9 +209,14 @@ def test_quota_in_one_cluster_tries_the_next(engine: Engine) -> None:
 
 def test_low_disk_space_everywhere_is_capacity_and_leaves_nothing(engine: Engine) -> None:
     engine.needs_imitation()
-    low = fault("Cannot add Virtual Disk. Low disk space on Storage Domain venus-data-1.")
+    low = Refusal.of(
+        "ACTION_TYPE_FAILED_DISK_SPACE_LOW_ON_STORAGE_DOMAIN",
+        "ADD",
+        "DISK",
+        storageName="venus-data-1",
+    )
     for _ in range(2):
-        engine.inject("POST", r"/ovirt-engine/api/vms/[^/]+/diskattachments", 409, low)
+        engine.refuse("POST", r"/ovirt-engine/api/vms/[^/]+/diskattachments", low)
     provider = engine.provider(data_centers=["Newd", "newd1"])
     with pytest.raises(CapacityExhausted, match="Low disk space"):
         provider.create_guest(GuestSpec.for_recipe(302, SMALL, pool="p"))
@@ -219,7 +229,7 @@ def test_low_disk_space_everywhere_is_capacity_and_leaves_nothing(engine: Engine
 
 def test_no_host_at_start_is_capacity(engine: Engine) -> None:
     engine.needs_imitation()
-    engine.inject("POST", r"/ovirt-engine/api/vms/[^/]+/start", 409, fault(NO_HOST))
+    engine.refuse("POST", r"/ovirt-engine/api/vms/[^/]+/start", NO_HOST)
     provider = engine.provider()
     guest = provider.create_guest(GuestSpec.for_recipe(303, SMALL, pool="p"))
     try:
@@ -284,9 +294,8 @@ def test_401_from_the_api_is_permanent(engine: Engine) -> None:
 
 def test_503_is_transient(engine: Engine) -> None:
     engine.needs_imitation()
-    engine.inject(
-        "GET", "/ovirt-engine/api/datacenters", 503, fault("Service Unavailable", "Error")
-    )
+    unavailable = "<fault><detail>[Service Unavailable]</detail><reason>Error</reason></fault>"
+    engine.inject("GET", "/ovirt-engine/api/datacenters", 503, unavailable)
     from virtprov.errors import TransientError
 
     with pytest.raises(TransientError):
