@@ -247,7 +247,7 @@ def test_bad_password_is_permanent(engine: Engine, monkeypatch: pytest.MonkeyPat
 def test_401_from_the_api_is_permanent(engine: Engine) -> None:
     engine.needs_imitation()
     # The real 401 page an engine's web server answered to GET /ovirt-engine/api
-    # (ovirt-engine issue 874, in the reference errors); the SDK logs in again once and
+    # (ovirt-engine issue 874); the SDK logs in again once and
     # gives up on the second 401 without saying its status.
     page = (
         '<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n'
