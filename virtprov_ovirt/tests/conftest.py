@@ -40,3 +40,11 @@ def lans_engine(
 ) -> Iterator[Engine]:
     """The RHV 4.3 inventory with one host non-responsive and little memory left."""
     yield from open_engine(request, tls_cert, monkeypatch, inventory="rhv43-lans")
+
+
+@pytest.fixture
+def user_engine(
+    request: pytest.FixtureRequest, tls_cert: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Engine]:
+    """The RHV 4.3 inventory, for a user without a system-wide role (no SuperUser)."""
+    yield from open_engine(request, tls_cert, monkeypatch, system_permissions=False)

@@ -1,27 +1,33 @@
 """A loopback imitation of an oVirt engine (API v4), used only to compose cassettes.
 
 No live engine was available to this project, so the lifecycle cassettes under
-``cassettes/ovirt/`` were recorded through the replay server's record mode with this
-imitation as the "live" engine (see ``cassettes/README.md``). What it answers:
+``cassettes/ovirt/`` are recorded through the replay server's record mode with this
+imitation as the "live" engine (see ``cassettes/README.md``). It is a test helper, not a
+fake provider: the provider under test talks real HTTP to it through the SDK, exactly as
+it would to an engine, and every behaviour below follows the engine's own source,
+oVirt/ovirt-engine at commit ``0111fc63036bca662aa6275a8ad16282cccf86bf`` (``restapi/``
+below is ``backend/manager/modules/restapi/jaxrs/src/main/java/org/ovirt/engine/api/
+restapi/``, ``bll/`` is ``backend/manager/modules/bll/src/main/java/org/ovirt/engine/core/
+bll/``), each with the file it follows:
 
-* inventory (``datacenters``, ``clusters``, ``hosts``, ``vnicprofiles``, ``networks``,
-  ``datacenters/{id}/storagedomains``, and the pre-existing VMs): **verbatim** bodies of
-  a real RHV 4.3 inventory recorded by ManageIQ's test suite (``data/``);
-* VMs it creates, their NICs, disk attachments and actions: XML shaped after the
-  Engine API model's documented examples (``types/Vm``, ``services/VmsService``,
-  ``VmNicsService``, ``DiskAttachmentsService``, ``VmService`` start/stop), with the
-  status transitions the API documents (disk ``locked`` -> ``ok``, VM ``down`` ->
-  ``up`` -> ``down``);
-* faults as the engine renders them: ``<fault><reason>Operation Failed</reason>
-  <detail>[message]</detail></fault>`` with the status of the message's ``ErrorType``;
+* the inventory (``datacenters``, ``clusters``, ``hosts``, ``vnicprofiles``,
+  ``networks``, ``datacenters/{id}/storagedomains`` and the VMs already there): verbatim
+  bodies of a real RHV 4.3 engine recorded by ManageIQ's test suite (``data/``);
+* the VMs it creates, their NICs and disks: XML in the shape and order of those real
+  bodies; the stock instance types as the engine's database seeds them;
+* searches as the engine's search backend parses them (``engine_search.py``);
+* refusals as the engine renders them, texts from its catalogue (``engine_messages.py``);
 * the SSO token endpoint as the SDK's own test server answers it.
 
-It is a test helper, not a fake provider: the provider under test talks real HTTP to it
-through the SDK, exactly as it would to an engine.
+The engine's monitoring moves VMs and disks on in the background; here a change takes
+one step per request that names the VM (its URL, or an ``id=``/``name=`` search that
+finds it): a look right after a change still sees it under way (a disk ``locked``, a VM
+``powering_up``/``powering_down``), the next one sees it done.
 """
 
 from __future__ import annotations
 
+import datetime
 import http.server
 import itertools
 import json
@@ -30,320 +36,610 @@ import threading
 import urllib.parse
 import uuid
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from engine_messages import Refusal, document
+from engine_search import InvalidSearch, compile_search
 
 DATA = Path(__file__).parent / "data"
 API = "/ovirt-engine/api"
 #: oVirt's default MAC pool range starts at 56:6f.
 MAC_PREFIX = "56:6f:1a:2b"
-TIME = "2026-11-22T10:00:00.000+00:00"
-
-
-def fault(detail: str, reason: str = "Operation Failed") -> str:
-    return (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        f"<fault>\n    <detail>[{detail}]</detail>\n    <reason>{reason}</reason>\n</fault>\n"
-    )
-
-
-ACTION_OK = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    "<action>\n    <status>complete</status>\n</action>\n"
+#: The imitation's clock: every event one second later, so that recordings repeat.
+EPOCH = datetime.datetime(2026, 11, 22, 10, 0, tzinfo=datetime.UTC)
+BLANK = "00000000-0000-0000-0000-000000000000"
+XML = "application/xml"
+#: VMStatus.isNotRunning (common/.../businessentities/VMStatus.java), API spelling: the
+#: statuses in which VmMapper emits no start_time, run_once nor host.
+NOT_RUNNING = frozenset({"down", "suspended", "image_locked", "image_illegal"})
+#: StopVmCommandBase.validate: the statuses a VM can be stopped from (isRunning, paused,
+#: not responding, suspended).
+STOPPABLE = frozenset(
+    {
+        "up",
+        "powering_up",
+        "powering_down",
+        "wait_for_launch",
+        "reboot_in_progress",
+        "migrating",
+        "saving_state",
+        "restoring_state",
+        "paused",
+        "not_responding",
+        "suspended",
+    }
 )
+#: RemoveVmCommand.validate: the statuses a VM can be removed in.
+REMOVABLE = frozenset({"unassigned", "down", "image_illegal", "image_locked"})
+
+
+@dataclass
+class Disk:
+    id: str
+    name: str
+    size: int
+    domain: str
+    #: What looks see, one step per look: the head now; "gone" removes the disk.
+    steps: list[str]
+
+
+@dataclass
+class Nic:
+    id: str
+    name: str
+    mac: str
+    profile: str
+
+
+@dataclass
+class Vm:
+    id: str
+    name: str
+    description: str
+    comment: str
+    memory: int
+    sockets: int
+    cluster: str
+    console: bool
+    created: str
+    stop_time: str
+    #: What looks see, one step per look: the head now.
+    steps: list[str] = field(default_factory=lambda: ["down"])
+    start_time: str | None = None
+    run_once: bool = False
+    nics: list[Nic] = field(default_factory=list)
+    disks: list[Disk] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return self.steps[0]
 
 
 class Imitation:
-    """The engine's state: the real inventory plus the VMs created through it."""
+    """The engine's state: the real inventory plus the VMs created through it.
 
-    def __init__(self, inventory: str = "rhv43-refresh", *, disk_polls: int = 1) -> None:
+    ``disk_looks``: how many looks after its creation still find a new disk locked.
+    ``system_permissions``: False imitates a user with no system-wide role, whom the engine
+    refuses an action on an unknown VM with 403 (its permission check on the VM fails
+    before the command looks for it: ``bll/CommandBase.java`` ``internalValidate``).
+    """
+
+    def __init__(
+        self,
+        inventory: str = "rhv43-refresh",
+        *,
+        disk_looks: int = 1,
+        system_permissions: bool = True,
+    ) -> None:
         self.dir = DATA / inventory
-        self.vms: dict[str, dict[str, Any]] = {}
-        self.disk_polls = disk_polls
+        self.vms: dict[str, Vm] = {}
+        self.disk_looks = disk_looks
+        self.system_permissions = system_permissions
+        #: How many of the next disks fail asynchronously.
+        self.failing_disks = 0
         self._ids = (str(uuid.UUID(int=0x5E7A0000 << 96 | n)) for n in itertools.count(1))
         self._macs = (f"{MAC_PREFIX}:{n >> 8:02x}:{n & 0xFF:02x}" for n in itertools.count(1))
-        #: (method, path regex) -> list of (status, body) answered once each, first.
-        self.faults: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        self._clock = itertools.count(1)
+        #: (method, path regex) -> answers given once each, before anything else.
+        self._injected: dict[tuple[str, str], list[tuple[int, str] | Refusal]] = {}
         self.lock = threading.Lock()
         self.password = "imitation-password"
         self._real_vms = ET.parse(self.dir / "vms.xml").getroot()
+        self._hosts = ET.parse(self.dir / "hosts.xml").getroot()
+
+    # -- what a test asks of it --------------------------------------------------------
 
     def inject(self, method: str, path: str, status: int, body: str) -> None:
-        self.faults.setdefault((method, path), []).append((status, body))
+        """Answer the next ``method path`` (a regex) with this raw answer."""
+        self._injected.setdefault((method, path), []).append((status, body))
+
+    def refuse(self, method: str, path: str, refusal: Refusal) -> None:
+        """Refuse the next ``method path`` (a regex) as the engine's command would."""
+        self._injected.setdefault((method, path), []).append(refusal)
+
+    def fail_disks(self, count: int = 1) -> None:
+        """The next ``count`` disks are accepted, then fail while the engine creates them.
+
+        AddImageFromScratchCommand.endWithFailure (``bll/storage/disk/image/``) removes the
+        failed image and, with it, the disk and its attachment to the VM.
+        """
+        self.failing_disks += count
 
     # -- answers ---------------------------------------------------------------------
 
-    def answer(self, method: str, target: str, body: bytes) -> tuple[int, str, str]:
-        """(status, content type, body) for one request."""
+    def answer(
+        self, method: str, target: str, body: bytes, base: str
+    ) -> tuple[int, dict[str, str], str]:
+        """(status, headers, body) for one request; ``base`` is the URL the client used."""
         parts = urllib.parse.urlsplit(target)
         path, query = parts.path, dict(urllib.parse.parse_qsl(parts.query))
         with self.lock:
-            for (m, pattern), queue in self.faults.items():
-                if m == method and re.fullmatch(pattern, path) and queue:
-                    status, text = queue.pop(0)
-                    kind = (
-                        "application/json"
-                        if text.startswith("{")
-                        else "text/html; charset=iso-8859-1"
-                        if text.lstrip().lower().startswith(("<html", "<!doctype"))
-                        else "application/xml"
-                    )
-                    return status, kind, text
+            named = re.fullmatch(rf"{API}/vms/([^/]+)(/.*)?", path)
+            vm = self.vms.get(named.group(1)) if named else None
+            if vm is not None:
+                self._advance(vm)
+            injected = self._take_injected(method, path)
+            if injected is not None:
+                return self._injected_answer(injected, path, body)
             if path == "/ovirt-engine/sso/oauth/token":
-                return self._token(body)
+                status, text = self._token(body)
+                return status, {"Content-Type": "application/json"}, text
             if not path.startswith(API):
-                return 404, "text/html", "<html><body>Not Found</body></html>"
-            return self._api(method, path[len(API) :].strip("/"), query, body)
+                return 404, {"Content-Type": "text/html"}, "<html><body>Not Found</body></html>"
+            return self._api(method, path[len(API) :].strip("/"), query, body, base)
 
-    def _token(self, body: bytes) -> tuple[int, str, str]:
+    def _take_injected(self, method: str, path: str) -> tuple[int, str] | Refusal | None:
+        for (m, pattern), queue in self._injected.items():
+            if m == method and re.fullmatch(pattern, path) and queue:
+                return queue.pop(0)
+        return None
+
+    def _injected_answer(
+        self, injected: tuple[int, str] | Refusal, path: str, body: bytes
+    ) -> tuple[int, dict[str, str], str]:
+        if isinstance(injected, Refusal):
+            text = injected.action_xml(body) if _is_action(path) else injected.fault_xml()
+            return injected.status, {"Content-Type": XML}, text
+        status, text = injected
+        kind = (
+            "application/json"
+            if text.startswith("{")
+            else "text/html; charset=iso-8859-1"
+            if text.lstrip().lower().startswith(("<html", "<!doctype"))
+            else XML
+        )
+        return status, {"Content-Type": kind}, text
+
+    def _token(self, body: bytes) -> tuple[int, str]:
         form = dict(urllib.parse.parse_qsl(body.decode()))
         if form.get("password") != self.password:
-            return (
-                401,
-                "application/json",
-                json.dumps(
-                    {
-                        "error": "access_denied",
-                        "error_description": f"Cannot authenticate user "
-                        f"'{form.get('username')}': The username or password is incorrect..",
-                    }
-                ),
+            return 401, json.dumps(
+                {
+                    "error": "access_denied",
+                    "error_description": f"Cannot authenticate user "
+                    f"'{form.get('username')}': The username or password is incorrect..",
+                }
             )
         token = {
             "access_token": "imitation-token",
             "scope": "ovirt-app-api",
             "exp": "4102444800000",
         }
-        return 200, "application/json", json.dumps({**token, "token_type": "bearer"})
+        return 200, json.dumps({**token, "token_type": "bearer"})
 
     def _api(
-        self, method: str, path: str, query: dict[str, str], body: bytes
-    ) -> tuple[int, str, str]:
-        xml = "application/xml"
+        self, method: str, path: str, query: dict[str, str], body: bytes, base: str
+    ) -> tuple[int, dict[str, str], str]:
         parts = path.split("/")
-        if method == "GET" and path in (
-            "datacenters",
-            "clusters",
-            "hosts",
-            "vnicprofiles",
-            "networks",
-        ):
-            return 200, xml, (self.dir / f"{path}.xml").read_text()
+        inventory = ("datacenters", "clusters", "hosts", "vnicprofiles", "networks")
+        if method == "GET" and path in inventory:
+            return _xml(200, (self.dir / f"{path}.xml").read_text())
         if method == "GET" and len(parts) == 3 and parts[0] == "datacenters":
             file = self.dir / f"datacenters_{parts[1]}_storagedomains.xml"
-            return (200, xml, file.read_text()) if file.exists() else (404, xml, "")
+            return _xml(200, file.read_text()) if file.exists() else _empty(404)
         if method == "GET" and path == "instancetypes":
-            return 200, xml, _instance_types()
+            return _xml(200, _instance_types())
         if parts[0] != "vms":
-            return 404, xml, ""
+            return _empty(404)
         if method == "GET" and path == "vms":
-            return 200, xml, self._list(query)
+            return _xml(200, self._search(query))
         if method == "POST" and path == "vms":
-            return self._add_vm(body)
+            return self._add_vm(body, base)
         vm = self.vms.get(parts[1]) if len(parts) > 1 else None
         if vm is None:
-            return 404, xml, ""  # the engine's 404 for a removed VM has an empty body
-        if len(parts) == 2 and method == "GET":
-            return 200, xml, self._vm_xml(vm, follow=False, standalone=True)
-        if len(parts) == 2 and method == "DELETE":
-            if vm["status"] != "down":
-                return 409, xml, fault("Cannot remove VM. VM is running.")
-            del self.vms[vm["id"]]
-            return 200, xml, ACTION_OK
+            return self._unknown_vm(method, parts, body)
+        if len(parts) == 2:
+            if method == "GET":
+                return _xml(200, document(self._vm_xml(vm, follow=False)))
+            if method == "PUT":
+                return self._update_vm(vm, body)
+            if method == "DELETE":
+                return self._remove_vm(vm)
         if len(parts) == 3 and method == "POST":
-            return self._sub(vm, parts[2], body)
-        return 404, xml, ""
+            if parts[2] == "nics":
+                return self._add_nic(vm, body, base)
+            if parts[2] == "diskattachments":
+                return self._add_disk(vm, body)
+            if parts[2] == "start":
+                return self._start(vm, body)
+            if parts[2] == "stop":
+                return self._stop(vm, body)
+        return _empty(404)
 
-    def _add_vm(self, body: bytes) -> tuple[int, str, str]:
+    def _unknown_vm(
+        self, method: str, parts: list[str], body: bytes
+    ) -> tuple[int, dict[str, str], str]:
+        # A VM's resource looks the VM up first (BackendVmResource.get, also in remove and
+        # update): an unknown id is a 404 with an empty body. So is a run-once start,
+        # which reads the VM to build its parameters (BackendVmResource.
+        # createRunVmOnceParams). A plain start or a stop goes to the command, which
+        # refuses: 400 "VM is not found" (RunVmCommand.validateImpl,
+        # StopVmCommandBase.validate), or 403 for a user without a system-wide role.
+        verb = parts[2] if len(parts) == 3 and method == "POST" else None
+        run_once = verb == "start" and ET.fromstring(body or b"<action/>").find("vm") is not None
+        if verb not in ("start", "stop") or run_once:
+            return _empty(404)
+        action = "RUN" if verb == "start" else "STOP"
+        key = (
+            "ACTION_TYPE_FAILED_VM_NOT_FOUND"
+            if self.system_permissions
+            else "USER_NOT_AUTHORIZED_TO_PERFORM_ACTION"
+        )
+        refusal = Refusal.of(key, action, "VM")
+        return _xml(refusal.status, refusal.action_xml(body))
+
+    # -- VMs ---------------------------------------------------------------------------
+
+    def _now(self) -> str:
+        moment = EPOCH + datetime.timedelta(seconds=next(self._clock))
+        return moment.isoformat(timespec="milliseconds")
+
+    def _advance(self, vm: Vm) -> None:
+        """One step of the engine's background work on this VM and its disks."""
+        if len(vm.steps) > 1:
+            vm.steps.pop(0)
+            if vm.status == "down":
+                # ResourceManager.internalSetVmStatus (vdsbroker): the stop time is set
+                # when a VM goes down; the start time is kept but no longer shown.
+                vm.stop_time = self._now()
+        for disk in list(vm.disks):
+            if len(disk.steps) > 1:
+                disk.steps.pop(0)
+            if disk.steps[0] == "gone":
+                vm.disks.remove(disk)
+
+    def _add_vm(self, body: bytes, base: str) -> tuple[int, dict[str, str], str]:
         spec = ET.fromstring(body)
         name = spec.findtext("name") or ""
-        if any(v["name"] == name for v in self.vms.values()):
-            return (
-                409,
-                "application/xml",
-                fault(
-                    "Cannot add VM. The VM name is already in use, please choose a unique "
-                    "name and try again."
-                ),
-            )
+        if any(v.name == name for v in self.vms.values()):
+            # AddVmCommand.validate (VmHandler.isVmWithSameNameExistStatic).
+            refusal = Refusal.of("ACTION_TYPE_FAILED_NAME_ALREADY_USED", "ADD", "VM")
+            return _xml(refusal.status, refusal.fault_xml())
         cluster = spec.find("cluster")
-        vm = {
-            "id": next(self._ids),
-            "name": name,
-            "description": spec.findtext("description") or "",
-            "comment": spec.findtext("comment") or "",
-            "memory": int(spec.findtext("memory") or 1073741824),
-            "sockets": int(spec.findtext("cpu/topology/sockets") or 1),
-            "cluster": cluster.get("id") if cluster is not None else "",
-            "status": "down",
-            "start_time": None,
-            "nics": [],
-            "disks": [],
-            "kernel": None,
-        }
-        self.vms[vm["id"]] = vm
-        return 201, "application/xml", self._vm_xml(vm, follow=False, standalone=True)
+        now = self._now()
+        vm = Vm(
+            id=next(self._ids),
+            name=name,
+            description=spec.findtext("description") or "",
+            comment=spec.findtext("comment") or "",
+            memory=int(spec.findtext("memory") or 1073741824),
+            sockets=int(spec.findtext("cpu/topology/sockets") or 1),
+            cluster=cluster.get("id", "") if cluster is not None else "",
+            console=spec.findtext("console/enabled") == "true",
+            created=now,
+            # AddVmCommand.java (line 1356) sets the last stop time of a new VM.
+            stop_time=now,
+        )
+        self.vms[vm.id] = vm
+        # A VM from Blank has no disk to copy, hence no task: 201 with the VM and its
+        # Location (AbstractBackendCollectionResource.fetchCreatedEntity).
+        return _created(base, self._vm_xml(vm, follow=False))
 
-    def _sub(self, vm: dict[str, Any], what: str, body: bytes) -> tuple[int, str, str]:
-        xml = "application/xml"
-        if what == "nics":
-            spec = ET.fromstring(body)
-            profile = spec.find("vnic_profile")
-            nic = {
-                "id": next(self._ids),
-                "name": spec.findtext("name") or "nic1",
-                "mac": next(self._macs),
-                "profile": profile.get("id") if profile is not None else "",
-            }
-            vm["nics"].append(nic)
-            return 201, xml, _HEADER + _nic_xml(vm["id"], nic)
-        if what == "diskattachments":
-            spec = ET.fromstring(body)
-            domain = spec.find("disk/storage_domains/storage_domain")
-            disk = {
-                "id": next(self._ids),
-                "name": spec.findtext("disk/name") or "disk",
-                "size": int(spec.findtext("disk/provisioned_size") or 0),
-                "domain": domain.get("id", "") if domain is not None else "",
-                "polls_locked": self.disk_polls,
-            }
-            vm["disks"].append(disk)
-            return 201, xml, _HEADER + _attachment_xml(vm["id"], disk)
-        if what == "start":
-            if vm["status"] != "down":
-                return 409, xml, fault("Cannot run VM. VM is running.")
-            action = ET.fromstring(body) if body else ET.Element("action")
-            vm["kernel"] = action.findtext("vm/os/kernel")
-            vm["status"], vm["start_time"] = "up", TIME
-            return 200, xml, ACTION_OK
-        if what == "stop":
-            if vm["status"] == "down":
-                return 409, xml, fault("Cannot stop VM. VM is not running.")
-            vm["status"] = "down"
-            return 200, xml, ACTION_OK
-        return 404, xml, ""
+    def _update_vm(self, vm: Vm, body: bytes) -> tuple[int, dict[str, str], str]:
+        # BackendVmResource.update: the given fields over the VM's own; comment and
+        # description may change in any status (VmBase: @EditableVmField).
+        spec = ET.fromstring(body)
+        for name in ("comment", "description"):
+            value = spec.findtext(name)
+            if value is not None:
+                setattr(vm, name, value)
+        return _xml(200, document(self._vm_xml(vm, follow=False)))
 
-    def _list(self, query: dict[str, str]) -> str:
+    def _remove_vm(self, vm: Vm) -> tuple[int, dict[str, str], str]:
+        # RemoveVmCommand.validate: not while running, not while a disk is locked.
+        refusal = None
+        if vm.status not in REMOVABLE:
+            refusal = Refusal.of("ACTION_TYPE_FAILED_VM_IS_RUNNING", "REMOVE", "VM")
+        locked = [d.name for d in vm.disks if d.steps[0] == "locked"]
+        if refusal is None and locked:
+            refusal = Refusal.of(
+                "ACTION_TYPE_FAILED_DISKS_LOCKED", "REMOVE", "VM", diskAliases=", ".join(locked)
+            )
+        if refusal is not None:
+            return _xml(refusal.status, refusal.fault_xml())
+        del self.vms[vm.id]
+        # BackendResource.performAction: the VM is gone at once (RemoveVmCommand.removeVm),
+        # the answer an <action> with its job.
+        return _xml(200, document(self._action(ET.Element("action"))))
+
+    def _add_nic(self, vm: Vm, body: bytes, base: str) -> tuple[int, dict[str, str], str]:
+        spec = ET.fromstring(body)
+        profile = spec.find("vnic_profile")
+        nic = Nic(
+            id=next(self._ids),
+            name=spec.findtext("name") or "nic1",
+            mac=next(self._macs),
+            profile=profile.get("id", "") if profile is not None else "",
+        )
+        vm.nics.append(nic)
+        return _created(base, _nic_xml(vm.id, nic))
+
+    def _add_disk(self, vm: Vm, body: bytes) -> tuple[int, dict[str, str], str]:
+        spec = ET.fromstring(body)
+        domain = spec.find("disk/storage_domains/storage_domain")
+        failing = self.failing_disks > 0
+        self.failing_disks -= failing
+        disk = Disk(
+            id=next(self._ids),
+            name=spec.findtext("disk/name") or "disk",
+            size=int(spec.findtext("disk/provisioned_size") or 0),
+            domain=domain.get("id", "") if domain is not None else "",
+            steps=["locked"] * (self.disk_looks + 1) + ["gone" if failing else "ok"],
+        )
+        vm.disks.append(disk)
+        # AddDiskCommand creates the volume in an SPM task: with a task running the answer
+        # is 202 with the attachment, its creation_status and that status's link, no
+        # Location (AbstractBackendCollectionResource.fetchCreatedEntity,
+        # handleAsynchrony).
+        attachment = _attachment_xml(vm.id, disk, inline=False)
+        status = ET.Element("creation_status")
+        status.text = "pending"
+        task = next(self._ids)
+        link = ET.Element(
+            "link", href=f"{attachment.get('href')}/creation_status/{task}", rel="creation_status"
+        )
+        attachment[0:0] = [status, link]  # BaseResource's elements come first
+        return _xml(202, document(attachment))
+
+    def _start(self, vm: Vm, body: bytes) -> tuple[int, dict[str, str], str]:
+        action = ET.fromstring(body) if body.strip() else ET.Element("action")
+        refusal = None
+        if vm.status != "down":
+            refusal = Refusal.of("ACTION_TYPE_FAILED_VM_IS_RUNNING", "RUN", "VM")
+        locked = [d.name for d in vm.disks if d.steps[0] == "locked"]
+        if refusal is None and locked:
+            refusal = Refusal.of(
+                "ACTION_TYPE_FAILED_DISKS_LOCKED", "RUN", "VM", diskAliases=", ".join(locked)
+            )
+        if refusal is not None:
+            return _xml(refusal.status, refusal.action_xml(body))
+        # CreateVDSCommand (vdsbroker) sets the start time and WaitForLaunch; the host
+        # reports powering_up, then up. A start with <vm> is a run-once
+        # (BackendVmResource.start: RunVmOnce).
+        vm.steps = ["wait_for_launch", "powering_up", "up"]
+        vm.start_time = self._now()
+        vm.run_once = action.find("vm") is not None
+        return _xml(200, document(self._action(action, vm)))
+
+    def _stop(self, vm: Vm, body: bytes) -> tuple[int, dict[str, str], str]:
+        action = ET.fromstring(body) if body.strip() else ET.Element("action")
+        if vm.status == "down":
+            # StopVmCommandBase.shouldSkipCommandExecution: stopping a VM that is down is
+            # skipped, and the action succeeds.
+            return _xml(200, document(self._action(action, vm)))
+        if vm.status not in STOPPABLE:
+            refusal = Refusal.of("ACTION_TYPE_FAILED_VM_IS_NOT_RUNNING", "STOP", "VM")
+            return _xml(refusal.status, refusal.action_xml(body))
+        # DestroyVmVDSCommand.changeStatus: powering_down until the host reports it down.
+        vm.steps = ["powering_down", "powering_down", "down"]
+        return _xml(200, document(self._action(action, vm)))
+
+    def _action(self, action: ET.Element, vm: Vm | None = None) -> ET.Element:
+        """A completed action's answer: the request's <action>, its job and status.
+
+        AbstractBackendActionableResource.doAction / actionSuccess (the VM the action
+        was on replaces a <vm> the request carried) and BackendResource.setJobLink.
+        """
+        for old in action.findall("vm"):
+            action.remove(old)
+        ET.SubElement(action, "status").text = "complete"
+        job = next(self._ids)
+        ET.SubElement(action, "job", href=f"{API}/jobs/{job}", id=job)
+        if vm is not None:
+            ET.SubElement(action, "vm", href=f"{API}/vms/{vm.id}", id=vm.id)
+        return action
+
+    # -- listing -----------------------------------------------------------------------
+
+    def _search(self, query: dict[str, str]) -> str:
         search = query.get("search", "")
         follow = "follow" in query
-        chosen = [v for v in self.vms.values() if _matches(search, v)]
-        body = "".join(self._vm_xml(v, follow=follow) for v in chosen)
-        # The recorded VMs of the real inventory are listed too (verbatim elements).
+        vms = ET.Element("vms")
+        try:
+            matches = compile_search(search)
+        except InvalidSearch:
+            return document(vms)  # SearchQuery: no query, an empty list, and success
+        chosen: list[tuple[str, ET.Element]] = []
+        # A search by id or name names the VMs it finds: they take a step (see above).
+        naming = not re.search(r"\bstatus\s*=", search, re.IGNORECASE)
+        for vm in self.vms.values():
+            if matches({"id": vm.id, "name": vm.name, "status": vm.status}):
+                if naming:
+                    self._advance(vm)
+                chosen.append((vm.name, self._vm_xml(vm, follow=follow)))
+        # The VMs of the recorded inventory are found too, verbatim (without the lists
+        # that follow would inline: their NICs and disks were not recorded).
         for real in self._real_vms.findall("vm"):
-            record = {
-                "id": real.get("id"),
-                "name": real.findtext("name"),
-                "status": real.findtext("status"),
-            }
-            if _matches(search, record):
-                body += "    " + ET.tostring(real, encoding="unicode").strip() + "\n"
-        return f"{_HEADER}<vms>\n{body}</vms>\n"
+            record = {k: real.get("id") if k == "id" else real.findtext(k) for k in _FIELDS}
+            if matches(record):
+                chosen.append((record["name"] or "", real))
+        # SearchObjectAutoCompleter (searchbackend): VMs sort by name.
+        vms.extend(element for _, element in sorted(chosen, key=lambda item: item[0]))
+        return document(vms)
 
-    def _vm_xml(self, vm: dict[str, Any], *, follow: bool, standalone: bool = False) -> str:
-        href = f"{API}/vms/{vm['id']}"
-        extra = ""
+    def _vm_xml(self, vm: Vm, *, follow: bool) -> ET.Element:
+        """A VM as VmMapper writes it, in the order of the real RHV 4.3 bodies."""
+        href = f"{API}/vms/{vm.id}"
+        element = ET.Element("vm", href=href, id=vm.id)
+        _text(element, "name", vm.name)
+        _text(element, "description", vm.description)
+        _text(element, "comment", vm.comment)
+        for rel in ("diskattachments", "nics", "permissions", "statistics"):
+            ET.SubElement(element, "link", href=f"{href}/{rel}", rel=rel)
+        cpu = ET.SubElement(element, "cpu")
+        _text(cpu, "architecture", "x86_64")
+        topology = ET.SubElement(cpu, "topology")
+        for name, value in (("cores", 1), ("sockets", vm.sockets), ("threads", 1)):
+            _text(topology, name, str(value))
+        _text(element, "creation_time", vm.created)
+        _text(element, "delete_protected", "false")
+        _text(element, "memory", str(vm.memory))
+        policy = ET.SubElement(element, "memory_policy")
+        _text(policy, "guaranteed", str(vm.memory))
+        _text(policy, "max", str(vm.memory))
+        os_ = ET.SubElement(element, "os")
+        devices = ET.SubElement(ET.SubElement(os_, "boot"), "devices")
+        for device in ("network", "hd"):
+            _text(devices, "device", device)
+        _text(os_, "type", "other")
+        _text(element, "stateless", "false")
+        _text(element, "type", "server")
+        ET.SubElement(element, "cluster", href=f"{API}/clusters/{vm.cluster}", id=vm.cluster)
+        _text(element, "next_run_configuration_exists", "false")
+        running = vm.status not in NOT_RUNNING
+        # VmMapper.map: run_once and start_time belong to the dynamic data of a VM that
+        # is not down ("fill dynamic data" applies only if !status.isNotRunning());
+        # stop_time whenever the engine has one.
+        if running:
+            _text(element, "run_once", "true" if vm.run_once else "false")
+            if vm.start_time:
+                _text(element, "start_time", vm.start_time)
+        _text(element, "status", vm.status)
+        _text(element, "stop_time", vm.stop_time)
         if follow:
-            nics = "".join(_nic_xml(vm["id"], n) for n in vm["nics"])
-            atts = "".join(_attachment_xml(vm["id"], d, disk_inline=True) for d in vm["disks"])
-            # Each look at the VM advances its disks: locked for a poll or so, then ok.
-            for disk in vm["disks"]:
-                if disk["polls_locked"] > 0:
-                    disk["polls_locked"] -= 1
-            extra = f"<nics>{nics}</nics><disk_attachments>{atts}</disk_attachments>"
-        start = f"<start_time>{vm['start_time']}</start_time>" if vm["start_time"] else ""
-        text = (
-            f'<vm href="{href}" id="{vm["id"]}">'
-            f"<name>{vm['name']}</name>"
-            f"<description>{_esc(vm['description'])}</description>"
-            f"<comment>{_esc(vm['comment'])}</comment>"
-            f'<link href="{href}/nics" rel="nics"/>'
-            f'<link href="{href}/diskattachments" rel="diskattachments"/>'
-            f"<cpu><architecture>x86_64</architecture><topology><cores>1</cores>"
-            f"<sockets>{vm['sockets']}</sockets><threads>1</threads></topology></cpu>"
-            f"<creation_time>{TIME}</creation_time>"
-            f"<memory>{vm['memory']}</memory>"
-            f"<memory_policy><guaranteed>{vm['memory']}</guaranteed>"
-            f"<max>{vm['memory']}</max></memory_policy>"
-            f"<os><boot><devices><device>network</device><device>hd</device></devices>"
-            f"</boot><type>other</type></os>"
-            f"<type>server</type>{start}<status>{vm['status']}</status>"
-            f'<cluster href="{API}/clusters/{vm["cluster"]}" id="{vm["cluster"]}"/>'
-            f'<template href="{API}/templates/00000000-0000-0000-0000-000000000000" '
-            f'id="00000000-0000-0000-0000-000000000000"/>'
-            f"{extra}</vm>\n"
+            attachments = ET.SubElement(element, "disk_attachments")
+            attachments.extend(_attachment_xml(vm.id, d, inline=True) for d in vm.disks)
+        host = self._host_in(vm.cluster) if running else None
+        if host is not None:
+            ET.SubElement(element, "host", href=f"{API}/hosts/{host}", id=host)
+        if follow:
+            nics = ET.SubElement(element, "nics")
+            nics.extend(_nic_xml(vm.id, n) for n in vm.nics)
+        for name in ("original_template", "template"):
+            ET.SubElement(element, name, href=f"{API}/templates/{BLANK}", id=BLANK)
+        return element
+
+    def _host_in(self, cluster: str) -> str | None:
+        for host in self._hosts.findall("host"):
+            status, place = host.find("status"), host.find("cluster")
+            up = status is not None and status.text == "up"
+            if up and place is not None and place.get("id") == cluster:
+                return host.get("id")
+        return None
+
+
+_FIELDS = ("id", "name", "status")
+
+
+def _is_action(path: str) -> bool:
+    return re.fullmatch(rf"{API}/vms/[^/]+/(start|stop)", path) is not None
+
+
+def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:
+    child = ET.SubElement(parent, tag)
+    child.text = text
+    return child
+
+
+def _xml(status: int, text: str) -> tuple[int, dict[str, str], str]:
+    return status, {"Content-Type": XML}, text
+
+
+def _empty(status: int) -> tuple[int, dict[str, str], str]:
+    return status, {}, ""
+
+
+def _created(base: str, element: ET.Element) -> tuple[int, dict[str, str], str]:
+    # Response.created(URI.create(model.getHref())): JAX-RS makes the Location absolute
+    # against the URL the client used.
+    headers = {"Content-Type": XML, "Location": base + (element.get("href") or "")}
+    return 201, headers, document(element)
+
+
+def _nic_xml(vm_id: str, nic: Nic) -> ET.Element:
+    href = f"{API}/vms/{vm_id}/nics/{nic.id}"
+    element = ET.Element("nic", href=href, id=nic.id)
+    _text(element, "name", nic.name)
+    ET.SubElement(element, "link", href=f"{href}/statistics", rel="statistics")
+    ET.SubElement(element, "vm", href=f"{API}/vms/{vm_id}", id=vm_id)
+    _text(element, "interface", "virtio")
+    _text(element, "linked", "true")
+    _text(ET.SubElement(element, "mac"), "address", nic.mac)
+    _text(element, "plugged", "true")
+    ET.SubElement(element, "vnic_profile", href=f"{API}/vnicprofiles/{nic.profile}", id=nic.profile)
+    return element
+
+
+def _attachment_xml(vm_id: str, disk: Disk, *, inline: bool) -> ET.Element:
+    element = ET.Element(
+        "disk_attachment", href=f"{API}/vms/{vm_id}/diskattachments/{disk.id}", id=disk.id
+    )
+    for name, value in (
+        ("active", "true"),
+        ("bootable", "true"),
+        ("interface", "virtio"),
+        ("pass_discard", "false"),
+        ("read_only", "false"),
+        ("uses_scsi_reservation", "false"),
+    ):
+        _text(element, name, value)
+    inner = ET.SubElement(element, "disk", href=f"{API}/disks/{disk.id}", id=disk.id)
+    if inline:  # follow=disk_attachments.disk: the disk as GET /disks/{id} writes it
+        _text(inner, "name", disk.name)
+        for name, value in (
+            ("actual_size", "0"),
+            ("alias", disk.name),
+            ("content_type", "data"),
+            ("format", "cow"),
+            ("propagate_errors", "false"),
+            ("provisioned_size", str(disk.size)),
+            ("shareable", "false"),
+            ("sparse", "true"),
+            ("status", disk.steps[0]),
+            ("storage_type", "image"),
+            ("wipe_after_delete", "false"),
+        ):
+            _text(inner, name, value)
+        domains = ET.SubElement(inner, "storage_domains")
+        ET.SubElement(
+            domains, "storage_domain", href=f"{API}/storagedomains/{disk.domain}", id=disk.domain
         )
-        return _HEADER + text if standalone else text
-
-
-_HEADER = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-
-
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _nic_xml(vm_id: str, nic: dict[str, Any]) -> str:
-    return (
-        f'<nic href="{API}/vms/{vm_id}/nics/{nic["id"]}" id="{nic["id"]}">'
-        f"<name>{nic['name']}</name><interface>virtio</interface>"
-        f"<linked>true</linked><mac><address>{nic['mac']}</address></mac>"
-        f"<plugged>true</plugged>"
-        f'<vnic_profile href="{API}/vnicprofiles/{nic["profile"]}" id="{nic["profile"]}"/>'
-        f'<vm href="{API}/vms/{vm_id}" id="{vm_id}"/></nic>'
-    )
-
-
-def _attachment_xml(vm_id: str, disk: dict[str, Any], *, disk_inline: bool = False) -> str:
-    status = "locked" if disk["polls_locked"] > 0 else "ok"
-    inner = (
-        f'<disk href="{API}/disks/{disk["id"]}" id="{disk["id"]}">'
-        f"<name>{disk['name']}</name><format>cow</format><sparse>true</sparse>"
-        f"<provisioned_size>{disk['size']}</provisioned_size><actual_size>0</actual_size>"
-        f"<status>{status}</status><storage_type>image</storage_type>"
-        f'<storage_domains><storage_domain href="{API}/storagedomains/{disk["domain"]}" '
-        f'id="{disk["domain"]}"/></storage_domains></disk>'
-    )
-    return (
-        f'<disk_attachment href="{API}/vms/{vm_id}/diskattachments/{disk["id"]}" '
-        f'id="{disk["id"]}"><active>true</active><bootable>true</bootable>'
-        f"<interface>virtio</interface>{inner}"
-        f'<vm href="{API}/vms/{vm_id}" id="{vm_id}"/></disk_attachment>'
-    )
+    ET.SubElement(element, "vm", href=f"{API}/vms/{vm_id}", id=vm_id)
+    return element
 
 
 def _instance_types() -> str:
-    # The engine's stock instance types (Tiny ... XLarge), as a fresh engine lists them.
+    # The engine's stock instance types, as its database seeds them:
+    # packaging/dbscripts/data/01100_insert_vm_static.sql (ids, memory, sockets).
     stock = [
-        ("Tiny", 512, 1),
-        ("Small", 2048, 1),
-        ("Medium", 4096, 2),
-        ("Large", 8192, 2),
-        ("XLarge", 16384, 4),
+        ("00000003-0003-0003-0003-0000000000be", "Tiny", 512, 1),
+        ("00000005-0005-0005-0005-0000000002e6", "Small", 2048, 1),
+        ("00000007-0007-0007-0007-00000000010a", "Medium", 4096, 2),
+        ("00000009-0009-0009-0009-0000000000f1", "Large", 8192, 2),
+        ("0000000b-000b-000b-000b-00000000021f", "XLarge", 16384, 4),
     ]
-    items = "".join(
-        f'<instance_type href="{API}/instancetypes/{n:08d}-0000-0000-0000-000000000000" '
-        f'id="{n:08d}-0000-0000-0000-000000000000"><name>{name}</name>'
-        f"<description>{name} instance type</description>"
-        f"<cpu><topology><cores>1</cores><sockets>{cpus}</sockets><threads>1</threads>"
-        f"</topology></cpu><memory>{mib * 1024 * 1024}</memory></instance_type>"
-        for n, (name, mib, cpus) in enumerate(stock, start=1)
-    )
-    return f"{_HEADER}<instance_types>{items}</instance_types>\n"
-
-
-def _matches(search: str, vm: dict[str, Any]) -> bool:
-    """The few search forms the provider sends: ``a=b or c=d``, ``name=prefix*``."""
-    if not search:
-        return True
-    for clause in search.split(" or "):
-        field, _, value = clause.strip().partition("=")
-        have = str(vm.get(field.strip(), ""))
-        value = value.strip()
-        if value.endswith("*") and have.startswith(value[:-1]):
-            return True
-        if have == value:
-            return True
-    return False
+    types = ET.Element("instance_types")
+    for ident, name, mib, sockets in stock:
+        item = ET.SubElement(types, "instance_type", href=f"{API}/instancetypes/{ident}", id=ident)
+        _text(item, "name", name)
+        _text(item, "description", f"{name} instance type")
+        topology = ET.SubElement(ET.SubElement(item, "cpu"), "topology")
+        for tag, value in (("cores", 1), ("sockets", sockets), ("threads", 1)):
+            _text(topology, tag, str(value))
+        _text(item, "memory", str(mib * 1024 * 1024))
+    return document(types)
 
 
 class ImitationServer:
@@ -359,10 +655,17 @@ class ImitationServer:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                status, kind, text = owner.answer(self.command, self.path, body)
+                base = f"http://{self.headers.get('Host', '127.0.0.1')}"
+                try:
+                    status, headers, text = owner.answer(self.command, self.path, body, base)
+                except NotImplementedError as exc:  # a request the imitation cannot judge
+                    status, headers, text = 500, {"Content-Type": "text/plain"}, str(exc)
                 payload = text.encode()
                 self.send_response(status)
-                self.send_header("Content-Type", f"{kind};charset=UTF-8" if payload else kind)
+                for name, value in headers.items():
+                    if name == "Content-Type" and payload:
+                        value = f"{value};charset=UTF-8" if "charset" not in value else value
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
@@ -373,7 +676,10 @@ class ImitationServer:
                 pass
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # A short poll interval: shutting the server down then takes milliseconds.
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:

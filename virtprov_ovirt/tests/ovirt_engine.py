@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 import pytest
 from engine_imitation import Imitation, ImitationServer
+from engine_messages import Refusal
 from virtprov_ovirt.provider import OVirtProvider
 from virtprov_testing.replay_server import ReplayServer
 
@@ -39,13 +40,23 @@ class Engine:
     live: bool = False
 
     def inject(self, method: str, path: str, status: int, body: str) -> None:
-        """Make the imitation answer ``method path`` once with a fault (record mode only).
+        """Make the imitation answer ``method path`` once with this raw answer.
 
-        In replay the cassette already holds the answer; against a live engine the test
-        is skipped by :meth:`needs_imitation`.
+        Only while composing: in replay the cassette already holds the answer; against a
+        live engine the test is skipped by :meth:`needs_imitation`.
         """
         if self.imitation is not None:
             self.imitation.inject(method, path, status, body)
+
+    def refuse(self, method: str, path: str, refusal: Refusal) -> None:
+        """Make the imitation refuse ``method path`` once as the engine's command would."""
+        if self.imitation is not None:
+            self.imitation.refuse(method, path, refusal)
+
+    def fail_disks(self, count: int = 1) -> None:
+        """Make the next disks fail while the imitation creates them."""
+        if self.imitation is not None:
+            self.imitation.fail_disks(count)
 
     def needs_imitation(self) -> None:
         if self.live:
@@ -90,7 +101,9 @@ def open_engine(
     tls_cert: tuple[str, str],
     monkeypatch: pytest.MonkeyPatch,
     inventory: str = "rhv43-refresh",
+    **imitation: Any,
 ) -> Iterator[Engine]:
+    """The engine of one test; ``imitation`` are options of :class:`Imitation`."""
     cassette = CASSETTES / cassette_name(request)
     if LIVE_URL:
         base = LIVE_URL.split("/ovirt-engine/api")[0]
@@ -106,12 +119,12 @@ def open_engine(
             yield Engine(server, None, tls_cert[0], live=True)
         return
     if RECOMPOSE:
-        imitation = Imitation(inventory)
-        monkeypatch.setenv(PASSWORD_ENV, imitation.password)
-        with ImitationServer(imitation) as backend:
+        engine = Imitation(inventory, **imitation)
+        monkeypatch.setenv(PASSWORD_ENV, engine.password)
+        with ImitationServer(engine) as backend:
             server = ReplayServer(cassette, mode="record", target=backend.url, tls=tls_cert)
             with server:
-                yield Engine(server, imitation, tls_cert[0])
+                yield Engine(server, engine, tls_cert[0])
         return
     # Replay: any password will do (the token request is answered from the cassette).
     monkeypatch.setenv(PASSWORD_ENV, "replayed")

@@ -1,8 +1,8 @@
 """The shared provider conformance suite against the oVirt provider, replayed from cassettes.
 
 The cassettes were composed through the replay server against the engine imitation
-(the real RHV 4.3 inventory of data center Newd plus the v4 API model's lifecycle
-answers); see ``cassettes/README.md``.
+(the real RHV 4.3 inventory of data center Newd, and answers that follow the engine's
+source); see ``cassettes/README.md``.
 """
 
 from __future__ import annotations

@@ -1,15 +1,18 @@
-"""The oVirt provider against cassettes (real RHV 4.3 inventory + composed lifecycle)."""
+"""The oVirt provider's guests against cassettes (real RHV 4.3 inventory + composed life).
+
+Errors have their own module (``test_ovirt_errors.py``).
+"""
 
 from __future__ import annotations
 
+import urllib.parse
 import xml.etree.ElementTree as ET
 
 import pytest
-from engine_imitation import fault
 from ovirt_engine import Engine
 from virtprov_ovirt.naming import encode_labels
 
-from virtprov.errors import CapacityExhausted, GuestNotFound, PermanentError, ProviderError
+from virtprov.errors import PermanentError, ProviderError
 from virtprov.model import (
     LABEL_POOL,
     LABEL_RECIPE,
@@ -27,20 +30,24 @@ NEWC = "b875154c-5b87-4068-aa3f-f32c4d672193"  # cluster of data center Newd
 NEWD1_CLUSTER = "1c273044-e6ca-492f-9ac2-47381b626808"
 VENUS_DATA = "26c8cd54-65d4-424f-a870-8145439bba1c"  # Newd's roomiest data domain
 OVIRTMGMT_NEWD = "52ac0668-d782-4079-bd2e-c3fafea0c858"  # the ovirtmgmt profile of Newd
-NO_HOST = (
-    "Cannot run VM. There is no host that satisfies current scheduling constraints. See "
-    "below for details:, The host server.domain.local did not satisfy internal filter "
-    "Memory because its available memory is too low (487.000000 MB) to run the VM."
-)
 
 
-def posted(engine: Engine, suffix: str) -> list[ET.Element]:
-    """The XML bodies the provider POSTed to paths ending in ``suffix``."""
+def posted(engine: Engine, suffix: str, method: str = "POST") -> list[ET.Element]:
+    """The XML bodies the provider sent to paths ending in ``suffix``."""
     return [
         ET.fromstring(body)
         for request, body in zip(engine.server.requests, engine.server.bodies, strict=True)
-        if request.startswith("POST /ovirt-engine/api") and request.endswith(suffix) and body
+        if request.startswith(f"{method} /ovirt-engine/api") and request.endswith(suffix) and body
     ]
+
+
+def searches(engine: Engine) -> list[str]:
+    """The searches the provider sent, decoded."""
+    found = []
+    for request in engine.server.requests:
+        query = urllib.parse.urlsplit(request.split(" ", 1)[1]).query
+        found += urllib.parse.parse_qs(query).get("search", [])
+    return found
 
 
 def wait(provider: object, guest_id: str, state: GuestState, tries: int = 10) -> object:
@@ -69,6 +76,8 @@ def test_life_with_network_boot(engine: Engine) -> None:
     assert vm.findtext("cpu/topology/sockets") == "2"
     assert [d.text for d in vm.iterfind("os/boot/devices/device")] == ["network", "hd"]
     assert vm.findtext("description") == encode_labels(spec.labels)
+    # With a serial console, which console_output sends users to.
+    assert vm.findtext("console/enabled") == "true"
     (nic,) = posted(engine, "/nics")
     assert nic.findtext("interface") == "virtio"
     assert nic.find("vnic_profile").get("id") == OVIRTMGMT_NEWD  # type: ignore[union-attr]
@@ -86,14 +95,19 @@ def test_life_with_network_boot(engine: Engine) -> None:
     ready = provider.poll([guest.id])[guest.id]
     assert ready.state is GuestState.READY
     assert ready.macs == (mac,)
-    # Created but not running: the engine reserves nothing, the provider does.
+    # Created but not running: the engine reserves nothing, the provider does; it finds
+    # such VMs with a search the engine can parse (an invalid one finds nothing at all).
     assert provider.capacity().ram_mib == 15497 - 2048
+    assert searches(engine)[-1] == "status=down or status=imagelocked"
 
     provider.start_guest(guest.id)
+    # The engine shows no trace of a past run on a VM that is down: the VM is marked.
+    (mark,) = posted(engine, f"/vms/{guest.id}", method="PUT")
+    assert mark.findtext("comment") == "made by virtprov; started"
     assert provider.poll([guest.id])[guest.id].state is GuestState.RUNNING
     provider.stop_guest(guest.id)
-    provider.stop_guest(guest.id)  # already down: still fine
-    assert provider.poll([guest.id])[guest.id].state is GuestState.STOPPED
+    wait(provider, guest.id, GuestState.STOPPED)
+    provider.stop_guest(guest.id)  # already down: the engine skips it, with success
 
     provider.destroy_guest(guest.id)
     assert provider.poll([guest.id]) == {}
@@ -121,7 +135,9 @@ def test_direct_kernel_boot_reads_through_autofs(engine: Engine) -> None:
             == "/net/nfs.lab.example.com/trees/RHEL-9/images/pxeboot/initrd.img"
         )
         assert action.findtext("vm/os/cmdline") == boot.cmdline
-        assert action.findtext("volatile") == "true"  # run once: the next boot is from disk
+        # Run once: the kernel is never stored; when the installer reboots, the engine
+        # starts the VM again from its stored configuration (network, then disk).
+        assert action.findtext("volatile") == "true"
         assert provider.poll([guest.id])[guest.id].state is GuestState.RUNNING
     finally:
         provider.destroy_guest(guest.id)
@@ -156,15 +172,46 @@ def test_list_and_poll_many(engine: Engine) -> None:
         provider.destroy_guest(b.id)
 
 
-def test_unknown_guest(engine: Engine) -> None:
+def test_stopped_and_ready_survive_a_new_provider(engine: Engine) -> None:
+    # A launcher restarts: a new provider object must tell a guest that has run from one
+    # that never has, from what the engine holds alone.
     provider = engine.provider()
-    unknown = "00000000-0000-4000-8000-00000000dead"
-    with pytest.raises(GuestNotFound):
-        provider.start_guest(unknown)
-    with pytest.raises(GuestNotFound):
-        provider.stop_guest(unknown)
-    provider.destroy_guest(unknown)
-    assert provider.console_output(unknown).unavailable
+    ran = provider.create_guest(GuestSpec.for_recipe(103, SMALL, pool="p"))
+    fresh = provider.create_guest(GuestSpec.for_recipe(104, SMALL, pool="p"))
+    try:
+        wait(provider, ran.id, GuestState.READY)
+        wait(provider, fresh.id, GuestState.READY)
+        provider.start_guest(ran.id)
+        wait(provider, ran.id, GuestState.RUNNING)
+        provider.stop_guest(ran.id)
+        wait(provider, ran.id, GuestState.STOPPED)
+        restarted = engine.provider()
+        polled = restarted.poll([ran.id, fresh.id])
+        assert polled[ran.id].state is GuestState.STOPPED
+        assert polled[fresh.id].state is GuestState.READY
+        listed = {g.id: g.state for g in restarted.list_guests("beaker-")}
+        assert listed == {ran.id: GuestState.STOPPED, fresh.id: GuestState.READY}
+    finally:
+        provider.destroy_guest(ran.id)
+        provider.destroy_guest(fresh.id)
+
+
+def test_a_disk_that_fails_is_a_failed_build(engine: Engine) -> None:
+    engine.needs_imitation()
+    engine.fail_disks()
+    provider = engine.provider()
+    guest = provider.create_guest(GuestSpec.for_recipe(105, SMALL, pool="p"))
+    try:
+        assert provider.poll([guest.id])[guest.id].state is GuestState.BUILDING
+        # The engine removed the disk it could not create: not building for ever.
+        failed = provider.poll([guest.id])[guest.id]
+        assert failed.state is GuestState.ERROR
+        assert "no disk" in (failed.fault or "")
+        # A failed build of this guest, not of the provider: the pool tries again.
+        assert provider.classify_fault(failed) is ProviderError
+    finally:
+        provider.destroy_guest(guest.id)
+    assert provider.poll([guest.id]) == {}
 
 
 def test_flavors_are_ladder_and_instance_types_raised_to_the_floor(engine: Engine) -> None:
@@ -180,54 +227,6 @@ def test_flavors_are_ladder_and_instance_types_raised_to_the_floor(engine: Engin
     assert flavors["Medium"].id == "instance-type:Medium"
     cheapest = min(flavors.values(), key=Flavor.sort_key)
     assert cheapest.name == "small"
-
-
-def test_quota_in_one_cluster_tries_the_next(engine: Engine) -> None:
-    engine.needs_imitation()
-    engine.inject(
-        "POST",
-        "/ovirt-engine/api/vms",
-        409,
-        fault("Cannot add VM. Quota has insufficient cluster resources."),
-    )
-    provider = engine.provider(data_centers=["Newd", "newd1"])
-    guest = provider.create_guest(GuestSpec.for_recipe(301, SMALL, pool="p"))
-    try:
-        first, second = posted(engine, "/vms")
-        # Roomiest cluster first (newc: 15497 MiB), then newd1_cluster (1189 MiB).
-        assert first.find("cluster").get("id") == NEWC  # type: ignore[union-attr]
-        assert second.find("cluster").get("id") == NEWD1_CLUSTER  # type: ignore[union-attr]
-        assert guest.id
-    finally:
-        provider.destroy_guest(guest.id)
-
-
-def test_low_disk_space_everywhere_is_capacity_and_leaves_nothing(engine: Engine) -> None:
-    engine.needs_imitation()
-    low = fault("Cannot add Virtual Disk. Low disk space on Storage Domain venus-data-1.")
-    for _ in range(2):
-        engine.inject("POST", r"/ovirt-engine/api/vms/[^/]+/diskattachments", 409, low)
-    provider = engine.provider(data_centers=["Newd", "newd1"])
-    with pytest.raises(CapacityExhausted, match="Low disk space"):
-        provider.create_guest(GuestSpec.for_recipe(302, SMALL, pool="p"))
-    # Each half-made VM was removed (Beaker leaked them): two creates, two deletes.
-    deletes = [r for r in engine.server.requests if r.startswith("DELETE")]
-    assert len(posted(engine, "/vms")) == 2
-    assert len(deletes) == 2
-    assert provider.list_guests("beaker-") == []
-
-
-def test_no_host_at_start_is_capacity(engine: Engine) -> None:
-    engine.needs_imitation()
-    engine.inject("POST", r"/ovirt-engine/api/vms/[^/]+/start", 409, fault(NO_HOST))
-    provider = engine.provider()
-    guest = provider.create_guest(GuestSpec.for_recipe(303, SMALL, pool="p"))
-    try:
-        with pytest.raises(CapacityExhausted, match="no host that satisfies") as caught:
-            provider.start_guest(guest.id)
-        assert caught.value.guest_id == guest.id
-    finally:
-        provider.destroy_guest(guest.id)
 
 
 def test_name_in_use_by_a_stranger_is_left_alone(engine: Engine) -> None:
@@ -252,45 +251,6 @@ def test_name_in_use_by_this_guests_leftover_is_replaced(engine: Engine) -> None
         assert [g.id for g in provider.list_guests("beaker-")] == [again.id]
     finally:
         provider.destroy_guest(again.id)
-
-
-def test_bad_password_is_permanent(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    engine.needs_imitation()
-    monkeypatch.setenv("VIRTPROV_OVIRT_TEST_PASSWORD", "wrong")
-    provider = engine.provider()
-    with pytest.raises(PermanentError, match="access_denied") as caught:
-        provider.capacity()
-    assert "wrong" not in str(caught.value)
-
-
-def test_401_from_the_api_is_permanent(engine: Engine) -> None:
-    engine.needs_imitation()
-    # The real 401 page an engine's web server answered to GET /ovirt-engine/api
-    # (ovirt-engine issue 874, in the reference errors); the SDK logs in again once and
-    # gives up on the second 401 without saying its status.
-    page = (
-        '<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN">\n<html><head>\n'
-        "<title>401 Unauthorized</title>\n</head><body>\n<h1>Unauthorized</h1>\n"
-        "<p>This server could not verify that you\nare authorized to access the document\n"
-        "requested.  Either you supplied the wrong\ncredentials (e.g., bad password), or your\n"
-        "browser doesn't understand how to supply\nthe credentials required.</p>\n"
-        "</body></html>"
-    )
-    for _ in range(2):
-        engine.inject("GET", "/ovirt-engine/api/datacenters", 401, page)
-    with pytest.raises(PermanentError, match="credentials"):
-        engine.provider().capacity()
-
-
-def test_503_is_transient(engine: Engine) -> None:
-    engine.needs_imitation()
-    engine.inject(
-        "GET", "/ovirt-engine/api/datacenters", 503, fault("Service Unavailable", "Error")
-    )
-    from virtprov.errors import TransientError
-
-    with pytest.raises(TransientError):
-        engine.provider().capacity()
 
 
 def test_unknown_data_center_says_how_to_map_one(engine: Engine) -> None:

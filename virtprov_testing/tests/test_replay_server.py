@@ -20,15 +20,21 @@ class _Target(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path.startswith("/api/vms"):  # a create: 201 and where the new one is
+            location = f"http://{self.headers['Host']}/api/vms/2"
+            self._send(201, "application/xml", "<vm id='2'/>", location=location)
+            return
         self._send(200, "application/json", json.dumps({"access_token": "live-token-123"}))
 
     def do_GET(self) -> None:
         self._send(200, "application/xml", "<vms><vm id='1'><name>a</name></vm></vms>")
 
-    def _send(self, status: int, kind: str, text: str) -> None:
+    def _send(self, status: int, kind: str, text: str, location: str | None = None) -> None:
         body = text.encode()
         self.send_response(status)
         self.send_header("Content-Type", kind)
+        if location:
+            self.send_header("Location", location)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -70,11 +76,14 @@ def test_record_then_replay_over_https(target: str, tmp_path: Path) -> None:
             server.url + "/api/vms?search=name%3Da", headers={"Authorization": "Bearer xyz"}
         )
         assert (status, body.startswith(b"<vms>")) == (200, True)
+        assert call(server.url + "/api/vms", data=b"<vm/>")[0] == 201
 
     text = cassette.read_text()
     for secret in ("hunter2", "live-token-123", "Bearer xyz", target):
         assert secret not in text
-    assert [i.method for i in load_cassette(cassette)] == ["POST", "GET"]
+    recorded = load_cassette(cassette)
+    assert [i.method for i in recorded] == ["POST", "GET", "POST"]
+    assert recorded[2].response_headers["Location"] == ["https://engine.example.com/api/vms/2"]
 
     cert, key = self_signed_cert(tmp_path)
     context = ssl.create_default_context(cafile=cert)
@@ -84,7 +93,9 @@ def test_record_then_replay_over_https(target: str, tmp_path: Path) -> None:
         status, body = call(server.url + "/api/vms?search=name%3Da", context=context)
         assert status == 200
         assert b"<name>a</name>" in body
-        with pytest.raises(AssertionError, match=r"never requested: \['POST /sso/token'\]"):
+        with pytest.raises(
+            AssertionError, match=r"never requested: \['POST /sso/token', 'POST /api/vms'\]"
+        ):
             server.assert_all_played()
         # Played once; a second identical request is a miss, not a silent repeat.
         assert call(server.url + "/api/vms?search=name%3Da", context=context)[0] == 599

@@ -1,11 +1,14 @@
 """oVirt engine failures -> virtprov's error tree.
 
-The engine answers a refused action with an HTTP status and a ``<fault>`` whose
-``detail`` holds the rendered messages of its catalogue (``AppErrors.properties``),
-e.g. ``[Cannot run VM. There is no host that satisfies current scheduling
-constraints. ...]``. No message key travels over the wire, so the status decides
-first and a few stable phrases of the catalogue refine it. This is the only place
-that reads engine message texts.
+The engine answers a refused command with an HTTP status and a ``<fault>`` (inside an
+``<action>`` for an action) whose ``detail`` holds the rendered messages of its
+catalogue (``AppErrors.properties``), e.g. ``[Cannot run VM. There is no host that
+satisfies current scheduling constraints. ...]``. No message key travels over the wire:
+the status comes from the messages' ``ErrorType`` (``EngineMessage.java``, through
+``ErrorMessageHelper``; a message without one, such as ``SCHEDULING_NO_HOSTS``, is a
+400), so the status alone says too little, and a few phrases of the catalogue refine it.
+Each phrase below names the message it matches; the tests check them against the whole
+catalogue. This is the only place that reads engine message texts.
 """
 
 from __future__ import annotations
@@ -15,28 +18,58 @@ from typing import Any, Final
 
 from virtprov import errors
 
-# Phrases of the engine's message catalogue that mean "no room now".
+# Messages that mean "not here, not now": this cluster (or engine) cannot take the guest
+# at the moment; another cluster or provider may.
 _CAPACITY: Final = re.compile(
     "|".join(
         (
-            # SCHEDULING_ALL_HOSTS_FILTERED_OUT
-            r"no host that satisfies current scheduling constraints",
-            r"quota has insufficient",  # ACTION_TYPE_FAILED_QUOTA_*_LIMIT_EXCEEDED
-            r"quota .*(exceeded|limit)",
-            r"low disk space on storage domain",  # ..._DISK_SPACE_LOW_ON_STORAGE_DOMAIN
-            r"not enough (free )?(space|memory)",
-            r"available memory is too low",  # VAR__DETAIL__NOT_ENOUGH_MEMORY
+            # SCHEDULING_ALL_HOSTS_FILTERED_OUT (409): no host passes the scheduler
+            r"there is no host that satisfies current scheduling constraints",
+            # SCHEDULING_NO_HOSTS (no ErrorType, hence 400): no host of the cluster is up
+            r"there are no hosts to use",
+            # ACTION_TYPE_FAILED_VDS_VM_MEMORY (409)
+            r"there are no available running hosts with sufficient memory",
+            # ACTION_TYPE_FAILED_QUOTA_CLUSTER_LIMIT_EXCEEDED at start,
+            # ACTION_TYPE_FAILED_QUOTA_STORAGE_LIMIT_EXCEEDED at a disk's creation (409)
+            r"quota has insufficient (cluster|storage) resources",
+            # ACTION_TYPE_FAILED_DISK_SPACE_LOW_ON_STORAGE_DOMAIN (409)
+            r"low disk space on storage domain",
+            # MAC_POOL_NOT_ENOUGH_MAC_ADDRESSES (409): the cluster's MAC pool is used up
+            r"not enough mac addresses left in mac address pool",
+            # ACTION_TYPE_FAILED_STORAGE_DOMAIN_STATUS_ILLEGAL2 and _ILLEGAL (409): the
+            # storage domain is not active (maintenance, inactive, locked...) or unreachable
+            r"the relevant storage domain's status is",
+            r"the relevant storage domain is inaccessible",
         )
     ),
     re.IGNORECASE,
 )
-_NAME_IN_USE: Final = re.compile(r"name is already (in use|used)", re.IGNORECASE)
-_TRY_AGAIN: Final = re.compile(r"is locked|try again|in progress", re.IGNORECASE)
-_NOT_RUNNING: Final = re.compile(r"vm is not running|is not running|vm is down", re.IGNORECASE)
+# ACTION_TYPE_FAILED_VM_NOT_FOUND (400): a start or stop of a VM the engine does not have.
+_NOT_FOUND: Final = re.compile(r"\. VM is not found\.")
+# ACTION_TYPE_FAILED_NAME_ALREADY_USED (409), for a VM.
+_NAME_IN_USE: Final = re.compile(r"\. The VM name is already in use\b")
+# Locks and operations under way (409): ACTION_TYPE_FAILED_VM_IS_LOCKED, _DISKS_LOCKED,
+# _DISK_IS_LOCKED, _OBJECT_LOCKED ("Related operation is currently in progress") and
+# their kind. Not every "try again" of the catalogue: a disabled template is not transient.
+_TRY_AGAIN: Final = re.compile(
+    r"\b(is|are) locked\b|currently in progress|please try again (later|in a few minutes)",
+    re.IGNORECASE,
+)
+# ACTION_TYPE_FAILED_VM_IS_NOT_RUNNING (409): a stop of a VM that is not running but not
+# down either (image_locked); a VM that is down is "stopped" with success by the engine.
+_NOT_RUNNING: Final = re.compile(r"\. VM is not running\.")
 
 
 class NameInUse(errors.ProviderError):
     """The engine already has a VM of that name (``ACTION_TYPE_FAILED_NAME_ALREADY_USED``)."""
+
+
+class Forbidden(errors.PermanentError):
+    """The engine answered 403: the user may not do this (to this object).
+
+    The engine checks permissions before the command looks for its VM, so a user without
+    a system-wide role gets 403, not "VM is not found", for a VM that does not exist.
+    """
 
 
 def fault_text(exc: Any) -> str:
@@ -51,7 +84,7 @@ def fault_text(exc: Any) -> str:
 
 
 def is_not_running(exc: Any) -> bool:
-    """A stop refused because the VM is already down."""
+    """A stop refused because the VM is not running."""
     return bool(_NOT_RUNNING.search(fault_text(exc)))
 
 
@@ -76,9 +109,14 @@ def map_error(
     if isinstance(exc, ovirtsdk4.ConnectionError | ovirtsdk4.TimeoutError):
         return errors.TransientError(f"{action}: engine unreachable or too slow: {text}", **kwargs)
     code = getattr(exc, "code", None) or status
-    if isinstance(exc, ovirtsdk4.AuthError) or code in (401, 403):
+    if code == 403:
+        return Forbidden(
+            f"{action}: the engine refused the permission (check the user's role): {text}",
+            **kwargs,
+        )
+    if isinstance(exc, ovirtsdk4.AuthError) or code == 401:
         return errors.PermanentError(
-            f"{action}: the engine refused the credentials or permission "
+            f"{action}: the engine refused the credentials "
             f"(check username, password and the user's role): {text}",
             **kwargs,
         )
@@ -86,6 +124,8 @@ def map_error(
         if guest_id is not None:
             return errors.GuestNotFound(f"{action}: no such VM", **kwargs)
         return errors.PermanentError(f"{action}: not found: {text}", **kwargs)
+    if guest_id is not None and _NOT_FOUND.search(text):
+        return errors.GuestNotFound(f"{action}: no such VM ({text})", **kwargs)
     if _CAPACITY.search(text):
         return errors.CapacityExhausted(message, **kwargs)
     if code == 409 and _NAME_IN_USE.search(text):

@@ -1,4 +1,4 @@
-"""Pure helpers: lab to data-center names, autofs paths, ownership labels in descriptions.
+"""Pure helpers: lab to data-center names, autofs paths, what virtprov writes on its VMs.
 
 Nothing here talks to an engine, so all of it is tested without one.
 """
@@ -16,6 +16,10 @@ DC_NAME_LIMIT: Final = 40
 LABEL_MARK: Final = "virtprov"
 #: The engine refuses VM descriptions longer than this.
 DESCRIPTION_LIMIT: Final = 255
+#: A VM's comment once virtprov has started it. The engine keeps no trace of a past run
+#: that it shows on a VM that is down (``start_time`` only while the VM runs), so this is
+#: how a stopped guest is told from one that never ran, by any process, at any time.
+STARTED_COMMENT: Final = "made by virtprov; started"
 
 _NFS_URL = re.compile(r"^nfs://(?P<server>[^/:]+)(?::(?P<port>\d+))?:?(?P<path>/.*)?$")
 
@@ -72,3 +76,13 @@ def decode_labels(description: str | None) -> dict[str, str]:
     if not isinstance(value, dict):
         return {}
     return {str(k): str(v) for k, v in value.items()}
+
+
+def created_comment(recipe: str) -> str:
+    """The comment of a VM virtprov has made and not started yet."""
+    return f"made by virtprov for {recipe}"
+
+
+def was_started(comment: str | None) -> bool:
+    """Whether a VM with this comment has been started by virtprov."""
+    return (comment or "").strip() == STARTED_COMMENT

@@ -8,8 +8,10 @@ never did: a capacity check before creating, and no half-made VM left behind.
   thin COW disk on a data storage domain of the mapped data center; boot order
   network, then disk. Ownership labels travel in the VM's description.
 * ``poll`` makes one ``GET /vms?search=id=… or …&follow=nics,disk_attachments.disk``:
-  ``image_locked`` or a locked disk is ``BUILDING``; ``down`` with every disk ``ok`` and
-  never started is ``READY``; ``down`` after a start is ``STOPPED``.
+  ``image_locked`` or a locked disk is ``BUILDING``; a VM whose disk the engine removed
+  (its creation failed) is ``ERROR``; ``down`` with every disk ``ok`` is ``READY`` until
+  virtprov has started it, ``STOPPED`` after (``start_guest`` marks the VM's comment
+  first: the engine shows no trace of a past run on a VM that is down).
 * Capacity comes from the engine: ``max_scheduling_memory`` of the hosts that are up in
   the mapped clusters (the engine already takes the cluster's memory over-commit and the
   running VMs off), minus the memory of this provider's guests that are created but not
@@ -51,8 +53,15 @@ from virtprov.model import (
 )
 from virtprov.provider import Provider
 from virtprov.urls import redact_url
-from virtprov_ovirt.faults import NameInUse, is_not_running, map_error
-from virtprov_ovirt.naming import autofs_path, decode_labels, encode_labels
+from virtprov_ovirt.faults import Forbidden, NameInUse, is_not_running, map_error
+from virtprov_ovirt.naming import (
+    STARTED_COMMENT,
+    autofs_path,
+    created_comment,
+    decode_labels,
+    encode_labels,
+    was_started,
+)
 from virtprov_ovirt.settings import Settings, read_settings
 
 if TYPE_CHECKING:
@@ -83,9 +92,14 @@ _BROKEN: Final = frozenset({"unknown", "not_responding"})
 #: How many ids one ``poll`` search carries (the engine's search is a URL query).
 _POLL_BATCH: Final = 50
 _CONSOLE_NOTE: Final = (
-    "oVirt's REST API offers no console log; read the serial console through the "
-    "engine's VM portal (or virsh console on the host)"
+    "oVirt's REST API offers no console log; the VM has a serial console: open it from "
+    "the engine's VM portal or through its serial console proxy (ssh -t -p 2222 "
+    "ovirt-vmconsole@ENGINE), or run virsh console on the host"
 )
+#: VM statuses the engine's search knows: the names of its VMStatus enum, which are not
+#: the API's spellings (``imagelocked``, not ``image_locked``); an unknown one makes the
+#: whole search invalid, and the engine answers it with an empty list.
+_NOT_RUNNING_SEARCH: Final = "status=down or status=imagelocked"
 
 
 @attrs.frozen
@@ -415,8 +429,7 @@ class OVirtProvider(Provider):
                     free = max(0, (sd.available or 0) - blocker)
                     domains.append(DomainRoom(sd.id, sd.name, dc_id, free))
             pending: dict[str, int] = {}
-            search = "status=down or status=image_locked"
-            for vm in system.vms_service().list(search=search):
+            for vm in system.vms_service().list(search=_NOT_RUNNING_SEARCH):
                 if vm.cluster is None or vm.cluster.id not in cluster_ids:
                     continue
                 if LABEL_POOL not in decode_labels(vm.description):
@@ -487,7 +500,7 @@ class OVirtProvider(Provider):
         vm_spec = types.Vm(
             name=spec.name,
             description=description,
-            comment=f"made by virtprov for {spec.labels.get('virtprov-recipe', spec.name)}",
+            comment=created_comment(spec.labels.get("virtprov-recipe", spec.name)),
             cluster=types.Cluster(id=cluster.id),
             template=types.Template(name=self.settings.template),
             type=types.VmType.SERVER,
@@ -498,6 +511,8 @@ class OVirtProvider(Provider):
             os=types.OperatingSystem(
                 boot=types.Boot(devices=[types.BootDevice.NETWORK, types.BootDevice.HD])
             ),
+            # A serial console, so that an installation can be watched (console_output).
+            console=types.Console(enabled=True),
         )
         try:
             with self._call(f"create VM {spec.name} in cluster {cluster.name}"):
@@ -659,11 +674,16 @@ class OVirtProvider(Provider):
             state, fault = GuestState.ERROR, "a disk of the VM is illegal"
         elif status in _RUNNING:
             state = GuestState.RUNNING
-        elif status == "image_locked" or "locked" in disk_states or not disks:
+        elif not disks:
+            # create_guest returns once the disk is attached, so a guest without one
+            # lost it: the engine removes a disk whose creation failed (image, disk and
+            # attachment), or the create never got that far.
+            state = GuestState.ERROR
+            fault = "the VM has no disk: the engine's creation of it failed (see its events)"
+        elif status == "image_locked" or "locked" in disk_states:
             state = GuestState.BUILDING
         elif status == "down":
-            # The engine records a start time only once a VM has run.
-            state = GuestState.STOPPED if vm.start_time else GuestState.READY
+            state = GuestState.STOPPED if was_started(vm.comment) else GuestState.READY
         else:
             state = GuestState.BUILDING
         macs = tuple(
@@ -688,6 +708,7 @@ class OVirtProvider(Provider):
         from ovirtsdk4 import types
 
         vm_service = self._vm_service(guest_id)
+        run_once = None
         if isinstance(boot, KernelBoot):
             try:
                 kernel, initrd = autofs_path(boot.kernel), autofs_path(boot.initrd)
@@ -695,29 +716,59 @@ class OVirtProvider(Provider):
                 raise errors.ProviderError(
                     str(exc), provider=self.settings.name, guest_id=guest_id
                 ) from None
-            with self._call("start VM with direct kernel boot", guest_id):
-                # A run-once start: the kernel applies to this boot only.
-                vm_service.start(
-                    vm=types.Vm(
-                        os=types.OperatingSystem(kernel=kernel, initrd=initrd, cmdline=boot.cmdline)
-                    ),
-                    volatile=True,
-                )
-            return
-        with self._call("start VM", guest_id):
-            vm_service.start()
+            run_once = types.Vm(
+                os=types.OperatingSystem(kernel=kernel, initrd=initrd, cmdline=boot.cmdline)
+            )
+        with self._vm_gone_or_forbidden(vm_service, guest_id):
+            # Marked before the start: a guest that may have run never reads ready again
+            # (a refused start leaves it stopped, which the pool starts just the same).
+            with self._call("mark VM as started", guest_id):
+                vm_service.update(types.Vm(comment=STARTED_COMMENT))
+            if run_once is not None:
+                with self._call("start VM with direct kernel boot", guest_id):
+                    # A run-once start: kernel, initrd and command line apply to this run
+                    # only; the engine restarts the VM from its stored configuration
+                    # (network, then disk) when the installer reboots it.
+                    vm_service.start(vm=run_once, volatile=True)
+                return
+            with self._call("start VM", guest_id):
+                vm_service.start()
 
     def stop_guest(self, guest_id: str) -> None:
         import ovirtsdk4
 
         vm_service = self._vm_service(guest_id)
-        with self._call("stop VM", guest_id):
+        with self._vm_gone_or_forbidden(vm_service, guest_id), self._call("stop VM", guest_id):
             try:
-                vm_service.stop()
+                vm_service.stop()  # a VM that is down is stopped with success
             except ovirtsdk4.Error as exc:
                 if getattr(exc, "code", None) == 409 and is_not_running(exc):
-                    return  # already down: stopping is done
+                    return  # not running (image_locked): there is nothing to stop
                 raise
+
+    @contextlib.contextmanager
+    def _vm_gone_or_forbidden(self, vm_service: Any, guest_id: str) -> Iterator[None]:
+        """A 403 on an action: ``GuestNotFound`` if the VM is gone, else the 403.
+
+        The engine checks a user's permissions on the VM before the command looks for it,
+        so a user without a system-wide role is refused an action on a VM that does not
+        exist with 403, where an administrator gets 400 "VM is not found".
+        """
+        try:
+            yield
+        except Forbidden:
+            try:
+                with self._call("look up VM", guest_id):
+                    vm_service.get()
+            except errors.GuestNotFound:
+                raise errors.GuestNotFound(
+                    "no such VM (the engine refused the action with 403 and does not know the VM)",
+                    provider=self.settings.name,
+                    guest_id=guest_id,
+                ) from None
+            except errors.ProviderError:
+                pass  # cannot tell: the refusal stands
+            raise
 
     def destroy_guest(self, guest_id: str) -> None:
         """Stop (errors ignored, as Beaker did) and remove with its disks; idempotent."""

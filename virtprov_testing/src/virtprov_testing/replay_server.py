@@ -12,8 +12,9 @@ pytest-recording writes, so every provider shares one cassette story.
   whose body says what was asked, and is remembered in :attr:`ReplayServer.misses`,
   so the test fails with the request in its message instead of hanging.
 * **record**: each request is forwarded to ``target`` (a live engine), and the exchange
-  is written, scrubbed, to the cassette when the server stops. The recorded URIs use
-  ``record_base`` instead of the live host, so a cassette never names a lab's engine.
+  is written, scrubbed, to the cassette when the server stops. The recorded URIs and
+  the answers' headers (a ``Location``) use ``record_base`` instead of the live host, so
+  a cassette never names a lab's engine.
 
 Scrubbing uses the shared hooks of :mod:`virtprov_testing.cassettes`: ``Authorization``
 and cookie headers, form and JSON bodies' passwords and tokens (an oVirt SSO response
@@ -371,6 +372,11 @@ class ReplayServer:
         finally:
             connection.close()
         text = payload.decode("utf-8", "replace")
+        # An absolute URL in an answer's headers (a 201's Location) names the live host.
+        named = {
+            name: [value.replace(self.target, self.record_base) for value in values]
+            for name, values in response_headers.items()
+        }
         recorded = Interaction(
             method=method,
             uri=self.record_base + path,
@@ -378,7 +384,7 @@ class ReplayServer:
             request_body=_scrub_text(body.decode("utf-8", "replace")) if body else None,
             status=status,
             message=reason,
-            response_headers=scrub_headers(response_headers),
+            response_headers=scrub_headers(named),
             response_body=_scrub_text(text) or "",
         )
         with self._lock:
