@@ -125,3 +125,24 @@ def test_image_boots_in_qemu_and_chains_to_the_lab(tmp_path: Path, lab_server: L
     assert "Loading ipxe.lkrn... ok" in text
     assert f"http://10.0.2.2:{port}/systems/by-uuid/{UUID}/ipxe-script... ok" in flat
     assert lab_server.requests == [f"/systems/by-uuid/{UUID}/ipxe-script"]
+    assert_in_order(documented_console(), text.splitlines())
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "openstack.md"
+
+
+def documented_console() -> list[str]:
+    """The console lines docs/openstack.md shows (the block after "What the console shows")."""
+    after = DOCS.read_text(encoding="utf-8").split("What the console shows", 1)[1]
+    block = after.split("```text\n", 1)[1].split("```", 1)[0]
+    return block.rstrip("\n").split("\n")
+
+
+def assert_in_order(documented: list[str], console: list[str]) -> None:
+    """Each documented line (``…`` = any text) appears in the console, in that order."""
+    remaining = iter(line.rstrip() for line in console)
+    for want in documented:
+        pattern = re.compile(".*".join(re.escape(part) for part in want.split("…")))
+        assert any(pattern.fullmatch(line) for line in remaining), (
+            f"docs/openstack.md shows {want!r}, which the console does not (in that order)"
+        )
