@@ -6,7 +6,13 @@ import pytest
 
 from virtprov.config import parse_config
 from virtprov.errors import ConfigError, PluginError
-from virtprov.plugins import build_provider, discover, driver_names, load_driver
+from virtprov.plugins import (
+    KNOWN_DRIVERS,
+    build_provider,
+    discover,
+    driver_names,
+    load_driver,
+)
 from virtprov.provider import Provider
 
 
@@ -51,6 +57,35 @@ def test_loading_a_broken_driver_raises_plugin_error(broken_plugin_installed: Pa
 def test_unknown_driver_names_what_is_installed() -> None:
     with pytest.raises(PluginError, match=r"no provider driver named 'nope'.*installed: .*fake"):
         load_driver("nope")
+
+
+def test_unknown_driver_hint_names_no_made_up_distribution() -> None:
+    with pytest.raises(PluginError) as caught:
+        load_driver("nope")
+    assert "virtprov-nope" not in str(caught.value)
+    assert "no virtprov distribution provides it" in str(caught.value)
+
+
+def test_missing_known_driver_names_its_distribution(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("virtprov.plugins._entry_points", lambda group: [])
+    with pytest.raises(PluginError) as caught:
+        load_driver("openstack")
+    assert "pip install virtprov-openstack" in str(caught.value)
+    with pytest.raises(PluginError, match="comes with virtprov itself"):
+        load_driver("fake")
+
+
+def test_known_drivers_are_what_the_distributions_declare() -> None:
+    """The hint table is the truth of the repository's pyproject.toml files."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    declared = {}
+    for pyproject in [root / "pyproject.toml", *sorted(root.glob("virtprov_*/pyproject.toml"))]:
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+        for driver in project.get("entry-points", {}).get("virtprov.providers", {}):
+            declared[driver] = project["name"]
+    assert declared == KNOWN_DRIVERS
 
 
 def test_a_provider_with_a_missing_driver_is_a_config_error() -> None:

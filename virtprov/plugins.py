@@ -25,6 +25,15 @@ if TYPE_CHECKING:
 PROVIDERS_GROUP: Final = "virtprov.providers"
 #: Entry-point group for extra CLI commands (click commands or groups).
 CLI_GROUP: Final = "virtprov.cli"
+#: The drivers virtprov's own distributions provide, for the hint when one is missing
+#: (an absent driver has no entry point to ask). A test checks each against the
+#: ``virtprov.providers`` entry points those distributions declare.
+KNOWN_DRIVERS: Final = {
+    "fake": "virtprov",
+    "openstack": "virtprov-openstack",
+    "ovirt": "virtprov-ovirt",
+    "libcloud": "virtprov-libcloud",
+}
 
 
 @attrs.frozen
@@ -112,7 +121,7 @@ def load_driver(name: str) -> type[Provider]:
         known = ", ".join(driver_names()) or "none"
         raise PluginError(
             f"no provider driver named {name!r} is installed (installed: {known}); "
-            f"pip install the distribution that provides it, e.g. virtprov-{name}",
+            f"{install_hint(name)}",
             name=name,
         )
     if len(matches) > 1:
@@ -121,6 +130,19 @@ def load_driver(name: str) -> type[Provider]:
             f"provider driver {name!r} is declared more than once ({origins})", name=name
         )
     return _load(matches[0])
+
+
+def install_hint(name: str) -> str:
+    """What to install for a missing driver: only a distribution known to provide it."""
+    distribution = KNOWN_DRIVERS.get(name)
+    if distribution == "virtprov":
+        return f"the {name!r} driver comes with virtprov itself: reinstall virtprov"
+    if distribution is not None:
+        return f"it comes with the {distribution} distribution: pip install {distribution}"
+    return (
+        "no virtprov distribution provides it: install the third-party distribution that "
+        "declares it in the virtprov.providers entry-point group, or fix the driver name"
+    )
 
 
 def discover() -> list[PluginStatus]:

@@ -73,10 +73,10 @@ def run(work: Path) -> dict[int, str]:
                     pool.start(outcome)
                     running[recipe_id] = outcome
                     verdicts[recipe_id] = f"VM {outcome.guest.name} on {outcome.provider}"
-                elif outcome.status is Status.SKIPPED:
-                    verdicts[recipe_id] = "hardware for now (skipped: no capacity)"
-                else:  # precluded or failed
-                    verdicts[recipe_id] = f"hardware ({outcome.status.value})"
+                else:  # skipped: hardware for now; precluded or failed: hardware
+                    why = "; ".join(outcome.reasons) or outcome.error or "no reason given"
+                    later = " for now" if outcome.status is Status.SKIPPED else ""
+                    verdicts[recipe_id] = f"hardware{later} ({outcome.status.value}: {why})"
 
         # 4. Recipes end: release their guests (idempotent, retried until confirmed).
         for outcome in running.values():

@@ -435,11 +435,9 @@ def write_configs(pw: dict[str, str]) -> None:
             "DEFAULT": {**base, "enabled_backends": "fs:file"},
             "database": {"connection": db("glance")},
             "glance_store": {"default_backend": "fs"},
-            # virtprov's iPXE disk is a FAT "superfloppy" whose boot sector carries the
-            # MBR signature but no partition table: Glance's default format inspection
-            # calls that a GPT/MBR disk failing its "mbr" safety check and refuses the
-            # upload (415). This is the one Glance setting a cloud needs for it.
-            "image_format": {"gpt_safety_checks_nonfatal": "mbr"},
+            # [image_format] keeps Glance's defaults: uploads are inspected and one that
+            # fails a safety check is refused (415), as in any current cloud. virtprov's
+            # iPXE disk passes them (the live suite uploads it).
             "fs": {"filesystem_store_datadir": DATA / "glance" / "images"},
             "os_glance_staging_store": {"filesystem_store_datadir": DATA / "glance" / "staging"},
             "os_glance_tasks_store": {"filesystem_store_datadir": DATA / "glance" / "tasks"},

@@ -14,4 +14,7 @@ def test_scheduler_loop_example_runs() -> None:
     assert sorted(verdicts) == [101, 102, 103, 104, 105]
     vms = [v for v in verdicts.values() if v.startswith("VM ")]
     assert len(vms) == 3  # the cloud has room for three guests
-    assert sum(v.startswith("hardware for now (skipped") for v in verdicts.values()) == 1
+    skipped = [v for v in verdicts.values() if v.startswith("hardware for now (skipped")]
+    assert len(skipped) == 1
+    # The outcome's own reason, not a label: which provider could not take it, and why.
+    assert "skipped: cloud: not enough capacity for fake." in skipped[0]

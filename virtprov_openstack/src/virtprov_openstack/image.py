@@ -1,9 +1,15 @@
-"""The iPXE boot image: a small raw FAT disk with SYSLINUX that starts ``ipxe.lkrn``.
+"""The iPXE boot image: a small raw disk with SYSLINUX that starts ``ipxe.lkrn``.
+
+The disk is partitioned the way a cloud expects a raw disk to be: an MBR with SYSLINUX's
+boot code and one active FAT partition at 1 MiB holding SYSLINUX, ``ipxe.lkrn`` and its
+configuration. (A FAT "superfloppy" without a partition table carries the MBR signature
+too, and Glance's image-format safety checks refuse it as a broken MBR disk.)
 
 The kernel command line is the iPXE script ``dhcp && chain <url>``; iPXE expands
 ``${uuid}`` to the SMBIOS UUID, which on Nova is the instance id, so one image serves
 every guest and the lab's ``ipxe-script`` endpoint decides what each one boots.
-Built with Debian's ``ipxe``, ``syslinux`` and ``mtools`` packages, without root.
+Built with Debian's ``ipxe``, ``syslinux``, ``syslinux-common``, ``mtools`` and ``fdisk``
+packages, without root.
 """
 
 from __future__ import annotations
@@ -24,12 +30,30 @@ if TYPE_CHECKING:
     from openstack.connection import Connection
 
 IMAGE_BYTES: Final = 4 * 1024 * 1024
+SECTOR_BYTES: Final = 512
+#: The FAT partition starts at 1 MiB, aligned as every partitioning tool aligns it.
+PARTITION_START: Final = 2048
+PARTITION_SECTORS: Final = IMAGE_BYTES // SECTOR_BYTES - PARTITION_START
+#: MBR partition type of a FAT12 file system (3 MiB of 1 KiB clusters is FAT12).
+PARTITION_TYPE: Final = 0x01
+#: The MBR's disk identifier: fixed, so that one chain URL always gives the same table.
+DISK_ID: Final = 0x69505845
 #: Where Debian's ``ipxe`` package puts the iPXE kernel, newest layout first.
 IPXE_KERNELS: Final = (
     Path("/usr/lib/ipxe/ipxe.lkrn"),
     Path("/boot/ipxe.lkrn"),
     Path("/usr/share/ipxe/ipxe.lkrn"),
 )
+#: SYSLINUX's MBR boot code (it starts the active partition), Debian's layout first.
+MBR_BOOT_CODES: Final = (
+    Path("/usr/lib/syslinux/mbr/mbr.bin"),
+    Path("/usr/share/syslinux/mbr.bin"),
+    Path("/usr/lib/SYSLINUX/mbr.bin"),
+)
+#: The MBR's boot code area, before the disk signature and the partition table.
+MBR_CODE_BYTES: Final = 440
+#: Which Debian package brings each tool the build runs.
+_PACKAGES: Final = {"syslinux": "syslinux", "sfdisk": "fdisk"}
 #: Tag put on uploaded images, so that ``image_tag = "virtprov-ipxe"`` finds the newest.
 IMAGE_TAG: Final = "virtprov-ipxe"
 
@@ -70,13 +94,24 @@ def find_ipxe_kernel(explicit: Path | None = None) -> Path:
     )
 
 
+def find_mbr_boot_code() -> Path:
+    for path in MBR_BOOT_CODES:
+        if path.is_file():
+            return path
+    where = ", ".join(str(p) for p in MBR_BOOT_CODES)
+    raise ImageToolError(
+        f"no SYSLINUX MBR boot code at {where}; install Debian's syslinux-common package "
+        "(apt-get install syslinux-common)"
+    )
+
+
 def _run(argv: list[str], stdin: bytes | None = None) -> None:
     tool = shutil.which(argv[0])
     if tool is None:
-        package = "syslinux" if argv[0] == "syslinux" else "mtools"
+        package = _PACKAGES.get(argv[0], "mtools")
         raise ImageToolError(
             f"{argv[0]} is not installed; install Debian's {package} package "
-            f"(apt-get install {package} syslinux-common mtools)"
+            f"(apt-get install {package})"
         )
     result = subprocess.run(
         [tool, *argv[1:]], input=stdin, capture_output=True, check=False, timeout=120
@@ -86,20 +121,57 @@ def _run(argv: list[str], stdin: bytes | None = None) -> None:
         raise ImageToolError(f"{' '.join(argv)} failed ({result.returncode}): {detail}")
 
 
+def partition_table_script() -> str:
+    """What ``sfdisk`` writes: an MBR table with one active FAT partition at 1 MiB."""
+    return (
+        "label: dos\n"
+        f"label-id: {DISK_ID:#010x}\n"
+        f"start={PARTITION_START}, size={PARTITION_SECTORS}, type={PARTITION_TYPE:x}, bootable\n"
+    )
+
+
 def build_image(chain_url: str, output: Path, *, ipxe_kernel: Path | None = None) -> Path:
     """Write the raw boot disk to ``output`` and return its path."""
     kernel = find_ipxe_kernel(ipxe_kernel)
+    boot_code = find_mbr_boot_code().read_bytes()[:MBR_CODE_BYTES]
     config = syslinux_cfg(chain_url).encode()
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=output.parent, prefix=".ipxe-", delete=False) as tmp:
         tmp.truncate(IMAGE_BYTES)
         work = Path(tmp.name)
+    offset = PARTITION_START * SECTOR_BYTES
+    # mtools and syslinux address the partition as "<image>@@<byte offset>".
+    partition = f"{work}@@{offset}"
     try:
-        # 4 MiB = 8192 sectors: 4 cylinders of 64 heads x 32 sectors.
-        _run(["mformat", "-i", str(work), "-T", "8192", "-h", "64", "-s", "32", "-v", "IPXE", "::"])
-        _run(["syslinux", "--install", str(work)])
-        _run(["mcopy", "-i", str(work), str(kernel), "::ipxe.lkrn"])
-        _run(["mcopy", "-i", str(work), "-", "::syslinux.cfg"], stdin=config)
+        _run(
+            ["sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", str(work)],
+            stdin=partition_table_script().encode(),
+        )
+        # SYSLINUX's MBR code goes before the table sfdisk wrote (which it leaves alone).
+        with work.open("r+b") as disk:
+            disk.write(boot_code)
+        # 3 MiB = 6144 sectors, 64 heads x 32 sectors; -H: the sectors before the partition.
+        _run(
+            [
+                "mformat",
+                "-i",
+                partition,
+                "-T",
+                str(PARTITION_SECTORS),
+                "-h",
+                "64",
+                "-s",
+                "32",
+                "-H",
+                str(PARTITION_START),
+                "-v",
+                "IPXE",
+                "::",
+            ]
+        )
+        _run(["syslinux", "--offset", str(offset), "--install", str(work)])
+        _run(["mcopy", "-i", partition, str(kernel), "::ipxe.lkrn"])
+        _run(["mcopy", "-i", partition, "-", "::syslinux.cfg"], stdin=config)
         work.replace(output)
     finally:
         work.unlink(missing_ok=True)
