@@ -28,11 +28,13 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
+import sqlalchemy as sa
 
 from virtprov.errors import ProviderError
 from virtprov.model import LABEL_POOL, LABEL_RECIPE, Guest, OwnedResource
 from virtprov.pool.events import EventBus
 from virtprov.pool.journal import HOLDING, Journal
+from virtprov.pool.schema import sightings as sightings_table
 from virtprov.provider import Provider
 
 #: The journal's ``reason`` of a guest row the sweeper destroyed.
@@ -186,7 +188,11 @@ def _sweep_provider(name: str, provider: Provider, job: _Sweep, totals: _Totals)
             guest=resource.guest,
         )
     seen = {i: g.name for i, g in unowned.items()} | {k: r.name for k, r in orphaned.items()}
-    counts = {key: 1 for key in seen} if job.dry_run else job.journal.sight(name, seen, time.time())
+    if job.dry_run:  # what this sweep would count, without writing it
+        before = _sightings(job.journal, name)
+        counts = {key: before.get(key, 0) + 1 for key in seen}
+    else:
+        counts = job.journal.sight(name, seen, time.time())
     for guest_id, guest in unowned.items():
         delete = counts[guest_id] >= job.sightings and not job.dry_run
         if delete:
@@ -245,6 +251,14 @@ def _destroy_resource(
         guest=resource.guest,
     )
     return True
+
+
+def _sightings(journal: Journal, provider: str) -> dict[str, int]:
+    """The sightings recorded so far on ``provider`` (read only, for a dry run)."""
+    table = sightings_table
+    query = sa.select(table.c.guest_id, table.c.count).where(table.c.provider == provider)
+    with journal.engine.connect() as conn:
+        return {key: int(count) for key, count in conn.execute(query).all()}
 
 
 def _key(resource: OwnedResource) -> str:
