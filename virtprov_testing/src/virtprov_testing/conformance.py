@@ -202,7 +202,9 @@ class ProviderConformance:
 
     # -- owned resources (providers that make more than the guest) -------------------------
 
-    def needs_owned_resources(self, provider: Provider) -> None:
+    @pytest.fixture
+    def owns_resources(self, provider: Provider) -> None:
+        """Skip (before any guest is made) unless the provider lists owned resources."""
         if type(provider).list_resources is Provider.list_resources:
             pytest.skip(f"{type(provider).__name__} makes nothing but guests")
 
@@ -210,9 +212,8 @@ class ProviderConformance:
         return [r for r in provider.list_resources(self.name_prefix) if r.guest == guest.name]
 
     def test_owned_resources_carry_their_guest_and_its_labels(
-        self, provider: Provider, created: Guest
+        self, provider: Provider, owns_resources: None, created: Guest
     ) -> None:
-        self.needs_owned_resources(provider)
         listed = provider.list_resources(self.name_prefix)
         for resource in listed:
             assert isinstance(resource, OwnedResource)
@@ -227,9 +228,8 @@ class ProviderConformance:
             assert resource.labels[LABEL_RECIPE] == created.labels[LABEL_RECIPE]
 
     def test_destroy_removes_the_owned_resources_and_destroy_resource_is_idempotent(
-        self, provider: Provider, flavor: Flavor
+        self, provider: Provider, owns_resources: None, flavor: Flavor
     ) -> None:
-        self.needs_owned_resources(provider)
         guest = provider.create_guest(self.spec(flavor, 9200))
         try:
             made = self.resources_of(provider, guest)
