@@ -1,7 +1,8 @@
 """The OpenStack provider end to end against a live cloud, with no cassette.
 
 ``pytest -m live_openstack`` with ``OS_CLOUD`` (and ``OS_CLIENT_CONFIG_FILE``) naming the
-cloud: the conformance suite, and one guest's whole life in each network mode. Skipped
+cloud: the conformance suite, one guest's whole life in each network mode, the pool's
+round trip, and what a destroy that dies after deleting the server leaves, swept. Skipped
 without ``OS_CLOUD``. ``scripts/reference-openstack up`` prints the variables for the
 reference OpenStack; docs/reference-openstack.md has the one command that runs it all.
 """
@@ -13,6 +14,7 @@ from collections.abc import Callable
 import pytest
 from openstack_testenv import LIVE_TIMEOUT
 from test_openstack_provider import life
+from test_openstack_sweeping import leak_and_sweep
 from virtprov_openstack.provider import OpenStackProvider
 from virtprov_testing.pool_roundtrip import launch_and_release
 
@@ -47,3 +49,11 @@ def test_live_pool_launches_and_releases_a_guest(
     outcome = launch_and_release(provider, Recipe(403, labs=["lab.example.com"]), LIVE_TIMEOUT)
     assert outcome.guest is not None
     assert len(outcome.guest.macs) == 1
+
+
+def test_live_a_dead_destroy_leaves_nothing_after_two_sweeps(
+    make_provider: Callable[..., OpenStackProvider], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Router, network, subnet, port and floating IP outlive a destroy that died after the
+    server was deleted; two sweeps later none of them exists."""
+    leak_and_sweep(make_provider(), "404", monkeypatch)
