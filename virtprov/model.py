@@ -159,8 +159,8 @@ class Guest:
 class OwnedResource:
     """Something a provider made for a guest besides the guest itself.
 
-    A router, network, subnet, port or floating IP (OpenStack), a disk (oVirt), a volume
-    (libcloud)... It carries the ownership ``labels`` of the guest it was made for and
+    A router, network, subnet, port or floating IP (OpenStack), a disk (oVirt), the fake
+    cloud's network and port... It carries the ownership ``labels`` of the guest it was made for and
     that guest's name (``guest``), so that a sweeper can remove it once the guest is
     gone, even when the guest's own record of it (server metadata, a VM's attachments)
     went with the guest. ``kind`` is the provider's word for what it is; ``name`` is

@@ -125,7 +125,9 @@ def sweep(runtime: Runtime, dry_run: bool, owned_file: Path | None, as_json: boo
     finally:
         pool.journal.close()
     resources = report.orphan_resources + cli.orphan_resources
+    left = [f"{p.provider}: killed provision {p.name}: {p.result}" for p in killed if not p.done]
     errors = (*report.errors, *(e for e in cli.errors if e not in report.errors), *stale)
+    errors += tuple(left) if not dry_run else ()
     if as_json:
         emit_json(
             {

@@ -154,7 +154,8 @@ class CliJournal:
             name=spec.name,
             now=now,
         )
-        assert row is not None  # no capacity snapshot in the CLI journal: always room
+        if row is None:  # never: the CLI journal holds no capacity snapshot to refuse it
+            raise JournalError(f"the CLI journal {self.journal.safe_url} refused {spec.name}")
         return Run(launch, token, row, spec.name, provider)
 
     def created(self, run: Run, guest_id: str) -> None:
