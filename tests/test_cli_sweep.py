@@ -253,3 +253,20 @@ def test_sweep_removes_what_a_dead_destroy_of_a_cli_guest_left(config: Path) -> 
             "its destroy died after the guest went (seen by virtprov sweep)",
         )
     assert cli_journal_url().endswith("state/virtprov/cli-journal.sqlite")
+
+
+def test_a_killed_provision_on_a_provider_no_longer_configured_stays_and_sweep_says_so(
+    config: Path,
+) -> None:
+    fake = cloud(config)
+    with CliJournal() as record:
+        spec, token = record.spec("11", fake.flavors()[1], "beaker-")
+        record.begin("retired-cloud", spec, token, time.time() + 60)
+        record.journal.retire_launcher(record.launcher)  # as if killed
+    code, output = invoke(config, "sweep", "--json")
+    assert code == 1
+    (left,) = json.loads(output)["killed_provisions"]
+    assert (left["name"], left["done"]) == ("beaker-recipe-11", False)
+    assert "no provider named 'retired-cloud'" in left["result"]
+    with CliJournal() as record:
+        assert record.undecided() == 1  # kept for a sweep with that provider configured
