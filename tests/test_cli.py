@@ -25,6 +25,8 @@ def test_provision_then_destroy_on_the_embedded_fake(cli_env: dict[str, str]) ->
     assert guest["name"] == "beaker-recipe-42"
     assert guest["state"] == "running"
     assert guest["macs"][0].startswith("52:54:00:")
+    run_label = guest["labels"].pop("virtprov-cli-run")  # which provision made it
+    assert len(run_label) == 16
     assert guest["labels"] == {"virtprov-pool": "cli", "virtprov-recipe": "42"}
     assert guest["flavor_id"] == "fake-small"  # cheapest with a 10 GiB root disk
 

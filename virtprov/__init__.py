@@ -25,6 +25,7 @@ _EXPORTS = {
     "GuestState": "virtprov.model",
     "KernelBoot": "virtprov.model",
     "NetworkBoot": "virtprov.model",
+    "OwnedResource": "virtprov.model",
     "ProviderInfo": "virtprov.model",
     # contract
     "Provider": "virtprov.provider",
@@ -84,6 +85,7 @@ if TYPE_CHECKING:
         GuestState,
         KernelBoot,
         NetworkBoot,
+        OwnedResource,
         ProviderInfo,
     )
     from virtprov.plugins import build_providers

@@ -156,6 +156,28 @@ class Guest:
 
 
 @attrs.frozen
+class OwnedResource:
+    """Something a provider made for a guest besides the guest itself.
+
+    A router, network, subnet, port or floating IP (OpenStack), a disk (oVirt), the fake
+    cloud's network and port... It carries the ownership ``labels`` of the guest it was made for and
+    that guest's name (``guest``), so that a sweeper can remove it once the guest is
+    gone, even when the guest's own record of it (server metadata, a VM's attachments)
+    went with the guest. ``kind`` is the provider's word for what it is; ``name`` is
+    the resource's own name (or address), for people reading a sweep report.
+    """
+
+    provider: str
+    kind: str
+    id: str
+    name: str
+    guest: str
+    labels: Mapping[str, str] = attrs.field(
+        factory=dict, converter=_frozen_map, eq=True, hash=False
+    )
+
+
+@attrs.frozen
 class ConsoleOutput:
     """A guest's serial console log.
 

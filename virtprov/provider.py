@@ -14,6 +14,9 @@ Rules every implementation follows:
   has accepted the request and the guest's id is known; :meth:`Provider.poll` advances.
 * Label everything you create with ``spec.labels`` and name it after ``spec.name``, so
   that a guest (and any port, network, disk made for it) can always be found again.
+  A provider that makes anything besides the guest lists it with
+  :meth:`Provider.list_resources` and removes it with :meth:`Provider.destroy_resource`,
+  so that what a failed destroy left behind is swept too.
 * Secrets never reach logs, ``repr``, exceptions or cassettes.
 
 A plugin is a class registered in the entry-point group ``virtprov.providers``::
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
         Flavor,
         Guest,
         GuestSpec,
+        OwnedResource,
         ProviderInfo,
     )
 
@@ -150,6 +154,35 @@ class Provider(abc.ABC):
 
         Used by sweepers to find guests nobody owns; the caller filters by label.
         """
+
+    def list_resources(self, prefix: str) -> Sequence[OwnedResource]:
+        """What this provider made for guests besides the guests themselves. Optional.
+
+        Every resource (port, network, floating IP, disk...) made for a guest whose name
+        starts with ``prefix`` and that carries a ``virtprov-pool`` label, found by its
+        labels or tags in the cloud, never by the guest's own record of it: the point is
+        to find what outlived its guest (a destroy that died after the guest was deleted).
+        Resources of guests that still exist are listed too; the sweeper leaves those
+        alone. Return them in an order in which they can be destroyed one by one
+        (dependent ones first: a floating IP before its port, a port before its
+        network). Use one list call per kind, never one per guest.
+
+        The default returns nothing: this provider makes nothing but guests (or removes
+        what it makes together with the guest, in one cloud call that cannot half-fail).
+        """
+        return ()
+
+    def destroy_resource(self, resource: OwnedResource) -> None:
+        """Delete one resource :meth:`list_resources` returned; idempotent.
+
+        A resource that is already gone succeeds silently. Only called by a sweeper, for
+        resources whose guest is gone. A provider that overrides :meth:`list_resources`
+        overrides this too; the default raises ``NotImplementedError``.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} lists owned resources but cannot destroy them "
+            "(override destroy_resource)"
+        )
 
     def close(self) -> None:  # noqa: B027 - optional hook, empty by design
         """Release connections. Optional."""

@@ -17,7 +17,8 @@ from virtprov.plugins import build_providers
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # the CLI journal
     path = tmp_path / "virtprov.toml"
     path.write_text(
         f"""
@@ -60,7 +61,8 @@ def test_sweep_deletes_an_orphan_on_the_second_sighting(config: Path) -> None:
     owned_file.write_text(f"{owned.id}\n")
     code, output = invoke(config, "sweep", "--dry-run", "--owned", str(owned_file))
     assert code == 0
-    assert "1 orphans, 0 deleted (dry run)" in output
+    assert "1 orphans, 0 deleted;" in output
+    assert output.endswith("4 owned resources, 0 without their guest, 0 deleted (dry run)\n")
     invoke(config, "sweep", "--owned", str(owned_file))
     code, output = invoke(config, "sweep", "--owned", str(owned_file), "--json")
     assert code == 0

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,11 +20,11 @@ from virtprov.cli.runtime import (
     seconds,
 )
 from virtprov.errors import ConfigError, ProviderError
-from virtprov.model import Flavor, Guest, GuestSpec, GuestState
+from virtprov.model import Flavor, Guest, GuestState
 from virtprov.provider import Provider
 
-#: Guests made by hand from the command line carry this pool label.
-CLI_POOL = "cli"
+if TYPE_CHECKING:
+    from virtprov.cli.provisions import CliJournal, Finished, Run
 
 
 def _choose_flavor(
@@ -59,6 +60,7 @@ def _wait_for(
     timeout: float,
     interval: float,
     report: Callable[[Guest], None],
+    alive: Callable[[], None],
 ) -> Guest:
     """Poll one guest until it reaches ``wanted``; raise if it fails or time runs out."""
     deadline = time.monotonic() + timeout
@@ -76,6 +78,7 @@ def _wait_for(
                 guest_id=guest.id,
             )
         time.sleep(interval)
+        alive()
         found = provider.poll([guest.id]).get(guest.id)
         if found is None:
             raise ProviderError(
@@ -85,6 +88,20 @@ def _wait_for(
             report(found)
         guest = found
     return guest
+
+
+def finish_killed(
+    runtime: Runtime, record: CliJournal, by: str, *, dry_run: bool = False
+) -> list[Finished]:
+    """Finish the provisions a kill interrupted; say so on stderr."""
+    finished = record.finish_killed(runtime.provider, by, dry_run=dry_run)
+    for each in finished:
+        what = f"{each.name} ({each.guest_id})" if each.guest_id else each.name
+        click.echo(
+            f"virtprov: a killed provision left {what} on {each.provider}: {each.result}",
+            err=True,
+        )
+    return finished
 
 
 @click.command()
@@ -131,52 +148,80 @@ def provision(
     Prints the guest's id, name, MACs and state. If anything fails on the way, the
     guest is destroyed again before virtprov exits with status 1.
     """
+    from virtprov.cli.provisions import CliJournal
+
     provider = runtime.provider(provider_name)
     flavor = _choose_flavor(provider, flavor_name, host_requires)
-    spec = GuestSpec.for_recipe(
-        recipe_id or uuid.uuid4().hex[:8],
-        flavor,
-        pool=CLI_POOL,
-        prefix=runtime.config.defaults.guest_name_prefix,
-    )
-    started = time.monotonic()
-    show = sys.stderr.isatty()
-
-    def report(guest: Guest) -> None:
-        if show:
-            click.echo(f"  {time.monotonic() - started:6.1f}s  {guest.state.value}", err=True)
-
-    if show:
-        click.echo(f"creating {spec.name} ({flavor.name}) on {provider.info.name}", err=True)
-    guest = provider.create_guest(spec)
-    try:
-        guest = _wait_for(
-            provider,
-            guest,
-            GuestState.READY,
-            timeout=timeout,
-            interval=poll_interval,
-            report=report,
+    with CliJournal() as record:
+        finish_killed(runtime, record, "provision")
+        spec, token = record.spec(
+            recipe_id or uuid.uuid4().hex[:8], flavor, runtime.config.defaults.guest_name_prefix
         )
-        if not no_start:
-            provider.start_guest(guest.id)
-            remaining = max(timeout - (time.monotonic() - started), poll_interval)
+        started = time.monotonic()
+        show = sys.stderr.isatty()
+
+        def report(guest: Guest) -> None:
+            if show:
+                click.echo(f"  {time.monotonic() - started:6.1f}s  {guest.state.value}", err=True)
+
+        if show:
+            click.echo(f"creating {spec.name} ({flavor.name}) on {provider.info.name}", err=True)
+        # The intent first: killed from here on, the next sweep finds what was made.
+        run = record.begin(provider.info.name, spec, token, time.time() + timeout)
+        try:
+            guest = provider.create_guest(spec)
+        except BaseException:
+            # The answer may be lost after the cloud made it: look for it by name and run.
+            _clean_up(record, run, provider, None)
+            raise
+        record.created(run, guest.id)
+        try:
             guest = _wait_for(
                 provider,
                 guest,
-                GuestState.RUNNING,
-                timeout=remaining,
+                GuestState.READY,
+                timeout=timeout,
                 interval=poll_interval,
                 report=report,
+                alive=record.alive,
             )
-    except BaseException:
-        # Never leave a half-made guest behind (Beaker leaked these).
-        provider.destroy_guest(guest.id)
-        raise
+            if not no_start:
+                provider.start_guest(guest.id)
+                remaining = max(timeout - (time.monotonic() - started), poll_interval)
+                guest = _wait_for(
+                    provider,
+                    guest,
+                    GuestState.RUNNING,
+                    timeout=remaining,
+                    interval=poll_interval,
+                    report=report,
+                    alive=record.alive,
+                )
+        except BaseException:
+            # Never leave a half-made guest behind (Beaker leaked these).
+            _clean_up(record, run, provider, guest.id)
+            raise
+        record.succeeded(run, guest)
     if as_json:
         emit_json(guest)
     else:
         _print_guest(guest)
+
+
+def _clean_up(record: CliJournal, run: Run, provider: Provider, guest_id: str | None) -> None:
+    """Destroy what a failed provision made and record it; a failure is left to the sweep.
+
+    The guest row stays as it is when this fails, and this process is about to exit: the
+    next ``virtprov sweep`` (or ``provision``) sees a dead provision and finishes it.
+    """
+    try:
+        ids = [guest_id] if guest_id else record.find(provider, run)
+        for each in ids:
+            provider.destroy_guest(each)
+    except Exception:
+        click.echo(f"virtprov: could not destroy {run.name} now; `virtprov sweep` will", err=True)
+        return
+    record.gone(run, "provision failed; destroyed" if ids else "create failed; nothing made")
 
 
 def _print_guest(guest: Guest) -> None:
@@ -210,15 +255,21 @@ def destroy(
     An id the cloud does not know is reported as "not found, nothing destroyed", and
     the status is 1 unless --missing-ok is given.
     """
+    from virtprov.cli.provisions import CliJournal
+
     runtime: Runtime = ctx.obj
     provider = runtime.provider(provider_name)
     wanted = list(dict.fromkeys(guest_ids))
-    # One batched look first: destroy_guest is idempotent, so it cannot say what it found.
-    known = provider.poll(wanted)
-    found = [i for i in wanted if i in known and known[i].state is not GuestState.DELETED]
-    missing = [guest_id for guest_id in wanted if guest_id not in found]
-    for guest_id in found:
-        provider.destroy_guest(guest_id)
+    with CliJournal() as record:
+        finish_killed(runtime, record, "destroy")
+        # One batched look first: destroy_guest is idempotent, so it cannot say what it found.
+        known = provider.poll(wanted)
+        found = [i for i in wanted if i in known and known[i].state is not GuestState.DELETED]
+        missing = [guest_id for guest_id in wanted if guest_id not in found]
+        for guest_id in found:
+            record.destroying(provider.info.name, guest_id)
+            provider.destroy_guest(guest_id)
+            record.destroyed(provider.info.name, guest_id, "destroyed by virtprov destroy")
     if as_json:
         emit_json({"destroyed": found, "not_found": missing, "provider": provider.info.name})
     else:

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from virtprov.cli.runtime import Runtime, emit_json, emit_table, json_option, read_text
+from virtprov.cli.runtime import (
+    Runtime,
+    emit_json,
+    emit_table,
+    json_option,
+    read_text,
+    to_jsonable,
+)
 
 #: An --owned file lists ids, one a line: a million of them fit.
 OWNED_LIMIT = 64 * 1024 * 1024
@@ -86,13 +93,20 @@ def status(runtime: Runtime, as_json: bool) -> None:
 @json_option
 @click.pass_obj
 def sweep(runtime: Runtime, dry_run: bool, owned_file: Path | None, as_json: bool) -> None:
-    """Delete guests carrying this pool's labels that nobody owns.
+    """Delete guests, and what was made for them, that nobody owns.
 
-    A guest is deleted only when two sweeps in a row found it unowned; one that the
-    journal holds for a launch in flight, or that --owned lists, is never touched.
+    Guests carrying this pool's labels are deleted when two sweeps in a row found them
+    unowned; one that the journal holds for a launch in flight, or that --owned lists,
+    is never touched. Networks, ports, disks... left by a guest that is gone go the same
+    way, never while their guest exists. First, a `virtprov provision` that was killed
+    has its guest destroyed (the CLI journal says which); CLI guests in use stay.
     """
+    from virtprov.cli.guests import finish_killed
+    from virtprov.cli.provisions import CLI_POOL, CliJournal
     from virtprov.pool import Pool
+    from virtprov.pool.events import EventBus
     from virtprov.pool.settings import PoolSettings
+    from virtprov.pool.sweeper import sweep as sweep_resources
 
     owned = None
     if owned_file is not None:
@@ -101,27 +115,87 @@ def sweep(runtime: Runtime, dry_run: bool, owned_file: Path | None, as_json: boo
     config = runtime.config
     settings = PoolSettings.from_options(config.pool)
     providers = {name: runtime.provider(name) for name in config.providers}
+    prefix = config.defaults.guest_name_prefix
+    with CliJournal() as record:
+        killed = finish_killed(runtime, record, "sweep", dry_run=dry_run)
+        stale = [] if dry_run else record.reconcile(runtime.provider, "sweep")
+        # What a CLI guest left when its destroy died (never a CLI guest itself).
+        cli = sweep_resources(
+            pool=CLI_POOL,
+            prefix=prefix,
+            providers=providers,
+            journal=record.journal,
+            events=EventBus(),
+            sightings=settings.sightings,
+            dry_run=dry_run,
+            guests=False,
+        )
     pool = Pool(providers, settings=settings, defaults=config.defaults, start=False)
     try:
         report = pool.sweep(owned, dry_run=dry_run)
     finally:
         pool.journal.close()
+    resources = report.orphan_resources + cli.orphan_resources
+    left = [f"{p.provider}: killed provision {p.name}: {p.result}" for p in killed if not p.done]
+    errors = (*report.errors, *(e for e in cli.errors if e not in report.errors), *stale)
+    errors += tuple(left) if not dry_run else ()
     if as_json:
-        emit_json(report)
+        emit_json(
+            {
+                **to_jsonable(report),
+                "orphan_resources": to_jsonable(resources),
+                "resources_seen": report.resources_seen + cli.resources_seen,
+                "errors": list(errors),
+                "killed_provisions": to_jsonable(killed),
+            }
+        )
+        if errors:
+            raise SystemExit(1)
         return
-    verb = "would wait for a second sighting" if dry_run else "seen once, deleted next sweep"
+
+    def action(seen: int, deleted: bool) -> str:
+        if deleted:
+            return "deleted"
+        if seen >= settings.sightings:
+            return "would be deleted" if dry_run else "failed (see below)"
+        return f"{'would wait' if dry_run else 'waits'} for sighting {settings.sightings}"
+
     emit_table(
-        ("PROVIDER", "GUEST", "NAME", "SEEN", "ACTION"),
-        (
-            (o.provider, o.guest_id, o.name, o.sightings, "deleted" if o.deleted else verb)
-            for o in report.orphans
-        ),
+        ("PROVIDER", "KIND", "ID", "NAME", "GUEST", "SEEN", "ACTION"),
+        [
+            *(
+                (
+                    o.provider,
+                    "guest",
+                    o.guest_id,
+                    o.name,
+                    None,
+                    o.sightings,
+                    action(o.sightings, o.deleted),
+                )
+                for o in report.orphans
+            ),
+            *(
+                (
+                    o.provider,
+                    o.kind,
+                    o.id,
+                    o.name,
+                    o.guest,
+                    o.sightings,
+                    action(o.sightings, o.deleted),
+                )
+                for o in resources
+            ),
+        ],
     )
     click.echo(
         f"{report.seen} labelled guests, {report.owned} owned, {len(report.orphans)} orphans, "
-        f"{len(report.deleted)} deleted" + (" (dry run)" if dry_run else "")
+        f"{len(report.deleted)} deleted; {report.resources_seen + cli.resources_seen} owned "
+        f"resources, {len(resources)} without their guest, "
+        f"{sum(o.deleted for o in resources)} deleted" + (" (dry run)" if dry_run else "")
     )
-    for error in report.errors:
+    for error in errors:
         click.echo(f"virtprov: {error}", err=True)
-    if report.errors:
+    if errors:
         raise SystemExit(1)

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self, TypeAlias
+from typing import Any, Final, Self, TypeAlias
 
 import attrs
 
@@ -57,6 +57,7 @@ from virtprov.model import (
     Guest,
     GuestSpec,
     GuestState,
+    OwnedResource,
     ProviderInfo,
 )
 from virtprov.provider import Provider
@@ -87,7 +88,22 @@ CREATE TABLE IF NOT EXISTS guests (
     build_fault TEXT              -- the fault the build ends in, if any
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+-- What the cloud makes for a guest besides the guest (as OpenStack's per-guest network
+-- and port), labelled like it; a destroy removes them after the guest itself.
+CREATE TABLE IF NOT EXISTS resources (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,           -- network | port
+    name TEXT NOT NULL,
+    guest_name TEXT NOT NULL,
+    guest_id TEXT,                -- NULL once its guest is deleted
+    labels TEXT NOT NULL,
+    position INTEGER NOT NULL,    -- destroy order: ports before their network
+    network TEXT                  -- a port's network
+);
 """
+
+#: What the fake makes for every guest besides the guest, in the order it removes them.
+RESOURCE_KINDS: Final = ("port", "network")
 
 # What changes in a guest's life; the other columns are fixed when it is created, so
 # polls read only these (and hundreds of polled ids cost well under a millisecond).
@@ -247,6 +263,7 @@ class FakeProvider(Provider):
                         build_fault,
                     ),
                 )
+                self._make_resources(db, spec, guest_id)
                 guest = self._guest(db, (guest_id, "building", until, build_fault))
             if fault == "lost_response":
                 # The cloud made the guest, the caller never hears of it: how clouds leak.
@@ -290,11 +307,26 @@ class FakeProvider(Provider):
 
     def destroy_guest(self, guest_id: str) -> None:
         with self._call("destroy") as fault:
-            if fault is not None:
+            if fault not in (None, "lost_response"):
                 raise error_for(fault, "destroy", self._info.name)
             with self._transaction() as db:
                 db.execute("DELETE FROM guests WHERE id = ?", (guest_id,))
                 self._seen.pop(guest_id, None)
+                if fault == "lost_response":
+                    # The guest goes, its network and port stay: what a destroy that
+                    # dies after deleting the server leaves behind (OpenStack's order).
+                    db.execute(
+                        "UPDATE resources SET guest_id = NULL WHERE guest_id = ?", (guest_id,)
+                    )
+                else:
+                    db.execute("DELETE FROM resources WHERE guest_id = ?", (guest_id,))
+            if fault == "lost_response":
+                raise TransientError(
+                    "connection reset while destroying (injected lost_response: the guest "
+                    "was deleted, its network and port were not)",
+                    provider=self._info.name,
+                    guest_id=guest_id,
+                )
 
     def console_output(self, guest_id: str) -> ConsoleOutput:
         with self._transaction() as db:
@@ -314,6 +346,41 @@ class FakeProvider(Provider):
             guests = [self._guest(db, self._advance(db, row)) for row in rows]
         return [guest for guest in guests if LABEL_POOL in guest.labels]
 
+    def list_resources(self, prefix: str) -> Sequence[OwnedResource]:
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT id, kind, name, guest_name, labels FROM resources "
+                "WHERE substr(guest_name, 1, ?) = ? ORDER BY position, guest_name, id",
+                (len(prefix), prefix),
+            ).fetchall()
+        found = [
+            OwnedResource(
+                provider=self._info.name,
+                kind=kind,
+                id=resource_id,
+                name=name,
+                guest=guest_name,
+                labels=json.loads(labels),
+            )
+            for resource_id, kind, name, guest_name, labels in rows
+        ]
+        return [resource for resource in found if LABEL_POOL in resource.labels]
+
+    def destroy_resource(self, resource: OwnedResource) -> None:
+        with self._call("destroy") as fault:
+            if fault not in (None, "lost_response"):
+                raise error_for(fault, "destroy", self._info.name)
+            with self._transaction() as db:
+                in_use = db.execute(
+                    "SELECT count(*) FROM resources WHERE network = ?", (resource.id,)
+                ).fetchone()[0]
+                if in_use:  # as Neutron answers 409 while a port is on the network
+                    raise ProviderError(
+                        f"network {resource.name} is in use by a port",
+                        provider=self._info.name,
+                    )
+                db.execute("DELETE FROM resources WHERE id = ?", (resource.id,))
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -330,6 +397,11 @@ class FakeProvider(Provider):
         """Every guest the cloud holds, whatever its name or labels (for leak checks)."""
         with self._transaction() as db:
             return [row[0] for row in db.execute("SELECT id FROM guests ORDER BY id")]
+
+    def all_resource_ids(self) -> list[str]:
+        """Every network and port the cloud holds, of any guest (for leak checks)."""
+        with self._transaction() as db:
+            return [row[0] for row in db.execute("SELECT id FROM resources ORDER BY id")]
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -384,6 +456,27 @@ class FakeProvider(Provider):
             ram_mib=left(limits.ram_mib, ram),
             disk_bytes=left(limits.disk_bytes, disk),
         )
+
+    def _make_resources(self, db: sqlite3.Connection, spec: GuestSpec, guest_id: str) -> None:
+        labels = json.dumps(dict(spec.labels), sort_keys=True)
+        network = str(uuid.uuid4())
+        for resource_id, kind, parent in (
+            (network, "network", None),
+            (str(uuid.uuid4()), "port", network),
+        ):
+            db.execute(
+                "INSERT INTO resources VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    resource_id,
+                    kind,
+                    f"{spec.name}-{kind}",
+                    spec.name,
+                    guest_id,
+                    labels,
+                    RESOURCE_KINDS.index(kind),
+                    parent,
+                ),
+            )
 
     def _next(self, db: sqlite3.Connection, counter: str) -> int:
         db.execute(

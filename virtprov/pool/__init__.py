@@ -9,7 +9,7 @@ from virtprov.pool.journal import Journal
 from virtprov.pool.outcome import Handle, Outcome, Recipe, Status
 from virtprov.pool.pool import Pool
 from virtprov.pool.settings import Limits, PoolSettings
-from virtprov.pool.sweeper import Orphan, SweepReport
+from virtprov.pool.sweeper import Orphan, OrphanResource, SweepReport
 
 __all__ = [
     "Event",
@@ -17,6 +17,7 @@ __all__ = [
     "Journal",
     "Limits",
     "Orphan",
+    "OrphanResource",
     "Outcome",
     "Pool",
     "PoolSettings",

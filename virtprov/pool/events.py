@@ -16,6 +16,8 @@ Kinds:
 * ``ratelimit.wait``: provider, budget ("mutating" or "read"), seconds
 * ``provider.disabled`` / ``provider.enabled``: provider, reason
 * ``leak.found`` / ``leak.removed``: provider, guest_id, name
+* ``leak.resource.found`` / ``leak.resource.removed``: provider, resource_kind, resource_id,
+  name, guest (an owned resource whose guest is gone)
 * ``callback.error``: where, error (a subscriber raised; the pool carries on)
 """
 
@@ -57,7 +59,8 @@ class EventBus:
 
     def emit(self, kind: str, **fields: Any) -> None:
         event = Event(kind, fields)
-        level = logging.WARNING if kind in {"provider.disabled", "leak.found"} else logging.DEBUG
+        warn = {"provider.disabled", "leak.found", "leak.resource.found"}
+        level = logging.WARNING if kind in warn else logging.DEBUG
         if log.isEnabledFor(level):
             log.log(
                 level,

@@ -186,7 +186,8 @@ class Pool:
         state.provider.start_guest(guest.id, boot)
 
     def sweep(self, owned: Iterable[str] | None = None, *, dry_run: bool = False) -> SweepReport:
-        """Delete guests with this pool's labels that nobody owns (see :mod:`.sweeper`).
+        """Delete guests with this pool's labels that nobody owns, and what guests that are
+        gone left behind (networks, ports, disks...; see :mod:`.sweeper`).
 
         ``owned``: the guest ids or recipe ids the scheduler still owns; ``None`` trusts
         the journal alone.

@@ -1,32 +1,67 @@
-"""The sweeper: delete guests that carry this pool's labels but that nobody owns.
+"""The sweeper: delete what carries this pool's labels but that nobody owns.
 
-A guest is left alone when any of these holds: the caller says it owns it (by guest id
-or recipe id: the scheduler's database is the truth, so a restarted process recovers),
-the journal holds it for a launch not yet decided or an outcome not yet taken, or a
-create with its name is in flight. Anything else is an orphan, deleted only once it has
-been seen in ``sightings`` sweeps in a row (a guest whose create answer is a moment away
-is not an orphan yet).
+**Guests.** A guest is left alone when any of these holds: the caller says it owns it
+(by guest id or recipe id: the scheduler's database is the truth, so a restarted
+process recovers), the journal holds it for a launch not yet decided or an outcome not
+yet taken, or a create with its name is in flight. Anything else is an orphan, deleted
+only once it has been seen in ``sightings`` sweeps in a row (a guest whose create answer
+is a moment away is not an orphan yet). The journal row of a guest the sweeper deletes
+says so (``destroyed``, reason ``swept``): no row stays ``live`` for a guest that is gone.
+
+**Owned resources** (:meth:`virtprov.Provider.list_resources`: routers, networks,
+ports, floating IPs, disks...) are swept only when their guest is gone: a resource is
+left alone while any guest of its name exists on the provider, while the journal holds
+a guest of that name in any state (a create in flight makes its network before the
+guest; a destroy in progress removes it itself), or while the caller owns its recipe.
+The same ``sightings`` rule applies, and they are destroyed in the order the provider
+listed them (dependent ones first).
+
+Every provider call is guarded: whatever a provider raises is reported in
+:attr:`SweepReport.errors` and that provider's sweep stops or moves on; nothing is
+deleted on a partial view (a provider whose guests cannot be listed has none of its
+resources swept either).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
+import sqlalchemy as sa
 
 from virtprov.errors import ProviderError
-from virtprov.model import LABEL_POOL, LABEL_RECIPE, Guest
+from virtprov.model import LABEL_POOL, LABEL_RECIPE, Guest, OwnedResource
 from virtprov.pool.events import EventBus
 from virtprov.pool.journal import HOLDING, Journal
+from virtprov.pool.schema import sightings as sightings_table
 from virtprov.provider import Provider
+
+#: The journal's ``reason`` of a guest row the sweeper destroyed.
+SWEPT = "swept: nobody owned it"
 
 
 @attrs.frozen
 class Orphan:
+    """A guest nobody owns: how many sweeps in a row saw it, and whether this one deleted it."""
+
     provider: str
     guest_id: str
     name: str
+    sightings: int
+    deleted: bool
+
+
+@attrs.frozen
+class OrphanResource:
+    """A resource whose guest is gone (see :class:`virtprov.model.OwnedResource`)."""
+
+    provider: str
+    kind: str
+    id: str
+    name: str
+    #: The name of the guest it was made for.
+    guest: str
     sightings: int
     deleted: bool
 
@@ -40,12 +75,20 @@ class SweepReport:
     #: Guests left alone because the caller or the journal owns them.
     owned: int
     orphans: tuple[Orphan, ...]
-    #: Providers that could not be listed, with the error.
+    #: Providers that could not be listed, or a deletion that failed, with the error.
     errors: tuple[str, ...] = ()
+    #: Owned resources carrying this pool's label, over every provider swept.
+    resources_seen: int = 0
+    #: Resources whose guest is gone.
+    orphan_resources: tuple[OrphanResource, ...] = ()
 
     @property
     def deleted(self) -> tuple[Orphan, ...]:
         return tuple(o for o in self.orphans if o.deleted)
+
+    @property
+    def deleted_resources(self) -> tuple[OrphanResource, ...]:
+        return tuple(o for o in self.orphan_resources if o.deleted)
 
 
 def sweep(
@@ -58,53 +101,192 @@ def sweep(
     owned: Iterable[str] | None = None,
     sightings: int = 2,
     dry_run: bool = False,
+    guests: bool = True,
 ) -> SweepReport:
+    """Sweep every provider once. ``guests=False`` sweeps owned resources only."""
     owned_set = None if owned is None else {str(x) for x in owned}
-    seen = kept = 0
-    orphans: list[Orphan] = []
-    errors: list[str] = []
-    now = time.time()
+    totals = _Totals()
     for name, provider in providers.items():
-        try:
-            listed = [g for g in provider.list_guests(prefix) if g.labels.get(LABEL_POOL) == pool]
-        except ProviderError as exc:
-            errors.append(f"{name}: {exc.message}")
-            continue
-        seen += len(listed)
-        protected = _protected(journal, name, owned_set)
-        unowned = {g.id: g for g in listed if not _is_owned(g, protected, owned_set)}
-        kept += len(listed) - len(unowned)
-        for guest in unowned.values():
-            events.emit("leak.found", provider=name, guest_id=guest.id, name=guest.name)
-        if dry_run:
-            counts = {guest_id: 1 for guest_id in unowned}
-        else:
-            counts = journal.sight(name, {i: g.name for i, g in unowned.items()}, now)
-        for guest_id, guest in unowned.items():
-            delete = counts[guest_id] >= sightings and not dry_run
-            if delete:
-                try:
-                    provider.destroy_guest(guest_id)
-                except ProviderError as exc:
-                    errors.append(f"{name}: destroying {guest.name}: {exc.message}")
-                    delete = False
-                else:
-                    events.emit("leak.removed", provider=name, guest_id=guest_id, name=guest.name)
-            orphans.append(Orphan(name, guest_id, guest.name, counts[guest_id], delete))
-    return SweepReport(seen=seen, owned=kept, orphans=tuple(orphans), errors=tuple(errors))
+        _sweep_provider(
+            name,
+            provider,
+            _Sweep(pool, prefix, journal, events, owned_set, sightings, dry_run, guests),
+            totals,
+        )
+    return SweepReport(
+        seen=totals.seen,
+        owned=totals.kept,
+        orphans=tuple(totals.orphans),
+        errors=tuple(totals.errors),
+        resources_seen=totals.resources_seen,
+        orphan_resources=tuple(totals.orphan_resources),
+    )
+
+
+@attrs.frozen
+class _Sweep:
+    """What one sweep is asked to do."""
+
+    pool: str
+    prefix: str
+    journal: Journal
+    events: EventBus
+    owned: set[str] | None
+    sightings: int
+    dry_run: bool
+    guests: bool
+
+
+@attrs.define
+class _Totals:
+    seen: int = 0
+    kept: int = 0
+    resources_seen: int = 0
+    orphans: list[Orphan] = attrs.Factory(list)
+    orphan_resources: list[OrphanResource] = attrs.Factory(list)
+    errors: list[str] = attrs.Factory(list)
+
+
+def _sweep_provider(name: str, provider: Provider, job: _Sweep, totals: _Totals) -> None:
+    try:
+        every_guest = list(provider.list_guests(job.prefix))
+    except Exception as exc:  # any provider failure: report it, delete nothing here
+        totals.errors.append(f"{name}: listing guests: {_message(exc)}")
+        return
+    try:
+        resources: Sequence[OwnedResource] = [
+            r for r in provider.list_resources(job.prefix) if r.labels.get(LABEL_POOL) == job.pool
+        ]
+    except Exception as exc:
+        totals.errors.append(f"{name}: listing owned resources: {_message(exc)}")
+        resources = []
+    # Read the journal after listing: a create that began meanwhile is in it by now.
+    protected = _protected(job.journal, name, job.owned)
+    listed = [g for g in every_guest if g.labels.get(LABEL_POOL) == job.pool] if job.guests else []
+    unowned = {g.id: g for g in listed if not _is_owned(g, protected, job.owned)}
+    totals.seen += len(listed)
+    totals.kept += len(listed) - len(unowned)
+    # A resource is in use while a guest of its name exists anywhere on the provider
+    # (whatever its pool) or the journal holds one; its recipe may be the caller's too.
+    alive = {g.name for g in every_guest} | protected.held_names
+    orphaned = {
+        _key(r): r
+        for r in resources
+        if r.guest not in alive
+        and (job.owned is None or r.labels.get(LABEL_RECIPE, "") not in job.owned)
+    }
+    totals.resources_seen += len(resources)
+    for guest in unowned.values():
+        job.events.emit("leak.found", provider=name, guest_id=guest.id, name=guest.name)
+    for resource in orphaned.values():
+        job.events.emit(
+            "leak.resource.found",
+            provider=name,
+            resource_kind=resource.kind,
+            resource_id=resource.id,
+            name=resource.name,
+            guest=resource.guest,
+        )
+    seen = {i: g.name for i, g in unowned.items()} | {k: r.name for k, r in orphaned.items()}
+    if job.dry_run:  # what this sweep would count, without writing it
+        before = _sightings(job.journal, name)
+        counts = {key: before.get(key, 0) + 1 for key in seen}
+    else:
+        counts = job.journal.sight(name, seen, time.time())
+    for guest_id, guest in unowned.items():
+        delete = counts[guest_id] >= job.sightings and not job.dry_run
+        if delete:
+            delete = _destroy_guest(name, provider, guest, job, totals)
+        totals.orphans.append(Orphan(name, guest_id, guest.name, counts[guest_id], delete))
+    for key, resource in orphaned.items():  # in the provider's order: dependents first
+        delete = counts[key] >= job.sightings and not job.dry_run
+        if delete:
+            delete = _destroy_resource(name, provider, resource, job, totals)
+        totals.orphan_resources.append(
+            OrphanResource(
+                name,
+                resource.kind,
+                resource.id,
+                resource.name,
+                resource.guest,
+                counts[key],
+                delete,
+            )
+        )
+
+
+def _destroy_guest(
+    name: str, provider: Provider, guest: Guest, job: _Sweep, totals: _Totals
+) -> bool:
+    try:
+        provider.destroy_guest(guest.id)
+    except Exception as exc:
+        totals.errors.append(f"{name}: destroying {guest.name}: {_message(exc)}")
+        return False
+    row = job.journal.guest_by_id(name, guest.id)
+    if row is not None and row.state == "live":
+        # The launcher's next poll confirms it gone, as for any destroyed guest.
+        job.journal.update_guest(row.id, state="destroyed", reason=SWEPT)
+    job.events.emit("leak.removed", provider=name, guest_id=guest.id, name=guest.name)
+    return True
+
+
+def _destroy_resource(
+    name: str, provider: Provider, resource: OwnedResource, job: _Sweep, totals: _Totals
+) -> bool:
+    try:
+        provider.destroy_resource(resource)
+    except Exception as exc:
+        totals.errors.append(
+            f"{name}: destroying {resource.kind} {resource.name or resource.id} "
+            f"of {resource.guest}: {_message(exc)}"
+        )
+        return False
+    job.events.emit(
+        "leak.resource.removed",
+        provider=name,
+        resource_kind=resource.kind,
+        resource_id=resource.id,
+        name=resource.name,
+        guest=resource.guest,
+    )
+    return True
+
+
+def _sightings(journal: Journal, provider: str) -> dict[str, int]:
+    """The sightings recorded so far on ``provider`` (read only, for a dry run)."""
+    table = sightings_table
+    query = sa.select(table.c.guest_id, table.c.count).where(table.c.provider == provider)
+    with journal.engine.connect() as conn:
+        return {key: int(count) for key, count in conn.execute(query).all()}
+
+
+def _key(resource: OwnedResource) -> str:
+    """The resource's key among the sightings, which guests share (by their ids)."""
+    return f"resource:{resource.kind}:{resource.id}"
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, ProviderError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
 
 
 @attrs.frozen
 class _Protected:
     ids: frozenset[str]
     names: frozenset[str]
+    #: Names of every guest the journal holds on the provider, in any state.
+    held_names: frozenset[str]
 
 
 def _protected(journal: Journal, provider: str, owned: set[str] | None) -> _Protected:
     """What the journal holds on ``provider`` that the sweeper must not touch."""
     ids: set[str] = set()
     names: set[str] = set()
+    held: set[str] = set()
     for row in journal.guests_in(HOLDING, provider):
+        held.add(row.name)
         if row.guest_id is None:
             names.add(row.name)  # a create (or the cleanup of a lost one) in flight
             continue
@@ -116,7 +298,7 @@ def _protected(journal: Journal, provider: str, owned: set[str] | None) -> _Prot
         in_flight = launch is not None and (launch.state != "decided" or not launch.taken)
         if owned is None or in_flight:
             ids.add(row.guest_id)
-    return _Protected(frozenset(ids), frozenset(names))
+    return _Protected(frozenset(ids), frozenset(names), frozenset(held))
 
 
 def _is_owned(guest: Guest, protected: _Protected, owned: set[str] | None) -> bool:

@@ -1,7 +1,8 @@
 """The OpenStack provider end to end against a live cloud, with no cassette.
 
 ``pytest -m live_openstack`` with ``OS_CLOUD`` (and ``OS_CLIENT_CONFIG_FILE``) naming the
-cloud: the conformance suite, one guest's whole life in each network mode, and the iPXE
+cloud: the conformance suite, one guest's whole life in each network mode, the pool's
+round trip, what a destroy that dies after deleting the server leaves, swept, and the iPXE
 image's upload through Glance's image-format safety checks. Skipped
 without ``OS_CLOUD``. ``scripts/reference-openstack up`` prints the variables for the
 reference OpenStack; docs/reference-openstack.md has the one command that runs it all.
@@ -18,6 +19,7 @@ import openstack.exceptions
 import pytest
 from openstack_testenv import LIVE_TIMEOUT
 from test_openstack_provider import life
+from test_openstack_sweeping import leak_and_sweep
 from virtprov_openstack.image import IMAGE_BYTES, build_image, find_ipxe_kernel, upload_image
 from virtprov_openstack.provider import OpenStackProvider
 from virtprov_testing.pool_roundtrip import launch_and_release
@@ -104,3 +106,11 @@ def test_live_glance_refuses_a_superfloppy(
     # Glance answers 415 "Image failed safety checks" (openstacksdk keeps the status).
     with pytest.raises(openstack.exceptions.HttpException, match="415"):
         upload_image(make_provider().conn, floppy, name="vplive-superfloppy", visibility="private")
+
+
+def test_live_a_dead_destroy_leaves_nothing_after_two_sweeps(
+    make_provider: Callable[..., OpenStackProvider], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Router, network, subnet, port and floating IP outlive a destroy that died after the
+    server was deleted; two sweeps later none of them exists."""
+    leak_and_sweep(make_provider(), "404", monkeypatch)

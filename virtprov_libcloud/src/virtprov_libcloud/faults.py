@@ -13,6 +13,7 @@ import re
 from typing import Any, Final
 
 from virtprov import errors
+from virtprov.retry_after import retry_after_of
 
 # "no room now": quota, instance limits, capacity of a zone.
 _CAPACITY: Final = re.compile(
@@ -71,7 +72,7 @@ def map_error(
             **kwargs,
         )
     if isinstance(exc, RateLimitReachedError | ServiceUnavailableError):
-        return errors.TransientError(message, **kwargs)
+        return errors.TransientError(message, retry_after=retry_after(exc), **kwargs)
     if _is_transport(exc):
         return errors.TransientError(f"{action}: service unreachable or too slow: {text}", **kwargs)
     code = getattr(exc, "code", None) or getattr(exc, "http_code", None)
@@ -87,11 +88,21 @@ def map_error(
             return errors.GuestNotFound(f"{action}: no such node", **kwargs)
         return errors.PermanentError(f"{action}: not found: {text}", **kwargs)
     if _TRANSIENT.search(text) or (code is not None and (code >= 500 or code == 429)):
-        return errors.TransientError(message, **kwargs)
+        return errors.TransientError(message, retry_after=retry_after(exc), **kwargs)
     if _PERMANENT.search(text) or code == 400:
         return errors.PermanentError(f"{message} (the service rejected the request)", **kwargs)
     # Anything else failed this one call; the provider itself may be fine.
     return errors.ProviderError(message, **kwargs)
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """The seconds the service asked to wait: ``RateLimitReachedError.retry_after`` (libcloud
+    turns an HTTP-date into seconds), else the error's ``Retry-After`` header."""
+    from libcloud.common.exceptions import RateLimitReachedError
+
+    if isinstance(exc, RateLimitReachedError) and exc.retry_after:
+        return float(exc.retry_after)  # libcloud's 0 means "not said"
+    return retry_after_of(getattr(exc, "headers", None))
 
 
 def _is_transport(exc: BaseException) -> bool:

@@ -12,6 +12,7 @@ import re
 from typing import Final
 
 from virtprov import errors
+from virtprov.retry_after import retry_after_of
 
 _QUOTA: Final = re.compile(r"quota exceeded|overquota|over quota|exceeds quota", re.IGNORECASE)
 _NO_VALID_HOST: Final = re.compile(r"no ?valid ?host", re.IGNORECASE)
@@ -23,12 +24,8 @@ def fault_is_capacity(fault: str | None) -> bool:
 
 
 def _retry_after(response: object) -> float | None:
-    headers = getattr(response, "headers", None) or {}
-    value = headers.get("Retry-After") if hasattr(headers, "get") else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+    """The answer's ``Retry-After``, delta-seconds or HTTP-date."""
+    return retry_after_of(getattr(response, "headers", None))
 
 
 def _details(exc: BaseException) -> str:

@@ -28,6 +28,7 @@ import attrs
 from virtprov import errors
 from virtprov.hostrequires.properties import from_nova_extra_specs
 from virtprov.model import (
+    LABEL_POOL,
     BootRequest,
     Capacity,
     ConsoleOutput,
@@ -37,6 +38,7 @@ from virtprov.model import (
     GuestSpec,
     GuestState,
     NetworkBoot,
+    OwnedResource,
     ProviderInfo,
 )
 from virtprov.provider import Provider
@@ -276,9 +278,36 @@ def _read_settings(options: Options) -> Settings:
     )
 
 
+#: How every Neutron resource made for a guest starts its description.
+_DESCRIPTION_MARK: Final = "virtprov guest "
+
+
 def _description(spec_labels: Mapping[str, str], name: str) -> str:
     labels = " ".join(f"{k}={v}" for k, v in sorted(spec_labels.items()))
-    return f"virtprov guest {name} {labels}"[:255]
+    return f"{_DESCRIPTION_MARK}{name} {labels}"[:255]
+
+
+def _owner(description: str | None) -> tuple[str, dict[str, str]] | None:
+    """The guest name and labels a description of :func:`_description` carries.
+
+    ``None`` for anything virtprov did not describe. A label value with spaces in it is
+    read back whole (a word without ``=`` continues the value before it); a description
+    cut at 255 characters loses its last labels, never the guest's name or pool.
+    """
+    if not description or not description.startswith(_DESCRIPTION_MARK):
+        return None
+    name, _, rest = description[len(_DESCRIPTION_MARK) :].partition(" ")
+    if not name:
+        return None
+    labels: dict[str, str] = {}
+    key = None
+    for word in rest.split(" "):
+        label, equals, value = word.partition("=")
+        if equals and label:
+            key, labels[label] = label, value
+        elif key is not None:
+            labels[key] += " " + word
+    return name, labels
 
 
 def _regex_prefix(prefix: str) -> str:
@@ -809,8 +838,6 @@ class OpenStackProvider(Provider):
         return ConsoleOutput(text=text, truncated=truncated)
 
     def list_guests(self, prefix: str) -> Sequence[Guest]:
-        from virtprov.model import LABEL_POOL
-
         result = []
         with self._calling("listing servers"):
             for server in self.conn.compute.servers(details=True, name=_regex_prefix(prefix)):
@@ -821,6 +848,75 @@ class OpenStackProvider(Provider):
                 guest = self._advance_passive(server)
                 result.append(guest)
         return result
+
+    # -- what guests own (for sweepers) ----------------------------------------------------
+
+    def list_resources(self, prefix: str) -> Sequence[OwnedResource]:
+        """The floating-mode resources of guests named ``prefix*``, found by description.
+
+        Routers, networks, subnets, ports and floating IPs carry the guest's name and
+        labels in their description (Neutron has no prefix filter, so each kind is one
+        list of the project's resources, filtered here). In the order they can be
+        deleted: floating IPs, ports, routers (with their interfaces), subnets,
+        networks. Servers in fixed mode own nothing here: Nova makes and deletes their
+        ports. virtprov makes no key pairs.
+        """
+        net_api = self.conn.network
+        listings = (
+            ("floating_ip", net_api.ips),
+            ("port", net_api.ports),
+            ("router", net_api.routers),
+            ("subnet", net_api.subnets),
+            ("network", net_api.networks),
+        )
+        found = []
+        with self._calling("listing the guests' network resources"):
+            for kind, listing in listings:
+                for item in listing():
+                    owner = _owner(getattr(item, "description", None))
+                    if owner is None or not owner[0].startswith(prefix):
+                        continue
+                    guest, labels = owner
+                    if LABEL_POOL not in labels:
+                        continue
+                    name = item.floating_ip_address if kind == "floating_ip" else item.name
+                    found.append(
+                        OwnedResource(
+                            provider=self._name,
+                            kind=kind,
+                            id=str(item.id),
+                            name=str(name or ""),
+                            guest=guest,
+                            labels=labels,
+                        )
+                    )
+        return found
+
+    def destroy_resource(self, resource: OwnedResource) -> None:
+        from openstack import exceptions as sdk
+
+        net_api = self.conn.network
+        with self._calling(f"deleting the {resource.kind} {resource.name or resource.id}"):
+            if resource.kind == "floating_ip":
+                net_api.delete_ip(resource.id, ignore_missing=True)
+            elif resource.kind == "port":
+                net_api.delete_port(resource.id, ignore_missing=True)
+            elif resource.kind == "router":
+                # A router with interfaces cannot be deleted (409): take them off first.
+                for port in net_api.ports(
+                    device_id=resource.id, device_owner="network:router_interface"
+                ):
+                    with contextlib.suppress(sdk.NotFoundException):
+                        net_api.remove_interface_from_router(resource.id, port=port.id)
+                net_api.delete_router(resource.id, ignore_missing=True)
+            elif resource.kind == "subnet":
+                net_api.delete_subnet(resource.id, ignore_missing=True)
+            elif resource.kind == "network":
+                net_api.delete_network(resource.id, ignore_missing=True)
+            else:
+                raise errors.ProviderError(
+                    f"no such kind of resource: {resource.kind!r}", provider=self._name
+                )
 
     def _advance_passive(self, server: Server) -> Guest:
         """Like :meth:`_advance` without side effects (listing never stops a server)."""

@@ -49,9 +49,11 @@ from virtprov.model import (
     GuestState,
     KernelBoot,
     MiB,
+    OwnedResource,
     ProviderInfo,
 )
 from virtprov.provider import Provider
+from virtprov.retry_after import retry_after_of
 from virtprov.urls import redact_url
 from virtprov_ovirt.faults import Forbidden, NameInUse, is_not_running, map_error
 from virtprov_ovirt.naming import (
@@ -73,6 +75,8 @@ _UUID: Final = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
 _SEARCH_SAFE: Final = re.compile(r"^[A-Za-z0-9._-]*$")
+#: The name of a guest's disk, ``<guest>_disk<n>`` (see ``_create_in``).
+_DISK_OF: Final = re.compile(r"(.+)_disk[0-9]+")
 #: VM states the engine reports while a VM is (going) up.
 _RUNNING: Final = frozenset(
     {
@@ -194,7 +198,8 @@ class EngineRoom:
         return [(c, d) for _, c, d in fits], reasons
 
 
-#: The HTTP status of this thread's last engine answer (see ``Connection.wait``).
+#: The HTTP status and ``Retry-After`` of this thread's last engine answer (see
+#: ``Connection.wait``).
 _last_status = threading.local()
 
 
@@ -215,6 +220,8 @@ def _connection_class() -> type:
         def wait(self, context: Any, failed_auth: bool = False) -> Any:
             response = super().wait(context, failed_auth)
             _last_status.code = getattr(response, "code", None)
+            # Header lines; the SDK's own reader cuts an HTTP-date at its first colon.
+            _last_status.retry_after = retry_after_of(getattr(response, "headers", None))
             return response
 
         def _get_sso_response(self, url: str, params: Any = "") -> Any:
@@ -296,19 +303,22 @@ class OVirtProvider(Provider):
         """Turn every SDK or transport failure into virtprov's error tree."""
         import ovirtsdk4
 
-        _last_status.code = None
+        _last_status.code = _last_status.retry_after = None
         try:
             yield
         except errors.VirtprovError:
             raise
         except ovirtsdk4.Error as exc:
-            raise map_error(
+            error = map_error(
                 exc,
                 provider=self.settings.name,
                 action=action,
                 guest_id=guest_id,
                 status=_last_status.code,
-            ) from None
+            )
+            if isinstance(error, errors.TransientError) and error.retry_after is None:
+                error.retry_after = _last_status.retry_after  # a 503's or 429's Retry-After
+            raise error from None
         except OSError as exc:
             raise errors.TransientError(
                 f"{action}: {exc}", provider=self.settings.name, guest_id=guest_id
@@ -812,6 +822,54 @@ class OVirtProvider(Provider):
 
     def console_output(self, guest_id: str) -> ConsoleOutput:
         return ConsoleOutput(text="", unavailable=_CONSOLE_NOTE)
+
+    # -- what guests leave behind (for sweepers) ----------------------------------------------
+
+    def list_resources(self, prefix: str) -> Sequence[OwnedResource]:
+        """Disks of guests named ``prefix*`` that no VM uses any more.
+
+        A guest's disk goes with its VM (``remove`` with ``detach_only=false``) unless
+        the engine fails to remove the image: the VM is gone and the disk stays, floating.
+        One search finds those: ``alias`` (the disk's name, ``<guest>_disk0``) and
+        ``number_of_vms=0`` (the engine's disk search, DiskConditionFieldAutoCompleter);
+        the labels are in the disk's description. NICs belong to their VM and go with it.
+        """
+        if not _SEARCH_SAFE.match(prefix):
+            raise ValueError(f"a guest name prefix is letters, digits, '.', '_', '-': {prefix!r}")
+        with self._call(f"list unattached disks named {prefix}*"):
+            disks = (
+                self._system().disks_service().list(search=f"alias={prefix}* and number_of_vms=0")
+            )
+        found = []
+        for disk in disks:
+            name = str(disk.name or disk.alias or "")
+            owner = _DISK_OF.fullmatch(name)
+            labels = decode_labels(disk.description)
+            if owner is None or not owner[1].startswith(prefix) or LABEL_POOL not in labels:
+                continue
+            found.append(
+                OwnedResource(
+                    provider=self.settings.name,
+                    kind="disk",
+                    id=str(disk.id),
+                    name=name,
+                    guest=owner[1],
+                    labels=labels,
+                )
+            )
+        return found
+
+    def destroy_resource(self, resource: OwnedResource) -> None:
+        if resource.kind != "disk" or not _UUID.match(resource.id):
+            raise errors.ProviderError(
+                f"no such resource: {resource.kind} {resource.id!r}", provider=self.settings.name
+            )
+        service = self._system().disks_service().disk_service(resource.id)
+        with (
+            contextlib.suppress(errors.GuestNotFound),
+            self._call(f"remove disk {resource.name}", resource.id),
+        ):
+            service.remove()  # a 404 (gone already) maps to GuestNotFound: done
 
 
 def _enum(value: Any) -> str | None:

@@ -14,7 +14,9 @@ Subclass :class:`ProviderConformance` in your provider's tests and give it a
 
 The tests are deterministic (fixed guest names, no randomness), each creates at most one
 guest and destroys it in a ``finally``, so a cassette-backed provider records them once
-and replays them request for request. This module is also a pytest plugin (entry point
+and replays them request for request. The tests of owned resources
+(:meth:`~virtprov.Provider.list_resources`) run for providers that override it and
+skip for the others. This module is also a pytest plugin (entry point
 ``pytest11: virtprov_conformance``), so nothing needs importing but the class.
 """
 
@@ -38,6 +40,7 @@ from virtprov.model import (
     Guest,
     GuestSpec,
     GuestState,
+    OwnedResource,
     ProviderInfo,
 )
 from virtprov.provider import Provider
@@ -196,3 +199,46 @@ class ProviderConformance:
         output = provider.console_output(created.id)
         assert isinstance(output, ConsoleOutput)
         assert isinstance(output.text, str)
+
+    # -- owned resources (providers that make more than the guest) -------------------------
+
+    @pytest.fixture
+    def owns_resources(self, provider: Provider) -> None:
+        """Skip (before any guest is made) unless the provider lists owned resources."""
+        if type(provider).list_resources is Provider.list_resources:
+            pytest.skip(f"{type(provider).__name__} makes nothing but guests")
+
+    def resources_of(self, provider: Provider, guest: Guest) -> list[OwnedResource]:
+        return [r for r in provider.list_resources(self.name_prefix) if r.guest == guest.name]
+
+    def test_owned_resources_carry_their_guest_and_its_labels(
+        self, provider: Provider, owns_resources: None, created: Guest
+    ) -> None:
+        listed = provider.list_resources(self.name_prefix)
+        for resource in listed:
+            assert isinstance(resource, OwnedResource)
+            assert resource.kind
+            assert resource.id
+            assert resource.provider == provider.info.name
+            assert resource.guest.startswith(self.name_prefix)
+            assert LABEL_POOL in resource.labels, "only labelled resources are listed"
+        assert len({(r.kind, r.id) for r in listed}) == len(listed), "each resource once"
+        for resource in [r for r in listed if r.guest == created.name]:
+            assert resource.labels[LABEL_POOL] == POOL
+            assert resource.labels[LABEL_RECIPE] == created.labels[LABEL_RECIPE]
+
+    def test_destroy_removes_the_owned_resources_and_destroy_resource_is_idempotent(
+        self, provider: Provider, owns_resources: None, flavor: Flavor
+    ) -> None:
+        guest = provider.create_guest(self.spec(flavor, 9200))
+        try:
+            made = self.resources_of(provider, guest)
+        finally:
+            provider.destroy_guest(guest.id)
+        deadline = time.monotonic() + self.ready_timeout
+        while left := self.resources_of(provider, guest):
+            assert time.monotonic() < deadline, f"destroy_guest left {left}"
+            if self.poll_interval:
+                time.sleep(self.poll_interval)
+        for resource in made:
+            provider.destroy_resource(resource)  # gone already: silent

@@ -1,0 +1,193 @@
+"""The sweeper and what guests own besides themselves (networks, ports...), and its records."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import pytest
+from pool_helpers import Recorder, fast_pool
+
+from virtprov.fake import DEFAULT_FLAVORS, FakeProvider, FaultPlan, ScriptedFault
+from virtprov.model import GuestSpec, OwnedResource
+from virtprov.pool import Journal, Pool, Recipe, Status
+
+MEDIUM = DEFAULT_FLAVORS[2]
+
+
+def wait_for(condition: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not callable(condition) or not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def kinds(resources: Sequence[OwnedResource]) -> list[tuple[str, str]]:
+    return [(r.kind, r.guest) for r in resources]
+
+
+def leak(fake: FakeProvider, recipe: int, pool: str = "virtprov") -> str:
+    guest = fake.create_guest(GuestSpec.for_recipe(recipe, MEDIUM, pool=pool))
+    with fake._transaction() as db:  # as a destroy that died after deleting the guest
+        db.execute("DELETE FROM guests WHERE id = ?", (guest.id,))
+        db.execute("UPDATE resources SET guest_id = NULL WHERE guest_id = ?", (guest.id,))
+    return guest.name
+
+
+def test_a_destroy_that_dies_after_the_guest_leaves_network_and_port_swept_two_sweeps_later() -> (
+    None
+):
+    # The first destroy deletes the guest and dies before its network and port.
+    fake = FakeProvider(faults=FaultPlan(script=(ScriptedFault("destroy", 1, "lost_response"),)))
+    events = Recorder()
+    with fast_pool({"fake": fake}, subscribe=events) as pool:
+        kept = pool.submit(Recipe(1)).wait(10)
+        doomed = pool.submit(Recipe(2)).wait(10)
+        assert kept is not None
+        assert kept.guest is not None
+        assert doomed is not None
+        assert doomed.guest is not None
+        assert pool.poll() != []
+        pool.release(doomed)
+        wait_for(lambda: events.kinds("guest.destroyed"))
+        assert fake.all_guest_ids() == [kept.guest.id]
+        left = [r for r in fake.list_resources("beaker-") if r.guest == doomed.guest.name]
+        assert sorted(r.kind for r in left) == ["network", "port"]
+
+        first = pool.sweep()
+        assert [(o.kind, o.sightings, o.deleted) for o in first.orphan_resources] == [
+            ("port", 1, False),
+            ("network", 1, False),
+        ]
+        assert first.orphans == ()
+        assert first.resources_seen == 4  # the kept guest's network and port included
+        second = pool.sweep()
+        assert [(o.kind, o.deleted) for o in second.orphan_resources] == [
+            ("port", True),
+            ("network", True),
+        ]
+        assert second.errors == ()
+    assert kinds(fake.list_resources("")) == [
+        ("port", kept.guest.name),
+        ("network", kept.guest.name),
+    ]
+    assert [e["resource_kind"] for e in events.kinds("leak.resource.removed")] == [
+        "port",
+        "network",
+    ]
+
+
+def test_resources_are_never_swept_while_their_guest_or_its_create_exists() -> None:
+    fake = FakeProvider()
+    journal = Journal("sqlite://")
+    pool = Pool({"fake": fake}, journal=journal, start=False)
+    # A guest of another pool, and one of this pool that nobody owns (swept as a guest).
+    stranger = fake.create_guest(GuestSpec.for_recipe(7, MEDIUM, pool="another-pool"))
+    orphan = fake.create_guest(GuestSpec.for_recipe(8, MEDIUM, pool="virtprov"))
+    # A create in flight: the journal has its name, the cloud already has its network.
+    journal.register_launcher("test", lease=30)
+    journal.submit("9", Recipe(9).to_json(), "test", time.time() + 60)
+    journal.claim("test", time.time())
+    spec = GuestSpec.for_recipe(9, MEDIUM, pool="virtprov")
+    journal.begin_create(
+        recipe_id="9", launcher="test", provider="fake", flavor=MEDIUM, name=spec.name, now=0
+    )
+    leak(fake, 9)  # its network and port exist; its guest does not yet
+    for _ in range(3):
+        report = pool.sweep()
+    assert report.orphan_resources == ()
+    # The orphan guest went on the second sweep: its own destroy took its resources.
+    assert orphan.id not in fake.all_guest_ids()
+    assert fake.all_guest_ids() == [stranger.id]
+    assert {r.guest for r in fake.list_resources("")} == {stranger.name, spec.name}
+    journal.close()
+
+
+def test_the_callers_recipes_keep_their_resources_and_dry_run_changes_nothing() -> None:
+    fake = FakeProvider(faults=FaultPlan(script=(ScriptedFault("destroy", 1, "lost_response"),)))
+    guest = fake.create_guest(GuestSpec.for_recipe(3, MEDIUM, pool="virtprov"))
+    with pytest.raises(Exception, match="lost_response"):
+        fake.destroy_guest(guest.id)
+    pool = Pool({"fake": fake}, journal="sqlite://", start=False)
+    for _ in range(3):
+        assert pool.sweep(owned=["3"]).orphan_resources == ()
+    for _ in range(3):
+        dry = pool.sweep(dry_run=True)
+        assert [(o.kind, o.sightings, o.deleted) for o in dry.orphan_resources] == [
+            ("port", 1, False),
+            ("network", 1, False),
+        ]
+    assert len(fake.all_resource_ids()) == 2
+    pool.sweep()
+    assert len(fake.all_resource_ids()) == 2  # one real sighting so far: dry runs count none
+    pool.sweep()
+    assert fake.all_resource_ids() == []
+    pool.journal.close()
+
+
+class Misbehaving(FakeProvider):
+    """A provider whose SDK raises anything, anywhere."""
+
+    def __init__(self, *, listing: Exception | None = None, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.listing = listing
+        self.refuse: set[str] = set()
+
+    def list_resources(self, prefix: str) -> Sequence[OwnedResource]:
+        if self.listing is not None:
+            raise self.listing
+        return super().list_resources(prefix)
+
+    def destroy_resource(self, resource: OwnedResource) -> None:
+        if resource.kind in self.refuse:
+            raise KeyError("'status'")  # as an SDK tripping over an unexpected answer
+        super().destroy_resource(resource)
+
+
+def test_whatever_a_provider_raises_is_reported_and_nothing_depends_on_it() -> None:
+    broken = Misbehaving(listing=RuntimeError("boom"))
+    orphan = broken.create_guest(GuestSpec.for_recipe(1, MEDIUM, pool="virtprov"))
+    leak(broken, 2)
+    pool = Pool({"broken": broken}, journal="sqlite://", start=False)
+    pool.sweep()
+    report = pool.sweep()
+    assert [o.guest_id for o in report.deleted] == [orphan.id]  # guests are still swept
+    assert report.errors == ("broken: listing owned resources: RuntimeError: boom",) * 1
+    assert len(broken.all_resource_ids()) == 2
+
+    refusing = Misbehaving()
+    refusing.refuse = {"port"}
+    leak(refusing, 3)
+    pool = Pool({"refusing": refusing}, journal="sqlite://", start=False)
+    pool.sweep()
+    report = pool.sweep()
+    assert [(o.kind, o.deleted) for o in report.orphan_resources] == [
+        ("port", False),
+        ("network", False),  # the network still has its port: the fake refuses as Neutron
+    ]
+    assert report.errors[0] == (
+        "refusing: destroying port beaker-recipe-3-port of beaker-recipe-3: KeyError: \"'status'\""
+    )
+    assert "in use by a port" in report.errors[1]
+    refusing.refuse = set()
+    assert [o.deleted for o in pool.sweep().orphan_resources] == [True, True]
+
+
+def test_a_guest_the_sweeper_deletes_is_no_longer_live_in_the_journal() -> None:
+    fake = FakeProvider()
+    with fast_pool({"fake": fake}) as pool:
+        mine = pool.submit(Recipe(1)).wait(10)
+        forgotten = pool.submit(Recipe(2)).wait(10)
+        assert mine is not None
+        assert forgotten is not None
+        assert forgotten.guest is not None
+        assert {o.status for o in pool.poll()} == {Status.SUCCEEDED}
+        pool.sweep(owned=["1"])
+        report = pool.sweep(owned=["1"])
+        assert [o.guest_id for o in report.deleted] == [forgotten.guest.id]
+        row = pool.journal.guest_by_id("fake", forgotten.guest.id)
+        assert row is not None
+        assert row.state in ("destroyed", "gone")
+        assert row.reason == "swept: nobody owned it"
+        # The launcher confirms it gone, as any destroyed guest.
+        wait_for(lambda: pool.journal.guest_by_id("fake", forgotten.guest.id).state == "gone")  # type: ignore[union-attr]
