@@ -158,6 +158,7 @@ class FakeProvider(Provider):
         seed: int | None = None,
         state_file: str | Path | None = None,
         ssh: SshEndpoint | None = None,
+        call_log: str | Path | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
@@ -174,6 +175,8 @@ class FakeProvider(Provider):
         self._rng = random.Random(seed)  # noqa: S311 - fault injection, not security
         self._rng_lock = threading.Lock()
         self.ssh = ssh
+        # the call log as JSON lines too, for a test that watches another process's fake
+        self.call_log = None if call_log is None else Path(call_log)
         self._clock = clock
         self._sleep = sleep
         self._monotonic = monotonic
@@ -212,6 +215,7 @@ class FakeProvider(Provider):
             "seed": options.integer("seed"),
             "state_file": options.string("state_file"),
             "ssh": _ssh_endpoint(options),
+            "call_log": options.string("call_log"),
         }
         capacity.finish()
         latency_table.finish()
@@ -385,8 +389,12 @@ class FakeProvider(Provider):
             yield fault
             failed = False
         finally:
+            record = CallRecord(operation, started, self._monotonic(), failed)
             with self._lock:
-                self._calls.append(CallRecord(operation, started, self._monotonic(), failed))
+                self._calls.append(record)
+                if self.call_log is not None:
+                    with self.call_log.open("a") as out:
+                        out.write(json.dumps(attrs.asdict(record)) + "\n")
 
     def _faults_for(self, operation: str) -> FaultKind | None:
         with self._rng_lock:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
 from collections.abc import Mapping
 
@@ -27,7 +28,7 @@ import sqlalchemy as sa
 
 from virtprov.errors import GuestNotFound, ProviderError
 from virtprov.pool.events import EventBus
-from virtprov.pool.journal import UNDECIDED, GuestRow, Journal
+from virtprov.pool.journal import UNDECIDED, GuestRow, Journal, _pid_alive
 from virtprov.pool.schema import guests, launchers, launches
 from virtprov.provider import Provider
 
@@ -49,11 +50,19 @@ def abandon_orphaned(
 ) -> list[Abandoned]:
     """Decide every attended launch whose submitter is dead; doom its guests.
 
-    Dead: the submitter's lease has run out, or it never registered as a launcher. A
-    launch already decided and taken is none of this module's business.
+    Dead: the submitter's lease has run out, it never registered as a launcher, or it
+    ran on this host and its process is gone (a killed ``tmt run`` is seen at once, not a
+    lease later). A launch already decided and taken is none of this module's business.
     """
     now = time.time() if now is None else now
-    alive = sa.select(launchers.c.name).where(launchers.c.lease_until > now)
+    host = socket.gethostname()
+    with journal._read() as conn:
+        leases = conn.execute(
+            sa.select(launchers.c.name, launchers.c.host, launchers.c.pid).where(
+                launchers.c.lease_until > now
+            )
+        ).all()
+    alive = [name for name, on, pid in leases if on != host or _pid_alive(pid)]
     pending = sa.select(launches.c.recipe_id, launches.c.request, launches.c.submitted_by).where(
         sa.or_(launches.c.state.in_(UNDECIDED), launches.c.taken.is_(False)),
         launches.c.submitted_by.not_in(alive),
