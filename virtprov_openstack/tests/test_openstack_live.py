@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pytest
 from openstack_testenv import LIVE_TIMEOUT
-from test_openstack_provider import life
+from test_openstack_provider import image_boot_life, life
 from virtprov_openstack.provider import OpenStackProvider
 from virtprov_testing.pool_roundtrip import launch_and_release
 
@@ -27,6 +27,7 @@ class TestLiveOpenStackConformance(conformance.ProviderConformance):  # type: ig
     poll_interval = 0.5
     ready_timeout = LIVE_TIMEOUT
     name_prefix = "vplive-"
+    image = "ipxe-beaker"
 
     @pytest.fixture
     def provider(self, make_provider: Callable[..., OpenStackProvider]) -> OpenStackProvider:
@@ -47,3 +48,10 @@ def test_live_pool_launches_and_releases_a_guest(
     outcome = launch_and_release(provider, Recipe(403, labs=["lab.example.com"]), LIVE_TIMEOUT)
     assert outcome.guest is not None
     assert len(outcome.guest.macs) == 1
+
+
+def test_live_image_boot_with_key_pair_and_user_data(
+    make_provider: Callable[..., OpenStackProvider],
+) -> None:
+    """An image boot reaches running with an address; destroy removes its key pair."""
+    image_boot_life(make_provider(), "404")
