@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "virtprov_tmt" / "tests"))
 
-from sshd_guest import SshGuest, running_sshd, sshd_missing  # noqa: E402
+from sshd_guest import SshGuest, running_sshd, sshd_missing
 
 TMT = str(Path(sys.executable).with_name("tmt"))
 
