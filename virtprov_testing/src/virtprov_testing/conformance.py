@@ -211,12 +211,19 @@ class ProviderConformance:
         assert isinstance(output, ConsoleOutput)
         assert isinstance(output.text, str)
 
-    def test_image_boot_runs_with_an_address(self, provider: Provider, flavor: Flavor) -> None:
-        """An :class:`ImageBoot` guest runs with an address; destroy removes it all."""
+    @pytest.fixture
+    def boot_image(self) -> str:
+        """The image of the image-boot test; skips before any other fixture when unset."""
         if self.image is None:
             pytest.skip(f"{type(self).__name__}.image is not set: no image to boot")
+        return self.image
+
+    def test_image_boot_runs_with_an_address(
+        self, boot_image: str, provider: Provider, flavor: Flavor
+    ) -> None:
+        """An :class:`ImageBoot` guest runs with an address; destroy removes it all."""
         boot = ImageBoot(
-            self.image, user_data=CONFORMANCE_USER_DATA, ssh_public_keys=(CONFORMANCE_KEY,)
+            boot_image, user_data=CONFORMANCE_USER_DATA, ssh_public_keys=(CONFORMANCE_KEY,)
         )
         guest = provider.create_guest(attrs.evolve(self.spec(flavor, 9300), boot=boot))
         try:
