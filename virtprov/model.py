@@ -78,7 +78,49 @@ class KernelBoot:
     cmdline: str = ""
 
 
-BootRequest: TypeAlias = NetworkBoot | KernelBoot
+def _text_tuple(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+@attrs.frozen(repr=False)
+class ImageBoot:
+    """Boot a cloud image that is reachable over SSH at once (tmt, CI systems).
+
+    ``image`` is the cloud's image (a Glance name or id, an oVirt template, a libcloud
+    image id); ``user_data`` is handed to cloud-init unchanged; ``ssh_public_keys`` are
+    authorised for the image's default user (a key pair made for the guest and removed
+    with it, where the cloud keeps keys apart). The guest is reported once it runs with
+    an address, never stopped first as a netboot guest is.
+
+    ``user_data`` may hold secrets: it never appears in a ``repr``.
+    """
+
+    image: str = attrs.field()
+    user_data: str | None = None
+    ssh_public_keys: tuple[str, ...] = attrs.field(default=(), converter=_text_tuple)
+
+    @image.validator
+    def _named(self, _attribute: attrs.Attribute[str], value: str) -> None:
+        if not value.strip():
+            raise ValueError("an image boot needs an image name or id")
+
+    @ssh_public_keys.validator
+    def _one_line_each(
+        self, _attribute: attrs.Attribute[tuple[str, ...]], value: tuple[str, ...]
+    ) -> None:
+        for number, key in enumerate(value):
+            if not key.strip() or "\n" in key.strip() or "PRIVATE KEY" in key:
+                raise ValueError(f"ssh_public_keys[{number}] is not one OpenSSH public key line")
+
+    def __repr__(self) -> str:
+        data = "None" if self.user_data is None else f"<{len(self.user_data)} characters>"
+        return (
+            f"ImageBoot(image={self.image!r}, user_data={data}, "
+            f"ssh_public_keys=<{len(self.ssh_public_keys)} keys>)"
+        )
+
+
+BootRequest: TypeAlias = NetworkBoot | KernelBoot | ImageBoot
 
 
 class GuestState(enum.Enum):
@@ -138,7 +180,8 @@ class Guest:
     """A guest as the provider last saw it.
 
     ``id`` is the cloud's id (for OpenStack the instance UUID, which iPXE sees as the
-    SMBIOS UUID). ``fault`` says why a guest is in ``ERROR``.
+    SMBIOS UUID). ``fault`` says why a guest is in ``ERROR``. ``ssh_port`` is where the
+    guest's SSH server listens when that is not port 22 (a forwarded endpoint).
     """
 
     provider: str
@@ -153,6 +196,7 @@ class Guest:
     flavor_id: str | None = None
     created_at: datetime | None = None
     fault: str | None = None
+    ssh_port: int | None = None
 
 
 @attrs.frozen

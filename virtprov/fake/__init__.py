@@ -6,7 +6,7 @@ conformance suite (``virtprov-testing``).
 """
 
 from virtprov.fake.faults import NO_VALID_HOST, FaultPlan, Latency, ScriptedFault
-from virtprov.fake.provider import DEFAULT_FLAVORS, CallRecord, FakeProvider
+from virtprov.fake.provider import DEFAULT_FLAVORS, CallRecord, FakeProvider, SshEndpoint
 
 __all__ = [
     "DEFAULT_FLAVORS",
@@ -16,4 +16,5 @@ __all__ = [
     "FaultPlan",
     "Latency",
     "ScriptedFault",
+    "SshEndpoint",
 ]

@@ -8,7 +8,13 @@ processes (and successive CLI calls) see one cloud with one capacity model.
 Guest state is derived from timestamps, as a real cloud advances on its own: a guest is
 ``building`` until its build time has passed, then the fake "stops" it (as the OpenStack
 flow does) and it is ``ready`` once the stop time has passed too. ``poll`` applies those
-transitions, one batched query for any number of guests.
+transitions, one batched query for any number of guests. A guest booted from an image
+(:class:`~virtprov.model.ImageBoot`) is ``running`` as soon as its build is over.
+
+The fake has no real guests to log in to; give it an SSH endpoint (:class:`SshEndpoint`:
+a real ``sshd`` a test starts on 127.0.0.1) and every guest's address is that endpoint,
+with the public keys of each image boot written to its ``authorized_keys`` as cloud-init
+would write them.
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ from virtprov.model import (
     Guest,
     GuestSpec,
     GuestState,
+    ImageBoot,
     OwnedResource,
     ProviderInfo,
 )
@@ -82,7 +89,8 @@ CREATE TABLE IF NOT EXISTS guests (
     labels TEXT NOT NULL,
     mac TEXT NOT NULL,
     address TEXT NOT NULL,
-    phase TEXT NOT NULL,          -- building | shutting_down | ready | running | stopped | error
+    phase TEXT NOT NULL,          -- building (booting: from an image) | shutting_down | ready
+                                  -- | running | stopped | error
     created_at REAL NOT NULL,
     phase_until REAL NOT NULL,    -- when the cloud-side step of this phase is over
     build_fault TEXT              -- the fault the build ends in, if any
@@ -112,12 +120,26 @@ _State: TypeAlias = tuple[str, str, float, str | None]
 
 _PUBLIC_STATE = {
     "building": GuestState.BUILDING,
+    "booting": GuestState.BUILDING,  # an image boot's build: running once it is over
     "shutting_down": GuestState.BUILDING,
     "ready": GuestState.READY,
     "running": GuestState.RUNNING,
     "stopped": GuestState.STOPPED,
     "error": GuestState.ERROR,
 }
+
+
+@attrs.frozen
+class SshEndpoint:
+    """Where the fake's guests can be reached over SSH: every guest's address.
+
+    ``authorized_keys``: a file the endpoint's ``sshd`` reads; the public keys of every
+    image boot are added to it, as cloud-init adds them to the image's default user.
+    """
+
+    host: str
+    port: int = 22
+    authorized_keys: Path | None = None
 
 
 @attrs.frozen
@@ -151,6 +173,8 @@ class FakeProvider(Provider):
         faults: FaultPlan | None = None,
         seed: int | None = None,
         state_file: str | Path | None = None,
+        ssh: SshEndpoint | None = None,
+        call_log: str | Path | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
@@ -166,6 +190,9 @@ class FakeProvider(Provider):
         self.faults = faults or FaultPlan()
         self._rng = random.Random(seed)  # noqa: S311 - fault injection, not security
         self._rng_lock = threading.Lock()
+        self.ssh = ssh
+        # the call log as JSON lines too, for a test that watches another process's fake
+        self.call_log = None if call_log is None else Path(call_log)
         self._clock = clock
         self._sleep = sleep
         self._monotonic = monotonic
@@ -203,6 +230,8 @@ class FakeProvider(Provider):
             ),
             "seed": options.integer("seed"),
             "state_file": options.string("state_file"),
+            "ssh": _ssh_endpoint(options),
+            "call_log": options.string("call_log"),
         }
         capacity.finish()
         latency_table.finish()
@@ -257,14 +286,17 @@ class FakeProvider(Provider):
                         json.dumps(dict(spec.labels), sort_keys=True),
                         _mac(number),
                         f"10.{(number >> 16) & 255}.{(number >> 8) & 255}.{number & 255}",
-                        "building",
+                        "booting" if isinstance(spec.boot, ImageBoot) else "building",
                         now,
                         until := now + self._draw("build"),
                         build_fault,
                     ),
                 )
                 self._make_resources(db, spec, guest_id)
-                guest = self._guest(db, (guest_id, "building", until, build_fault))
+                phase = "booting" if isinstance(spec.boot, ImageBoot) else "building"
+                guest = self._guest(db, (guest_id, phase, until, build_fault))
+            if isinstance(spec.boot, ImageBoot):
+                self._authorize(spec.boot.ssh_public_keys)
             if fault == "lost_response":
                 # The cloud made the guest, the caller never hears of it: how clouds leak.
                 raise TransientError(
@@ -429,8 +461,12 @@ class FakeProvider(Provider):
             yield fault
             failed = False
         finally:
+            record = CallRecord(operation, started, self._monotonic(), failed)
             with self._lock:
-                self._calls.append(CallRecord(operation, started, self._monotonic(), failed))
+                self._calls.append(record)
+                if self.call_log is not None:
+                    with self.call_log.open("a") as out:
+                        out.write(json.dumps(attrs.asdict(record)) + "\n")
 
     def _faults_for(self, operation: str) -> FaultKind | None:
         with self._rng_lock:
@@ -497,14 +533,16 @@ class FakeProvider(Provider):
     def _advance(self, db: sqlite3.Connection, state: _State) -> _State:
         """Apply the cloud-side transitions whose time has come; the state as it now is."""
         guest_id, phase, until, fault = state
-        if phase not in ("building", "shutting_down"):
+        if phase not in ("building", "booting", "shutting_down"):
             return state
         now = self._clock()
-        if phase == "building" and now >= until:
+        if phase in ("building", "booting") and now >= until:
             if fault is not None:
                 # The build fails: the cloud says why in the guest's fault text.
                 phase = "error"
                 fault = NO_VALID_HOST if fault == "capacity" else f"Build failed ({fault})"
+            elif phase == "booting":
+                phase = "running"  # an image boots straight into its system
             else:
                 # Built; the flow now stops the guest, which takes its own time.
                 phase, until = "shutting_down", until + self._draw("shutdown")
@@ -517,6 +555,19 @@ class FakeProvider(Provider):
             (phase, until, fault, guest_id),
         )
         return guest_id, phase, until, fault
+
+    def _authorize(self, keys: Sequence[str]) -> None:
+        """Add ``keys`` to the endpoint's ``authorized_keys``, as cloud-init would."""
+        if self.ssh is None or self.ssh.authorized_keys is None or not keys:
+            return
+        path = self.ssh.authorized_keys
+        with self._lock:
+            known = set(path.read_text().splitlines()) if path.exists() else set()
+            new = [key.strip() for key in keys if key.strip() not in known]
+            if new:
+                with path.open("a") as out:
+                    out.writelines(f"{key}\n" for key in new)
+                path.chmod(0o600)
 
     def _power(self, guest_id: str, operation: str, target: str, allowed: tuple[str, ...]) -> None:
         with self._call(operation) as fault:
@@ -548,7 +599,8 @@ class FakeProvider(Provider):
             name=name,
             state=_PUBLIC_STATE[phase],
             macs=(mac,),
-            addresses=(address,),
+            addresses=(self.ssh.host,) if self.ssh else (address,),
+            ssh_port=self.ssh.port if self.ssh and self.ssh.port != 22 else None,
             labels=json.loads(labels),
             flavor_id=flavor_id,
             created_at=datetime.fromtimestamp(created_at, UTC),
@@ -607,6 +659,19 @@ def _mac(number: int) -> str:
     if number >= 1 << 24:
         raise CapacityExhausted("the fake cloud's MAC range 52:54:00:xx:xx:xx is used up")
     return "52:54:00:" + ":".join(f"{(number >> shift) & 255:02x}" for shift in (16, 8, 0))
+
+
+def _ssh_endpoint(options: Options) -> SshEndpoint | None:
+    if "ssh" not in options:
+        return None
+    table = options.table("ssh")
+    host = table.string("host", required=True)
+    port = table.integer("port", 22, minimum=1)
+    if port > 65535:
+        raise table.error("port", f"must be a TCP port (1-65535), got {port}")
+    keys = table.string("authorized_keys")
+    table.finish()
+    return SshEndpoint(host, port, None if keys is None else Path(keys))
 
 
 def _gib(value: float | None) -> int | None:
@@ -685,4 +750,4 @@ def _flavors(options: Options, value: Any) -> tuple[Flavor, ...]:
     return tuple(flavors)
 
 
-__all__ = ["DEFAULT_FLAVORS", "CallRecord", "FakeProvider"]
+__all__ = ["DEFAULT_FLAVORS", "CallRecord", "FakeProvider", "SshEndpoint"]

@@ -35,7 +35,8 @@ from virtprov.errors import (
     PermanentError,
     ProviderError,
 )
-from virtprov.model import Flavor, Guest, GuestSpec, GuestState
+from virtprov.model import Flavor, Guest, GuestSpec, GuestState, ImageBoot
+from virtprov.pool.abandon import abandon_orphaned
 from virtprov.pool.events import EventBus
 from virtprov.pool.journal import GuestRow, Journal, LaunchRow
 from virtprov.pool.outcome import Outcome, Recipe, Status
@@ -168,6 +169,8 @@ class Launcher:
             # Often enough that a launcher joining or dying changes the shares within a
             # second (the rate limit's error bound), rarely enough to cost nothing.
             self._next_heartbeat = now + min(self.settings.lease / 3, HEARTBEAT)
+            # attended launches of a dead submitter are abandoned, never claimed below
+            abandon_orphaned(self.journal, self.events, now)
         self._refresh_capacity(now)
         disabled = self.journal.disabled_providers()
         building: dict[str, list[LaunchRow]] = {}
@@ -346,6 +349,8 @@ class Launcher:
             pool=self.settings.name,
             prefix=self.defaults.guest_name_prefix,
             arch=recipe.arch,
+            # an image boot is how the guest is created; other boots are how it is started
+            boot=recipe.boot if isinstance(recipe.boot, ImageBoot) else None,
             extra_labels=extra,
         )
 
@@ -420,9 +425,11 @@ class Launcher:
         guest_row = self.journal.guest(row.guest_row)
         state = self.providers[row.provider]
         self._acquire(row.provider, state.mutating, "mutating")
+        image_boot = isinstance(recipe.boot, ImageBoot)
         try:
             assert guest_row.guest_id is not None
-            state.provider.start_guest(guest_row.guest_id, recipe.boot)
+            # an image boot was given to the create; this is a plain power-on
+            state.provider.start_guest(guest_row.guest_id, None if image_boot else recipe.boot)
             guest = state.provider.poll([guest_row.guest_id]).get(guest_row.guest_id)
         except GuestNotFound as exc:
             self.journal.update_guest(guest_row.id, state="gone", reason=str(exc))
@@ -438,6 +445,10 @@ class Launcher:
         if guest is None:
             self.journal.update_guest(guest_row.id, state="gone", reason="vanished at start")
             self._retry(row.recipe_id, row.provider, GuestNotFound("vanished at start"))
+            return
+        if image_boot and not _reachable(guest):
+            # powering on: the driver's polls report it once it runs with an address
+            self.journal.update_launch(row.recipe_id, self.name, state="building")
             return
         self._succeed(row, guest, guest_row)
 
@@ -515,6 +526,9 @@ class Launcher:
             return
         if guest.state in (GuestState.READY, GuestState.STOPPED, GuestState.RUNNING):
             recipe = Recipe.from_json(launch.recipe_id, launch.request)
+            running = guest.state is GuestState.RUNNING
+            if isinstance(recipe.boot, ImageBoot) and running and not _reachable(guest):
+                return  # running, its address not known yet: the next poll looks again
             self.events.emit(
                 "guest.ready",
                 recipe_id=launch.recipe_id,
@@ -709,6 +723,11 @@ class Launcher:
             seconds=time.time() - row.submitted_at,
         )
         self.on_outcome(outcome)
+
+
+def _reachable(guest: Guest) -> bool:
+    """An image-boot guest is ready for its user once it runs with an address."""
+    return guest.state is GuestState.RUNNING and bool(guest.addresses)
 
 
 def _error(error: BaseException) -> str:

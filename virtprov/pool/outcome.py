@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from virtprov.model import BootRequest, Guest, GuestState, KernelBoot, NetworkBoot
+from virtprov.model import BootRequest, Guest, GuestState, ImageBoot, KernelBoot, NetworkBoot
 
 
 class Status(enum.Enum):
@@ -43,6 +43,12 @@ class Recipe:
 
     ``hardware``: tmt ``hardware:`` requirements (a mapping, or YAML text of one) instead
     of ``host_requires``; both are judged by the one evaluator (docs/tmt.md).
+
+    ``boot=ImageBoot(...)``: the guest boots a cloud image and ``succeeded`` means it runs
+    with an address. ``attended``: the submitting process itself waits for this launch
+    and uses the guest (tmt); if that process dies, no one will ever take the outcome,
+    so the launch is abandoned (decided ``failed``, its guest destroyed) instead of
+    being taken over by another launcher (see :mod:`virtprov.pool.abandon`).
     """
 
     recipe_id: str = attrs.field(converter=str)
@@ -52,6 +58,7 @@ class Recipe:
     boot: BootRequest | None = None
     arch: str | None = None
     hardware: Mapping[str, Any] | str | None = attrs.field(default=None, hash=False)
+    attended: bool = False
 
     @hardware.validator
     def _one_language(self, attribute: Any, value: Any) -> None:
@@ -66,6 +73,7 @@ class Recipe:
             "owner": self.owner,
             "boot": boot_to_json(self.boot),
             "arch": self.arch,
+            "attended": self.attended,
         }
 
     @classmethod
@@ -78,6 +86,7 @@ class Recipe:
             boot=boot_from_json(data["boot"]),
             arch=data["arch"],
             hardware=data.get("hardware"),  # absent from rows written by 0.1 journals
+            attended=bool(data.get("attended", False)),
         )
 
 
@@ -170,6 +179,15 @@ def boot_to_json(boot: BootRequest | None) -> dict[str, Any] | None:
         return None
     if isinstance(boot, KernelBoot):
         return {"kind": "kernel", **attrs.asdict(boot)}
+    if isinstance(boot, ImageBoot):
+        # The journal keeps the user data so that a restarted launcher can create the
+        # guest; the journal is state, never printed (ImageBoot's repr hides it).
+        return {
+            "kind": "image",
+            "image": boot.image,
+            "user_data": boot.user_data,
+            "ssh_public_keys": list(boot.ssh_public_keys),
+        }
     return {"kind": "network"}
 
 
@@ -179,6 +197,12 @@ def boot_from_json(data: Mapping[str, Any] | None) -> BootRequest | None:
     if data["kind"] == "kernel":
         fields = {k: v for k, v in data.items() if k != "kind"}
         return KernelBoot(**fields)
+    if data["kind"] == "image":
+        return ImageBoot(
+            image=data["image"],
+            user_data=data.get("user_data"),
+            ssh_public_keys=tuple(data.get("ssh_public_keys") or ()),
+        )
     return NetworkBoot()
 
 
@@ -194,6 +218,7 @@ def guest_to_json(guest: Guest | None) -> dict[str, Any] | None:
         "addresses": list(guest.addresses),
         "labels": dict(guest.labels),
         "flavor_id": guest.flavor_id,
+        "ssh_port": guest.ssh_port,
     }
 
 
@@ -209,4 +234,5 @@ def guest_from_json(data: Mapping[str, Any] | None) -> Guest | None:
         addresses=tuple(data["addresses"]),
         labels=data["labels"],
         flavor_id=data["flavor_id"],
+        ssh_port=data.get("ssh_port"),  # absent from outcomes written before image boot
     )

@@ -17,6 +17,7 @@ cloud calls are the launcher's (:mod:`virtprov.pool.launcher`).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -27,6 +28,7 @@ from typing import Any, Self
 from virtprov.config import Config, Defaults, load_config
 from virtprov.errors import GuestNotFound
 from virtprov.model import BootRequest, Guest
+from virtprov.pool.abandon import abandon_orphaned, destroy_abandoned
 from virtprov.pool.events import Event, EventBus
 from virtprov.pool.journal import Journal
 from virtprov.pool.launcher import Launcher
@@ -34,6 +36,8 @@ from virtprov.pool.outcome import Handle, Outcome, Recipe, Status
 from virtprov.pool.settings import PoolSettings
 from virtprov.pool.sweeper import SweepReport, sweep
 from virtprov.provider import Provider
+
+log = logging.getLogger("virtprov.pool")
 
 
 class Pool:
@@ -190,8 +194,13 @@ class Pool:
         gone left behind (networks, ports, disks...; see :mod:`.sweeper`).
 
         ``owned``: the guest ids or recipe ids the scheduler still owns; ``None`` trusts
-        the journal alone.
+        the journal alone. Attended launches (tmt's) whose submitter died are abandoned
+        first and their guests destroyed (:mod:`virtprov.pool.abandon`).
         """
+        if not dry_run:
+            abandoned = abandon_orphaned(self.journal, self.events)
+            for problem in destroy_abandoned(self.journal, self.providers, self.events, abandoned):
+                log.warning("sweep: %s", problem)
         return sweep(
             pool=self.settings.name,
             prefix=self.defaults.guest_name_prefix,

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.vcr
 class TestLibcloudConformance(ProviderConformance):
     poll_interval = 0.0  # replaying: no need to wait between polls
     ready_timeout = 60.0
+    image = "ami-bb9a6bc2"  # one of moto's built-in AMIs (RHEL 7.4 HVM)
 
     @pytest.fixture
     def provider(self, make_provider: Callable[..., LibcloudProvider]) -> LibcloudProvider:

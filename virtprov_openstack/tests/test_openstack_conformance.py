@@ -16,6 +16,7 @@ pytestmark = pytest.mark.vcr
 class TestOpenStackConformance(conformance.ProviderConformance):  # type: ignore[misc,name-defined]
     poll_interval = POLL_PAUSE  # replaying: no need to wait between polls
     ready_timeout = LIVE_TIMEOUT
+    image = "ipxe-beaker"  # the reference cloud's image, booted by name
 
     @pytest.fixture
     def provider(self, make_provider: Callable[..., OpenStackProvider]) -> OpenStackProvider:

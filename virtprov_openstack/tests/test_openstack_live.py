@@ -18,7 +18,7 @@ from pathlib import Path
 import openstack.exceptions
 import pytest
 from openstack_testenv import LIVE_TIMEOUT
-from test_openstack_provider import life
+from test_openstack_provider import image_boot_life, life
 from test_openstack_sweeping import leak_and_sweep
 from virtprov_openstack.image import IMAGE_BYTES, build_image, find_ipxe_kernel, upload_image
 from virtprov_openstack.provider import OpenStackProvider
@@ -35,6 +35,7 @@ class TestLiveOpenStackConformance(conformance.ProviderConformance):  # type: ig
     poll_interval = 0.5
     ready_timeout = LIVE_TIMEOUT
     name_prefix = "vplive-"
+    image = "ipxe-beaker"
 
     @pytest.fixture
     def provider(self, make_provider: Callable[..., OpenStackProvider]) -> OpenStackProvider:
@@ -114,3 +115,10 @@ def test_live_a_dead_destroy_leaves_nothing_after_two_sweeps(
     """Router, network, subnet, port and floating IP outlive a destroy that died after the
     server was deleted; two sweeps later none of them exists."""
     leak_and_sweep(make_provider(), "404", monkeypatch)
+
+
+def test_live_image_boot_with_key_pair_and_user_data(
+    make_provider: Callable[..., OpenStackProvider],
+) -> None:
+    """An image boot reaches running with an address; destroy removes its key pair."""
+    image_boot_life(make_provider(), "404")

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import email
+import json
 import re
 import time
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import pytest
 from openstack_testenv import LIVE_TIMEOUT, POLL_PAUSE, fault_options, live_cloud, minicloud_options
 from virtprov_openstack.provider import OpenStackProvider
 
 from virtprov import errors
-from virtprov.model import LABEL_POOL, LABEL_RECIPE, Flavor, GuestSpec, GuestState
+from virtprov.model import LABEL_POOL, LABEL_RECIPE, Flavor, GuestSpec, GuestState, ImageBoot
 
 MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
@@ -45,6 +49,73 @@ def neutron_resource(path: str) -> str | None:
     """``routers`` for ``<endpoint>/v2.0/routers/...``, whatever the endpoint's own path."""
     parts = path.split("/")
     return parts[parts.index("v2.0") + 1] if "v2.0" in parts[:-1] else None
+
+
+#: The image-boot test's keys: the first becomes the guest's key pair, the second
+#: reaches cloud-init through the user data (their private halves were thrown away).
+IMAGE_KEYS = (
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJcYR9ChAvcJJXm8hPq7KCkjsuDzcI5hGpWOIS4xplJA tmt-run",
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl second",
+)
+IMAGE_USER_DATA = "#cloud-config\nruncmd:\n  - [touch, /run/virtprov-image-boot]\n"
+
+
+def image_boot_life(provider: OpenStackProvider, recipe: str) -> GuestSpec:
+    """An image boot with a key pair and user data: running with an address, then gone.
+
+    The image is the reference cloud's only one, booted by name (the fake hypervisor
+    never reads it). Returns the spec, for the caller's checks of what was sent.
+    """
+    boot = ImageBoot("ipxe-beaker", user_data=IMAGE_USER_DATA, ssh_public_keys=IMAGE_KEYS)
+    spec = attrs.evolve(spec_for(cheapest(provider), recipe), boot=boot)
+    guest = provider.create_guest(spec)
+    try:
+        running = until(provider, guest.id, GuestState.RUNNING)
+        assert running.addresses, "an image-boot guest runs with an address"
+        assert provider.conn.compute.get_server(guest.id).key_name == spec.name
+        keypair = provider.conn.compute.find_keypair(spec.name, ignore_missing=True)
+        assert keypair is not None
+        assert keypair.public_key.split()[:2] == IMAGE_KEYS[0].split()[:2]
+    finally:
+        provider.destroy_guest(guest.id)
+    assert provider.conn.compute.find_keypair(spec.name, ignore_missing=True) is None
+    assert guest.id not in provider.poll([guest.id])
+    return spec
+
+
+@pytest.mark.vcr
+def test_image_boot_with_key_pair_and_user_data(provider: OpenStackProvider, vcr: Any) -> None:
+    """Glance image by name, a key pair made for the guest and removed with it, user data."""
+    spec = image_boot_life(provider, "501")
+    (body,) = [
+        json.loads(r.body)["server"]
+        for r in vcr.requests
+        if r.method == "POST" and r.path.endswith("/servers")
+    ]
+    assert body["key_name"] == spec.name
+    assert body["metadata"]["virtprov-phase"] == "started"  # never stopped after its build
+    archive = email.message_from_string(base64.b64decode(body["user_data"]).decode())
+    # the user's part unchanged, and the second key as a cloud-config part beside it
+    assert archive.get_content_type() == "multipart/mixed"
+    parts = [
+        (part.get_content_type(), part.get_payload(decode=True).decode())
+        for part in archive.get_payload()
+    ]
+    assert parts[0] == ("text/cloud-config", IMAGE_USER_DATA)
+    assert parts[1][0] == "text/cloud-config"
+    assert IMAGE_KEYS[1] in parts[1][1]
+    assert IMAGE_KEYS[0] not in parts[1][1]  # the first key is the key pair
+
+
+@pytest.mark.vcr
+def test_image_boot_of_a_missing_image_fails_the_launch_not_the_provider(
+    provider: OpenStackProvider,
+) -> None:
+    boot = ImageBoot("no-such-image-anywhere")
+    spec = attrs.evolve(spec_for(cheapest(provider), "502"), boot=boot)
+    with pytest.raises(errors.ProviderError, match="no Glance image is named") as caught:
+        provider.create_guest(spec)
+    assert not isinstance(caught.value, errors.PermanentError)
 
 
 @pytest.mark.vcr

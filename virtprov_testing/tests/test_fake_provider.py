@@ -18,9 +18,9 @@ from virtprov.errors import (
     ProviderError,
     TransientError,
 )
-from virtprov.fake import DEFAULT_FLAVORS, FakeProvider
+from virtprov.fake import DEFAULT_FLAVORS, FakeProvider, SshEndpoint
 from virtprov.fake.faults import NO_VALID_HOST, FaultKind, FaultPlan, Latency, ScriptedFault
-from virtprov.model import LABEL_POOL, Flavor, GiB, GuestSpec, GuestState
+from virtprov.model import LABEL_POOL, Flavor, GiB, GuestSpec, GuestState, ImageBoot
 from virtprov.plugins import build_provider
 
 SMALL = DEFAULT_FLAVORS[1]
@@ -45,6 +45,7 @@ def spec(n: int, flavor: Flavor = SMALL, pool: str = "p") -> GuestSpec:
 
 class TestFakeConformance(ProviderConformance):
     poll_interval = 0.0
+    image = "fake-image"  # the fake boots any image name
 
     @pytest.fixture
     def provider(self) -> FakeProvider:
@@ -53,10 +54,15 @@ class TestFakeConformance(ProviderConformance):
 
 class TestFakeWithStateFileConformance(ProviderConformance):
     poll_interval = 0.0
+    image = "fake-image"
 
     @pytest.fixture
     def provider(self, tmp_path: Path) -> FakeProvider:
-        return FakeProvider(instances=10, state_file=tmp_path / "cloud.sqlite")
+        return FakeProvider(
+            instances=10,
+            state_file=tmp_path / "cloud.sqlite",
+            ssh=SshEndpoint("127.0.0.1", 2200, authorized_keys=tmp_path / "keys"),
+        )
 
 
 def test_state_sequence_follows_cloud_side_time() -> None:
@@ -235,7 +241,7 @@ def test_state_file_is_shared_by_two_processes(tmp_path: Path) -> None:
     script = (
         "import sys\n"
         "from virtprov.model import GuestSpec\n"
-        "from virtprov.fake import DEFAULT_FLAVORS, FakeProvider\n"
+        "from virtprov.fake import DEFAULT_FLAVORS, FakeProvider, SshEndpoint\n"
         "cloud = FakeProvider(instances=5, state_file=sys.argv[1])\n"
         "for n in range(int(sys.argv[2]), int(sys.argv[2]) + 3):\n"
         "    cloud.create_guest(GuestSpec.for_recipe(n, DEFAULT_FLAVORS[1], pool='p'))\n"
@@ -340,9 +346,54 @@ build = ["permanent"]
             "[providers.lab.faults]\nscript = [{ operation = 'create' }]",
             "providers.lab.faults.script: is not a list of",
         ),
+        ("[providers.lab.ssh]\nport = 22", "providers.lab.ssh.host: is required"),
+        ("[providers.lab.ssh]\nhost = 'h'\nport = 70000", "providers.lab.ssh.port: must be a TCP"),
+        ("[providers.lab.ssh]\nhost = 'h'\nuser = 'x'", "providers.lab.ssh.user: is not a known"),
     ],
 )
 def test_bad_options_name_the_key(extra: str, message: str) -> None:
     text = f'[providers.lab]\ndriver = "fake"\nlab = "l"\n{extra}\n'
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         build_provider(parse_config(text).providers["lab"])
+
+
+def test_an_ssh_endpoint_is_every_guests_address_and_image_keys_reach_it(tmp_path: Path) -> None:
+    text = f"""
+[providers.lab]
+driver = "fake"
+lab = "lab.example.com"
+[providers.lab.ssh]
+host = "127.0.0.1"
+port = 2022
+authorized_keys = "{tmp_path / "authorized_keys"}"
+"""
+    clock = Clock()
+    cloud = build_provider(parse_config(text).providers["lab"])
+    assert isinstance(cloud, FakeProvider)
+    assert cloud.ssh == SshEndpoint("127.0.0.1", 2022, tmp_path / "authorized_keys")
+    cloud = FakeProvider(
+        ssh=cloud.ssh,
+        latency=Latency(build=5.0, shutdown=1.0),
+        clock=clock,
+        sleep=clock.sleep,
+        monotonic=clock,
+    )
+    keys = ("ssh-ed25519 AAAA one", "ssh-rsa BBBB two")
+    netboot = cloud.create_guest(spec(1))
+    image = cloud.create_guest(
+        GuestSpec(name="beaker-recipe-2", flavor=SMALL, boot=ImageBoot("img", ssh_public_keys=keys))
+    )
+    cloud.create_guest(  # the same key again is written once
+        GuestSpec(
+            name="beaker-recipe-3", flavor=SMALL, boot=ImageBoot("img", ssh_public_keys=keys[:1])
+        )
+    )
+    assert (tmp_path / "authorized_keys").read_text().splitlines() == list(keys)
+    assert image.state is GuestState.BUILDING
+    clock.now += 5.0
+    seen = cloud.poll([netboot.id, image.id])
+    # an image boots straight into running; a netboot guest is stopped first
+    assert seen[image.id].state is GuestState.RUNNING
+    assert seen[netboot.id].state is GuestState.BUILDING
+    assert {g.addresses for g in seen.values()} == {("127.0.0.1",)}
+    assert {g.ssh_port for g in seen.values()} == {2022}

@@ -37,6 +37,7 @@ from virtprov.model import (
     Guest,
     GuestSpec,
     GuestState,
+    ImageBoot,
     KernelBoot,
     ProviderInfo,
 )
@@ -52,6 +53,8 @@ log = logging.getLogger(__name__)
 #: ``create_node`` keyword arguments that carry a mapping onto the node, best first
 #: (GCE labels, EC2 tags and OpenStack metadata, Azure tags).
 LABEL_ARGUMENTS: Final = ("ex_labels", "ex_metadata", "ex_tags")
+#: The label an image-boot node carries, so that a restarted poller never stops it.
+LABEL_BOOT: Final = "virtprov-boot"
 #: Where drivers put that mapping back in ``Node.extra``.
 _LABEL_EXTRAS: Final = ("labels", "tags", "metadata")
 #: ``Node.extra`` keys that hold a MAC address (EC2 interfaces, OpenStack addresses...).
@@ -191,8 +194,9 @@ class LibcloudProvider(Provider):
                 provider=s.name,
             )
         driver = self._node_driver()
+        boot = spec.boot if isinstance(spec.boot, ImageBoot) else None
         # Drivers create from the ids; the other fields only describe (no lookup call).
-        image_id = spec.image or s.image
+        image_id = boot.image if boot else (spec.image or s.image)
         image = NodeImage(id=image_id, name=image_id, driver=driver)
         size = NodeSize(
             id=spec.flavor.id,
@@ -204,14 +208,70 @@ class LibcloudProvider(Provider):
             driver=driver,
         )
         kwargs: dict[str, Any] = dict(s.create_options)
+        labels = dict(spec.labels)
+        if boot is not None:
+            labels[LABEL_BOOT] = "image"  # read back by poll: never stopped once built
+            kwargs.update(self._image_boot(spec.name, boot))
         argument = self._label_argument()
         if argument is not None:
-            kwargs[argument] = dict(spec.labels)
+            kwargs[argument] = labels
         if s.location:
             kwargs["location"] = self._location(s.location)
-        with self._call(f"create node {spec.name}"):
-            node = driver.create_node(name=spec.name, size=size, image=image, **kwargs)
-        return self._guest(node, GuestState.BUILDING, labels=dict(spec.labels))
+        try:
+            with self._call(f"create node {spec.name}"):
+                node = driver.create_node(name=spec.name, size=size, image=image, **kwargs)
+        except BaseException:
+            if "ex_keyname" in kwargs:
+                self._delete_key_pair(spec.name)
+            raise
+        if boot is not None:
+            self._started.add(str(node.id))
+        return self._guest(node, GuestState.BUILDING, labels=labels)
+
+    def _image_boot(self, name: str, boot: ImageBoot) -> dict[str, Any]:
+        """``create_node`` arguments for an image boot, as far as the driver takes them.
+
+        A key pair named after the guest holds the first key where the driver keeps key
+        pairs (``ex_keyname``); the others, or all of them where it keeps none, reach
+        cloud-init through ``ex_userdata``.
+        """
+        from virtprov.cloudinit import user_data_with_keys
+
+        driver = self._node_driver()
+        takes = inspect.signature(driver.create_node).parameters
+        keys = list(boot.ssh_public_keys)
+        extra: dict[str, Any] = {}
+        if keys and "ex_keyname" in takes and hasattr(driver, "import_key_pair_from_string"):
+            self._delete_key_pair(name)  # a leftover of an earlier guest of this name
+            with self._call(f"import the key pair of {name}"):
+                driver.import_key_pair_from_string(name, keys.pop(0))
+            extra["ex_keyname"] = name
+        try:
+            user_data = user_data_with_keys(boot.user_data, keys)
+        except ValueError as exc:
+            raise errors.ProviderError(str(exc), provider=self.settings.name) from None
+        if user_data is not None:
+            if "ex_userdata" not in takes:
+                raise errors.ProviderError(
+                    f"the {self.settings.libcloud_driver} driver takes no user data (ex_userdata): "
+                    "give one SSH key and no user data",
+                    provider=self.settings.name,
+                )
+            extra["ex_userdata"] = user_data
+        return extra
+
+    def _delete_key_pair(self, name: str) -> None:
+        """Remove the key pair made for the guest ``name``, if any; idempotent."""
+        driver = self._node_driver()
+        if not hasattr(driver, "delete_key_pair"):
+            return
+        try:
+            with self._call(f"look up the key pair {name}"):
+                pair = driver.get_key_pair(name)
+        except errors.ProviderError:
+            return  # no such key pair (drivers raise their own "does not exist")
+        with self._call(f"delete the key pair {name}"):
+            driver.delete_key_pair(pair)
 
     def _label_argument(self) -> str | None:
         """The ``create_node`` argument the driver takes a label mapping in, if any."""
@@ -261,7 +321,7 @@ class LibcloudProvider(Provider):
             return self._guest(
                 node, GuestState.ERROR, fault=f"the service reports the node {state}"
             )
-        if node_id in self._started:
+        if node_id in self._started or _labels(node).get(LABEL_BOOT) == "image":
             if state in _STOPPED_STATES:
                 return self._guest(node, GuestState.STOPPED)
             return self._guest(node, GuestState.RUNNING)
@@ -359,6 +419,8 @@ class LibcloudProvider(Provider):
                 self._node_driver().destroy_node(node)
         except errors.GuestNotFound:
             pass  # removed meanwhile
+        if _labels(node).get(LABEL_BOOT) == "image":
+            self._delete_key_pair(str(node.name))
         self._started.discard(guest_id)
         self._stop_requested.discard(guest_id)
 

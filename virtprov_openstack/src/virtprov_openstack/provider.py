@@ -1,5 +1,9 @@
 """The OpenStack provider: Nova servers booted from an iPXE image, Neutron networking.
 
+Image-boot guests (:class:`~virtprov.model.ImageBoot`, tmt's) boot the named Glance
+image instead, with cloud-init user data and a Nova key pair made for the guest (named
+after it, removed with it); they run at once and are never stopped after their build.
+
 One provider instance is one cloud region, reached through openstacksdk (a named
 cloud from ``clouds.yaml``/``OS_CLOUD``, or explicit Keystone v3 options). Guests boot
 from a small iPXE image whose embedded script chains to the lab's ``ipxe-script``
@@ -14,6 +18,7 @@ and the guest's phase (``build`` until first started, then ``started``), which i
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ipaddress
 import re
@@ -37,6 +42,7 @@ from virtprov.model import (
     Guest,
     GuestSpec,
     GuestState,
+    ImageBoot,
     NetworkBoot,
     OwnedResource,
     ProviderInfo,
@@ -63,6 +69,7 @@ META_PORT: Final = "virtprov-port"
 META_FIP: Final = "virtprov-fip"
 META_MAC: Final = "virtprov-mac"
 META_FIP_ADDRESS: Final = "virtprov-floating-ip"
+META_KEYPAIR: Final = "virtprov-keypair"
 PHASE_BUILD: Final = "build"
 PHASE_STARTED: Final = "started"
 _OWN_KEYS: Final = frozenset(
@@ -75,6 +82,7 @@ _OWN_KEYS: Final = frozenset(
         META_FIP,
         META_MAC,
         META_FIP_ADDRESS,
+        META_KEYPAIR,
     }
 )
 
@@ -518,17 +526,22 @@ class OpenStackProvider(Provider):
     # -- create ----------------------------------------------------------------------
 
     def create_guest(self, spec: GuestSpec) -> Guest:
-        if not isinstance(spec.boot, NetworkBoot):
+        boot = spec.boot
+        if not isinstance(boot, NetworkBoot | ImageBoot):
             raise errors.PermanentError(
-                "OpenStack guests boot from the network (iPXE) only; direct kernel boot "
-                "is not available",
+                "OpenStack guests boot from the network (iPXE) or from an image; direct "
+                "kernel boot is not available",
                 provider=self._name,
             )
-        image = self._image()
+        image = self._boot_image(boot.image) if isinstance(boot, ImageBoot) else self._image()
         metadata: dict[str, str] = {k: str(v)[:255] for k, v in spec.labels.items()}
-        metadata[META_PHASE] = PHASE_BUILD
+        # An image boot runs as it is built: never stopped after its first ACTIVE.
+        metadata[META_PHASE] = PHASE_STARTED if isinstance(boot, ImageBoot) else PHASE_BUILD
         undo: list[tuple[str, Any]] = []
         try:
+            extra: dict[str, Any] = {}
+            if isinstance(boot, ImageBoot):
+                extra = self._image_boot(spec.name, boot, metadata, undo)
             if self.settings.network_mode == MODE_FLOATING:
                 networks = self._create_guest_network(spec, metadata, undo)
             else:
@@ -540,6 +553,7 @@ class OpenStackProvider(Provider):
                 "flavor_id": spec.flavor.id,
                 "networks": networks,
                 "metadata": metadata,
+                **extra,
             }
             if self.settings.security_groups:
                 attrs_["security_groups"] = [{"name": g} for g in self.settings.security_groups]
@@ -562,6 +576,54 @@ class OpenStackProvider(Provider):
             labels=dict(spec.labels),
             flavor_id=spec.flavor.id,
         )
+
+    def _boot_image(self, name_or_id: str) -> Any:
+        """The Glance image an image boot names, by id or by name (cached)."""
+        key = f"boot-image:{name_or_id}"
+        if key in self._cache:
+            return self._cache[key]
+        with self._calling(f"finding the image {name_or_id!r}"):
+            image = self.conn.image.find_image(name_or_id, ignore_missing=True)
+        if image is None:
+            # The recipe's image, not the provider, is wrong: fail this launch only.
+            raise errors.ProviderError(
+                f"no Glance image is named {name_or_id!r} or has that id", provider=self._name
+            )
+        self._cache[key] = image
+        return image
+
+    def _image_boot(
+        self, name: str, boot: ImageBoot, metadata: dict[str, str], undo: list[tuple[str, Any]]
+    ) -> dict[str, Any]:
+        """The key pair made for the guest and the user data, as ``create_server`` takes them.
+
+        Nova holds one public key per key pair: the first key goes there (cloud-init
+        gives it to the image's default user), any others through the user data.
+        """
+        from openstack import exceptions as sdk
+
+        from virtprov.cloudinit import user_data_with_keys
+
+        try:
+            user_data = user_data_with_keys(boot.user_data, boot.ssh_public_keys[1:])
+        except ValueError as exc:
+            raise errors.ProviderError(str(exc), provider=self._name) from None
+        extra: dict[str, Any] = {}
+        if boot.ssh_public_keys:
+            with self._calling(f"creating the key pair of {name}"):
+                try:
+                    self.conn.compute.create_keypair(name=name, public_key=boot.ssh_public_keys[0])
+                except sdk.ConflictException:
+                    # Named after the guest: a leftover of an earlier guest of this name.
+                    self.conn.compute.delete_keypair(name, ignore_missing=True)
+                    self.conn.compute.create_keypair(name=name, public_key=boot.ssh_public_keys[0])
+            undo.append(("keypair", name))
+            metadata[META_KEYPAIR] = name
+            extra["key_name"] = name
+        if user_data is not None:
+            # Nova takes user data base64-encoded; it is never logged or kept in metadata.
+            extra["user_data"] = base64.b64encode(user_data.encode("utf-8")).decode("ascii")
+        return extra
 
     def _create_guest_network(
         self, spec: GuestSpec, metadata: dict[str, str], undo: list[tuple[str, Any]]
@@ -618,7 +680,9 @@ class OpenStackProvider(Provider):
 
     def _delete_network_resource(self, kind: str, resource: Any) -> None:
         net_api = self.conn.network
-        if kind == "fip":
+        if kind == "keypair":
+            self.conn.compute.delete_keypair(resource, ignore_missing=True)
+        elif kind == "fip":
             net_api.delete_ip(resource, ignore_missing=True)
         elif kind == "port":
             net_api.delete_port(resource, ignore_missing=True)
@@ -760,9 +824,9 @@ class OpenStackProvider(Provider):
     def start_guest(self, guest_id: str, boot: BootRequest | None = None) -> None:
         from openstack import exceptions as sdk
 
-        if boot is not None and not isinstance(boot, NetworkBoot):
+        if boot is not None and not isinstance(boot, NetworkBoot | ImageBoot):
             raise errors.PermanentError(
-                "OpenStack guests boot from the network (iPXE) only",
+                "OpenStack guests boot from the network (iPXE) or their image only",
                 provider=self._name,
                 guest_id=guest_id,
             )
@@ -812,6 +876,8 @@ class OpenStackProvider(Provider):
                 steps.append(("network", meta[META_NETWORK]))
             if meta.get(META_FIP):
                 steps.append(("fip", meta[META_FIP]))
+            if meta.get(META_KEYPAIR):
+                steps.append(("keypair", meta[META_KEYPAIR]))
             for kind, resource in steps:
                 self._delete_network_resource(kind, resource)
 

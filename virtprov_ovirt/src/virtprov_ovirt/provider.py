@@ -47,6 +47,7 @@ from virtprov.model import (
     Guest,
     GuestSpec,
     GuestState,
+    ImageBoot,
     KernelBoot,
     MiB,
     OwnedResource,
@@ -453,6 +454,13 @@ class OVirtProvider(Provider):
     # -- create -----------------------------------------------------------------------------
 
     def create_guest(self, spec: GuestSpec) -> Guest:
+        if isinstance(spec.boot, ImageBoot):
+            # Not built yet (a VM from a template with cloud-init initialization): refuse
+            # before any call rather than make a netboot VM the caller did not ask for.
+            raise errors.ProviderError(
+                "image boot is not available on oVirt yet (docs/tmt-plugin.md)",
+                provider=self.settings.name,
+            )
         ram_mib, disk_bytes = self.settings.floor(spec.flavor)
         vcpus = spec.flavor.vcpus
         try:

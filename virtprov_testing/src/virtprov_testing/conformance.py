@@ -28,6 +28,7 @@ import zlib
 from collections.abc import Iterator
 from typing import ClassVar
 
+import attrs
 import pytest
 
 from virtprov.errors import GuestNotFound
@@ -40,6 +41,7 @@ from virtprov.model import (
     Guest,
     GuestSpec,
     GuestState,
+    ImageBoot,
     OwnedResource,
     ProviderInfo,
 )
@@ -49,6 +51,15 @@ MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 #: An id no cloud will ever have given out.
 UNKNOWN_ID = "00000000-0000-4000-8000-00000000dead"
 POOL = "conformance"
+#: The public key the image-boot test authorises (its private half is thrown away).
+CONFORMANCE_KEY = (
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJcYR9ChAvcJJXm8hPq7KCkjsuDzcI5hGpWOIS4xplJA "
+    "virtprov-conformance"
+)
+#: Cloud-init user data of the image-boot test (a harmless cloud-config).
+CONFORMANCE_USER_DATA = (
+    "#cloud-config\nwrite_files:\n- path: /etc/virtprov-conformance\n  content: ok\n"
+)
 
 
 class ProviderConformance:
@@ -60,6 +71,9 @@ class ProviderConformance:
     poll_interval: ClassVar[float] = 1.0
     #: Guests are named ``f"{name_prefix}recipe-{n}"`` with a fixed ``n`` per test.
     name_prefix: ClassVar[str] = "vpconf-"
+    #: The image the image-boot test boots (a Glance image, an oVirt template...);
+    #: ``None`` skips that test, with the reason.
+    image: ClassVar[str | None] = None
 
     @pytest.fixture
     def provider(self) -> Provider:
@@ -242,3 +256,46 @@ class ProviderConformance:
                 time.sleep(self.poll_interval)
         for resource in made:
             provider.destroy_resource(resource)  # gone already: silent
+
+    # -- image boot -------------------------------------------------------------------
+
+    @pytest.fixture
+    def boot_image(self) -> str:
+        """The image of the image-boot test; skips before any other fixture when unset."""
+        if self.image is None:
+            pytest.skip(f"{type(self).__name__}.image is not set: no image to boot")
+        return self.image
+
+    def test_image_boot_runs_with_an_address(
+        self, boot_image: str, provider: Provider, flavor: Flavor
+    ) -> None:
+        """An :class:`ImageBoot` guest runs with an address; destroy removes it all."""
+        boot = ImageBoot(
+            boot_image, user_data=CONFORMANCE_USER_DATA, ssh_public_keys=(CONFORMANCE_KEY,)
+        )
+        guest = provider.create_guest(attrs.evolve(self.spec(flavor, 9300), boot=boot))
+        try:
+            assert guest.state in (GuestState.BUILDING, GuestState.READY, GuestState.RUNNING)
+            started = False
+            deadline = time.monotonic() + self.ready_timeout
+            while True:
+                seen = provider.poll([guest.id]).get(guest.id)
+                assert seen is not None, "the guest vanished while booting"
+                assert seen.state is not GuestState.ERROR, f"guest failed: {seen.fault}"
+                if seen.state is GuestState.RUNNING and seen.addresses:
+                    break
+                if seen.state in (GuestState.READY, GuestState.STOPPED) and not started:
+                    provider.start_guest(guest.id)  # a cloud that creates it powered off
+                    started = True
+                assert time.monotonic() < deadline, f"still {seen.state} without an address"
+                if self.poll_interval:
+                    time.sleep(self.poll_interval)
+            assert seen.name == guest.name
+            assert seen.labels[LABEL_POOL] == POOL
+        finally:
+            provider.destroy_guest(guest.id)
+        deadline = time.monotonic() + self.ready_timeout
+        while guest.id in provider.poll([guest.id]):
+            assert time.monotonic() < deadline, "a destroyed guest must disappear"
+            if self.poll_interval:
+                time.sleep(self.poll_interval)

@@ -1,0 +1,1 @@
+"""tmt's ``provision: how: virtprov`` plugin."""
