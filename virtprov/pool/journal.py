@@ -11,6 +11,12 @@ exactly one launcher. ``begin_create`` checks capacity and writes the reservatio
 transaction that locks the provider's capacity row (``SELECT ... FOR UPDATE`` on
 PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises writers), so processes never
 reserve more than a provider has.
+
+When the database cannot be reached (PostgreSQL restarting, the network down) or stays
+busy (SQLite's lock held past its timeout), every method raises
+:class:`JournalUnavailable`: a :class:`~virtprov.errors.JournalError` whose message is
+one line naming the journal (never its password). The caller tries again later; every
+write is safe to repeat, or to find done (the connection may drop after a commit).
 """
 
 from __future__ import annotations
@@ -107,6 +113,8 @@ class GuestRow:
     recipe_id: str
     state: str
     created_at: float
+    #: when the next attempt to destroy it is due (after a failed one)
+    next_at: float
     attempts: int
     reason: str | None
 
@@ -121,9 +129,38 @@ class GuestRow:
             recipe_id=m["recipe_id"],
             state=m["state"],
             created_at=m["created_at"],
+            next_at=m["next_at"],
             attempts=m["attempts"],
             reason=m["reason"],
         )
+
+
+class JournalUnavailable(JournalError):
+    """The journal's database cannot be reached, or stayed busy, just now; try again later.
+
+    ``reason`` is the database driver's message (its first line).
+    """
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"the journal {url} is unavailable: {reason}")
+
+
+def _is_outage(error: sa.exc.SQLAlchemyError) -> bool:
+    """Whether ``error`` says the database is out of reach or busy, not that a statement
+    is wrong: connection refused or lost, a server shutting down, SQLite's lock timeout."""
+    if isinstance(error, sa.exc.DBAPIError):
+        return error.connection_invalidated or isinstance(
+            error, sa.exc.OperationalError | sa.exc.InterfaceError
+        )
+    return isinstance(error, sa.exc.TimeoutError)  # no connection free in the pool
+
+
+def _first_line(error: sa.exc.SQLAlchemyError) -> str:
+    cause = error.orig if isinstance(error, sa.exc.DBAPIError) else error
+    text = str(cause).strip() or type(cause).__name__
+    return text.splitlines()[0][:500]
 
 
 class Journal:
@@ -153,8 +190,8 @@ class Journal:
             if upgrade:
                 self.upgrade()
             self.check_revision()
-        except sa.exc.OperationalError as exc:
-            raise JournalError(f"cannot open the journal {self.safe_url}: {exc.orig}") from None
+        except JournalUnavailable as exc:
+            raise JournalError(f"cannot open the journal {self.safe_url}: {exc.reason}") from None
 
     @property
     def safe_url(self) -> str:
@@ -199,7 +236,7 @@ class Journal:
             self.check_revision()  # raises: never "upgrade" a newer schema
         config = AlembicConfig()
         config.set_main_option("script_location", _MIGRATIONS)
-        with self._lock, self.engine.begin() as conn:
+        with self._available(), self._lock, self.engine.begin() as conn:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
         return before, HEAD_REVISION
@@ -209,20 +246,31 @@ class Journal:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        if not self.is_sqlite:
-            with self.engine.connect() as conn:
+        with self._available():
+            if not self.is_sqlite:
+                with self.engine.connect() as conn:
+                    yield conn
+                return
+            # SQLite: a read begins with BEGIN IMMEDIATE too (see _engine), and the
+            # in-memory database is one connection; so one thread at a time.
+            with self._lock, self.engine.connect() as conn:
                 yield conn
-            return
-        # SQLite: a read begins with BEGIN IMMEDIATE too (see _engine), and the
-        # in-memory database is one connection; so one thread at a time.
-        with self._lock, self.engine.connect() as conn:
-            yield conn
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._lock, self.engine.begin() as conn:
+        with self._available(), self._lock, self.engine.begin() as conn:
             self.writes += 1
             yield conn
+
+    @contextmanager
+    def _available(self) -> Iterator[None]:
+        """Turn "the database is out of reach" into :class:`JournalUnavailable`."""
+        try:
+            yield
+        except sa.exc.SQLAlchemyError as exc:
+            if not _is_outage(exc):
+                raise
+            raise JournalUnavailable(self.safe_url, _first_line(exc)) from exc
 
     # -- launchers ---------------------------------------------------------------------
 
@@ -269,6 +317,15 @@ class Journal:
                 sa.select(sa.func.count()).where(launchers.c.lease_until > now)
             ).scalar()
         return max(1, int(alive or 1))
+
+    def alive_launchers(self, now: float | None = None) -> set[str]:
+        """The names of the launchers whose lease has not run out."""
+        now = time.time() if now is None else now
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(launchers.c.name).where(launchers.c.lease_until > now)
+            ).all()
+        return {row.name for row in rows}
 
     def retire_launcher(self, name: str) -> None:
         """Give the lease up (a clean shutdown): others may take over at once."""
@@ -366,14 +423,31 @@ class Journal:
             row = conn.execute(sa.select(launches).where(launches.c.recipe_id == recipe_id)).first()
         return None if row is None else LaunchRow.of(row)
 
+    def launches(self, recipe_ids: Sequence[str]) -> dict[str, LaunchRow]:
+        """The launches of ``recipe_ids`` that exist, by recipe id (one query per 500)."""
+        found: dict[str, LaunchRow] = {}
+        wanted = list(dict.fromkeys(recipe_ids))
+        with self._read() as conn:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                rows = conn.execute(sa.select(launches).where(launches.c.recipe_id.in_(chunk)))
+                for row in rows.all():
+                    found[row.recipe_id] = LaunchRow.of(row)
+        return found
+
     def update_launch(self, recipe_id: str, launcher: str, **values: Any) -> bool:
-        """Change a launch this launcher owns; ``False`` if it lost the launch."""
+        """Change an undecided launch this launcher owns; ``False`` if it lost the launch
+        or it is decided (a step that began before the decision must not undo it)."""
         if "passed" in values:
             values["passed"] = json.dumps(list(values["passed"]))
         with self._write() as conn:
             result = conn.execute(
                 sa.update(launches)
-                .where(launches.c.recipe_id == recipe_id, launches.c.owner == launcher)
+                .where(
+                    launches.c.recipe_id == recipe_id,
+                    launches.c.owner == launcher,
+                    launches.c.state != "decided",
+                )
                 .values(values)
             )
             return bool(result.rowcount)
@@ -445,7 +519,8 @@ class Journal:
         """Reserve capacity and write the intent to create; the guest row, or ``None``.
 
         ``None`` when the provider's last capacity snapshot, minus every guest made
-        since it was taken, cannot fit ``flavor`` (or the launch is no longer ours).
+        since it was taken, cannot fit ``flavor`` (or the launch is no longer ours, or
+        was decided meanwhile).
         """
         try:
             return self._begin_create(recipe_id, launcher, provider, flavor, name, now)
@@ -485,7 +560,11 @@ class Journal:
             ).scalar_one()
             result = conn.execute(
                 sa.update(launches)
-                .where(launches.c.recipe_id == recipe_id, launches.c.owner == launcher)
+                .where(
+                    launches.c.recipe_id == recipe_id,
+                    launches.c.owner == launcher,
+                    launches.c.state != "decided",
+                )
                 .values(state="creating", provider=provider, flavor_id=flavor.id, guest_row=row)
             )
             if not result.rowcount:
@@ -702,7 +781,10 @@ def _engine(url: sa.URL) -> Engine:
     database = url.database or ""
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        # How long a writer waits for another's lock before the journal is "unavailable";
+        # `?timeout=SECONDS` in the URL says otherwise.
+        busy = {} if "timeout" in url.query else {"timeout": 30}
+        engine = sa.create_engine(url, connect_args=busy)
     else:  # one in-memory database shared by the pool's threads (tests)
         engine = sa.create_engine(
             "sqlite://", connect_args={"check_same_thread": False}, poolclass=sa.StaticPool
@@ -724,4 +806,12 @@ def _engine(url: sa.URL) -> Engine:
     return engine
 
 
-__all__ = ["HEAD_REVISION", "GuestRow", "Journal", "LaunchRow", "default_journal_url", "schema"]
+__all__ = [
+    "HEAD_REVISION",
+    "GuestRow",
+    "Journal",
+    "JournalUnavailable",
+    "LaunchRow",
+    "default_journal_url",
+    "schema",
+]
