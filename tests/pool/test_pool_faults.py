@@ -139,7 +139,9 @@ def test_a_create_that_always_raises_fails_with_the_error_in_its_outcome(
     assert len(tracebacks) == 5  # one per attempt
 
 
-def test_a_create_answer_lost_to_an_os_error_leaves_no_guest_behind() -> None:
+def test_a_create_answer_lost_to_an_os_error_leaves_no_guest_behind(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     fake = FakeProvider(faults=FaultPlan(script=(ScriptedFault("create", 1, "os_error"),)))
     with fast_pool({"fake": fake}) as pool:
         outcome = pool.submit(Recipe(1)).wait(10)
@@ -150,6 +152,10 @@ def test_a_create_answer_lost_to_an_os_error_leaves_no_guest_behind() -> None:
         while len(fake.all_guest_ids()) > 1 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert fake.all_guest_ids() == [outcome.guest.id]
+    (record,) = [r for r in caplog.records if r.exc_info]
+    assert record.levelno == logging.ERROR
+    assert record.getMessage().startswith("create of beaker-recipe-1 on fake raised")
+    assert record.exc_info[0] is ConnectionResetError  # type: ignore[index]
 
 
 def test_a_destroy_that_raises_is_retried_until_the_guest_is_gone() -> None:
@@ -195,8 +201,11 @@ def test_a_recovery_whose_listing_raises_is_retried(journal_url: str) -> None:
     assert row is not None
     made = fake.create_guest(spec).id
     journal.close()
-    with fast_pool({"fake": fake}, journal=journal_url) as pool:
+    recorder = Recorder()
+    with fast_pool({"fake": fake}, journal=journal_url, subscribe=recorder) as pool:
         outcome = pool.poll(timeout=10)
+    (retry,) = recorder.kinds("launch.retry")  # counted against the launch, backed off
+    assert retry["error"] == "KeyError: 'server (injected key_error fault in list_guests)'"
     assert [o.status for o in outcome] == [Status.SUCCEEDED]
     assert outcome[0].guest is not None
     assert outcome[0].guest.id == made
@@ -262,16 +271,28 @@ def test_a_permanent_error_listing_flavors_disables_the_provider() -> None:
     assert fallback.provider == "b"
 
 
-def test_while_one_providers_flavors_are_unknown_the_next_one_takes_the_recipe() -> None:
-    flaky = FakeProvider(
+def test_a_provider_whose_flavors_are_unknown_is_neither_a_no_nor_in_the_way() -> None:
+    """While a's listing fails, b takes the recipe; when b is full, the recipe waits for
+    a's flavors instead of being skipped (or precluded)."""
+    broken = FakeProvider(
         name="a", faults=FaultPlan(rates={"flavors": 1.0}, kinds={"flavors": ("transient",)})
     )
-    spare = FakeProvider(name="b")
-    with fast_pool({"a": flaky, "b": spare}) as pool:
-        outcome = pool.submit(Recipe(1)).wait(10)
-    assert outcome is not None
-    assert outcome.status is Status.SUCCEEDED
-    assert outcome.provider == "b"
+    with fast_pool({"a": broken, "b": FakeProvider(name="b")}) as pool:
+        elsewhere = pool.submit(Recipe(1)).wait(10)
+    flaky = FakeProvider(
+        name="a",
+        faults=FaultPlan(
+            script=(ScriptedFault("flavors", 1, "timeout"), ScriptedFault("flavors", 2, "timeout"))
+        ),
+    )
+    with fast_pool({"b": FakeProvider(name="b", instances=0), "a": flaky}) as pool:
+        waited = pool.submit(Recipe(2)).wait(10)
+    assert elsewhere is not None
+    assert elsewhere.status is Status.SUCCEEDED
+    assert elsewhere.provider == "b"
+    assert waited is not None
+    assert waited.status is Status.SUCCEEDED, waited.reasons
+    assert waited.provider == "a"
 
 
 # -- retries spread -------------------------------------------------------------------
