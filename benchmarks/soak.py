@@ -12,22 +12,26 @@ Three parts, on the fake provider (capacity for fewer guests than recipes, so th
    "operator" re-enables it half a second later. Half of the recipes ask the pool to
    start their guest. Every succeeded guest is released at once ("the recipe ended").
    Afterwards: ``lost`` recipes without an outcome, ``doubled`` recipes with two,
-   ``leaked`` guests left in the cloud that no one owns (before any sweep: the pool's own
-   rollback must be enough), ``threads_dead`` launcher threads that died.
+   ``undecided`` launches the journal has not decided, ``threads_dead`` launcher threads
+   that died, and, once the pool is closed, ``leaked``: guests left in the cloud (every
+   one was released, and no sweep runs: the pool's own rollback must be enough).
 2. **Journal outages**: 400 launches with the same faults on a PostgreSQL journal (a
    throwaway server on 127.0.0.1) that is stopped for 2-4 s and started again, 3 times
-   mid-run. The scheduler loop carries on through them (``poll`` and ``release`` raise
-   ``JournalUnavailable`` meanwhile; it retries them); the same four figures, and the
-   guests left once the pool is closed (``close`` destroys the released ones).
+   mid-run (once a quarter of the outcomes are in, half, three quarters). The scheduler
+   loop carries on through them (``poll`` and ``release`` raise ``JournalUnavailable``
+   meanwhile; it retries them). The same figures; ``pauses``: the outages the launcher
+   noticed (it paused, then resumed by itself).
 3. **Kills**: a scheduler process (journal and fake cloud in files) is killed with
    SIGKILL at a random moment 50 times and restarted; it records the guests it owns in
-   its own file, as a scheduler's database would, and releases half of them. A last run
-   finishes the work; then the sweeper runs twice with that owned set. ``orphans_left``:
-   guests in the cloud nobody owns; ``owned_deleted``: owned guests that were deleted.
+   its own file, as a scheduler's database would, and releases a third of them. A last run
+   finishes the work; then the sweeper runs twice with that owned set (on the cloud
+   without its faults). ``orphans_left``: guests in the cloud nobody owns;
+   ``owned_deleted``: owned guests that were deleted.
 
-The last line is ``{"launches": ..., "outage_launches": ..., "outages": ..., "kills": ...,
-"lost": ..., "doubled": ..., "leaked": ..., "undecided": ..., "threads_dead": ...,
-"orphans_left": ..., "owned_deleted": ...}`` (the counts summed over the parts).
+The last line is ``{"launches": ..., "outage_launches": ..., "outages": ..., "pauses": ...,
+"kills": ..., "lost": ..., "doubled": ..., "leaked": ..., "undecided": ...,
+"threads_dead": ..., "orphans_left": ..., "owned_deleted": ...}`` (the counts summed over
+the parts).
 ``--quick`` runs 150 launches, 60 through 1 outage, and 5 kills.
 """
 
@@ -114,11 +118,13 @@ def settle(pool: Pool, timeout: float) -> None:
         time.sleep(0.1)
 
 
-def schedule(pool: Pool, launches: int, deadline: float) -> dict[str, int]:
+def schedule(
+    pool: Pool, launches: int, deadline: float, taken: dict[str, int] | None = None
+) -> dict[str, int]:
     """A scheduler's loop: take outcomes, release each guest at once, re-enable a disabled
     provider; through journal outages (whatever raises is tried again). Outcomes taken
-    per recipe."""
-    taken: dict[str, int] = {}
+    per recipe (in ``taken``, filled as they come)."""
+    taken = {} if taken is None else taken
     statuses: dict[str, Status] = {}
     releases = []
     while (len(taken) < launches or releases) and time.monotonic() < deadline:
@@ -185,24 +191,38 @@ def outage_part(launches: int, outages: int, seed: int) -> dict[str, int]:
         url = server.fresh_database()
         Journal(url, upgrade=True).close()
 
+        taken: dict[str, int] = {}
+
         def outage() -> None:
-            for _ in range(outages):
-                time.sleep(rng.uniform(0.3, 1.0))
+            # Mid-run: once 1/(outages+1) of the outcomes are in, then 2/(outages+1)...
+            for number in range(1, outages + 1):
+                while len(taken) < launches * number // (outages + 1):
+                    time.sleep(0.01)
                 server.stop_server()
                 time.sleep(rng.uniform(2.0, 4.0))
                 server.start_server()
+                resumed = time.monotonic() + 30  # one outage at a time: wait for the resume
+                while (
+                    watch.kinds.get("journal.available", 0) < number and time.monotonic() < resumed
+                ):
+                    time.sleep(0.01)
 
+        started = time.monotonic()
         with Pool({"fake": fake}, settings=SETTINGS, journal=url, subscribers=[watch]) as pool:
             for n in range(launches):
                 pool.submit(recipe(n))
             thread = threading.Thread(target=outage)
             thread.start()
-            taken = schedule(pool, launches, time.monotonic() + 300)
+            schedule(pool, launches, time.monotonic() + 300, taken)
+            last = time.monotonic() - started
             thread.join()
             result = figures(pool, launches, taken, watch)
     result["leaked"] = len(fake.all_guest_ids())
     result["pauses"] = watch.kinds.get("journal.unavailable", 0)
-    print(f"outages: {launches} launches, {outages} outages: {result}")
+    print(
+        f"outages: {launches} launches, {outages} outages, the last outcome after {last:.0f} s:"
+        f" {result}"
+    )
     return result
 
 
@@ -291,8 +311,9 @@ def kills_part(recipes: int, kills: int, seed: int) -> dict[str, int]:
             undecided = sum(pool.journal.counts().get(state, 0) for state in UNDECIDED)
             fake = pool.providers["fake"]
             assert isinstance(fake, FakeProvider)
-            # The sweeper is not under test here: its cloud fails the ordinary way only.
-            fake.faults = FaultPlan(rates=RATES)
+            # The sweeps see a cloud without faults: what is checked is what they find
+            # (every orphan, no owned guest), not how a sweep copes with a failing cloud.
+            fake.faults = FaultPlan()
             first = pool.sweep(owned=owned)
             second = pool.sweep(owned=owned)
             left = set(fake.all_guest_ids())

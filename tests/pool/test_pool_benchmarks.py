@@ -38,7 +38,7 @@ def test_quick_launch_benchmark_prints_its_figures() -> None:
 
 def test_quick_soak_leaves_nothing_behind() -> None:
     figures = run("soak.py")
-    assert figures["pauses"] >= 1  # the launcher did see the journal go away
+    assert figures["pauses"] >= figures["outages"]  # the launcher saw each outage, paused
     assert figures == {
         "launches": 150,
         "outage_launches": 60,
