@@ -78,20 +78,35 @@ def test_an_evaluator_failure_precludes_with_the_error_as_its_reason(
 
 
 def test_a_launch_whose_row_cannot_be_read_fails_alone() -> None:
-    """A request written by another version (or by hand) that this one cannot read."""
+    """Requests written by another version (or edited by hand) that this one cannot
+    read: each fails, and says why; nothing else is held up."""
     fake = FakeProvider()
     journal = Journal("sqlite://")
     journal.submit("odd", {"host_requires": "<hostRequires/>"}, "test", time.time() + 60)
+    journal.submit("garbled", {}, "test", time.time() + 60)
+    with journal.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE launches SET request = '{not json' WHERE recipe_id = 'garbled'"
+        )
     with fast_pool({"fake": fake}, journal=journal) as pool:
         good = pool.submit(Recipe(1)).wait(10)
-        taken = pool.poll(timeout=5)
+        taken = {o.recipe_id: o for o in pool.poll(timeout=5)}
+        deadline = time.monotonic() + 10
+        while len(taken) < 3 and time.monotonic() < deadline:
+            taken.update((o.recipe_id, o) for o in pool.poll(timeout=1))
         assert all_alive(pool.status())
     assert good is not None
     assert good.status is Status.SUCCEEDED
-    odd = [o for o in taken if o.recipe_id == "odd"]
-    assert len(odd) == 1
-    assert odd[0].status is Status.FAILED
-    assert odd[0].error == "KeyError: 'labs'"
+    assert taken["odd"].status is Status.FAILED
+    assert taken["odd"].error == (
+        "ValueError: the request the journal keeps for recipe odd cannot be read (KeyError: 'labs')"
+    )
+    assert taken["garbled"].status is Status.FAILED
+    assert taken["garbled"].error is not None
+    assert taken["garbled"].error.startswith(
+        "ValueError: the request the journal keeps for recipe garbled cannot be read "
+        "(the journal's request column cannot be read: Expecting property name"
+    )
 
 
 def test_unexpected_exceptions_from_reads_never_kill_a_worker(

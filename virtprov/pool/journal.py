@@ -84,22 +84,32 @@ class LaunchRow:
         m = row._mapping
         return cls(
             recipe_id=m["recipe_id"],
-            request=json.loads(m["request"]),
+            request=_loads(m["request"], "request"),
             state=m["state"],
             submitted_by=m["submitted_by"],
             owner=m["owner"],
             provider=m["provider"],
             flavor_id=m["flavor_id"],
             guest_row=m["guest_row"],
-            passed=tuple(json.loads(m["passed"])),
+            passed=tuple(_loads(m["passed"], "passed") or ()),
             attempts=m["attempts"],
             submitted_at=m["submitted_at"],
             deadline=m["deadline"],
             next_at=m["next_at"],
             status=m["status"],
-            outcome=None if m["outcome"] is None else json.loads(m["outcome"]),
+            outcome=None if m["outcome"] is None else _loads(m["outcome"], "outcome"),
             taken=bool(m["taken"]),
         )
+
+
+def _loads(text: str, column: str) -> Any:
+    """A JSON column; one that cannot be read (edited by hand, written by another
+    version) is an empty mapping saying so, so that the launch it belongs to fails with
+    that reason instead of every read of the table raising."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        return {"unreadable": f"the journal's {column} column cannot be read: {exc}"}
 
 
 @attrs.frozen

@@ -364,9 +364,10 @@ class Launcher:
             "recipe %s: %s while planning; the launch fails", row.recipe_id, error, exc_info=exc
         )
         try:
-            if row.guest_row is not None:
-                self._doom(self.journal.guest(row.guest_row), f"launch failed: {error}")
-            self._decide(row, Status.FAILED, error=error)
+            launch = self.journal.launch(row.recipe_id) or row  # as far as it got
+            if launch.guest_row is not None:
+                self._doom(self.journal.guest(launch.guest_row), f"launch failed: {error}")
+            self._decide(launch, Status.FAILED, error=error)
         except JournalUnavailable:
             raise
         except Exception:

@@ -82,15 +82,19 @@ class Recipe:
 
     @classmethod
     def from_json(cls, recipe_id: str, data: Mapping[str, Any]) -> Recipe:
-        return cls(
-            recipe_id=recipe_id,
-            host_requires=data["host_requires"],
-            labs=tuple(data["labs"]),
-            owner=data["owner"],
-            boot=boot_from_json(data["boot"]),
-            arch=data["arch"],
-            hardware=data.get("hardware"),  # absent from rows written by 0.1 journals
-        )
+        """The recipe as the journal keeps it; ``ValueError`` saying so if it cannot be read."""
+        try:
+            return cls(
+                recipe_id=recipe_id,
+                host_requires=data["host_requires"],
+                labs=tuple(data["labs"]),
+                owner=data["owner"],
+                boot=boot_from_json(data["boot"]),
+                arch=data["arch"],
+                hardware=data.get("hardware"),  # absent from rows written by 0.1 journals
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(_unreadable("request", recipe_id, data, exc)) from None
 
 
 def checked_request(recipe: Recipe) -> dict[str, Any]:
@@ -217,15 +221,27 @@ class Outcome:
 
     @classmethod
     def from_json(cls, recipe_id: str, status: str, data: Mapping[str, Any]) -> Outcome:
-        return cls(
-            recipe_id=recipe_id,
-            status=Status(status),
-            reasons=tuple(data["reasons"]),
-            guest=guest_from_json(data["guest"]),
-            provider=data["provider"],
-            flavor_id=data["flavor_id"],
-            error=data["error"],
-        )
+        """The outcome as the journal keeps it; one that cannot be read is ``failed``
+        with the reason (the caller must hear of the recipe either way)."""
+        try:
+            return cls(
+                recipe_id=recipe_id,
+                status=Status(status),
+                reasons=tuple(data["reasons"]),
+                guest=guest_from_json(data["guest"]),
+                provider=data["provider"],
+                flavor_id=data["flavor_id"],
+                error=data["error"],
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            error = _unreadable("outcome", recipe_id, data, exc)
+            return cls(recipe_id=recipe_id, status=Status.FAILED, error=f"ValueError: {error}")
+
+
+def _unreadable(what: str, recipe_id: str, data: Any, exc: Exception) -> str:
+    unreadable = data.get("unreadable") if isinstance(data, Mapping) else None
+    why = unreadable or f"{type(exc).__name__}: {exc}"
+    return f"the {what} the journal keeps for recipe {recipe_id} cannot be read ({why})"
 
 
 class Handle:
