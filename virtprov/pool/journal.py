@@ -104,7 +104,7 @@ class LaunchRow:
 
 def _loads(text: str, column: str) -> Any:
     """A JSON column; one that cannot be read (edited by hand, written by another
-    version) is an empty mapping saying so, so that the launch it belongs to fails with
+    version) becomes ``{"unreadable": why}``, so that the launch it belongs to fails with
     that reason instead of every read of the table raising."""
     try:
         return json.loads(text)

@@ -198,14 +198,17 @@ class Launcher:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                left: list[GuestRow] | None = self._ours_to_destroy(
-                    self.journal.guests_in(["doomed", "destroyed"]), time.time()
-                )
+                left: list[GuestRow] | None = self.destroying()
             except JournalUnavailable:
                 left = None
             if left == [] or time.monotonic() >= deadline:
                 return left
             self._stopping.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+
+    def destroying(self) -> list[GuestRow]:
+        """The guests this launcher is destroying: doomed, or destroyed and not yet
+        confirmed gone."""
+        return self._ours_to_destroy(self.journal.guests_in(["doomed", "destroyed"]), time.time())
 
     def wake(self) -> None:
         self._wake.set()

@@ -324,7 +324,7 @@ class Pool:
 
     def _drain(self, wait: float, started: float) -> tuple[Leftover, ...]:
         try:
-            before = len(self.journal.guests_in(["doomed", "destroyed"]))
+            before = len(self.launcher.destroying())
         except JournalUnavailable:
             before = 0
         rows = self.launcher.drain(wait)
