@@ -11,9 +11,9 @@ lines go (without any configuration, Python would print warnings and errors to s
 import logging
 
 from virtprov.pool.events import Event
-from virtprov.pool.journal import Journal
+from virtprov.pool.journal import Journal, JournalUnavailable
 from virtprov.pool.outcome import Handle, Outcome, Recipe, Status
-from virtprov.pool.pool import Pool
+from virtprov.pool.pool import Leftover, Pool
 from virtprov.pool.settings import Limits, PoolSettings
 from virtprov.pool.sweeper import Orphan, SweepReport
 
@@ -23,6 +23,8 @@ __all__ = [
     "Event",
     "Handle",
     "Journal",
+    "JournalUnavailable",
+    "Leftover",
     "Limits",
     "Orphan",
     "Outcome",
