@@ -1,23 +1,38 @@
-"""Fault soak: no leaks and a definite outcome for every recipe, through faults and kills.
+"""Fault soak: no leaks, nothing doubled, a definite outcome for every recipe, and every
+launcher thread alive, through provider faults, journal outages and kills.
 
-Two parts, on the fake provider (capacity for fewer guests than recipes, so that
+Three parts, on the fake provider (capacity for fewer guests than recipes, so that
 ``skipped`` happens too):
 
 1. **Faults**: 1,000 launches in one process with random faults at every provider step
-   (create, poll, start, stop, destroy and the cloud-side build; quota, transient,
-   permanent, timeouts, lost create answers). A permanent fault disables the provider;
-   the "operator" re-enables it half a second later. Half of the recipes ask the pool to
+   (create, poll, start, stop, destroy, the cloud-side build, and the reads: flavors,
+   capacity, listings): quota, transient, permanent, timeouts, lost create answers, and
+   exceptions that are not ``ProviderError``s at all (``RuntimeError``, ``KeyError``,
+   ``OSError``, as buggy SDK code raises). A permanent fault disables the provider; the
+   "operator" re-enables it half a second later. Half of the recipes ask the pool to
    start their guest. Every succeeded guest is released at once ("the recipe ended").
-   Afterwards: ``undecided`` recipes without an outcome, ``leaked`` guests left in the
-   cloud that no one owns (before any sweep: the pool's own rollback must be enough).
-2. **Kills**: a scheduler process (journal and fake cloud in files) is killed with
+   Afterwards: ``lost`` recipes without an outcome, ``doubled`` recipes with two,
+   ``undecided`` launches the journal has not decided, ``threads_dead`` launcher threads
+   that died, and, once the pool is closed, ``leaked``: guests left in the cloud (every
+   one was released, and no sweep runs: the pool's own rollback must be enough).
+2. **Journal outages**: 400 launches with the same faults on a PostgreSQL journal (a
+   throwaway server on 127.0.0.1) that is stopped for 2-4 s and started again, 3 times
+   mid-run (once a quarter of the outcomes are in, half, three quarters). The scheduler
+   loop carries on through them (``poll`` and ``release`` raise ``JournalUnavailable``
+   meanwhile; it retries them). The same figures; ``pauses``: the outages the launcher
+   noticed (it paused, then resumed by itself).
+3. **Kills**: a scheduler process (journal and fake cloud in files) is killed with
    SIGKILL at a random moment 50 times and restarted; it records the guests it owns in
-   its own file, as a scheduler's database would, and releases half of them. A last run
-   finishes the work; then the sweeper runs twice with that owned set. ``orphans_left``:
-   guests in the cloud nobody owns; ``owned_deleted``: owned guests that were deleted.
+   its own file, as a scheduler's database would, and releases a third of them. A last run
+   finishes the work; then the sweeper runs twice with that owned set (on the cloud
+   without its faults). ``orphans_left``: guests in the cloud nobody owns;
+   ``owned_deleted``: owned guests that were deleted.
 
-The last line is ``{"launches": ..., "leaked": ..., "undecided": ..., "kills": ...,
-"orphans_left": ..., "owned_deleted": ...}``. ``--quick`` runs 150 launches and 5 kills.
+The last line is ``{"launches": ..., "outage_launches": ..., "outages": ..., "pauses": ...,
+"kills": ..., "lost": ..., "doubled": ..., "leaked": ..., "undecided": ...,
+"threads_dead": ..., "orphans_left": ..., "owned_deleted": ...}`` (the counts summed over
+the parts).
+``--quick`` runs 150 launches, 60 through 1 outage, and 5 kills.
 """
 
 from __future__ import annotations
@@ -30,17 +45,35 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from virtprov.fake import FakeProvider
-from virtprov.fake.faults import FaultPlan, Latency
+from virtprov.fake.faults import DEFAULT_KINDS, UNEXPECTED_KINDS, FaultPlan, Latency
 from virtprov.model import NetworkBoot
-from virtprov.pool import Limits, Pool, PoolSettings, Recipe, Status
+from virtprov.pool import Event, Journal, Limits, Pool, PoolSettings, Recipe, Status
+from virtprov.pool.journal import JournalUnavailable
 
-RATES = {"create": 0.08, "poll": 0.03, "start": 0.05, "stop": 0.05, "destroy": 0.08, "build": 0.05}
+RATES = {
+    "create": 0.08,
+    "poll": 0.03,
+    "start": 0.05,
+    "stop": 0.05,
+    "destroy": 0.08,
+    "build": 0.05,
+    "flavors": 0.1,
+    "capacity": 0.1,
+    "list_guests": 0.05,
+}
+#: Every API call may also raise what a buggy SDK raises (the cloud-side build cannot).
+KINDS = {
+    operation: (*kinds, *UNEXPECTED_KINDS) if operation != "build" else kinds
+    for operation, kinds in DEFAULT_KINDS.items()
+}
 LATENCY = Latency(create=0.002, poll=0.001, destroy=0.001, build=(0.02, 0.2), shutdown=0.02)
 SETTINGS = PoolSettings(
     launcher="soak",
@@ -50,6 +83,23 @@ SETTINGS = PoolSettings(
     launch_timeout=60.0,
     default_limits=Limits(mutating=0.0, read=0.0),
 )
+UNDECIDED = ("queued", "creating", "building", "starting")
+
+
+class Watch:
+    """Counts the launcher's health events (a subscriber)."""
+
+    def __init__(self) -> None:
+        self.kinds: dict[str, int] = {}
+
+    def __call__(self, event: Event) -> None:
+        self.kinds[event.kind] = self.kinds.get(event.kind, 0) + 1
+
+
+def threads_dead(pool: Pool, watch: Watch) -> int:
+    """Threads that died during the run (each replaced) or are not alive now."""
+    threads = pool.status()["threads"]
+    return watch.kinds.get("thread.dead", 0) + sum(not t["alive"] for t in threads.values())
 
 
 def recipe(n: int) -> Recipe:
@@ -60,34 +110,120 @@ def settle(pool: Pool, timeout: float) -> None:
     """Wait until the journal holds no guest that is still being made or destroyed."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        busy = pool.journal.guests_in(["creating", "doomed", "destroyed"])
-        if not busy:
-            return
+        try:
+            if not pool.journal.guests_in(["creating", "doomed", "destroyed"]):
+                return
+        except JournalUnavailable:
+            pass
         time.sleep(0.1)
+
+
+def schedule(
+    pool: Pool, launches: int, deadline: float, taken: dict[str, int] | None = None
+) -> dict[str, int]:
+    """A scheduler's loop: take outcomes, release each guest at once, re-enable a disabled
+    provider; through journal outages (whatever raises is tried again). Outcomes taken
+    per recipe (in ``taken``, filled as they come)."""
+    taken = {} if taken is None else taken
+    statuses: dict[str, Status] = {}
+    releases = []
+    while (len(taken) < launches or releases) and time.monotonic() < deadline:
+        try:
+            if pool.status()["disabled"]:
+                pool.enable("fake")
+            for outcome in pool.poll(timeout=0.5):
+                taken[outcome.recipe_id] = taken.get(outcome.recipe_id, 0) + 1
+                statuses[outcome.recipe_id] = outcome.status
+                if outcome.guest is not None:
+                    releases.append(outcome)
+            while releases:
+                pool.release(releases[0])
+                releases.pop(0)
+        except JournalUnavailable:
+            time.sleep(0.1)  # the outcomes wait in the journal
+    counts = {s.value: list(statuses.values()).count(s) for s in Status}
+    print(f"  outcomes: {counts}")
+    return taken
+
+
+def figures(pool: Pool, launches: int, taken: dict[str, int], watch: Watch) -> dict[str, int]:
+    """What the run left undone (before the pool closes)."""
+    settle(pool, 60)
+    return {
+        "lost": launches - len(taken),
+        "doubled": sum(n > 1 for n in taken.values()),
+        "undecided": sum(pool.journal.counts().get(state, 0) for state in UNDECIDED),
+        "threads_dead": threads_dead(pool, watch),
+    }
 
 
 def faults_part(launches: int, seed: int) -> dict[str, int]:
     fake = FakeProvider(
-        latency=LATENCY, faults=FaultPlan(rates=RATES), seed=seed, instances=launches // 2
+        latency=LATENCY,
+        faults=FaultPlan(rates=RATES, kinds=KINDS),
+        seed=seed,
+        instances=launches // 2,
     )
-    with Pool({"fake": fake}, settings=SETTINGS, journal="sqlite://") as pool:
+    watch = Watch()
+    with Pool({"fake": fake}, settings=SETTINGS, journal="sqlite://", subscribers=[watch]) as pool:
         for n in range(launches):
             pool.submit(recipe(n))
-        decided: dict[str, Status] = {}
-        deadline = time.monotonic() + 300
-        while len(decided) < launches and time.monotonic() < deadline:
-            if pool.status()["disabled"]:
-                pool.enable("fake")
-            for outcome in pool.poll(timeout=0.5):
-                decided[outcome.recipe_id] = outcome.status
-                if outcome.guest is not None:
-                    pool.release(outcome)
-        settle(pool, 60)
-        held = {g.guest_id for g in pool.journal.guests_in(["live"])}
-        leaked = [g for g in fake.all_guest_ids() if g not in held]
-        counts = {s.value: list(decided.values()).count(s) for s in Status}
-    print(f"faults: {launches} launches: {counts}; leaked {len(leaked)}")
-    return {"launches": launches, "leaked": len(leaked), "undecided": launches - len(decided)}
+        taken = schedule(pool, launches, time.monotonic() + 300)
+        result = figures(pool, launches, taken, watch)
+    # Every guest was released: whatever the cloud still holds, the pool leaked.
+    result["leaked"] = len(fake.all_guest_ids())
+    print(f"faults: {launches} launches: {result}")
+    return result
+
+
+def outage_part(launches: int, outages: int, seed: int) -> dict[str, int]:
+    from virtprov_testing.postgres import TemporaryPostgres
+
+    rng = random.Random(seed)
+    fake = FakeProvider(
+        latency=LATENCY,
+        faults=FaultPlan(rates=RATES, kinds=KINDS),
+        seed=seed,
+        instances=launches // 2,
+    )
+    watch = Watch()
+    with TemporaryPostgres() as server:
+        url = server.fresh_database()
+        Journal(url, upgrade=True).close()
+
+        taken: dict[str, int] = {}
+
+        def outage() -> None:
+            # Mid-run: once 1/(outages+1) of the outcomes are in, then 2/(outages+1)...
+            for number in range(1, outages + 1):
+                while len(taken) < launches * number // (outages + 1):
+                    time.sleep(0.01)
+                server.stop_server()
+                time.sleep(rng.uniform(2.0, 4.0))
+                server.start_server()
+                resumed = time.monotonic() + 30  # one outage at a time: wait for the resume
+                while (
+                    watch.kinds.get("journal.available", 0) < number and time.monotonic() < resumed
+                ):
+                    time.sleep(0.01)
+
+        started = time.monotonic()
+        with Pool({"fake": fake}, settings=SETTINGS, journal=url, subscribers=[watch]) as pool:
+            for n in range(launches):
+                pool.submit(recipe(n))
+            thread = threading.Thread(target=outage)
+            thread.start()
+            schedule(pool, launches, time.monotonic() + 300, taken)
+            last = time.monotonic() - started
+            thread.join()
+            result = figures(pool, launches, taken, watch)
+    result["leaked"] = len(fake.all_guest_ids())
+    result["pauses"] = watch.kinds.get("journal.unavailable", 0)
+    print(
+        f"outages: {launches} launches, {outages} outages, the last outcome after {last:.0f} s:"
+        f" {result}"
+    )
+    return result
 
 
 def write_config(work: Path, recipes: int, seed: int) -> Path:
@@ -110,10 +246,15 @@ state_file = "{work / "cloud.sqlite"}"
 seed = {seed}
 capacity = {{ instances = {recipes // 2} }}
 latency = {{ create = 0.002, build = [0.02, 0.2], shutdown = 0.02 }}
-faults = {{ rates = {json.dumps(RATES).replace(":", " =").replace('"', "")} }}
+faults = {{ rates = {toml_table(RATES)}, kinds = {toml_table(KINDS)} }}
 """
     )
     return config
+
+
+def toml_table(table: dict[str, Any]) -> str:
+    """An inline TOML table of numbers or string lists (JSON writes both as TOML does)."""
+    return "{ " + ", ".join(f"{key} = {json.dumps(value)}" for key, value in table.items()) + " }"
 
 
 def child(config: Path, recipes: int, owned_file: Path) -> None:
@@ -167,13 +308,14 @@ def kills_part(recipes: int, kills: int, seed: int) -> dict[str, int]:
                 owned.discard(entry["release"])
         with Pool.from_config(config) as pool:
             pool.launcher.stop()  # only the sweeper is wanted here
-            undecided = sum(
-                n for k, n in pool.journal.counts().items() if k not in {s.value for s in Status}
-            )
-            first = pool.sweep(owned=owned)
-            second = pool.sweep(owned=owned)
+            undecided = sum(pool.journal.counts().get(state, 0) for state in UNDECIDED)
             fake = pool.providers["fake"]
             assert isinstance(fake, FakeProvider)
+            # The sweeps see a cloud without faults: what is checked is what they find
+            # (every orphan, no owned guest), not how a sweep copes with a failing cloud.
+            fake.faults = FaultPlan()
+            first = pool.sweep(owned=owned)
+            second = pool.sweep(owned=owned)
             left = set(fake.all_guest_ids())
         removed = len(second.deleted)
         print(
@@ -182,7 +324,7 @@ def kills_part(recipes: int, kills: int, seed: int) -> dict[str, int]:
         )
         return {
             "kills": kills,
-            "undecided_after_kills": undecided,
+            "undecided": undecided,
             "orphans_left": len(left - owned),
             "owned_deleted": len(owned - left),
         }
@@ -193,16 +335,40 @@ def main() -> None:
         child(Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="150 launches, 5 kills")
+    parser.add_argument(
+        "--quick", action="store_true", help="150 launches, 60 through 1 outage, 5 kills"
+    )
     parser.add_argument("--seed", type=int, default=20261122)
     args = parser.parse_args()
-    launches, recipes, kills = (150, 60, 5) if args.quick else (1000, 400, 50)
+    if args.quick:
+        launches, outage_launches, outages, recipes, kills = 150, 60, 1, 60, 5
+    else:
+        launches, outage_launches, outages, recipes, kills = 1000, 400, 3, 400, 50
     started = time.perf_counter()
-    figures = faults_part(launches, args.seed)
-    figures.update(kills_part(recipes, kills, args.seed))
-    figures["undecided"] += figures.pop("undecided_after_kills")
+    parts = [
+        faults_part(launches, args.seed),
+        outage_part(outage_launches, outages, args.seed),
+        kills_part(recipes, kills, args.seed),
+    ]
+    total = {
+        key: sum(part.get(key, 0) for part in parts)
+        for key in ("lost", "doubled", "leaked", "undecided", "threads_dead")
+    }
     print(f"soak took {time.perf_counter() - started:.0f} s")
-    print(json.dumps(figures))
+    print(
+        json.dumps(
+            {
+                "launches": launches,
+                "outage_launches": outage_launches,
+                "outages": outages,
+                "pauses": parts[1]["pauses"],
+                "kills": kills,
+                **total,
+                "orphans_left": parts[2]["orphans_left"],
+                "owned_deleted": parts[2]["owned_deleted"],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

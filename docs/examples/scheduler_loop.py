@@ -10,7 +10,6 @@ recipes. A real scheduler keeps its recipes in its database; here they are a dic
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 from virtprov.hostrequires import parse
@@ -78,10 +77,10 @@ def run(work: Path) -> dict[int, str]:
                     later = " for now" if outcome.status is Status.SKIPPED else ""
                     verdicts[recipe_id] = f"hardware{later} ({outcome.status.value}: {why})"
 
-        # 4. Recipes end: release their guests (idempotent, retried until confirmed).
+        # 4. Recipes end: release their guests (idempotent, retried until confirmed;
+        #    leaving the block waits until they are destroyed).
         for outcome in running.values():
             pool.release(outcome)
-        time.sleep(1.0)
     for recipe_id, verdict in sorted(verdicts.items()):
         print(f"recipe {recipe_id}: {verdict}")
     return verdicts

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from virtprov.pool import Event, Limits, Pool, PoolSettings
+from virtprov.pool import Event, Journal, Limits, Pool, PoolSettings
 from virtprov.provider import Provider
 
 FAST = PoolSettings(
@@ -22,7 +22,7 @@ VMX = "<hostRequires><cpu><flag value='vmx'/></cpu></hostRequires>"
 
 def fast_pool(
     providers: Mapping[str, Provider],
-    journal: str = "sqlite://",
+    journal: Journal | str = "sqlite://",
     *,
     subscribe: Callable[[Event], None] | None = None,
     **settings: Any,

@@ -86,6 +86,9 @@ def test_settings_from_the_pool_table() -> None:
     assert settings.workers == 3
     assert settings.limits_for("rhv").mutating == 2
     assert settings.limits_for("other").mutating == 10
+    assert (settings.close_timeout, settings.stuck_after) == (60.0, 300.0)
+    tuned = PoolSettings.from_options(options(close_timeout=5, stuck_after=30))
+    assert (tuned.close_timeout, tuned.stuck_after) == (5.0, 30.0)
     assert "VIRTPROV_JOURNAL_PASSWORD" in repr(settings.journal_password)
 
 
@@ -98,6 +101,8 @@ def test_settings_from_the_pool_table() -> None:
         ({"choice": "random"}, 'pool.choice: must be "ordered" or "least-loaded"'),
         ({"limits": {"rhv": {"mutate": 1}}}, "pool.limits.rhv.mutate: is not a known option"),
         ({"workers": 0}, "pool.workers: must be at least 1"),
+        ({"stuck_after": 0}, "pool.stuck_after: must be more than 0 seconds, got 0"),
+        ({"close_timeout": -1}, "pool.close_timeout: must not be negative, got -1"),
     ],
 )
 def test_bad_pool_settings_name_the_key(table: dict[str, object], message: str) -> None:

@@ -1,7 +1,8 @@
 """The pool's benchmarks, soak and multi-launcher run, shortened (``--quick``).
 
 Timings are not asserted (the machine is shared); the soak's correctness figures are:
-a definite outcome for every recipe, nothing leaked, no orphan left, no owned guest lost.
+a definite outcome for every recipe, none twice, nothing leaked, every launcher thread
+alive, the journal outage noticed and survived, no orphan left, no owned guest lost.
 """
 
 from __future__ import annotations
@@ -37,11 +38,18 @@ def test_quick_launch_benchmark_prints_its_figures() -> None:
 
 def test_quick_soak_leaves_nothing_behind() -> None:
     figures = run("soak.py")
+    assert figures["pauses"] >= figures["outages"]  # the launcher saw each outage, paused
     assert figures == {
         "launches": 150,
+        "outage_launches": 60,
+        "outages": 1,
+        "pauses": figures["pauses"],
+        "kills": 5,
+        "lost": 0,
+        "doubled": 0,
         "leaked": 0,
         "undecided": 0,
-        "kills": 5,
+        "threads_dead": 0,
         "orphans_left": 0,
         "owned_deleted": 0,
     }

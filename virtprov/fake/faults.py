@@ -1,4 +1,12 @@
-"""Latency and fault models for the fake provider: seeded, scripted, or none."""
+"""Latency and fault models for the fake provider: seeded, scripted, or none.
+
+Most fault kinds raise what a well-behaved provider raises (a
+:class:`~virtprov.errors.ProviderError`). Three stand for provider code that is not
+well-behaved, as SDKs are not: ``runtime_error``, ``key_error`` and ``os_error`` raise a
+``RuntimeError``, a ``KeyError`` and an ``OSError`` (``ConnectionResetError``). An
+``os_error`` in ``create`` comes after the guest was made, as a connection reset while
+reading the answer would.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +17,41 @@ from typing import Final, Literal, TypeAlias
 
 import attrs
 
-from virtprov.errors import CapacityExhausted, PermanentError, ProviderError, TransientError
+from virtprov.errors import CapacityExhausted, PermanentError, TransientError
 
-#: The operations the fake can delay or fail. ``build`` happens cloud-side, between polls.
-OPERATIONS: Final = ("create", "poll", "start", "stop", "destroy", "build")
-FaultKind: TypeAlias = Literal["capacity", "transient", "permanent", "timeout", "lost_response"]
-FAULT_KINDS: Final = ("capacity", "transient", "permanent", "timeout", "lost_response")
+#: The operations the fake can delay or fail. ``build`` happens cloud-side, between polls;
+#: ``flavors``, ``capacity`` and ``list_guests`` are the reads besides ``poll``.
+OPERATIONS: Final = (
+    "create",
+    "poll",
+    "start",
+    "stop",
+    "destroy",
+    "build",
+    "flavors",
+    "capacity",
+    "list_guests",
+)
+FaultKind: TypeAlias = Literal[
+    "capacity",
+    "transient",
+    "permanent",
+    "timeout",
+    "lost_response",
+    "runtime_error",
+    "key_error",
+    "os_error",
+]
+#: Faults that raise something other than a ProviderError, as buggy SDK code does.
+UNEXPECTED_KINDS: Final = ("runtime_error", "key_error", "os_error")
+FAULT_KINDS: Final = (
+    "capacity",
+    "transient",
+    "permanent",
+    "timeout",
+    "lost_response",
+    *UNEXPECTED_KINDS,
+)
 
 #: What Nova says when no host can take a server; :meth:`FakeProvider.classify_fault`
 #: recognises it, as a real provider recognises its cloud's text.
@@ -39,6 +76,9 @@ class Latency:
     destroy: Seconds = 0.0
     build: Seconds = 0.0
     shutdown: Seconds = 0.0
+    flavors: Seconds = 0.0
+    capacity: Seconds = 0.0
+    list_guests: Seconds = 0.0
 
     def draw(self, what: str, rng: random.Random) -> float:
         value: Seconds = getattr(self, what)
@@ -91,23 +131,33 @@ class FaultPlan:
                 return scripted.kind
         rate = self.rates.get(operation, 0.0)
         if rate and rng.random() < rate:
-            return rng.choice(self.kinds.get(operation) or _DEFAULT_KINDS[operation])
+            return rng.choice(self.kinds.get(operation) or DEFAULT_KINDS[operation])
         return None
 
 
-_DEFAULT_KINDS: Final[Mapping[str, tuple[FaultKind, ...]]] = {
+#: The kinds of fault each operation suffers when `FaultPlan.kinds` does not say.
+DEFAULT_KINDS: Final[Mapping[str, tuple[FaultKind, ...]]] = {
     "create": ("capacity", "transient", "permanent", "timeout", "lost_response"),
     "poll": ("transient", "timeout"),
     "start": ("transient", "timeout"),
     "stop": ("transient", "timeout"),
     "destroy": ("transient", "timeout"),
     "build": ("capacity", "transient"),
+    "flavors": ("transient", "timeout"),
+    "capacity": ("transient", "timeout"),
+    "list_guests": ("transient", "timeout"),
 }
 
 
-def error_for(kind: FaultKind, operation: str, provider: str) -> ProviderError:
-    """The exception an injected fault raises, worded as a cloud would."""
+def error_for(kind: FaultKind, operation: str, provider: str) -> Exception:
+    """The exception an injected fault raises, worded as a cloud (or an SDK) would."""
     what = f"injected {kind} fault in {operation}"
+    if kind == "runtime_error":
+        return RuntimeError(f"SDK bug ({what})")
+    if kind == "key_error":
+        return KeyError(f"server ({what})")
+    if kind == "os_error":
+        return ConnectionResetError(104, f"Connection reset by peer ({what})")
     if kind == "capacity":
         return CapacityExhausted(f"Quota exceeded ({what})", provider=provider)
     if kind == "permanent":

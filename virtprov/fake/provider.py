@@ -252,15 +252,21 @@ class FakeProvider(Provider):
         return self._info
 
     def flavors(self) -> Sequence[Flavor]:
-        return self._flavors
+        with self._call("flavors") as fault:
+            if fault is not None:
+                raise error_for(fault, "flavors", self._info.name)
+            return self._flavors
 
     def capacity(self) -> Capacity:
-        with self._transaction() as db:
-            return self._free(db)
+        with self._call("capacity") as fault:
+            if fault is not None:
+                raise error_for(fault, "capacity", self._info.name)
+            with self._transaction() as db:
+                return self._free(db)
 
     def create_guest(self, spec: GuestSpec) -> Guest:
         with self._call("create") as fault:
-            if fault not in (None, "lost_response"):
+            if fault not in (None, "lost_response", "os_error"):
                 raise error_for(fault, "create", self._info.name)
             now = self._clock()
             with self._transaction() as db:
@@ -304,6 +310,8 @@ class FakeProvider(Provider):
                     "was created)",
                     provider=self._info.name,
                 )
+            if fault == "os_error":  # the same, as an SDK that does not map its errors
+                raise error_for(fault, "create", self._info.name)
             return guest
 
     def poll(self, guest_ids: Sequence[str]) -> Mapping[str, Guest]:
@@ -369,14 +377,17 @@ class FakeProvider(Provider):
         )
 
     def list_guests(self, prefix: str) -> Sequence[Guest]:
-        with self._transaction() as db:
-            rows = db.execute(
-                f"SELECT {_STATE} FROM guests WHERE substr(name, 1, ?) = ? "  # noqa: S608
-                "ORDER BY created_at, id",
-                (len(prefix), prefix),
-            ).fetchall()
-            guests = [self._guest(db, self._advance(db, row)) for row in rows]
-        return [guest for guest in guests if LABEL_POOL in guest.labels]
+        with self._call("list_guests") as fault:
+            if fault is not None:
+                raise error_for(fault, "list_guests", self._info.name)
+            with self._transaction() as db:
+                rows = db.execute(
+                    f"SELECT {_STATE} FROM guests WHERE substr(name, 1, ?) = ? "  # noqa: S608
+                    "ORDER BY created_at, id",
+                    (len(prefix), prefix),
+                ).fetchall()
+                guests = [self._guest(db, self._advance(db, row)) for row in rows]
+            return [guest for guest in guests if LABEL_POOL in guest.labels]
 
     def list_resources(self, prefix: str) -> Sequence[OwnedResource]:
         with self._transaction() as db:

@@ -11,6 +11,12 @@ exactly one launcher. ``begin_create`` checks capacity and writes the reservatio
 transaction that locks the provider's capacity row (``SELECT ... FOR UPDATE`` on
 PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises writers), so processes never
 reserve more than a provider has.
+
+When the database cannot be reached (PostgreSQL restarting, the network down) or stays
+busy (SQLite's lock held past its timeout), every method raises
+:class:`JournalUnavailable`: a :class:`~virtprov.errors.JournalError` whose message is
+one line naming the journal (never its password). The caller tries again later; every
+write is safe to repeat, or to find done (the connection may drop after a commit).
 """
 
 from __future__ import annotations
@@ -80,22 +86,32 @@ class LaunchRow:
         m = row._mapping
         return cls(
             recipe_id=m["recipe_id"],
-            request=json.loads(m["request"]),
+            request=_loads(m["request"], "request"),
             state=m["state"],
             submitted_by=m["submitted_by"],
             owner=m["owner"],
             provider=m["provider"],
             flavor_id=m["flavor_id"],
             guest_row=m["guest_row"],
-            passed=tuple(json.loads(m["passed"])),
+            passed=tuple(_loads(m["passed"], "passed") or ()),
             attempts=m["attempts"],
             submitted_at=m["submitted_at"],
             deadline=m["deadline"],
             next_at=m["next_at"],
             status=m["status"],
-            outcome=None if m["outcome"] is None else json.loads(m["outcome"]),
+            outcome=None if m["outcome"] is None else _loads(m["outcome"], "outcome"),
             taken=bool(m["taken"]),
         )
+
+
+def _loads(text: str, column: str) -> Any:
+    """A JSON column; one that cannot be read (edited by hand, written by another
+    version) becomes ``{"unreadable": why}``, so that the launch it belongs to fails with
+    that reason instead of every read of the table raising."""
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        return {"unreadable": f"the journal's {column} column cannot be read: {exc}"}
 
 
 @attrs.frozen
@@ -109,6 +125,8 @@ class GuestRow:
     recipe_id: str
     state: str
     created_at: float
+    #: when the next attempt to destroy it is due (after a failed one)
+    next_at: float
     attempts: int
     reason: str | None
 
@@ -123,9 +141,38 @@ class GuestRow:
             recipe_id=m["recipe_id"],
             state=m["state"],
             created_at=m["created_at"],
+            next_at=m["next_at"],
             attempts=m["attempts"],
             reason=m["reason"],
         )
+
+
+class JournalUnavailable(JournalError):
+    """The journal's database cannot be reached, or stayed busy, just now; try again later.
+
+    ``reason`` is the database driver's message (its first line).
+    """
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"the journal {url} is unavailable: {reason}")
+
+
+def _is_outage(error: sa.exc.SQLAlchemyError) -> bool:
+    """Whether ``error`` says the database is out of reach or busy, not that a statement
+    is wrong: connection refused or lost, a server shutting down, SQLite's lock timeout."""
+    if isinstance(error, sa.exc.DBAPIError):
+        return error.connection_invalidated or isinstance(
+            error, sa.exc.OperationalError | sa.exc.InterfaceError
+        )
+    return isinstance(error, sa.exc.TimeoutError)  # no connection free in the pool
+
+
+def _first_line(error: sa.exc.SQLAlchemyError) -> str:
+    cause = error.orig if isinstance(error, sa.exc.DBAPIError) else error
+    text = str(cause).strip() or type(cause).__name__
+    return text.splitlines()[0][:500]
 
 
 class Journal:
@@ -162,6 +209,9 @@ class Journal:
             if upgrade:
                 self.upgrade()
             self.check_revision()
+        except JournalUnavailable as exc:
+            self.engine.dispose()
+            raise JournalError(f"cannot open the journal {self.safe_url}: {exc.reason}") from None
         except sa.exc.DBAPIError as exc:
             self.engine.dispose()
             raise JournalError(
@@ -233,7 +283,7 @@ class Journal:
         config = AlembicConfig()
         config.set_main_option("script_location", _MIGRATIONS)
         try:
-            with self._lock, self.engine.begin() as conn:
+            with self._available(), self._lock, self.engine.begin() as conn:
                 config.attributes["connection"] = conn
                 command.upgrade(config, "head")
         except CommandError as exc:
@@ -245,20 +295,31 @@ class Journal:
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        if not self.is_sqlite:
-            with self.engine.connect() as conn:
+        with self._available():
+            if not self.is_sqlite:
+                with self.engine.connect() as conn:
+                    yield conn
+                return
+            # SQLite: a read begins with BEGIN IMMEDIATE too (see _engine), and the
+            # in-memory database is one connection; so one thread at a time.
+            with self._lock, self.engine.connect() as conn:
                 yield conn
-            return
-        # SQLite: a read begins with BEGIN IMMEDIATE too (see _engine), and the
-        # in-memory database is one connection; so one thread at a time.
-        with self._lock, self.engine.connect() as conn:
-            yield conn
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._lock, self.engine.begin() as conn:
+        with self._available(), self._lock, self.engine.begin() as conn:
             self.writes += 1
             yield conn
+
+    @contextmanager
+    def _available(self) -> Iterator[None]:
+        """Turn "the database is out of reach" into :class:`JournalUnavailable`."""
+        try:
+            yield
+        except sa.exc.SQLAlchemyError as exc:
+            if not _is_outage(exc):
+                raise
+            raise JournalUnavailable(self.safe_url, _first_line(exc)) from exc
 
     # -- launchers ---------------------------------------------------------------------
 
@@ -305,6 +366,15 @@ class Journal:
                 sa.select(sa.func.count()).where(launchers.c.lease_until > now)
             ).scalar()
         return max(1, int(alive or 1))
+
+    def alive_launchers(self, now: float | None = None) -> set[str]:
+        """The names of the launchers whose lease has not run out."""
+        now = time.time() if now is None else now
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(launchers.c.name).where(launchers.c.lease_until > now)
+            ).all()
+        return {row.name for row in rows}
 
     def retire_launcher(self, name: str) -> None:
         """Give the lease up (a clean shutdown): others may take over at once."""
@@ -402,14 +472,31 @@ class Journal:
             row = conn.execute(sa.select(launches).where(launches.c.recipe_id == recipe_id)).first()
         return None if row is None else LaunchRow.of(row)
 
+    def launches(self, recipe_ids: Sequence[str]) -> dict[str, LaunchRow]:
+        """The launches of ``recipe_ids`` that exist, by recipe id (one query per 500)."""
+        found: dict[str, LaunchRow] = {}
+        wanted = list(dict.fromkeys(recipe_ids))
+        with self._read() as conn:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                rows = conn.execute(sa.select(launches).where(launches.c.recipe_id.in_(chunk)))
+                for row in rows.all():
+                    found[row.recipe_id] = LaunchRow.of(row)
+        return found
+
     def update_launch(self, recipe_id: str, launcher: str, **values: Any) -> bool:
-        """Change a launch this launcher owns; ``False`` if it lost the launch."""
+        """Change an undecided launch this launcher owns; ``False`` if it lost the launch
+        or it is decided (a step that began before the decision must not undo it)."""
         if "passed" in values:
             values["passed"] = json.dumps(list(values["passed"]))
         with self._write() as conn:
             result = conn.execute(
                 sa.update(launches)
-                .where(launches.c.recipe_id == recipe_id, launches.c.owner == launcher)
+                .where(
+                    launches.c.recipe_id == recipe_id,
+                    launches.c.owner == launcher,
+                    launches.c.state != "decided",
+                )
                 .values(values)
             )
             return bool(result.rowcount)
@@ -481,7 +568,8 @@ class Journal:
         """Reserve capacity and write the intent to create; the guest row, or ``None``.
 
         ``None`` when the provider's last capacity snapshot, minus every guest made
-        since it was taken, cannot fit ``flavor`` (or the launch is no longer ours).
+        since it was taken, cannot fit ``flavor`` (or the launch is no longer ours, or
+        was decided meanwhile).
         """
         try:
             return self._begin_create(recipe_id, launcher, provider, flavor, name, now)
@@ -521,7 +609,11 @@ class Journal:
             ).scalar_one()
             result = conn.execute(
                 sa.update(launches)
-                .where(launches.c.recipe_id == recipe_id, launches.c.owner == launcher)
+                .where(
+                    launches.c.recipe_id == recipe_id,
+                    launches.c.owner == launcher,
+                    launches.c.state != "decided",
+                )
                 .values(state="creating", provider=provider, flavor_id=flavor.id, guest_row=row)
             )
             if not result.rowcount:
@@ -811,7 +903,10 @@ def _engine(url: sa.URL, shown: str) -> Engine:
             raise JournalError(
                 f"cannot open the journal {shown}: cannot make its directory: {exc.strerror}"
             ) from None
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        # How long a writer waits for another's lock before the journal is "unavailable";
+        # `?timeout=SECONDS` in the URL says otherwise.
+        busy = {} if "timeout" in url.query else {"timeout": 30}
+        engine = sa.create_engine(url, connect_args=busy)
     else:  # one in-memory database shared by the pool's threads (tests)
         engine = sa.create_engine(
             "sqlite://", connect_args={"check_same_thread": False}, poolclass=sa.StaticPool
@@ -837,6 +932,7 @@ __all__ = [
     "HEAD_REVISION",
     "GuestRow",
     "Journal",
+    "JournalUnavailable",
     "LaunchRow",
     "default_journal_url",
     "schema",

@@ -11,6 +11,13 @@ Every cloud call whose answer could be lost is preceded by a journal write (the 
 row in state ``creating``, with its name) and followed by one (its id). A guest that
 may exist but is not wanted is *doomed*: destroyed by id, or found by name and
 destroyed when its create's answer was lost, then confirmed gone by a later poll.
+
+No fault stops it. Whatever one recipe or one provider call raises decides or retries
+that launch alone (or backs that provider's reads off), with the error recorded and the
+traceback logged. While the journal is unavailable the launcher pauses and resumes by
+itself: every step is re-derived from the journal's rows, so nothing is lost or done
+twice. A *watchdog* thread reports a thread that died (and starts a new one) or that has
+been busy with one task for longer than ``stuck_after``.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -36,16 +43,18 @@ from virtprov.errors import (
     ProviderError,
 )
 from virtprov.model import Flavor, Guest, GuestSpec, GuestState, ImageBoot
+from virtprov.pool import backoff
 from virtprov.pool.abandon import abandon_orphaned
-from virtprov.pool.events import EventBus
-from virtprov.pool.journal import GuestRow, Journal, LaunchRow
+from virtprov.pool.events import EventBus, describe
+from virtprov.pool.journal import GuestRow, Journal, JournalUnavailable, LaunchRow
 from virtprov.pool.outcome import Outcome, Recipe, Status
 from virtprov.pool.ratelimit import TokenBucket
 from virtprov.pool.settings import PoolSettings
+from virtprov.pool.watchdog import Watchdog, Work
 from virtprov.provider import Provider
 
 if TYPE_CHECKING:
-    from virtprov.hostrequires import Candidates
+    from virtprov.hostrequires import Candidates, HostRequires
 
 log = logging.getLogger("virtprov.pool")
 
@@ -57,6 +66,16 @@ MAX_ATTEMPTS = 5
 HEARTBEAT = 1.0
 #: Task priorities (lowest first).
 STOP, READ, MUTATING = range(3)
+#: The longest pause between two tries to reach a journal that is unavailable: the
+#: launcher should resume within seconds of the database's return.
+JOURNAL_RETRY_MAX = 10.0
+#: Error texts kept in outcomes and events are cut here (a cloud may answer a whole page).
+MAX_ERROR_CHARS = 2000
+
+DRIVER = "virtprov-driver"
+
+#: What a dispatched task is keyed by: ("launch", recipe id) or ("guest", guest row).
+Key = tuple[str, str]
 
 
 @attrs.define
@@ -67,8 +86,26 @@ class _ProviderState:
     next_poll: float = 0.0
     polling: bool = False
     refreshing: bool = False
+    listing: bool = False
     #: the provider's flavors, prepared once for every recipe's match
     flavors: Candidates | None = None
+    listing_backoff: backoff.Backoff = attrs.Factory(backoff.Backoff)
+    capacity_backoff: backoff.Backoff = attrs.Factory(backoff.Backoff)
+    poll_backoff: backoff.Backoff = attrs.Factory(backoff.Backoff)
+
+
+@attrs.frozen
+class _NotListed:
+    """A provider whose flavors are not known: disabled, or listing them failed (so far)."""
+
+    reason: str
+    disabled: bool
+
+
+@attrs.frozen
+class _Outage:
+    since: float
+    error: str
 
 
 class Launcher:
@@ -100,62 +137,167 @@ class Launcher:
         }
         # Reads (polls, capacity, listings) before mutating calls: a poll must never
         # wait behind a queue of creates that are waiting for their rate budget.
-        self._tasks: queue.PriorityQueue[tuple[int, int, Callable[[], None] | None]] = (
+        self._tasks: queue.PriorityQueue[tuple[int, int, tuple[str, Callable[[], None]] | None]] = (
             queue.PriorityQueue()
         )
         self._sequence = itertools.count()
-        self._busy: set[str] = set()
+        self._busy: set[Key] = set()
         self._busy_lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._draining = False
+        self._watchdog = Watchdog(events, settings.stuck_after, self._stopping)
         self._next_heartbeat = 0.0
         self._share = 1
-        self._host_requires: dict[str, Any] = {}
+        self._host_requires: dict[str, HostRequires] = {}
+        #: why a queued launch is waiting (not decided) in the last planning pass
+        self._waiting: dict[str, str] = {}
+        #: launches that could not even be decided after a failure: left alone until then
+        self._quarantine: dict[str, float] = {}
+        self._outage: _Outage | None = None
+        self._outage_lock = threading.Lock()
+        #: wall-clock time of the end of the last planning pass
+        self.last_pass: float | None = None
 
     # -- life --------------------------------------------------------------------------
 
     def start(self) -> None:
         self.journal.register_launcher(self.name, self.settings.lease)
-        self._threads = [threading.Thread(target=self._drive, name="virtprov-driver", daemon=True)]
-        self._threads += [
-            threading.Thread(target=self._work, name=f"virtprov-worker-{n}", daemon=True)
-            for n in range(self.settings.workers)
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._watchdog.spawn(DRIVER, self._drive)
+        for n in range(self.settings.workers):
+            self._watchdog.spawn(f"virtprov-worker-{n}", self._serve)
+        self._watchdog.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish the calls in flight, then stop. Launches stay in the journal."""
-        if not self._threads or self._stopping.is_set():
+        if not self.running:
             return
         self._stopping.set()
         self._wake.set()
         for _ in range(self.settings.workers):
             self._tasks.put((STOP, next(self._sequence), None))
+        self._watchdog.join(timeout)
+        try:
+            self.journal.retire_launcher(self.name)
+        except JournalUnavailable as exc:
+            log.warning(
+                "could not give up the lease of launcher %s (%s): other launchers take its "
+                "launches over when the lease runs out",
+                self.name,
+                exc.reason,
+            )
+
+    def drain(self, timeout: float) -> list[GuestRow] | None:
+        """Stop launching and wait up to ``timeout`` seconds until every guest this
+        launcher is destroying is confirmed gone.
+
+        What is left (doomed or not yet confirmed destroyed), or ``None`` when the journal
+        could not be read to tell.
+        """
+        self._draining = True
+        self._wake.set()
         deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        self.journal.retire_launcher(self.name)
+        while True:
+            try:
+                left: list[GuestRow] | None = self.destroying()
+            except JournalUnavailable:
+                left = None
+            if left == [] or time.monotonic() >= deadline:
+                return left
+            self._stopping.wait(min(0.05, max(0.0, deadline - time.monotonic())))
+
+    def destroying(self) -> list[GuestRow]:
+        """The guests this launcher is destroying: doomed, or destroyed and not yet
+        confirmed gone."""
+        return self._ours_to_destroy(self.journal.guests_in(["doomed", "destroyed"]), time.time())
 
     def wake(self) -> None:
         self._wake.set()
 
     @property
+    def running(self) -> bool:
+        """Started and not stopped."""
+        return len(self._watchdog) > 0 and not self._stopping.is_set()
+
+    @property
     def threads(self) -> int:
-        return len(self._threads)
+        """How many threads this launcher runs (driver, workers, watchdog)."""
+        return len(self._watchdog)
+
+    def health(self) -> dict[str, Any]:
+        """Each thread's liveness and task, the age of the last planning pass, the journal."""
+        threads = self._watchdog.health()
+        outage = self._outage
+        journal = (
+            {"available": True}
+            if outage is None
+            else {
+                "available": False,
+                "since": outage.since,
+                "seconds": time.time() - outage.since,
+                "error": outage.error,
+            }
+        )
+        age = None if self.last_pass is None else time.time() - self.last_pass
+        return {"threads": threads, "last_pass_age": age, "journal": journal}
+
+    # -- the journal's availability ---------------------------------------------------
+
+    def _journal_down(self, exc: JournalUnavailable) -> None:
+        with self._outage_lock:
+            if self._outage is not None:
+                return
+            self._outage = _Outage(time.time(), exc.reason)
+        self.events.emit(
+            "journal.unavailable",
+            message=f"{exc}; the launcher pauses and resumes by itself when it is back",
+            error=exc.reason,
+        )
+
+    def _journal_up(self) -> None:
+        if self._outage is None:
+            return
+        with self._outage_lock:
+            outage, self._outage = self._outage, None
+        if outage is not None:
+            seconds = time.time() - outage.since
+            self.events.emit(
+                "journal.available",
+                message=f"the journal is back after {seconds:.1f} s; the launcher resumes",
+                seconds=seconds,
+            )
 
     # -- the driver --------------------------------------------------------------------
 
-    def _drive(self) -> None:
+    def _drive(self, work: Work) -> None:
         tick = min(self.settings.poll_interval, 0.5) or 0.05
+        failures = 0
         while not self._stopping.is_set():
+            pause: float | None = None
+            work.current = ("a planning pass", time.monotonic())
             try:
                 self.tick()
-            except Exception:  # the driver must outlive any one bad row or provider
-                log.exception("launcher tick failed")
-            self._wake.wait(tick)
-            self._wake.clear()
+            except JournalUnavailable as exc:
+                failures += 1
+                self._journal_down(exc)
+                pause = backoff.delay(failures, self.settings.retry_delay, JOURNAL_RETRY_MAX)
+            except Exception:  # the driver outlives anything; per-launch faults end earlier
+                failures += 1
+                pause = backoff.delay(
+                    failures, self.settings.retry_delay, self.settings.retry_max_delay
+                )
+                log.exception("launcher planning pass failed; next try in %.1f s", pause)
+            else:
+                failures = 0
+                self.last_pass = time.time()
+                self._journal_up()
+            finally:
+                work.current = None
+            if pause is None:
+                self._wake.wait(tick)
+                self._wake.clear()
+            else:
+                self._stopping.wait(pause)
 
     def tick(self, now: float | None = None) -> None:
         """One planning round (the driver calls it; tests may too)."""
@@ -171,34 +313,84 @@ class Launcher:
             self._next_heartbeat = now + min(self.settings.lease / 3, HEARTBEAT)
             # attended launches of a dead submitter are abandoned, never claimed below
             abandon_orphaned(self.journal, self.events, now)
+        if self._draining:  # closing: only destroy what is doomed, and confirm it
+            self._poll({}, now)
+            self._destroy_doomed(now)
+            return
         self._refresh_capacity(now)
         disabled = self.journal.disabled_providers()
         building: dict[str, list[LaunchRow]] = {}
         for row in self.journal.claim(self.name, now, self._share):
-            if self._is_busy(row.recipe_id):
+            if self._is_busy(("launch", row.recipe_id)):
                 continue
-            if now > row.deadline:
-                self._time_out(row)
-            elif row.state == "queued" and row.next_at <= now:
-                self._plan(row, disabled, now)
-            elif row.state == "creating":
-                self._dispatch(row.recipe_id, self._recover_create, row, read=True)
-            elif row.state == "building" and row.provider is not None:
-                building.setdefault(row.provider, []).append(row)
-            elif row.state == "starting" and row.next_at <= now:
-                self._dispatch(row.recipe_id, self._start, row)
+            if self._quarantine.get(row.recipe_id, 0.0) > now:
+                continue
+            try:
+                self._step(row, disabled, building, now)
+            except JournalUnavailable:
+                raise
+            except Exception as exc:  # one launch's fault is that launch's alone
+                self._fail_alone(row, exc, now)
         self._poll(building, now)
         self._destroy_doomed(now)
 
-    def _is_busy(self, key: str) -> bool:
+    def _step(
+        self,
+        row: LaunchRow,
+        disabled: Mapping[str, str],
+        building: dict[str, list[LaunchRow]],
+        now: float,
+    ) -> None:
+        if now > row.deadline:
+            self._time_out(row)
+        elif row.state == "queued" and row.next_at <= now:
+            self._plan(row, disabled, now)
+        elif row.state == "creating" and row.next_at <= now:
+            self._dispatch(
+                ("launch", row.recipe_id),
+                f"the recovery of recipe {row.recipe_id}'s create",
+                self._recover_create,
+                row,
+                read=True,
+            )
+        elif row.state == "building" and row.provider is not None:
+            building.setdefault(row.provider, []).append(row)
+        elif row.state == "starting" and row.next_at <= now:
+            self._dispatch(
+                ("launch", row.recipe_id),
+                f"the start of recipe {row.recipe_id}'s guest",
+                self._start,
+                row,
+            )
+
+    def _fail_alone(self, row: LaunchRow, exc: Exception, now: float) -> None:
+        """Something no launch step expects: fail this launch, and only this one."""
+        error = _error(exc)
+        log.error(
+            "recipe %s: %s while planning; the launch fails", row.recipe_id, error, exc_info=exc
+        )
+        try:
+            launch = self.journal.launch(row.recipe_id) or row  # as far as it got
+            if launch.guest_row is not None:
+                self._doom(self.journal.guest(launch.guest_row), f"launch failed: {error}")
+            self._decide(launch, Status.FAILED, error=error)
+        except JournalUnavailable:
+            raise
+        except Exception:
+            # Not even its failure can be recorded: leave it alone for a while, so that
+            # one launch cannot fill the log on every pass.
+            self._quarantine[row.recipe_id] = now + self.settings.retry_max_delay
+            log.exception("recipe %s: its failure cannot be recorded either", row.recipe_id)
+
+    def _is_busy(self, key: Key) -> bool:
         with self._busy_lock:
             return key in self._busy
 
-    def _put(self, priority: int, task: Callable[[], None]) -> None:
-        self._tasks.put((priority, next(self._sequence), task))
+    def _put(self, priority: int, label: str, task: Callable[[], None]) -> None:
+        self._tasks.put((priority, next(self._sequence), (label, task)))
 
     def _dispatch(
-        self, key: str, task: Callable[..., None], *args: Any, read: bool = False
+        self, key: Key, label: str, task: Callable[..., None], *args: Any, read: bool = False
     ) -> None:
         with self._busy_lock:
             if key in self._busy:
@@ -207,43 +399,77 @@ class Launcher:
 
         def run() -> None:
             try:
-                task(*args)
-            except Exception:
-                log.exception("pool task %s failed", getattr(task, "__name__", task))
+                # While the journal is away or the pool is closing, a launch step would
+                # make cloud calls it cannot record (or new guests): the journal's rows
+                # bring the step back once that is over. Destroys go on while closing.
+                if self._outage is None and not (self._draining and key[0] == "launch"):
+                    task(*args)
+            except JournalUnavailable as exc:
+                self._journal_down(exc)
+            except Exception as exc:
+                self._task_failed(key, label, exc)
             finally:
                 with self._busy_lock:
                     self._busy.discard(key)
                 self._wake.set()
 
-        self._put(READ if read else MUTATING, run)
+        self._put(READ if read else MUTATING, label, run)
 
-    def _work(self) -> None:
+    def _serve(self, work: Work) -> None:
         while True:
-            _, _, task = self._tasks.get()
-            if task is None:
+            _, _, item = self._tasks.get()
+            if item is None:
                 return
-            task()
+            label, task = item
+            work.current = (label, time.monotonic())
+            try:
+                task()
+            except JournalUnavailable as exc:
+                self._journal_down(exc)
+            except Exception:  # each task guards itself; this is the last line
+                log.exception("launcher task %s failed", label)
+            finally:
+                work.current = None
+
+    def _task_failed(self, key: Key, label: str, exc: Exception) -> None:
+        """A dispatched task raised what it did not expect: retry (or fail) its launch,
+        or back its destroy off; the worker lives on."""
+        log.error("%s failed: %s", label, _error(exc), exc_info=exc)
+        try:
+            if key[0] == "guest":
+                self._guest_failed(self.journal.guest(int(key[1])), exc)
+                return
+            launch = self._current(key[1])
+            if launch is not None:
+                self._retry(launch.recipe_id, launch.provider or "", exc, state=launch.state)
+        except JournalUnavailable as outage:
+            self._journal_down(outage)
+        except Exception:
+            log.exception("%s: its failure could not be recorded", label)
 
     # -- planning ----------------------------------------------------------------------
 
     def _plan(self, row: LaunchRow, disabled: Mapping[str, str], now: float) -> None:
         """Choose a provider and flavor, write the intent, and hand the create over."""
-        from virtprov.hostrequires import parse
-        from virtprov.hostrequires.tmt import parse_tmt
-
         recipe = Recipe.from_json(row.recipe_id, row.request)
-        try:
-            hr = self._host_requires.get(row.recipe_id)
-            if hr is None:
+        language = "hardware" if recipe.hardware is not None else "hostRequires"
+        hr = self._host_requires.get(row.recipe_id)
+        if hr is None:
+            from virtprov.hostrequires import parse
+            from virtprov.hostrequires.tmt import parse_tmt
+
+            try:
                 if recipe.hardware is not None:
                     hr = parse_tmt(recipe.hardware)
                 else:
                     hr = parse(recipe.host_requires)
-                self._host_requires[row.recipe_id] = hr
-        except HostRequiresError as exc:
-            language = "hardware" if recipe.hardware is not None else "hostRequires"
-            self._decide(row, Status.PRECLUDED, reasons=(f"{language}: {exc}",))
-            return
+            except HostRequiresError as exc:
+                self._decide(row, Status.PRECLUDED, reasons=(f"{language}: {exc}",))
+                return
+            except Exception as exc:
+                self._unjudgeable(row, language, exc)
+                return
+            self._host_requires[row.recipe_id] = hr
         serving = [
             (name, state)
             for name, state in self.providers.items()
@@ -254,35 +480,48 @@ class Launcher:
             self._decide(row, Status.PRECLUDED, reasons=(f"no provider serves lab {labs}",))
             return
         precluded: list[str] = []
+        unknown: list[str] = []  # flavors not listed (yet): no verdict either way
+        blocked: list[str] = []  # disabled before its flavors could be listed
         choices: list[tuple[str, _ProviderState, Flavor]] = []
-        for name, state in serving:
-            verdict = hr.virtualisable(state.provider.info)
-            if not verdict and hr.declared:
-                # a flavor may declare what it asks for (CPU flags, TPM...): look, then ask
-                # again; any other "no" is decided before any cloud call
-                with contextlib.suppress(ProviderError):
-                    verdict = hr.virtualisable(self._flavors(state).target)
-            if not verdict:
-                precluded += [f"{name}: {reason}" for reason in verdict.reasons]
-                continue
-            try:
-                flavors = self._flavors(state)
-            except ProviderError as exc:
-                precluded.append(f"{name}: cannot list flavors: {exc.message}")
-                continue
-            match = hr.match(flavors)
-            if match.chosen is None:
-                precluded += [f"{name}: {reason}" for reason in match.reasons] or [
-                    f"{name}: no flavor satisfies the recipe"
-                ]
-                continue
-            choices.append((name, state, match.chosen))
+        try:
+            for name, state in serving:
+                verdict = hr.virtualisable(state.provider.info)
+                if not verdict and hr.declared:
+                    # a flavor may declare what it asks for (CPU flags, TPM...): look, then
+                    # ask again; any other "no" is decided before any cloud call
+                    listed = self._listed(name, state, disabled)
+                    if isinstance(listed, _NotListed):
+                        (blocked if listed.disabled else unknown).append(f"{name}: {listed.reason}")
+                        continue
+                    verdict = hr.virtualisable(listed.target)
+                if not verdict:
+                    precluded += [f"{name}: {reason}" for reason in verdict.reasons]
+                    continue
+                listed = self._listed(name, state, disabled)
+                if isinstance(listed, _NotListed):
+                    (blocked if listed.disabled else unknown).append(f"{name}: {listed.reason}")
+                    continue
+                match = hr.match(listed)
+                if match.chosen is None:
+                    precluded += [f"{name}: {reason}" for reason in match.reasons] or [
+                        f"{name}: no flavor satisfies the recipe"
+                    ]
+                    continue
+                choices.append((name, state, match.chosen))
+        except Exception as exc:  # the evaluator failed on this document: it alone
+            self._unjudgeable(row, language, exc)
+            return
         if not choices:
-            self._decide(row, Status.PRECLUDED, reasons=tuple(precluded))
+            if unknown:  # a provider that could not be asked may still take it
+                self._wait(row, unknown)
+            elif blocked:
+                self._decide(row, Status.SKIPPED, reasons=(*blocked, *precluded))
+            else:
+                self._decide(row, Status.PRECLUDED, reasons=tuple(precluded))
             return
         passed = list(row.passed)
         given_up = {entry.split(":", 1)[0] for entry in passed}
-        waiting = False
+        waiting = list(unknown)
         for name, state, flavor in self._order(choices):
             if name in given_up:
                 continue
@@ -291,7 +530,13 @@ class Launcher:
                 continue
             free = self.journal.capacity(name)
             if free is None:
-                waiting = True  # no snapshot yet: plan again once the first one is in
+                # no snapshot yet: plan again once the first one is in
+                trouble = state.capacity_backoff.error
+                waiting.append(
+                    f"{name}: cannot read capacity: {trouble}"
+                    if trouble
+                    else f"{name}: capacity not read yet"
+                )
                 continue
             if not free[0].fits(flavor):
                 passed.append(f"{name}: not enough capacity for {flavor.name}")
@@ -308,14 +553,40 @@ class Launcher:
             if guest_row is None:
                 passed.append(f"{name}: not enough capacity for {flavor.name}")
                 continue
+            self._waiting.pop(row.recipe_id, None)
             self.events.emit(
                 "launch.attempt", recipe_id=row.recipe_id, provider=name, flavor=flavor.name
             )
-            self._dispatch(row.recipe_id, self._create, row.recipe_id, state, spec, guest_row)
+            self._dispatch(
+                ("launch", row.recipe_id),
+                f"the create of recipe {row.recipe_id}'s guest on {name}",
+                self._create,
+                row.recipe_id,
+                state,
+                spec,
+                guest_row,
+            )
             return
         if waiting:
+            self._wait(row, waiting)
             return
-        self._decide(row, Status.SKIPPED, reasons=tuple(passed))
+        self._decide(row, Status.SKIPPED, reasons=(*passed, *blocked))
+
+    def _unjudgeable(self, row: LaunchRow, language: str, exc: Exception) -> None:
+        """The evaluator raised something other than a verdict on this recipe's document."""
+        error = _error(exc)
+        log.error(
+            "recipe %s: judging its %s raised %s; it is precluded",
+            row.recipe_id,
+            language,
+            error,
+            exc_info=exc,
+        )
+        self._decide(row, Status.PRECLUDED, reasons=(f"{language}: cannot be judged: {error}",))
+
+    def _wait(self, row: LaunchRow, reasons: Iterable[str]) -> None:
+        """Leave a launch queued for the next pass; remember why, for its deadline."""
+        self._waiting[row.recipe_id] = "; ".join(reasons)
 
     def _order(
         self, choices: list[tuple[str, _ProviderState, Flavor]]
@@ -331,15 +602,42 @@ class Launcher:
 
         return sorted(choices, key=load)
 
-    def _flavors(self, state: _ProviderState) -> Candidates:
-        """The provider's flavors (with their declarations), listed and prepared once."""
-        if state.flavors is None:
-            from virtprov.hostrequires import Target, prepare
+    def _listed(
+        self, name: str, state: _ProviderState, disabled: Mapping[str, str]
+    ) -> Candidates | _NotListed:
+        """The provider's flavors (with their declarations), listed once by a worker.
 
+        Until they are listed (or while listing them fails) the provider is unknown, not
+        a "no": only a verdict on the requirements precludes a recipe.
+        """
+        if state.flavors is not None:
+            return state.flavors
+        if name in disabled:
+            return _NotListed(f"disabled: {disabled[name]}", disabled=True)
+        if not state.listing and state.listing_backoff.ready(time.time()):
+            state.listing = True
+            self._put(
+                READ, f"the flavor listing of {name}", functools.partial(self._list, name, state)
+            )
+        error = state.listing_backoff.error
+        if error:
+            return _NotListed(f"cannot list flavors: {error}", disabled=False)
+        return _NotListed("flavors not listed yet", disabled=False)
+
+    def _list(self, name: str, state: _ProviderState) -> None:
+        from virtprov.hostrequires import Target, prepare
+
+        try:
+            self._acquire(name, state.read, "read")
             flavors = state.provider.declared_flavors()
             target = Target.from_info(state.provider.info, flavors)
             state.flavors = prepare(flavors, target, defaults=self.defaults)
-        return state.flavors
+            state.listing_backoff.succeeded()
+        except Exception as exc:
+            self._provider_failed(name, state.listing_backoff, "listing the flavors", exc)
+        finally:
+            state.listing = False
+            self._wake.set()
 
     def _spec(self, recipe: Recipe, flavor: Flavor) -> GuestSpec:
         extra = {LABEL_OWNER: recipe.owner} if recipe.owner else None
@@ -361,6 +659,31 @@ class Launcher:
         if waited > 0:
             self.events.emit("ratelimit.wait", provider=provider, budget=budget, seconds=waited)
 
+    def _provider_failed(
+        self, name: str, trouble: backoff.Backoff, what: str, exc: Exception
+    ) -> float:
+        """A read of a provider failed: back off (with jitter), disable it on a permanent
+        error; the seconds until the next try."""
+        if isinstance(exc, JournalUnavailable):
+            raise exc
+        message = exc.message if isinstance(exc, ProviderError) else _error(exc)
+        wait = trouble.failed(
+            message,
+            time.time(),
+            self.settings.retry_delay,
+            self.settings.retry_max_delay,
+            backoff.retry_after_of(exc),
+        )
+        if isinstance(exc, PermanentError):
+            self._disable(name, exc.message)
+        elif isinstance(exc, ProviderError):
+            log.info("%s of %s failed, next try in %.1f s: %s", what, name, wait, message)
+        else:
+            log.error(
+                "%s of %s raised %s; next try in %.1f s", what, name, message, wait, exc_info=exc
+            )
+        return wait
+
     def _create(self, recipe_id: str, state: _ProviderState, spec: GuestSpec, row: int) -> None:
         name = state.provider.info.name
         self._acquire(name, state.mutating, "mutating")
@@ -379,8 +702,12 @@ class Launcher:
             # Transient, or unknown: the create may have happened with its answer lost.
             # created_at is when the guest came to be (for capacity snapshots taken
             # while the call was in flight): here, possibly just now.
+            _log_unexpected(exc, "create of %s on %s", spec.name, name)
             self.journal.update_guest(
-                row, state="doomed", reason=f"create failed: {exc}", created_at=time.time()
+                row,
+                state="doomed",
+                reason=f"create failed: {_error(exc)}",
+                created_at=time.time(),
             )
             self._retry(recipe_id, name, exc)
         else:
@@ -440,6 +767,7 @@ class Launcher:
             self._decide(row, Status.FAILED, error=_error(exc))
             return
         except Exception as exc:
+            _log_unexpected(exc, "start of %s on %s", guest_row.guest_id, row.provider)
             self._retry(row.recipe_id, row.provider, exc, state="starting")
             return
         if guest is None:
@@ -453,10 +781,8 @@ class Launcher:
         self._succeed(row, guest, guest_row)
 
     def _poll(self, building: dict[str, list[LaunchRow]], now: float) -> None:
-        destroyed: dict[str, list[GuestRow]] = {}
-        for guest in self.journal.guests_in(["destroyed"]):
-            destroyed.setdefault(guest.provider, []).append(guest)
-        for name in set(building) | set(destroyed):
+        destroyed = {guest.provider for guest in self.journal.guests_in(["destroyed"])}
+        for name in set(building) | destroyed:
             state = self.providers.get(name)
             if state is None or state.polling or now < state.next_poll:
                 continue
@@ -464,28 +790,37 @@ class Launcher:
             state.next_poll = now + self.settings.poll_interval
             self._put(
                 READ,
-                functools.partial(
-                    self._poll_provider, state, building.get(name, []), destroyed.get(name, [])
-                ),
+                f"the poll of {name}",
+                functools.partial(self._poll_provider, state, building.get(name, [])),
             )
 
-    def _poll_provider(
-        self, state: _ProviderState, building: list[LaunchRow], destroyed: list[GuestRow]
-    ) -> None:
+    def _poll_provider(self, state: _ProviderState, building: list[LaunchRow]) -> None:
+        """One batched poll: advance the building launches, confirm destroyed guests gone."""
         name = state.provider.info.name
         try:
+            # The rows were read when the poll was planned: a launch decided or moved on
+            # since (its guest released, another attempt begun) is not this poll's.
+            current = self.journal.launches([r.recipe_id for r in building])
+            building = [
+                r
+                for r in building
+                if (fresh := current.get(r.recipe_id)) is not None
+                and fresh.state == "building"
+                and fresh.owner == self.name
+                and fresh.guest_row == r.guest_row
+            ]
+            destroyed = self.journal.guests_in(["destroyed"], name)
             rows = {r.guest_row: self.journal.guest(r.guest_row) for r in building if r.guest_row}
             ids = [g.guest_id for g in rows.values() if g.guest_id]
             ids += [g.guest_id for g in destroyed if g.guest_id]
             self._acquire(name, state.read, "read")
             try:
                 seen = state.provider.poll(ids)
-            except PermanentError as exc:
-                self._disable(name, exc.message)
+            except Exception as exc:
+                wait = self._provider_failed(name, state.poll_backoff, "the poll", exc)
+                state.next_poll = max(state.next_poll, time.time() + wait)
                 return
-            except ProviderError as exc:
-                log.info("poll of %s failed, next round retries: %s", name, exc)
-                return
+            state.poll_backoff.succeeded()
             for gone in destroyed:
                 if gone.guest_id not in seen:
                     self.journal.update_guest(gone.id, state="gone")
@@ -499,7 +834,14 @@ class Launcher:
                 guest_row = rows.get(launch.guest_row or -1)
                 if guest_row is None or guest_row.guest_id is None:
                     continue
-                self._advance(launch, guest_row, seen.get(guest_row.guest_id), state)
+                try:
+                    self._advance(launch, guest_row, seen.get(guest_row.guest_id), state)
+                except JournalUnavailable:
+                    raise
+                except Exception as exc:  # e.g. classify_fault raised: this launch only
+                    self._task_failed(
+                        ("launch", launch.recipe_id), f"advancing recipe {launch.recipe_id}", exc
+                    )
         finally:
             state.polling = False
             self._wake.set()
@@ -543,48 +885,95 @@ class Launcher:
             else:
                 self._succeed(launch, guest, guest_row)
 
-    def _destroy_doomed(self, now: float) -> None:
-        for guest in self.journal.guests_in(["doomed"]):
+    def _ours_to_destroy(self, rows: list[GuestRow], now: float) -> list[GuestRow]:
+        """The rows among ``rows`` this launcher destroys: of a provider it has, and of a
+        launch it owns, that nobody owns, or whose owner's lease ran out."""
+        alive: set[str] | None = None
+        ours = []
+        for guest in rows:
             if guest.provider not in self.providers:
-                continue
-            key = f"guest:{guest.id}"
-            if self._is_busy(key) or guest.created_at > now:
                 continue
             launch = self.journal.launch(guest.recipe_id)
             if launch is not None and launch.owner not in (None, self.name):
-                continue  # its launch's owner cleans it up
-            self._dispatch(key, self._destroy, guest)
+                if alive is None:
+                    alive = self.journal.alive_launchers(now)
+                if launch.owner in alive:
+                    continue  # its launch's owner cleans it up
+            ours.append(guest)
+        return ours
+
+    def _destroy_doomed(self, now: float) -> None:
+        due = [
+            guest
+            for guest in self.journal.guests_in(["doomed"])
+            if not self._is_busy(("guest", str(guest.id)))
+            and guest.created_at <= now
+            and guest.next_at <= now
+        ]
+        for guest in self._ours_to_destroy(due, now):
+            self._dispatch(
+                ("guest", str(guest.id)),
+                f"the destroy of {guest.name} on {guest.provider}",
+                self._destroy,
+                guest,
+            )
 
     def _destroy(self, guest: GuestRow) -> None:
         state = self.providers[guest.provider]
-        if guest.guest_id is None:
-            ids, _ = self.journal.holding(guest.provider)
-            if any(
-                g.name == guest.name and g.id != guest.id
-                for g in self.journal.guests_in(["creating"], guest.provider)
-            ):
-                return  # a create with the same name is in flight: wait for its answer
-            try:
-                found = [g for g in self._find_by_name(state, guest.name) if g.id not in ids]
-                for orphan in found:
-                    self._destroy_now(state, orphan.id)
-            except ProviderError as exc:
-                log.info(
-                    "cleanup of %s on %s failed, retrying: %s", guest.name, guest.provider, exc
-                )
-                return
-            self.journal.update_guest(guest.id, state="gone")
-            return
-        self._acquire(guest.provider, state.mutating, "mutating")
         try:
-            state.provider.destroy_guest(guest.guest_id)
-        except GuestNotFound:
-            self.journal.update_guest(guest.id, state="gone")
-        except ProviderError as exc:
-            log.info("destroy of %s failed, retrying: %s", guest.guest_id, exc)
-            self.journal.update_guest(guest.id, attempts=guest.attempts + 1)
-        else:
+            if guest.guest_id is None:
+                self._destroy_by_name(state, guest)
+                return
+            self._acquire(guest.provider, state.mutating, "mutating")
+            try:
+                state.provider.destroy_guest(guest.guest_id)
+            except GuestNotFound:
+                self.journal.update_guest(guest.id, state="gone")
+                return
             self.journal.update_guest(guest.id, state="destroyed")
+        except JournalUnavailable:
+            raise
+        except Exception as exc:
+            self._guest_failed(guest, exc)
+
+    def _destroy_by_name(self, state: _ProviderState, guest: GuestRow) -> None:
+        """The create's answer was lost: destroy the guests of its name nobody knows."""
+        # The cloud first, the journal second: a create that ends in between has its
+        # guest in the journal by then (or is still "creating"), so it is never taken
+        # for this lost one.
+        found = self._find_by_name(state, guest.name)
+        if any(
+            g.name == guest.name and g.id != guest.id
+            for g in self.journal.guests_in(["creating"], guest.provider)
+        ):
+            return  # a create with the same name is in flight: wait for its answer
+        ids, _ = self.journal.holding(guest.provider)
+        for orphan in found:
+            if orphan.id not in ids:
+                with contextlib.suppress(GuestNotFound):  # gone already
+                    self._destroy_now(state, orphan.id)
+        self.journal.update_guest(guest.id, state="gone")
+
+    def _guest_failed(self, guest: GuestRow, exc: Exception) -> None:
+        """A destroy failed: try again after a jittered backoff, for as long as it takes."""
+        attempts = guest.attempts + 1
+        wait = backoff.delay(
+            attempts,
+            self.settings.retry_delay,
+            self.settings.retry_max_delay,
+            retry_after=backoff.retry_after_of(exc),
+        )
+        log.log(
+            logging.INFO if isinstance(exc, ProviderError) else logging.ERROR,
+            "destroy of %s on %s failed (attempt %d), next try in %.1f s: %s",
+            guest.guest_id or guest.name,
+            guest.provider,
+            attempts,
+            wait,
+            _error(exc),
+            exc_info=None if isinstance(exc, ProviderError) else exc,
+        )
+        self.journal.update_guest(guest.id, attempts=attempts, next_at=time.time() + wait)
 
     def _find_by_name(self, state: _ProviderState, name: str) -> list[Guest]:
         self._acquire(state.provider.info.name, state.read, "read")
@@ -599,19 +988,28 @@ class Launcher:
 
     def _refresh_capacity(self, now: float) -> None:
         for name, state in self.providers.items():
-            if state.refreshing:
+            if state.refreshing or not state.capacity_backoff.ready(now):
                 continue
             snapshot = self.journal.capacity(name)
             if snapshot is not None and now - snapshot[1] < self.settings.capacity_refresh:
                 continue
             state.refreshing = True
-            self._put(READ, functools.partial(self._fetch_capacity, name, state))
+            self._put(
+                READ,
+                f"the capacity read of {name}",
+                functools.partial(self._fetch_capacity, name, state),
+            )
 
     def _fetch_capacity(self, name: str, state: _ProviderState) -> None:
         try:
             self._acquire(name, state.read, "read")
             taken_at = time.time()
-            free = state.provider.capacity()
+            try:
+                free = state.provider.capacity()
+            except Exception as exc:
+                self._provider_failed(name, state.capacity_backoff, "reading the capacity", exc)
+                return
+            state.capacity_backoff.succeeded()
             self.journal.set_capacity(name, free, taken_at)
             self.events.emit(
                 "capacity",
@@ -621,10 +1019,6 @@ class Launcher:
                 ram_mib=free.ram_mib,
                 disk_bytes=free.disk_bytes,
             )
-        except PermanentError as exc:
-            self._disable(name, exc.message)
-        except ProviderError as exc:
-            log.info("capacity of %s unavailable, retrying: %s", name, exc)
         finally:
             state.refreshing = False
             self._wake.set()
@@ -635,9 +1029,16 @@ class Launcher:
         if guest_row.state in ("creating", "live"):
             self.journal.update_guest(guest_row.id, state="doomed", reason=reason)
 
+    def _current(self, recipe_id: str) -> LaunchRow | None:
+        """The launch as the journal has it now, if it is still this launcher's to drive."""
+        launch = self.journal.launch(recipe_id)
+        if launch is None or launch.state == "decided" or launch.owner != self.name:
+            return None
+        return launch
+
     def _pass(self, recipe_id: str, provider: str, reason: str) -> None:
         """Give up on ``provider`` for this launch and plan again at once."""
-        launch = self.journal.launch(recipe_id)
+        launch = self._current(recipe_id)
         if launch is None:
             return
         self.journal.update_launch(
@@ -652,25 +1053,35 @@ class Launcher:
     def _retry(
         self, recipe_id: str, provider: str, error: Exception, state: str = "queued"
     ) -> None:
-        launch = self.journal.launch(recipe_id)
+        """Try the launch again after a jittered backoff (``state``: from which step), or
+        fail it after :data:`MAX_ATTEMPTS` with the error."""
+        launch = self._current(recipe_id)
         if launch is None:
             return
         attempts = launch.attempts + 1
         if attempts >= MAX_ATTEMPTS:
             if launch.guest_row is not None:
-                self._doom(self.journal.guest(launch.guest_row), f"gave up: {error}")
+                self._doom(self.journal.guest(launch.guest_row), f"gave up: {_error(error)}")
             self._decide(launch, Status.FAILED, error=_error(error))
             return
-        delay = min(self.settings.retry_max_delay, self.settings.retry_delay * 2 ** (attempts - 1))
-        retry_after = getattr(error, "retry_after", None)
-        if retry_after:
-            delay = max(delay, float(retry_after))
+        delay = backoff.delay(
+            attempts,
+            self.settings.retry_delay,
+            self.settings.retry_max_delay,
+            retry_after=backoff.retry_after_of(error),
+        )
         self.events.emit(
-            "launch.retry", recipe_id=recipe_id, provider=provider, error=str(error), delay=delay
+            "launch.retry",
+            recipe_id=recipe_id,
+            provider=provider,
+            error=_error(error),
+            delay=delay,
         )
         values: dict[str, Any] = {"state": state, "attempts": attempts}
         values["next_at"] = time.time() + delay
         if state == "queued":
+            if launch.guest_row is not None:  # an attempt's guest is never left behind
+                self._doom(self.journal.guest(launch.guest_row), f"retried: {_error(error)}")
             values["guest_row"] = None
         self.journal.update_launch(recipe_id, self.name, **values)
 
@@ -682,11 +1093,15 @@ class Launcher:
     def _time_out(self, row: LaunchRow) -> None:
         if row.guest_row is not None:
             self._doom(self.journal.guest(row.guest_row), "launch deadline passed")
-        self._decide(
-            row,
-            Status.FAILED,
-            error=f"TimeoutError: not ready within {self.settings.launch_timeout:g} s",
-        )
+        error = f"TimeoutError: not ready within {self.settings.launch_timeout:g} s"
+        why = self._waiting.get(row.recipe_id) or self._trouble(row.provider)
+        self._decide(row, Status.FAILED, error=f"{error} ({why})" if why else error)
+
+    def _trouble(self, provider: str | None) -> str | None:
+        state = self.providers.get(provider or "")
+        if state is None or state.poll_backoff.error is None:
+            return None
+        return f"{provider}: polling fails: {state.poll_backoff.error}"
 
     def _succeed(self, row: LaunchRow, guest: Guest, guest_row: GuestRow) -> None:
         self._decide(row, Status.SUCCEEDED, guest=guest, provider=guest_row.provider)
@@ -713,6 +1128,8 @@ class Launcher:
         if not self.journal.decide(row.recipe_id, self.name, status.value, outcome.to_json()):
             return
         self._host_requires.pop(row.recipe_id, None)
+        self._waiting.pop(row.recipe_id, None)
+        self._quarantine.pop(row.recipe_id, None)
         reason = error or (reasons[0] if reasons else "")
         self.events.emit(
             "launch.outcome",
@@ -731,4 +1148,12 @@ def _reachable(guest: Guest) -> bool:
 
 
 def _error(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
+    """``Class: message`` on one line, cut at :data:`MAX_ERROR_CHARS`."""
+    return describe(error, MAX_ERROR_CHARS)
+
+
+def _log_unexpected(error: Exception, what: str, *args: object) -> None:
+    """Log a provider call's exception that is not a ProviderError, with its traceback:
+    a ProviderError is the provider's answer, anything else is a fault in its code."""
+    if not isinstance(error, ProviderError):
+        log.error(what + " raised %s", *args, _error(error), exc_info=error)

@@ -9,14 +9,26 @@ was tried and failed; the error says why).
 
 from __future__ import annotations
 
+import datetime
 import enum
+import json
+import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
+from virtprov.errors import HostRequiresError
 from virtprov.model import BootRequest, Guest, GuestState, ImageBoot, KernelBoot, NetworkBoot
+
+#: The longest recipe id the journal keeps.
+MAX_RECIPE_ID: Final = 100
+#: The largest request (as JSON) the journal keeps: twice the largest document the
+#: evaluator reads (a whole job, 8 MiB), so that every document it could judge fits.
+MAX_REQUEST_BYTES: Final = 16 * 1024 * 1024
+#: How deep a request's values may nest (the evaluator refuses far shallower documents).
+MAX_REQUEST_DEPTH: Final = 100
 
 
 class Status(enum.Enum):
@@ -78,16 +90,115 @@ class Recipe:
 
     @classmethod
     def from_json(cls, recipe_id: str, data: Mapping[str, Any]) -> Recipe:
-        return cls(
-            recipe_id=recipe_id,
-            host_requires=data["host_requires"],
-            labs=tuple(data["labs"]),
-            owner=data["owner"],
-            boot=boot_from_json(data["boot"]),
-            arch=data["arch"],
-            hardware=data.get("hardware"),  # absent from rows written by 0.1 journals
-            attended=bool(data.get("attended", False)),
+        """The recipe as the journal keeps it; ``ValueError`` saying so if it cannot be read."""
+        try:
+            return cls(
+                recipe_id=recipe_id,
+                host_requires=data["host_requires"],
+                labs=tuple(data["labs"]),
+                owner=data["owner"],
+                boot=boot_from_json(data["boot"]),
+                arch=data["arch"],
+                hardware=data.get("hardware"),  # absent from rows written by 0.1 journals
+                attended=bool(data.get("attended", False)),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(_unreadable("request", recipe_id, data, exc)) from None
+
+
+def checked_request(recipe: Recipe) -> dict[str, Any]:
+    """``recipe.to_json()`` as plain JSON values, refused when the journal could not keep it.
+
+    Raises :class:`~virtprov.errors.HostRequiresError` naming the key path of a value
+    in ``hardware`` (or ``host_requires``) that JSON cannot hold (a ``datetime.date``,
+    as ``yaml.safe_load`` makes of ``2024-01-01``; a key that is not a string; NaN), and
+    ``ValueError`` for any other field, an over-long recipe id or an over-large request.
+    """
+    if len(recipe.recipe_id) > MAX_RECIPE_ID:
+        raise ValueError(
+            f"recipe id {recipe.recipe_id[:20]!r}... is {len(recipe.recipe_id)} characters "
+            f"long, more than the journal keeps ({MAX_RECIPE_ID})"
         )
+    request: dict[str, Any] = {}
+    for field, value in recipe.to_json().items():
+        try:
+            request[field] = _storable(value, field, 0, set())
+        except _Unstorable as problem:
+            if field in ("hardware", "host_requires"):
+                raise HostRequiresError(problem.what, key=problem.where) from None
+            raise ValueError(
+                f"recipe {recipe.recipe_id}: {problem.where}: {problem.what}"
+            ) from None
+    size = len(json.dumps(request, sort_keys=True).encode())
+    if size > MAX_REQUEST_BYTES:
+        raise ValueError(
+            f"recipe {recipe.recipe_id}: the request is {size} bytes as JSON, more than "
+            f"the journal keeps ({MAX_REQUEST_BYTES})"
+        )
+    return request
+
+
+class _Unstorable(Exception):
+    def __init__(self, where: str, what: str) -> None:
+        super().__init__(f"{where}: {what}")
+        self.where = where
+        self.what = what
+
+
+#: Integers longer than this cannot even be written out (Python's int-to-str limit).
+_MAX_INT_BITS: Final = 13_000
+
+
+def _storable(value: Any, path: str, depth: int, parents: set[int]) -> Any:
+    """``value`` as JSON's own types (dicts, lists...), or :class:`_Unstorable` naming the
+    first part JSON cannot hold."""
+    if value is None or isinstance(value, str | bool):
+        return value
+    if isinstance(value, int):
+        if value.bit_length() > _MAX_INT_BITS:
+            raise _Unstorable(path, "is an integer of more than 3900 digits")
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _Unstorable(path, f"{value!r} is not a finite number")
+        return float(value)
+    if not isinstance(value, Mapping | list | tuple):
+        hint = " (quote it in YAML to keep it as text)" if isinstance(value, datetime.date) else ""
+        raise _Unstorable(
+            path,
+            f"{_show(value)} is a {_kind(value)}, not a string, number, boolean, list or "
+            f"mapping{hint}",
+        )
+    if depth >= MAX_REQUEST_DEPTH:
+        raise _Unstorable(path, f"is nested more than {MAX_REQUEST_DEPTH} levels deep")
+    if id(value) in parents:
+        raise _Unstorable(path, "contains itself")
+    parents.add(id(value))
+    result: Any
+    if isinstance(value, Mapping):
+        result = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _Unstorable(path, f"has the key {_show(key)}, a {_kind(key)}, not a string")
+            result[key] = _storable(item, f"{path}.{key}", depth + 1, parents)
+    else:
+        result = [
+            _storable(item, f"{path}[{n}]", depth + 1, parents) for n, item in enumerate(value)
+        ]
+    parents.discard(id(value))
+    return result
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__
+
+
+def _show(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # an object whose repr fails is still named by its type
+        return f"a {_kind(value)}"
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 @attrs.frozen
@@ -119,15 +230,27 @@ class Outcome:
 
     @classmethod
     def from_json(cls, recipe_id: str, status: str, data: Mapping[str, Any]) -> Outcome:
-        return cls(
-            recipe_id=recipe_id,
-            status=Status(status),
-            reasons=tuple(data["reasons"]),
-            guest=guest_from_json(data["guest"]),
-            provider=data["provider"],
-            flavor_id=data["flavor_id"],
-            error=data["error"],
-        )
+        """The outcome as the journal keeps it; one that cannot be read is ``failed``
+        with the reason (the caller must hear of the recipe either way)."""
+        try:
+            return cls(
+                recipe_id=recipe_id,
+                status=Status(status),
+                reasons=tuple(data["reasons"]),
+                guest=guest_from_json(data["guest"]),
+                provider=data["provider"],
+                flavor_id=data["flavor_id"],
+                error=data["error"],
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            error = _unreadable("outcome", recipe_id, data, exc)
+            return cls(recipe_id=recipe_id, status=Status.FAILED, error=f"ValueError: {error}")
+
+
+def _unreadable(what: str, recipe_id: str, data: Any, exc: Exception) -> str:
+    unreadable = data.get("unreadable") if isinstance(data, Mapping) else None
+    why = unreadable or f"{type(exc).__name__}: {exc}"
+    return f"the {what} the journal keeps for recipe {recipe_id} cannot be read ({why})"
 
 
 class Handle:

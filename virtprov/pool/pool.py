@@ -25,19 +25,34 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import attrs
+
 from virtprov.config import Config, Defaults, load_config
 from virtprov.errors import GuestNotFound
 from virtprov.model import BootRequest, Guest
 from virtprov.pool.abandon import abandon_orphaned, destroy_abandoned
-from virtprov.pool.events import Event, EventBus
-from virtprov.pool.journal import Journal
+from virtprov.pool.events import Event, EventBus, describe, name_of
+from virtprov.pool.journal import Journal, JournalUnavailable
 from virtprov.pool.launcher import Launcher
-from virtprov.pool.outcome import Handle, Outcome, Recipe, Status
+from virtprov.pool.outcome import Handle, Outcome, Recipe, Status, checked_request
 from virtprov.pool.settings import PoolSettings
 from virtprov.pool.sweeper import SweepReport, sweep
 from virtprov.provider import Provider
 
 log = logging.getLogger("virtprov.pool")
+
+
+@attrs.frozen
+class Leftover:
+    """A guest ``Pool.close()`` could not confirm destroyed in time.
+
+    The journal keeps it doomed: the next pool on the journal destroys it.
+    ``guest_id`` is ``None`` when its create's answer was lost (it is found by ``name``).
+    """
+
+    provider: str
+    guest_id: str | None
+    name: str
 
 
 class Pool:
@@ -114,14 +129,34 @@ class Pool:
         Submitting a recipe whose launch is still undecided returns the same handle
         (submit is idempotent); after its outcome has been taken, a recipe may be
         submitted again (e.g. after ``skipped``).
+
+        Atomic: a submit that raises leaves no trace, so the corrected recipe can be
+        submitted. It raises :class:`~virtprov.errors.HostRequiresError` (a
+        ``ValueError``) naming the key of a requirement the journal cannot store (a
+        ``datetime.date`` in ``hardware``...), ``ValueError`` for other fields, and
+        :class:`~virtprov.pool.journal.JournalUnavailable` while the journal is out of
+        reach. A document the evaluator refuses is not an error here: its launch is
+        ``precluded`` with the reason.
         """
+        request = checked_request(recipe)
         deadline = time.time() + self.settings.launch_timeout
         with self._lock:
-            handle = self._handles.get(recipe.recipe_id)
-            if handle is not None and not handle.done():
-                return handle
+            previous = self._handles.get(recipe.recipe_id)
+            if previous is not None and not previous.done():
+                return previous
+            # Registered before the journal write, so that an outcome decided at once
+            # finds it; taken back if the write fails.
             handle = self._handles[recipe.recipe_id] = Handle(recipe.recipe_id)
-        self.journal.submit(recipe.recipe_id, recipe.to_json(), self.launcher.name, deadline)
+        try:
+            self.journal.submit(recipe.recipe_id, request, self.launcher.name, deadline)
+        except BaseException:
+            with self._lock:
+                if self._handles.get(recipe.recipe_id) is handle:
+                    if previous is None:
+                        del self._handles[recipe.recipe_id]
+                    else:
+                        self._handles[recipe.recipe_id] = previous
+            raise
         self.launcher.wake()
         return handle
 
@@ -130,7 +165,9 @@ class Pool:
 
         Outcomes wait in the journal until taken here, so outcomes decided while the
         caller was down are returned after its restart. ``timeout``: wait up to that
-        many seconds for at least one.
+        many seconds for at least one. Raises
+        :class:`~virtprov.pool.journal.JournalUnavailable` while the journal is out of
+        reach (the outcomes wait there: call again later).
         """
         deadline = time.monotonic() + timeout
         while True:
@@ -159,7 +196,10 @@ class Pool:
     def release(self, guest: Outcome | Guest | str) -> None:
         """Destroy a guest the scheduler is done with. Idempotent; retried until confirmed.
 
-        Takes the ``succeeded`` outcome, its guest, or the guest id.
+        Takes the ``succeeded`` outcome, its guest, or the guest id. :meth:`close`
+        waits for the guests released before it to be destroyed. Raises
+        :class:`~virtprov.pool.journal.JournalUnavailable` while the journal is out of
+        reach (nothing was recorded: release it again later).
         """
         if isinstance(guest, Outcome):
             if guest.guest is None:
@@ -219,27 +259,111 @@ class Pool:
         self.launcher.wake()
 
     def status(self) -> dict[str, Any]:
-        """Launch counts by state/outcome, disabled providers, capacity snapshots."""
-        capacity = {}
-        for name in self.providers:
-            snapshot = self.journal.capacity(name)
-            capacity[name] = None if snapshot is None else snapshot[0]
+        """What the pool holds and how its launcher is doing; never raises.
+
+        * ``launches``: counts by state and outcome; ``disabled``: providers disabled,
+          with why; ``capacity``: each provider's last snapshot (these three are
+          ``None`` while the journal is unavailable);
+        * ``threads``: each launcher thread by name: ``alive``, ``task`` (what it is
+          doing, ``None`` when idle), ``busy_seconds`` (how long), ``stuck`` (busy
+          longer than ``stuck_after``);
+        * ``last_pass_age``: seconds since the driver's last complete planning pass
+          (``None`` before the first);
+        * ``journal``: ``{"available": True}``, or ``available`` false with ``since``,
+          ``seconds`` and ``error``;
+        * ``healthy``: running, every thread alive and none stuck, the journal available.
+        """
+        health = self.launcher.health()
+        launches: dict[str, int] | None = None
+        disabled: dict[str, str] | None = None
+        capacity: dict[str, Any] | None = None
+        try:
+            launches = self.journal.counts()
+            disabled = self.journal.disabled_providers()
+            capacity = {}
+            for name in self.providers:
+                snapshot = self.journal.capacity(name)
+                capacity[name] = None if snapshot is None else snapshot[0]
+        except JournalUnavailable as exc:
+            health["journal"] = {**health["journal"], "available": False, "error": exc.reason}
+            launches = disabled = capacity = None
+        threads = health["threads"]
+        healthy = (
+            self.launcher.running
+            and health["journal"]["available"]
+            and all(t["alive"] and not t["stuck"] for t in threads.values())
+        )
         return {
-            "launches": self.journal.counts(),
-            "disabled": self.journal.disabled_providers(),
+            "launches": launches,
+            "disabled": disabled,
             "capacity": capacity,
-            "threads": self.launcher.threads,
+            "threads": threads,
+            "last_pass_age": health["last_pass_age"],
+            "journal": health["journal"],
+            "healthy": healthy,
         }
 
     # -- life ------------------------------------------------------------------------
 
-    def close(self, timeout: float = 30.0) -> None:
-        """Stop the threads (launches stay in the journal for the next start)."""
+    def close(self, timeout: float | None = None) -> tuple[Leftover, ...]:
+        """Destroy the guests released (or rolled back) before, then stop the threads.
+
+        Waits up to ``timeout`` seconds (default ``[pool] close_timeout``) for every
+        guest this pool is destroying to be confirmed gone; launches not yet decided
+        stay in the journal for the next start, and no new guest is made meanwhile.
+        Returns the guests it could not confirm destroyed in time (also logged at
+        WARNING and counted in the ``pool.closed`` event): they stay doomed in the
+        journal, and the next pool on it destroys them. Leaving a ``with`` block closes.
+        """
         if self._closed:
-            return
+            return ()
         self._closed = True
-        self.launcher.stop(timeout)
-        self.journal.close()
+        wait = self.settings.close_timeout if timeout is None else timeout
+        started = time.monotonic()
+        left: tuple[Leftover, ...] = ()
+        try:
+            if self.launcher.running:
+                left = self._drain(wait, started)
+        finally:
+            self.launcher.stop(max(1.0, wait - (time.monotonic() - started)))
+            self.journal.close()
+        return left
+
+    def _drain(self, wait: float, started: float) -> tuple[Leftover, ...]:
+        try:
+            before = len(self.launcher.destroying())
+        except JournalUnavailable:
+            before = 0
+        rows = self.launcher.drain(wait)
+        seconds = time.monotonic() - started
+        if rows is None:
+            log.warning(
+                "closing: the journal %s is unavailable, so whether the guests released "
+                "before are destroyed is unknown; the next pool on it finishes them",
+                self.journal.safe_url,
+            )
+            self.events.emit("pool.closed", destroyed=0, left=-1, seconds=seconds)
+            return ()
+        left = tuple(Leftover(r.provider, r.guest_id, r.name) for r in rows)
+        self.events.emit(
+            "pool.closed",
+            destroyed=max(0, before - len(left)),
+            left=len(left),
+            seconds=seconds,
+        )
+        if left:
+            shown = ", ".join(f"{g.provider}/{g.guest_id or '?'} ({g.name})" for g in left[:20])
+            more = f" and {len(left) - 20} more" if len(left) > 20 else ""
+            log.warning(
+                "closing: %d guest(s) not confirmed destroyed within %g s: %s%s; they stay "
+                "doomed in the journal %s, and the next pool on it destroys them",
+                len(left),
+                wait,
+                shown,
+                more,
+                self.journal.safe_url,
+            )
+        return left
 
     def __enter__(self) -> Self:
         return self
@@ -261,10 +385,15 @@ class Pool:
         for callback in handle._resolve(outcome):
             try:
                 callback(outcome)
-            except Exception:
+            except Exception as exc:
+                where = f"done callback {name_of(callback)} of recipe {outcome.recipe_id}"
                 self.events.emit(
-                    "callback.error", where=f"recipe {outcome.recipe_id}", error="raised"
+                    "callback.error",
+                    message=f"the {where} raised",
+                    exc_info=exc,
+                    where=where,
+                    error=describe(exc),
                 )
 
 
-__all__ = ["Outcome", "Pool", "Recipe", "Status"]
+__all__ = ["Leftover", "Outcome", "Pool", "Recipe", "Status"]

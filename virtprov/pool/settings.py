@@ -46,6 +46,11 @@ class PoolSettings:
     choice: Choice = "ordered"
     #: How many sweeps in a row must see an unowned guest before it is deleted.
     sightings: int = 2
+    #: How long ``Pool.close()`` waits for the guests released before it to be destroyed.
+    close_timeout: float = 60.0
+    #: A launcher thread busy with one task (or one planning pass) for longer than this
+    #: is reported stuck.
+    stuck_after: float = 300.0
     default_limits: Limits = Limits()
     limits: Mapping[str, Limits] = attrs.field(factory=dict)
 
@@ -112,11 +117,20 @@ class PoolSettings:
             ),
             choice=choice,
             sightings=options.integer("sightings", defaults.sightings, minimum=1),
+            close_timeout=options.number("close_timeout", defaults.close_timeout),
+            stuck_after=_positive(options, "stuck_after", defaults.stuck_after),
             default_limits=default_limits,
             limits=limits,
         )
         options.finish()
         return settings
+
+
+def _positive(options: Options, key: str, default: float) -> float:
+    value: float = options.number(key, default)
+    if not value > 0:
+        raise options.error(key, f"must be more than 0 seconds, got {value:g}")
+    return value
 
 
 def _check_journal_url(options: Options, url: str) -> None:

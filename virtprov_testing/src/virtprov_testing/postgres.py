@@ -115,11 +115,21 @@ class TemporaryPostgres:
         root = self.directory
         if self._as_root:
             shutil.chown(root, user=_USER)
-        data, log = root / "data", root / "server.log"
+        data = root / "data"
         self._run(
             "initdb",
             ["-D", str(data), "-A", "trust", "-U", _USER, "-E", "UTF8", "--locale=C", "--no-sync"],
         )
+        try:
+            self.start_server()
+        except PostgresUnavailable:
+            self.stop()
+            raise
+
+    def start_server(self) -> None:
+        """Start the server on its data directory (again, after :meth:`stop_server`)."""
+        root = self.directory
+        data, log = root / "data", root / "server.log"
         # -h: loopback only; -k: a private socket directory; -F: no fsync.
         options = f"-h 127.0.0.1 -p {self.port} -k {root} -F -c max_connections=200"
         try:
@@ -129,8 +139,15 @@ class TemporaryPostgres:
             )
         except PostgresUnavailable as error:
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            self.stop()
             raise PostgresUnavailable(f"{error}\n{tail}") from None
+
+    def stop_server(self) -> None:
+        """Stop the server but keep its data: a database outage, for tests and soaks.
+
+        Open connections are cut (``-m fast``); :meth:`start_server` brings the same
+        databases back on the same port.
+        """
+        self._run("pg_ctl", ["-D", str(self.directory / "data"), "-m", "fast", "-w", "stop"])
 
     def fresh_database(self) -> str:
         """Create an empty database and return its SQLAlchemy URL."""
