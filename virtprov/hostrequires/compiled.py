@@ -18,9 +18,7 @@ Nodes are immutable named tuples (cheap to build: a document compiles to one per
 
 from __future__ import annotations
 
-import functools
 import operator
-import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from fractions import Fraction
@@ -29,8 +27,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 import attrs
 
 from virtprov.hostrequires import properties
+from virtprov.hostrequires.patterns import Like, Pattern, like
 from virtprov.hostrequires.units import format_bytes
 from virtprov.model import Flavor, GiB, ProviderInfo
+from virtprov.printable import excerpt
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -53,6 +53,11 @@ MIN_ROOT_DISK_BYTES = 10 * GiB
 #: (``<hostRequires/>``), ``~`` a regular expression matched at the start (tmt's).
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "like", "~")
 
+#: Characters of a user's value (and of a key path) shown in a reason: reasons name the
+#: requirement, they need not repeat a long value whole (nor one per flavor).
+_SHOWN = 80
+_SHOWN_PATH = 200
+
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq,
     "!=": operator.ne,
@@ -63,35 +68,25 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-@functools.lru_cache(maxsize=1024)
-def like_pattern(value: str) -> re.Pattern[str]:
+def like_pattern(value: str) -> Like:
     """SQL ``LIKE``: ``%`` any run, ``_`` one character, ``\\`` escapes; case-insensitive.
 
     Case-insensitive because Beaker's database (MySQL, default collation) compares so.
+    Matched without backtracking (:mod:`~virtprov.hostrequires.patterns`); ``ValueError``
+    for a pattern over :data:`~virtprov.hostrequires.patterns.MAX_PATTERN_LENGTH`.
     """
-    parts: list[str] = []
-    chars = iter(value)
-    for char in chars:
-        if char == "\\":
-            parts.append(re.escape(next(chars, "\\")))
-        elif char == "%":
-            parts.append(".*")
-        elif char == "_":
-            parts.append(".")
-        else:
-            parts.append(re.escape(char))
-    return re.compile("".join(parts), re.DOTALL | re.IGNORECASE)
+    return like(value)
 
 
-def compare_text(op: str, left: str, value: str, pattern: re.Pattern[str] | None) -> bool:
+def compare_text(op: str, left: str, value: str, pattern: Pattern | None) -> bool:
     if pattern is not None:
-        found = pattern.fullmatch(left) if op == "like" else pattern.match(left)
-        return found is not None
+        return pattern.matches(left)
     return _COMPARE[op](left, value)
 
 
 def _quote(value: str) -> str:
-    return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+    shown = excerpt(value, _SHOWN)
+    return shown.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
 
 
 class Loc(NamedTuple):
@@ -112,7 +107,8 @@ class Loc(NamedTuple):
             attrs = "".join(f' {name}="{_quote(value)}"' for name, value in self.attrs)
             text = f"<{self.tag}{attrs}>"
         else:
-            text = self.tag + "".join(f": {value}" for _, value in self.attrs)
+            tag = excerpt(self.tag, _SHOWN_PATH)
+            text = tag + "".join(f": {excerpt(value, _SHOWN)}" for _, value in self.attrs)
         return f"{text} (line {self.line})" if self.line is not None else text
 
 
@@ -255,7 +251,7 @@ class Candidates:
         self.declared_masks: dict[tuple[Any, ...], int] = {}
 
     def declared_mask(
-        self, name: str, kind: str, op: str, value: Any, pattern: re.Pattern[str] | None
+        self, name: str, kind: str, op: str, value: Any, pattern: Pattern | None
     ) -> int:
         """The candidates whose flavor declares ``name`` with a value meeting ``op value``."""
         key = (name, op, value, kind)
@@ -458,7 +454,7 @@ class TargetTest(NamedTuple):
     attr: str
     op: str
     value: str
-    pattern: re.Pattern[str] | None
+    pattern: Pattern | None
     loc: Where
 
     def _holds(self, t: Target) -> bool:
@@ -499,7 +495,7 @@ class ArchTest(NamedTuple):
 
     op: str
     value: str
-    pattern: re.Pattern[str] | None
+    pattern: Pattern | None
     loc: Where
 
     def _holds(self, arch: str) -> bool:
@@ -599,7 +595,7 @@ class DeclaredTest(NamedTuple):
     kind: str
     op: str
     value: Any
-    pattern: re.Pattern[str] | None
+    pattern: Pattern | None
     loc: Where
 
     def mask(self, c: Candidates) -> int:
