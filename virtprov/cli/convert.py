@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from virtprov.cli.check import _fail, _read_presets
+from virtprov.cli.check import _fail, _read_presets, read_document
+from virtprov.printable import printable
 
 
 @click.command("convert")
@@ -30,13 +31,9 @@ def command(file: str, target: str, presets_path: str | None) -> None:
     """
     from virtprov.errors import HostRequiresError
     from virtprov.hostrequires.convert import to_hostrequires
-    from virtprov.hostrequires.tmt import tmt_phases
+    from virtprov.hostrequires.tmt import MAX_BYTES, tmt_phases
 
-    try:
-        with click.open_file(file, "rb") as handle:  # "-" is stdin
-            data: bytes = handle.read()
-    except OSError as exc:
-        _fail(f"{file}: cannot read: {exc.strerror or exc}")
+    data = read_document(file, MAX_BYTES)
     presets = _read_presets(presets_path) if presets_path else None
     name = "<stdin>" if file == "-" else file
     try:
@@ -46,11 +43,11 @@ def command(file: str, target: str, presets_path: str | None) -> None:
     for position, (phase, document) in enumerate(phases, start=1):
         conversion = to_hostrequires(document)
         if shape == "plan":
-            label = phase or f"#{position}"
+            label = printable(phase or f"#{position}").replace("--", "- -")
             click.echo(f"<!-- provision phase {label} -->")
             prefix = f"phase {label}: "
         else:
             prefix = ""
         click.echo(conversion.xml, nl=False)
         for note in conversion.notes:
-            click.echo(f"virtprov: note: {prefix}{note}", err=True)
+            click.echo(printable(f"virtprov: note: {prefix}{note}"), err=True)
