@@ -149,6 +149,7 @@ _CANONICAL = {"==": "=", "=~": "~"}
 _NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 #: A YAML number longer than this is not read (sign, separators and exponent included).
 _MAX_NUMBER_TEXT = MAX_DIGITS + 10
+_EMPTY = "empty document (write {} to require nothing)"
 _YAML_NUMBERS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
 
 
@@ -557,6 +558,8 @@ def _from_yaml(text: str | bytes, max_bytes: int, max_elements: int, warnings: l
             f"document of {size} {'characters' if isinstance(text, str) else 'bytes'} is "
             f"over the limit of {max_bytes} bytes"
         )
+    if not text.strip():  # YAML would refuse a tab where a token may start
+        raise HostRequiresError(_EMPTY)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         _check_events(yaml.parse(text, Loader=loader), max_elements)
@@ -572,8 +575,9 @@ def _from_yaml(text: str | bytes, max_bytes: int, max_elements: int, warnings: l
         ) from None
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         raise HostRequiresError(f"not valid YAML: {excerpt(str(exc), 200)}") from None
-    if node is None:  # nothing but blanks and comments: a mistake, not "any system"
-        raise HostRequiresError("empty document (write {} to require nothing)")
+    if node is None or node.tag == "tag:yaml.org,2002:null":
+        # nothing but blanks, comments, "---" or null: a mistake, not "any system"
+        raise HostRequiresError(_EMPTY, line=node.start_mark.line + 1 if node else None)
     return _YamlTree(max_elements, warnings).value(node, 0)
 
 
