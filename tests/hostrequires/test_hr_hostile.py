@@ -210,8 +210,12 @@ def test_like_patterns_are_capped_in_length_and_number() -> None:
     assert "pattern of 1001 characters is over the limit of 1000" in str(error)
     lab_like = '<labcontroller op="like" value="%lab%"/>'
     error = rejected_fast(f"<hostRequires>{lab_like * 101}</hostRequires>")
-    assert "more than 100 like patterns" in str(error)
+    assert "more than 100 patterns in one document" in str(error)
     assert parse(f"<hostRequires>{lab_like * 100}</hostRequires>")
+    long_like = f'<labcontroller op="like" value="{"%" * 1000}"/>'
+    error = rejected_fast(f"<hostRequires>{long_like * 11}</hostRequires>")
+    assert "patterns of more than 10000 characters in all" in str(error)
+    assert parse(f"<hostRequires>{long_like * 10}</hostRequires>")
     # what no guest has is never matched, so it is not counted
     hostname_like = '<hostname op="like" value="%x%"/>'
     assert parse(f"<hostRequires>{hostname_like * 500}</hostRequires>")

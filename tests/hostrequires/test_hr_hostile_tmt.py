@@ -93,8 +93,16 @@ def test_regular_expressions_are_capped() -> None:
     blocks = [{"hostname": "~ kvm-.*"}] * 101
     error = refused({"or": blocks})
     assert error.key == "hardware.or[100].hostname"
-    assert "more than 100 regular expressions" in str(error)
+    assert "more than 100 patterns in one document" in str(error)
     assert parse_tmt({"or": blocks[:100]})
+    error = refused({"or": [{"hostname": f"~ {'a' * 998}{n}"} for n in range(11)]})
+    assert "patterns of more than 10000 characters in all" in str(error)
+    # nine characters, 70,000 RE2 instructions: a tenth of a second to compile
+    error = refused({"cpu": {"model-name": "~ (\\pL){60}"}})
+    assert "pattern too large" in str(error)
+    error = refused({"or": [{"hostname": f"~ (\\pL){{6}}{n}"} for n in range(3)]})  # 7180 each
+    assert error.key == "hardware.or[2].hostname"
+    assert "more than 20000 instructions" in str(error)
 
 
 def test_regular_expressions_still_mean_what_they_did() -> None:

@@ -41,7 +41,13 @@ from virtprov.hostrequires.compiled import (
     like_pattern,
 )
 from virtprov.hostrequires.document import HostRequires, RecipeRequires
-from virtprov.hostrequires.patterns import MAX_PATTERN_LENGTH, MAX_PATTERNS, Pattern
+from virtprov.hostrequires.patterns import (
+    MAX_PATTERN_CHARACTERS,
+    MAX_PATTERN_LENGTH,
+    MAX_PATTERNS,
+    Budget,
+    Pattern,
+)
 from virtprov.hostrequires.properties import kind_of
 from virtprov.hostrequires.units import (
     BYTE_UNITS,
@@ -405,12 +411,12 @@ class _FastCompiler:
     """
 
     __slots__ = (
+        "budget",
         "counting",
         "elements",
         "lab_locs",
         "max_depth",
         "max_elements",
-        "patterns",
         "warnings",
     )
 
@@ -420,7 +426,7 @@ class _FastCompiler:
         #: False when the document cannot hold more elements than the cap
         self.counting = counting
         self.elements = 0
-        self.patterns = 0
+        self.budget: Budget | None = None  # made on the first like pattern
         self.warnings: list[str] = []
         self.lab_locs: list[etree._Element] = []
 
@@ -516,11 +522,13 @@ class _FastCompiler:
         return folded
 
     def like(self, el: etree._Element, text: str) -> Pattern:
-        """A ``like`` pattern, counted: a document has at most MAX_PATTERNS."""
-        self.patterns += 1
-        if self.patterns > MAX_PATTERNS:
-            raise _Compiler.error(el, f"more than {MAX_PATTERNS} like patterns in one document")
-        return _like(el, text)
+        """A ``like`` pattern, within the document's budget (patterns.Budget)."""
+        if self.budget is None:
+            self.budget = Budget()
+        try:
+            return self.budget.like(text)
+        except ValueError as exc:
+            raise _Compiler.error(el, str(exc)) from None
 
     def number(
         self, el: etree._Element, kind: str, value_type: str, dim: str, op: int, value: str | None
@@ -619,6 +627,7 @@ def _configure(compiled: ModuleType) -> None:
             "byte_units": BYTE_UNITS,
             "max_pattern_length": MAX_PATTERN_LENGTH,
             "max_patterns": MAX_PATTERNS,
+            "max_pattern_characters": MAX_PATTERN_CHARACTERS,
         }
     )
 

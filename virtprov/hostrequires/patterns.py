@@ -14,8 +14,13 @@ names, architectures, hypervisors and declared flavor properties:
   matching is linear in the text for every pattern (``(.*.*)*Z`` included) and does not
   hold the GIL; what RE2 cannot express (backreferences, lookaround) is refused.
 
-Both are bounded: a pattern has at most :data:`MAX_PATTERN_LENGTH` characters, and a
-document at most :data:`MAX_PATTERNS` of them (the front ends count).
+Both are bounded before they cost anything: a pattern has at most
+:data:`MAX_PATTERN_LENGTH` characters; a document at most :data:`MAX_PATTERNS` patterns of
+:data:`MAX_PATTERN_CHARACTERS` characters in all, and RE2 programs of
+:data:`MAX_PROGRAM_SIZE` instructions in all (:class:`Budget` counts, per document).
+RE2's compile time grows with its program, which a few characters can make large
+(``(\\pL){60}`` is 9 characters and 70,000 instructions): each expression is compiled
+within :data:`RE2_MAX_MEM`.
 """
 
 from __future__ import annotations
@@ -34,8 +39,13 @@ if TYPE_CHECKING:
 MAX_PATTERN_LENGTH = 1000
 #: Patterns in one document (``like`` values and ``~``/``!~`` values that are compiled).
 MAX_PATTERNS = 100
-#: RE2's memory budget for one compiled expression (its default is 8 MiB).
-RE2_MAX_MEM = 2 * 1024 * 1024
+#: Characters of all the patterns of one document.
+MAX_PATTERN_CHARACTERS = 10_000
+#: RE2 instructions of all the regular expressions of one document (``Intel.*Xeon`` is 25).
+MAX_PROGRAM_SIZE = 20_000
+#: RE2's memory budget for one expression (its default, 8 MiB, allows programs that take
+#: a tenth of a second to compile).
+RE2_MAX_MEM = 128 * 1024
 #: Answers a :class:`Regex` remembers: the texts it is asked about are the providers'
 #: few lab names, arches and declared values, and RE2's Python binding costs microseconds.
 _REMEMBERED = 256
@@ -223,6 +233,8 @@ class Regex:
     text: str
     ignore_case: bool
     _compiled: Any = attrs.field(eq=False, alias="compiled")
+    #: RE2 instructions of the compiled program (what its compile cost)
+    size: int = attrs.field(eq=False, default=0)
     #: text -> answer, for the few texts a provider offers (a dict: thread-safe enough)
     _answers: dict[str, bool] = attrs.field(eq=False, factory=dict, alias="answers")
 
@@ -262,12 +274,55 @@ def regex(text: str, *, ignore_case: bool = False) -> Regex:
             f"not a valid regular expression: {excerpt(why, 80)} (virtprov matches them in "
             "linear time, with RE2: backreferences and lookaround are not supported)"
         ) from None
-    return Regex(text, ignore_case, compiled)
+    return Regex(text, ignore_case, compiled, compiled.programsize)
+
+
+class Budget:
+    """What the patterns of one document may still cost; the front ends make one per
+    document and compile every pattern through it. ``ValueError`` (its message says
+    which limit) once a pattern goes past one."""
+
+    __slots__ = ("characters", "count", "program")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.characters = 0
+        self.program = 0
+
+    def _spend(self, text: str) -> None:
+        self.count += 1
+        self.characters += len(text)
+        if self.count > MAX_PATTERNS:
+            raise ValueError(f"more than {MAX_PATTERNS} patterns in one document")
+        _check_length(text)
+        if self.characters > MAX_PATTERN_CHARACTERS:
+            raise ValueError(
+                f"patterns of more than {MAX_PATTERN_CHARACTERS} characters in all in one "
+                "document"
+            )
+
+    def like(self, text: str) -> Like:
+        self._spend(text)
+        return like(text)
+
+    def regex(self, text: str, *, ignore_case: bool = False) -> Regex:
+        self._spend(text)
+        compiled = regex(text, ignore_case=ignore_case)
+        self.program += compiled.size
+        if self.program > MAX_PROGRAM_SIZE:
+            raise ValueError(
+                "regular expressions too large in all in one document (RE2 programs of "
+                f"more than {MAX_PROGRAM_SIZE} instructions)"
+            )
+        return compiled
 
 
 __all__ = [
     "MAX_PATTERNS",
+    "MAX_PATTERN_CHARACTERS",
     "MAX_PATTERN_LENGTH",
+    "MAX_PROGRAM_SIZE",
+    "Budget",
     "Like",
     "Pattern",
     "Regex",

@@ -47,7 +47,7 @@ from virtprov.hostrequires.compiled import (
     always,
 )
 from virtprov.hostrequires.document import HostRequires, RecipeRequires
-from virtprov.hostrequires.patterns import MAX_PATTERNS, Pattern, literal, regex
+from virtprov.hostrequires.patterns import Budget, Pattern, literal
 from virtprov.hostrequires.quantities import quantity, whole
 from virtprov.hostrequires.units import MAX_DIGITS
 from virtprov.model import MiB
@@ -235,7 +235,7 @@ class _Reader:
         self.presets = presets or {}
         self.max_elements = max_elements
         self.count = 0
-        self.patterns = 0
+        self.patterns = Budget()
         self.warnings: list[str] = []
         self.resolving: list[str] = []
         #: what presets may still expand to (shared by every use of every preset)
@@ -382,24 +382,16 @@ class _Reader:
             )
         if not raw:
             raise self.error("has no value", path, node.line)
-        if op in ("~", "!~"):
-            self.patterns += 1
-            if self.patterns > MAX_PATTERNS:
-                raise self.error(
-                    f"more than {MAX_PATTERNS} regular expressions in one document",
-                    path,
-                    node.line,
-                )
         try:
-            value = _read(spec, key, op, raw)
+            value = _read(spec, key, op, raw, self.patterns)
         except ValueError as exc:
             raise self.error(str(exc), path, node.line) from None
         return Requirement(key, spec, op, raw, value, path, node.line)
 
 
-def _read(spec: Key, key: str, op: str, raw: str) -> Any:
+def _read(spec: Key, key: str, op: str, raw: str, patterns: Budget) -> Any:
     if op in ("~", "!~"):  # hypervisor names ignore case, as for =
-        return regex(raw, ignore_case=spec.means == HYPERVISOR)
+        return patterns.regex(raw, ignore_case=spec.means == HYPERVISOR)
     reads = spec.reads
     if reads == SIZE_MIB:
         return quantity(raw, "byte", "MiB")

@@ -82,8 +82,10 @@ cdef object _AND_O, _OR_O, _NOT_O, _SIZE_O, _ARCH_O, _TARGET_O, _DECLARED_O
 cdef int _INTEGER_SIZE, _W_TEXT
 cdef object _like_pattern, _declared_text, _kind_of
 cdef dict _BYTE_UNITS = None
+# virtprov's patterns.Budget, which this walk only checks (past it, Python raises)
 cdef Py_ssize_t _MAX_PATTERN_LENGTH = 0  # characters in one like pattern
 cdef int _MAX_PATTERNS = 0  # like patterns in one document
+cdef Py_ssize_t _MAX_PATTERN_CHARACTERS = 0  # characters of them all
 
 # Longer digit strings are left to Python's int() (they fit no C long long).
 cdef enum:
@@ -127,7 +129,7 @@ def configure(dict spec):
     global _YES, _AND, _OR, _NOT, _CONSTANT, _LIKE, _OPERATOR_FIRST
     global _AND_O, _OR_O, _NOT_O, _SIZE_O, _ARCH_O, _TARGET_O, _DECLARED_O
     global _INTEGER_SIZE, _W_TEXT, _like_pattern, _declared_text, _kind_of
-    global _BYTE_UNITS, _MAX_PATTERN_LENGTH, _MAX_PATTERNS
+    global _BYTE_UNITS, _MAX_PATTERN_LENGTH, _MAX_PATTERNS, _MAX_PATTERN_CHARACTERS
     _free()
     _AND, _OR, _NOT = spec["P_AND"], spec["P_OR"], spec["P_NOT"]
     _CONSTANT, _LIKE = spec["P_CONSTANT"], spec["P_LIKE"]
@@ -142,6 +144,7 @@ def configure(dict spec):
     _BYTE_UNITS = spec["byte_units"]
     _MAX_PATTERN_LENGTH = spec["max_pattern_length"]
     _MAX_PATTERNS = spec["max_patterns"]
+    _MAX_PATTERN_CHARACTERS = spec["max_pattern_characters"]
     kinds = {
         spec["KEY_VALUE"]: K_KEY_VALUE,
         spec["NEVER"]: K_NEVER,
@@ -293,6 +296,7 @@ cdef object _digits(const char* value):
 cdef class _Walk:
     cdef int elements
     cdef int patterns
+    cdef Py_ssize_t pattern_characters
     cdef int max_elements
     cdef int max_depth
     cdef list lab_locs
@@ -378,7 +382,12 @@ cdef object _walk(_Walk walk, tree.xmlNode* el, int level, int depth, int contai
                 text = _text(value) if has_value == FOUND else ""
                 if op.opcode == _LIKE:
                     walk.patterns += 1
-                    if walk.patterns > _MAX_PATTERNS or len(text) > _MAX_PATTERN_LENGTH:
+                    walk.pattern_characters += len(text)
+                    if (
+                        walk.patterns > _MAX_PATTERNS
+                        or len(text) > _MAX_PATTERN_LENGTH
+                        or walk.pattern_characters > _MAX_PATTERN_CHARACTERS
+                    ):
                         return None  # Python raises, naming the element
                     pattern = _like_pattern(text)
                 else:
@@ -434,6 +443,7 @@ def compile_tree(cetree._Element root, int max_depth, int max_elements):
     walk.max_depth = max_depth
     walk.max_elements = max_elements
     walk.patterns = 0
+    walk.pattern_characters = 0
     walk.lab_locs = []
     walk.doc = root._doc
     program = _walk(walk, root._c_node, _HOST, 1, _AND)
