@@ -74,8 +74,8 @@ def quantity(text: str, base: str, default_unit: str) -> Fraction:
     match = _QUANTITY.fullmatch(text) if len(text) <= _MAX_TEXT else None
     if match is None:
         stripped = text.strip()
-        number = stripped[: len(stripped) - len(stripped.lstrip("0123456789."))]
-        if len(number.replace(".", "")) > MAX_DIGITS:  # the number, then maybe a unit
+        written = stripped[: len(stripped) - len(stripped.lstrip("0123456789."))]
+        if len(written.replace(".", "")) > MAX_DIGITS:  # the number, then maybe a unit
             raise too_many_digits(text)
         raise ValueError(
             f"'{excerpt(text, 40)}' is not a number with an optional unit (such as '8 GiB')"
