@@ -133,7 +133,7 @@ def test_depth_cap_below_libxml2s_own() -> None:
 
 def test_element_count_cap() -> None:
     error = rejected_fast("<hostRequires>" + "<and/>" * 20_000 + "</hostRequires>")
-    assert "more than 10000 elements" in str(error)
+    assert "more than 1000 elements" in str(error)
 
 
 @pytest.mark.parametrize(
@@ -237,13 +237,13 @@ def test_a_huge_exponent_is_refused_before_any_conversion() -> None:
 @pytest.mark.parametrize(
     ("body", "element"),
     [
-        (f'<memory value="{"9" * 5000}"/>', "memory"),  # was Python's ValueError
+        (f'<memory value="{"9" * 4000}"/>', "memory"),
         (f'<system><memory op="&gt;=" value="{"1" * 31}"/></system>', "memory"),
-        (f'<cpu><cores value="{"7" * 5000}"/></cpu>', "cores"),
+        (f'<cpu><cores value="{"7" * 4000}"/></cpu>', "cores"),
         (f'<disk><size value="{"4" * 40}" units="GiB"/></disk>', "size"),
         (f'<cpu><speed value="{"2" * 31}.5"/></cpu>', "speed"),
         (f'<cpu><family value="{"6" * 31}"/></cpu>', "family"),
-        (f'<numa_node_count value="{"1" * 4400}"/>', "numa_node_count"),
+        (f'<numa_node_count value="{"1" * 4000}"/>', "numa_node_count"),
     ],
 )
 def test_numbers_have_a_digit_cap(body: str, element: str) -> None:
@@ -251,6 +251,17 @@ def test_numbers_have_a_digit_cap(body: str, element: str) -> None:
     assert error.element == element
     assert "more than 30 digits" in str(error)
     assert len(str(error)) < 200  # the value is quoted cut short
+
+
+def test_values_have_a_length_cap() -> None:
+    error = rejected_fast(f'<hostRequires>\n<memory value="{"9" * 5000}"/></hostRequires>')
+    assert (error.element, error.line) == ("memory", 2)  # was Python's ValueError
+    assert "value= of 5000 characters is over the limit of 4096" in str(error)
+    error = rejected_fast(f'<hostRequires><device type="{"x" * 4097}"/></hostRequires>')
+    assert "type= of 4097 characters" in str(error)
+    error = rejected_fast(f'<hostRequires force="{"x" * 4097}"/>')
+    assert "force= of 4097 characters" in str(error)
+    assert parse(f'<hostRequires><hostname value="{"h" * 4096}"/></hostRequires>')
 
 
 def test_numbers_within_the_cap_still_count() -> None:
@@ -320,10 +331,10 @@ def test_bytes_like_documents() -> None:
 
 
 def test_reasons_quote_long_values_cut_short() -> None:
-    hr = parse(f'<hostRequires><hostname value="{"h" * 100_000}"/></hostRequires>')
+    hr = parse(f'<hostRequires><hostname value="{"h" * 4000}"/></hostRequires>')
     (reason,) = hr.virtualisable(Target()).reasons
     assert len(reason) < 300
-    assert "(99920 more characters)" in reason
+    assert "(3920 more characters)" in reason
 
 
 def test_reasons_escape_what_a_terminal_would_act_on() -> None:
@@ -333,3 +344,24 @@ def test_reasons_escape_what_a_terminal_would_act_on() -> None:
     assert "\x9b" not in reason
     assert "\u202e" not in reason
     assert "lab\\x9b2J\\u202emoc" in reason
+
+
+def test_reasons_are_capped_per_flavor_and_per_verdict() -> None:
+    from virtprov.hostrequires import prepare
+    from virtprov.hostrequires.compiled import LEFT_OUT, MAX_REASONS
+    from virtprov.model import Flavor, GiB
+
+    flavors = [Flavor(f"{n}", f"f{n}", vcpus=n, ram_mib=1024 * n, disk_bytes=20 * GiB)
+               for n in range(1, 41)]  # fmt: skip
+    unmet = "".join(f'<memory op="&gt;" value="{10**6 + n}"/>' for n in range(999))
+    match = parse(f"<hostRequires>{unmet}</hostRequires>").match(prepare(flavors, Target()))
+    assert match.chosen is None
+    assert len(match.reasons) == 40 * (MAX_REASONS + 1)  # not 40 x 999
+    assert match.removed[0].reasons[-1] == LEFT_OUT
+    never = "".join(f'<hostname value="h{n}"/>' for n in range(999))
+    verdict = parse(f"<hostRequires>{never}</hostRequires>").virtualisable(Target())
+    assert len(verdict.reasons) == MAX_REASONS + 1
+    alternatives = parse(f"<hostRequires><or>{never}</or></hostRequires>")
+    (reason,) = alternatives.virtualisable(Target()).reasons
+    assert reason.count("; ") == MAX_REASONS  # ten alternatives, then what was left out
+    assert reason.endswith(LEFT_OUT)

@@ -22,6 +22,7 @@ import operator
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from fractions import Fraction
+from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import attrs
@@ -358,7 +359,9 @@ class AllOf(NamedTuple):
         return all(child.holds(c, i) for child in self.children)
 
     def explain(self, c: Candidates, i: int) -> list[str]:
-        return [r for child in self.children if not child.holds(c, i) for r in child.explain(c, i)]
+        return first_reasons(
+            r for child in self.children if not child.holds(c, i) for r in child.explain(c, i)
+        )
 
     def tri(self, t: Target, arch: str) -> int:
         result = YES
@@ -371,7 +374,9 @@ class AllOf(NamedTuple):
         return result
 
     def why_not(self, t: Target, arch: str) -> list[str]:
-        return [r for ch in self.children if ch.tri(t, arch) == NO for r in ch.why_not(t, arch)]
+        return first_reasons(
+            r for ch in self.children if ch.tri(t, arch) == NO for r in ch.why_not(t, arch)
+        )
 
 
 class AnyOf(NamedTuple):
@@ -391,7 +396,7 @@ class AnyOf(NamedTuple):
     def holds(self, c: Candidates, i: int) -> bool:
         return any(child.holds(c, i) for child in self.children)
 
-    def _none(self, reasons: list[str]) -> list[str]:
+    def _none(self, reasons: Iterable[str]) -> list[str]:
         if not self.children:
             return [
                 f"{describe(self.loc)} is empty, and an empty <or/> matches nothing (as in Beaker)"
@@ -399,7 +404,7 @@ class AnyOf(NamedTuple):
         return [f"{describe(self.loc)}: no alternative holds: " + "; ".join(reasons)]
 
     def explain(self, c: Candidates, i: int) -> list[str]:
-        return self._none([r for child in self.children for r in child.explain(c, i)])
+        return self._none(first_reasons(r for ch in self.children for r in ch.explain(c, i)))
 
     def tri(self, t: Target, arch: str) -> int:
         result = NO
@@ -412,7 +417,7 @@ class AnyOf(NamedTuple):
         return result
 
     def why_not(self, t: Target, arch: str) -> list[str]:
-        return self._none([r for child in self.children for r in child.why_not(t, arch)])
+        return self._none(first_reasons(r for ch in self.children for r in ch.why_not(t, arch)))
 
 
 class NoneOf(NamedTuple):
@@ -628,18 +633,47 @@ def always(loc: Where) -> AllOf:
     return AllOf((), loc)
 
 
+#: Reasons given for one flavor, one verdict or one <or>: the first ones say what to
+#: change, and a document of a thousand unmet requirements must not make a thousand
+#: lines per flavor (nor the time to make them).
+MAX_REASONS = 10
+LEFT_OUT = "(further reasons left out)"
+
+
+def first_reasons(reasons: Iterable[str]) -> list[str]:
+    """At most :data:`MAX_REASONS` of ``reasons`` (the rest is never computed)."""
+    shown = list(islice(reasons, MAX_REASONS + 1))
+    if len(shown) > MAX_REASONS:
+        shown[MAX_REASONS:] = [LEFT_OUT]
+    return shown
+
+
 def dedupe(reasons: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(reasons))
+    """The distinct reasons, in order, at most :data:`MAX_REASONS` of them."""
+    distinct: dict[str, None] = {}
+    for reason in reasons:
+        if reason not in distinct:
+            if len(distinct) == MAX_REASONS:
+                distinct[LEFT_OUT] = None
+                break
+            distinct[reason] = None
+    return tuple(distinct)
 
 
-def explain_flavor(root: Node, c: Candidates, number: int) -> tuple[str, ...]:
-    """Why flavor ``number`` of ``c`` was removed (by the document or by the fixed rules)."""
-    reasons: list[str] = []
-    for i in c.candidates_of(number):
-        if not root.holds(c, i):
-            reasons.extend(root.explain(c, i))
-    reasons.extend(c.unfit.get(number, ()))
-    return dedupe(reasons)
+def explain_flavor(
+    root: Node, c: Candidates, number: int, matched: int | None = None
+) -> tuple[str, ...]:
+    """Why flavor ``number`` of ``c`` was removed (by the document or by the fixed rules).
+
+    ``matched``: the candidates satisfying ``root``, when known (it saves asking).
+    """
+    reasons = dedupe(
+        reason
+        for i in c.candidates_of(number)
+        if not (root.holds(c, i) if matched is None else matched >> i & 1)
+        for reason in root.explain(c, i)
+    )
+    return reasons + c.unfit.get(number, ())
 
 
 __all__ = [

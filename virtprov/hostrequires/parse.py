@@ -63,8 +63,12 @@ MAX_BYTES = 1024 * 1024
 MAX_JOB_BYTES = 8 * 1024 * 1024
 #: Nesting below ``<hostRequires>``; real documents stay under 10.
 MAX_DEPTH = 64
-#: Elements in one ``<hostRequires>``; real documents have a few dozen.
-MAX_ELEMENTS = 10_000
+#: Elements in one ``<hostRequires>``; real documents have a few dozen (the largest seen,
+#: listing systems to avoid, a few hundred). Reasons for a flavor walk them all.
+MAX_ELEMENTS = 1_000
+#: Characters in one attribute value (an FQDN has at most 253); checked before a value
+#: is read, and so that a reason, which quotes its element, never decodes a megabyte.
+MAX_VALUE_LENGTH = 4096
 
 #: Root tags that make a document a Beaker job rather than a host filter.
 JOB_TAGS = frozenset({"job", "recipeSet", "recipe"})
@@ -138,6 +142,16 @@ def _line_of(data: bytes, offset: int) -> int:
 def _unknown_op(written: str | None) -> str:
     shown = "None" if written is None else f"'{excerpt(written, 20)}'"
     return f"unknown op {shown} (use one of =, ==, !=, <, <=, >, >=, like)"
+
+
+def _check_values(el: etree._Element) -> None:
+    for name, value in el.items():
+        if len(value) > MAX_VALUE_LENGTH:
+            raise _Compiler.error(
+                el,
+                f"{cast(str, name)}= of {len(value)} characters is over the limit of "
+                f"{MAX_VALUE_LENGTH}",
+            )
 
 
 def _like(el: etree._Element, text: str) -> Pattern:
@@ -415,16 +429,21 @@ class _FastCompiler:
         "counting",
         "elements",
         "lab_locs",
+        "long_values",
         "max_depth",
         "max_elements",
         "warnings",
     )
 
-    def __init__(self, max_depth: int, max_elements: int, counting: bool = True) -> None:
+    def __init__(
+        self, max_depth: int, max_elements: int, counting: bool = True, long_values: bool = True
+    ) -> None:
         self.max_depth = max_depth
         self.max_elements = max_elements
         #: False when the document cannot hold more elements than the cap
         self.counting = counting
+        #: False when the document cannot hold a value over MAX_VALUE_LENGTH
+        self.long_values = long_values
         self.elements = 0
         self.budget: Budget | None = None  # made on the first like pattern
         self.warnings: list[str] = []
@@ -436,6 +455,7 @@ class _FastCompiler:
             raise _Compiler.error(el, f"nested deeper than {self.max_depth} levels")
         table = _TABLES[level]
         counting = self.counting
+        long_values = self.long_values
         any_of = container == P.OR
         kept: list[P.Program] = []  # the children that can change the answer
         decided = False  # a child decides alone: a FALSE in an <and>, a TRUE in an <or>
@@ -448,6 +468,8 @@ class _FastCompiler:
                 self.elements += 1
                 if self.elements > self.max_elements:
                     raise _Compiler.error(child, f"more than {self.max_elements} elements")
+            if long_values:
+                _check_values(child)
             entry = table.get(tag)
             if entry is None:
                 entry = _UNKNOWN_ENTRIES[level]
@@ -628,6 +650,7 @@ def _configure(compiled: ModuleType) -> None:
             "max_pattern_length": MAX_PATTERN_LENGTH,
             "max_patterns": MAX_PATTERNS,
             "max_pattern_characters": MAX_PATTERN_CHARACTERS,
+            "max_value_length": MAX_VALUE_LENGTH,
         }
     )
 
@@ -647,20 +670,30 @@ def node_tree(el: etree._Element) -> AllOf:
 
 
 def compile_element(
-    el: etree._Element, *, max_depth: int = MAX_DEPTH, max_elements: int = MAX_ELEMENTS
+    el: etree._Element,
+    *,
+    max_depth: int = MAX_DEPTH,
+    max_elements: int = MAX_ELEMENTS,
+    long_values: bool = True,
 ) -> HostRequires:
-    """Compile an already parsed ``<hostRequires>`` element (its tag does not matter)."""
+    """Compile an already parsed ``<hostRequires>`` element (its tag does not matter).
+
+    ``long_values=False`` skips looking for attribute values over MAX_VALUE_LENGTH (for a
+    document too short to hold one).
+    """
     if native is not None:
         # None: force=, or a document that warns, fails or is unusual: Python compiles it
         done = native.compile_tree(el, max_depth, max_elements)
         if done is not None:
             program, labs = done
             return HostRequires.compiled(el, program, (), tuple(labs) if labs else ())
+    if long_values:
+        _check_values(el)
     force = el.get("force")
     if force:
         warnings = (f"{describe(el)}: force= is set, so the other requirements are ignored",)
         return HostRequires(AllOf((), el), el, force, warnings if len(el) else ())
-    compiler = _FastCompiler(max_depth, max_elements)
+    compiler = _FastCompiler(max_depth, max_elements, long_values=long_values)
     program = compiler.walk(el, "host", 1, P.AND)
     return HostRequires.compiled(
         el,
@@ -683,7 +716,14 @@ def parse(
     problem for malformed, hostile or meaningless input; never anything else.
     """
     root = load_xml(text, max_bytes=max_bytes)
-    return compile_element(root, max_depth=max_depth, max_elements=max_elements)
+    return compile_element(
+        root, max_depth=max_depth, max_elements=max_elements, long_values=_may_hold_long(text)
+    )
+
+
+def _may_hold_long(text: object) -> bool:
+    """Whether a document may hold a value over MAX_VALUE_LENGTH (most are far shorter)."""
+    return not isinstance(text, str | bytes) or len(text) > MAX_VALUE_LENGTH
 
 
 def _recipes(root: etree._Element) -> tuple[RecipeRequires, ...]:
@@ -721,4 +761,4 @@ def parse_any(
     root = load_xml(text, max_bytes=max_bytes)
     if root.tag in JOB_TAGS:
         return _recipes(root)
-    return compile_element(root)
+    return compile_element(root, long_values=_may_hold_long(text))

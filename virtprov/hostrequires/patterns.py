@@ -297,8 +297,7 @@ class Budget:
         _check_length(text)
         if self.characters > MAX_PATTERN_CHARACTERS:
             raise ValueError(
-                f"patterns of more than {MAX_PATTERN_CHARACTERS} characters in all in one "
-                "document"
+                f"patterns of more than {MAX_PATTERN_CHARACTERS} characters in all in one document"
             )
 
     def like(self, text: str) -> Like:

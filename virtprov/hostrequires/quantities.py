@@ -80,7 +80,13 @@ def quantity(text: str, base: str, default_unit: str) -> Fraction:
         raise ValueError(
             f"'{excerpt(text, 40)}' is not a number with an optional unit (such as '8 GiB')"
         )
-    number = Fraction(match["number"])
+    written = match["number"]
+    if "." in written:  # exactly: 1.5 is 3/2
+        whole_part, _, decimals = written.partition(".")
+        scale = 10 ** len(decimals)
+        number = Fraction(int(whole_part or "0") * scale + int(decimals or "0"), scale)
+    else:
+        number = Fraction(int(written))  # (Fraction("12") parses with a regex, slowly)
     unit = match["unit"] or default_unit
     if unit == base:
         return number

@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Iterator, Mapping
-from fractions import Fraction
 from typing import Any, NamedTuple
 
 import attrs
@@ -56,7 +55,15 @@ from virtprov.printable import excerpt, printable
 #: A ``hardware:`` document is a few hundred bytes; a plan with several phases a few KiB.
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
-MAX_ELEMENTS = 10_000
+#: Requirements in one document; real ones have a few dozen.
+MAX_ELEMENTS = 500
+#: Values (mappings, lists, scalars; an alias counts what it stands for) per requirement
+#: a document may have: its YAML text, or its mapping, holds at most 5 x MAX_ELEMENTS.
+VALUES_PER_ELEMENT = 5
+#: Values in a plan file (``virtprov check plan.fmf``): a plan holds more than hardware.
+MAX_PLAN_VALUES = 20_000
+#: Characters in one key or value (a lab name, a CPU model name, a pattern...).
+MAX_VALUE_LENGTH = 4096
 
 # -- the vocabulary -----------------------------------------------------------------------
 
@@ -150,6 +157,7 @@ _NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 #: A YAML number longer than this is not read (sign, separators and exponent included).
 _MAX_NUMBER_TEXT = MAX_DIGITS + 10
 _EMPTY = "empty document (write {} to require nothing)"
+_YAML_STR = "tag:yaml.org,2002:str"
 _YAML_NUMBERS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
 
 
@@ -435,7 +443,7 @@ class _Budget:
     __slots__ = ("characters", "values")
 
     def __init__(self, max_elements: int, max_bytes: int) -> None:
-        self.values = max_elements
+        self.values = max_elements * VALUES_PER_ELEMENT
         self.characters = max_bytes
 
     def spend(self, characters: int = 0) -> None:
@@ -451,6 +459,12 @@ class _Budget:
 
 
 def _checked_text(text: str, line: int | None = None) -> str:
+    if len(text) > MAX_VALUE_LENGTH:
+        raise HostRequiresError(
+            f"text of {len(text)} characters ('{excerpt(text, 40)}') is over the limit of "
+            f"{MAX_VALUE_LENGTH}",
+            line=line,
+        )
     if text.isprintable():  # the usual case, without a regex
         return text
     bad = _NOT_TEXT.search(text)
@@ -541,7 +555,7 @@ def check_mapping(
 # -- YAML ----------------------------------------------------------------------------------
 
 
-def _from_yaml(text: str | bytes, max_bytes: int, max_elements: int, warnings: list[str]) -> _Value:
+def _from_yaml(text: str | bytes, max_bytes: int, max_values: int, warnings: list[str]) -> _Value:
     import yaml
 
     size = len(text)
@@ -554,7 +568,7 @@ def _from_yaml(text: str | bytes, max_bytes: int, max_elements: int, warnings: l
         raise HostRequiresError(_EMPTY)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        _check_events(yaml.parse(text, Loader=loader), max_elements)
+        _check_events(yaml.parse(text, Loader=loader), max_values)
         node = yaml.compose(text, Loader=loader)
     except HostRequiresError:
         raise
@@ -570,7 +584,7 @@ def _from_yaml(text: str | bytes, max_bytes: int, max_elements: int, warnings: l
     if node is None or node.tag == "tag:yaml.org,2002:null":
         # nothing but blanks, comments, "---" or null: a mistake, not "any system"
         raise HostRequiresError(_EMPTY, line=node.start_mark.line + 1 if node else None)
-    return _YamlTree(max_elements, warnings).value(node, 0)
+    return _YamlTree(max_values, warnings).value(node, 0)
 
 
 def _check_events(events: Iterator[Any], max_values: int) -> None:
@@ -578,21 +592,30 @@ def _check_events(events: Iterator[Any], max_values: int) -> None:
     is composed: each collection's size counts what its aliases would expand to."""
     import yaml
 
+    kinds = {  # by type, not isinstance(): this loop sees every event of the document
+        yaml.MappingStartEvent: _OPEN,
+        yaml.SequenceStartEvent: _OPEN,
+        yaml.MappingEndEvent: _CLOSE,
+        yaml.SequenceEndEvent: _CLOSE,
+        yaml.ScalarEvent: _SCALAR,
+        yaml.AliasEvent: _ALIAS,
+    }
     sizes: dict[str, int] = {}  # anchor -> values it stands for
     stack: list[list[Any]] = []  # open collections: [anchor, values so far]
     total = 0
     for event in events:
-        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+        kind = kinds.get(type(event))
+        if kind == _OPEN:
             stack.append([event.anchor, 1])
             if len(stack) > MAX_DEPTH:
                 line = event.start_mark.line + 1 if event.start_mark else None
                 raise HostRequiresError(f"nested deeper than {MAX_DEPTH} levels", line=line)
             continue
-        if isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+        if kind == _CLOSE:
             anchor, size = stack.pop()
-        elif isinstance(event, yaml.ScalarEvent):
+        elif kind == _SCALAR:
             anchor, size = event.anchor, 1
-        elif isinstance(event, yaml.AliasEvent):
+        elif kind == _ALIAS:
             anchor, size = None, sizes.get(event.anchor or "", 1)
         else:
             continue
@@ -602,21 +625,24 @@ def _check_events(events: Iterator[Any], max_values: int) -> None:
             stack[-1][1] += size
         else:
             total += size
-        if (stack[0][1] if stack else total) > max_values * 2:
+        if (stack[0][1] if stack else total) > max_values:
             line = event.start_mark.line + 1 if event.start_mark else None
             raise HostRequiresError("document too large (too many values)", line=line)
+
+
+_OPEN, _CLOSE, _SCALAR, _ALIAS = range(4)
 
 
 class _YamlTree:
     """YAML nodes to located values; scalars read as YAML's safe loader reads them."""
 
-    def __init__(self, max_elements: int, warnings: list[str]) -> None:
+    def __init__(self, max_values: int, warnings: list[str]) -> None:
         import yaml
 
         self.warnings = warnings
         self.yaml = yaml
         self.constructor = yaml.constructor.SafeConstructor()
-        self.max_nodes = max_elements
+        self.max_nodes = max_values
         self.nodes = 0
 
     def value(self, node: Any, depth: int) -> _Value:
@@ -653,6 +679,8 @@ class _YamlTree:
         line = node.start_mark.line + 1
         if not isinstance(node, self.yaml.ScalarNode):
             raise HostRequiresError("a key must be a plain value", line=line)
+        if node.tag == _YAML_STR:  # what the constructor would return, without it
+            return _checked_text(node.value, line)
         if node.tag in _YAML_NUMBERS and len(node.value) > _MAX_NUMBER_TEXT:
             # before int() builds it (or refuses it past 4300 digits)
             raise HostRequiresError(
@@ -686,11 +714,11 @@ def _requirement_node(req: Requirement) -> Node:
         op = "~"
     node: Node
     if means == RAM:
-        node = SizeTest("ram_mib", op, whole(Fraction(value) / MiB), loc)
+        node = SizeTest("ram_mib", op, whole(value / MiB), loc)
     elif means == VCPUS:
         node = SizeTest("vcpus", op, value, loc)
     elif means == ROOT_DISK:
-        node = SizeTest("disk_bytes", op, whole(Fraction(value)), loc)
+        node = SizeTest("disk_bytes", op, whole(value), loc)
     elif means == ARCH:
         node = ArchTest(op, req.raw, _pattern(op, value), loc)
     elif means == LAB:
@@ -750,7 +778,8 @@ def read_tmt(
     """Read a ``hardware:`` mapping (a Python mapping, or YAML text of one)."""
     reader = _Reader(presets, max_elements, max_bytes)
     if isinstance(document, str | bytes):
-        value = _from_yaml(document, max_bytes, max_elements, reader.warnings)
+        values = max_elements * VALUES_PER_ELEMENT
+        value = _from_yaml(document, max_bytes, values, reader.warnings)
     elif document is None or isinstance(document, Mapping):
         value = _from_python(document, 0, reader.budget)
     else:
@@ -793,7 +822,7 @@ def tmt_phases(
     its read document.
     """
     warnings: list[str] = []
-    value = _from_yaml(text, max_bytes, MAX_ELEMENTS, warnings)
+    value = _from_yaml(text, max_bytes, MAX_PLAN_VALUES, warnings)
     data = value.data
     if isinstance(data, dict) and "provision" in data:
         provision = data["provision"]
@@ -835,7 +864,7 @@ def _plain(value: _Value) -> Any:
 def load_presets(text: str | bytes, *, max_bytes: int = MAX_BYTES) -> dict[str, Any]:
     """tmt hardware presets (``name: requirements``) from YAML text, read through the
     same guard as a document (size, depth, aliases, digits), for ``presets=``."""
-    value = _from_yaml(text, max_bytes, MAX_ELEMENTS, [])
+    value = _from_yaml(text, max_bytes, MAX_ELEMENTS * VALUES_PER_ELEMENT, [])
     if not isinstance(value.data, dict):
         raise HostRequiresError(
             "expected a mapping of preset names to hardware requirements", line=value.line

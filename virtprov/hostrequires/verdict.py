@@ -106,7 +106,7 @@ class FlavorMatch:
             if self.requires.force:
                 reasons: tuple[str, ...] = (self.requires.force_reason(),)
             else:
-                reasons = explain_flavor(self.requires.root, c, number)
+                reasons = explain_flavor(self.requires.root, c, number, self.matched)
             removals.append(Removal(flavor, reasons))
         return tuple(removals)
 

@@ -86,6 +86,7 @@ cdef dict _BYTE_UNITS = None
 cdef Py_ssize_t _MAX_PATTERN_LENGTH = 0  # characters in one like pattern
 cdef int _MAX_PATTERNS = 0  # like patterns in one document
 cdef Py_ssize_t _MAX_PATTERN_CHARACTERS = 0  # characters of them all
+cdef size_t _MAX_VALUE_LENGTH = 0  # characters of one attribute value (bytes are more)
 
 # Longer digit strings are left to Python's int() (they fit no C long long).
 cdef enum:
@@ -130,6 +131,7 @@ def configure(dict spec):
     global _AND_O, _OR_O, _NOT_O, _SIZE_O, _ARCH_O, _TARGET_O, _DECLARED_O
     global _INTEGER_SIZE, _W_TEXT, _like_pattern, _declared_text, _kind_of
     global _BYTE_UNITS, _MAX_PATTERN_LENGTH, _MAX_PATTERNS, _MAX_PATTERN_CHARACTERS
+    global _MAX_VALUE_LENGTH
     _free()
     _AND, _OR, _NOT = spec["P_AND"], spec["P_OR"], spec["P_NOT"]
     _CONSTANT, _LIKE = spec["P_CONSTANT"], spec["P_LIKE"]
@@ -145,6 +147,7 @@ def configure(dict spec):
     _MAX_PATTERN_LENGTH = spec["max_pattern_length"]
     _MAX_PATTERNS = spec["max_patterns"]
     _MAX_PATTERN_CHARACTERS = spec["max_pattern_characters"]
+    _MAX_VALUE_LENGTH = spec["max_value_length"]
     kinds = {
         spec["KEY_VALUE"]: K_KEY_VALUE,
         spec["NEVER"]: K_NEVER,
@@ -275,6 +278,21 @@ cdef Found _attr(tree.xmlNode* node, const char* name, const char** value) noexc
     return ABSENT
 
 
+cdef bint _long_value(tree.xmlNode* node) noexcept:
+    """Whether an attribute of ``node`` may be over virtprov's MAX_VALUE_LENGTH (its
+    bytes are: Python counts its characters, and raises or accepts)."""
+    cdef tree.xmlAttr* attr = node.properties
+    cdef tree.xmlNode* text
+    while attr is not NULL:
+        text = attr.children
+        while text is not NULL:
+            if text.content is not NULL and strlen(<const char*>text.content) > _MAX_VALUE_LENGTH:
+                return True
+            text = text.next
+        attr = attr.next
+    return False
+
+
 cdef inline str _text(const char* value):
     return PyUnicode_DecodeUTF8(value, strlen(value), NULL)
 
@@ -324,7 +342,7 @@ cdef object _walk(_Walk walk, tree.xmlNode* el, int level, int depth, int contai
             child = child.next
             continue
         walk.elements += 1
-        if walk.elements > walk.max_elements or child.ns is not NULL:
+        if walk.elements > walk.max_elements or child.ns is not NULL or _long_value(child):
             return None
         entry = _find(table, <const char*>child.name)
         if entry is NULL:  # an unknown element: Python warns
@@ -437,7 +455,7 @@ def compile_tree(cetree._Element root, int max_depth, int max_elements):
     if _LEVELS is NULL:
         raise RuntimeError("configure() first")
     cdef const char* force
-    if _attr(root._c_node, b"force", &force) != ABSENT:
+    if _attr(root._c_node, b"force", &force) != ABSENT or _long_value(root._c_node):
         return None
     cdef _Walk walk = _Walk()
     walk.max_depth = max_depth
