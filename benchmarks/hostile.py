@@ -1,7 +1,7 @@
 """Hostile documents: each bounded in time and memory, and none of them slows a pool.
 
 **The catalogue.** Pathological inputs of both languages (``<hostRequires/>`` and tmt
-``hardware:``): every one issue 19 names, plus nested quantifiers, many ``%`` and ``_``,
+``hardware:``): regular-expression blow-ups, nested quantifiers, many ``%`` and ``_``,
 long alternations, huge character classes, long lab and CPU model names, numbers that
 explode, encodings, entities, nesting, alias bombs, control characters, the largest
 documents the limits accept. Each comes the way a scheduler or an operator hands it over:
@@ -142,7 +142,7 @@ def catalogue(workdir: Path) -> list[Input]:
 
     utf7 = b'<?xml version="1.0" encoding="UTF-7"?>+ADw-!DOCTYPE h SYSTEM "%s"+AD4-<hostRequires/>'
     items = [
-        # <hostRequires/>: patterns (issue 19, problem 1, and more)
+        # <hostRequires/>: patterns
         Input("xml like lab %%%%%%%%%%%%Z", "xml", "text",
               lambda: hr('<labcontroller op="like" value="%%%%%%%%%%%%Z"/>')),
         Input("xml like arch 300 %", "xml", "text",
@@ -162,14 +162,14 @@ def catalogue(workdir: Path) -> list[Input]:
               lambda: hr(f'<cpu><model_name value="{"Xeon" * 250_000}"/></cpu>')),
         Input("xml 250 long CPU model names (at the cap)", "xml", "text",
               lambda: hr(f'<cpu><model_name value="{"Xeon" * 1024}"/></cpu>' * 250)),
-        # numbers (problem 2)
+        # numbers
         Input("xml speed 1e999999999", "xml", "text",
               lambda: hr('<cpu><speed op="&gt;=" value="1e999999999"/></cpu>')),
         Input("xml memory of 5000 digits", "xml", "text",
               lambda: hr(f'<memory value="{"9" * 5000}"/>')),
         Input("xml disk size 40 digits in TiB", "xml", "text",
               lambda: hr(f'<disk><size value="{"9" * 40}" units="TiB"/></disk>')),
-        # encodings, entities, size, nesting (problems 5 and 6)
+        # encodings, entities, size, nesting
         Input("xml UTF-7 DOCTYPE on a file", "xml", "text", lambda: utf7 % b"/etc/passwd"),
         Input("xml UTF-7 DOCTYPE on a FIFO", "xml", "text", lambda: utf7 % str(fifo).encode()),
         Input("xml billion laughs", "xml", "text", lambda: BILLION_LAUGHS),

@@ -2,9 +2,12 @@
 
 Job XML comes from every user of a lab, so the parser is configured for hostile input:
 no DTD is loaded, no entity is expanded or fetched, no network access, libxml2's own
-limits stay on (``huge_tree`` off), and a document with a ``DOCTYPE`` or entity
-declaration is refused outright. On top of that virtprov caps the size, the depth and the
-number of elements itself, so that a bad document costs microseconds, not the scheduler.
+limits stay on (``huge_tree`` off), a resolver refuses whatever libxml2 still asks for,
+and every document is read as UTF-8. Before parsing, a document with a ``DOCTYPE`` or
+entity declaration, or declaring an encoding but UTF-8, is refused outright. On top of
+that virtprov caps the size, the depth, the number of elements, the length of values,
+the digits of numbers and the ``like`` patterns itself, so that a bad document costs
+microseconds, not the scheduler.
 """
 
 from __future__ import annotations

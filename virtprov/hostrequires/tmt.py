@@ -13,12 +13,15 @@ Newer test tooling (tmt, Testing Farm) states hardware needs as a mapping::
 Reading follows tmt (``tmt/hardware/`` and ``spec/hardware/`` of its repository): a value
 is ``[operator] value``; operators ``=`` (the default, also ``==``), ``!=``, ``>``, ``>=``,
 ``<``, ``<=``, ``~`` and ``!~`` (regular expressions matched at the start, as Python's
-``re.match``); ``and``/``or`` take lists of blocks and may not sit beside other keys;
+``re.match``, but run on RE2: see :mod:`~virtprov.hostrequires.patterns`); ``and``/``or``
+take lists of blocks and may not sit beside other keys;
 ``disk`` and ``network`` are lists; units are pint's, as in tmt (``MB`` is 10**6 bytes).
 Every requirement becomes a node of :mod:`~virtprov.hostrequires.compiled`, located by its
 key path (``hardware.and[1].cpu.flag``) and line, so reasons read alike in both languages.
 What a VM satisfies is in :data:`KEYS`. Unlike tmt, an unknown key, a key beside ``and``
-or a flag that is neither true nor false is an error, never a silent pass.
+or a flag that is neither true nor false is an error, never a silent pass; and a
+document, as YAML text or as a Python mapping, is read within the same bounds (size,
+depth, values with aliases expanded, text, digits, patterns) before anything is built.
 """
 
 from __future__ import annotations
