@@ -43,6 +43,7 @@ def command(file: str, target: str, presets_path: str | None) -> None:
     for position, (phase, document) in enumerate(phases, start=1):
         conversion = to_hostrequires(document)
         if shape == "plan":
+            # the name is the user's: escaped, and no "--", which would end the comment
             label = printable(phase or f"#{position}").replace("--", "- -")
             click.echo(f"<!-- provision phase {label} -->")
             prefix = f"phase {label}: "

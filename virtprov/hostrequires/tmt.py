@@ -550,7 +550,7 @@ def check_mapping(
     """Refuse a ``hardware:`` mapping that is too large or too deep once expanded (an
     alias bomb loaded with ``yaml.safe_load``), before anything copies or serialises it.
 
-    The same bounds as :func:`parse_tmt` applies; cheap for real documents.
+    The same bounds as :func:`parse_tmt` apply; cheap for real documents.
     """
     _measure(data, 0, _Budget(max_elements, max_bytes))
 
