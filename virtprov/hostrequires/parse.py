@@ -198,7 +198,9 @@ def _declared_encoding(data: bytes) -> str | None:
 
 def _as_bytes(text: object, max_bytes: int) -> bytes:
     """The document as UTF-8 bytes, its size checked before anything is copied."""
-    if isinstance(text, str):
+    if text.__class__ is bytes:  # the usual case (a scheduler's, the CLI's), first
+        data: bytes = text
+    elif isinstance(text, str):
         if str.__len__(text) > max_bytes:  # before encoding: never shorter in UTF-8
             raise HostRequiresError(
                 f"document of {str.__len__(text)} characters is over the limit of {max_bytes} bytes"
@@ -228,7 +230,8 @@ def load_xml(text: str | bytes, *, max_bytes: int = MAX_BYTES) -> etree._Element
     # UTF-16 and UCS-4 (NULs or a BOM), EBCDIC ("<?xm" in it)
     if data.find(b"\x00", 0, 4) >= 0 or data.startswith(_NOT_UTF8):
         raise HostRequiresError("only UTF-8 (or ASCII-compatible) documents are accepted")
-    if not isinstance(text, str):  # a str was decoded already: what it declares is moot
+    if data.startswith(_DECLARATIONS) and not isinstance(text, str):
+        # a str was decoded already: what it declares is moot
         encoding = _declared_encoding(data)
         if encoding is not None and encoding.lower() not in ACCEPTED_ENCODINGS:
             raise HostRequiresError(
@@ -726,7 +729,9 @@ def parse(
 
 def _may_hold_long(text: object) -> bool:
     """Whether a document may hold a value over MAX_VALUE_LENGTH (most are far shorter)."""
-    return not isinstance(text, str | bytes) or len(text) > MAX_VALUE_LENGTH
+    if text.__class__ is bytes or text.__class__ is str:
+        return len(text) > MAX_VALUE_LENGTH
+    return True
 
 
 def _recipes(root: etree._Element) -> tuple[RecipeRequires, ...]:

@@ -46,8 +46,8 @@ MAX_PROGRAM_SIZE = 20_000
 #: RE2's memory budget for one expression (its default, 8 MiB, allows programs that take
 #: a tenth of a second to compile).
 RE2_MAX_MEM = 128 * 1024
-#: Answers a :class:`Regex` remembers: the texts it is asked about are the providers'
-#: few lab names, arches and declared values, and RE2's Python binding costs microseconds.
+#: Answers a pattern remembers: the texts it is asked about are the providers' few lab
+#: names, arches and declared values, and matching costs microseconds (RE2's binding).
 _REMEMBERED = 256
 
 
@@ -163,8 +163,18 @@ class Like:
 
     text: str
     _pieces: tuple[_Piece, ...] = attrs.field(eq=False, alias="pieces")
+    #: text -> answer, as for :class:`Regex`
+    _answers: dict[str, bool] = attrs.field(eq=False, factory=dict, alias="answers")
 
     def matches(self, text: str) -> bool:
+        answer = self._answers.get(text)
+        if answer is None:
+            answer = self._match(text)
+            if len(self._answers) < _REMEMBERED:
+                self._answers[text] = answer
+        return answer
+
+    def _match(self, text: str) -> bool:
         folded = fold(text)
         pieces = self._pieces
         size = len(folded)
