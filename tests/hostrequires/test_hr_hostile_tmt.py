@@ -276,3 +276,7 @@ def test_requirements_and_values_are_capped() -> None:
     assert parse_tmt({"or": [{"memory": ">= 1 GB"}] * 500})
     error = refused("or:\n" + "  - {memory: '>= 1 GB', arch: x86_64}\n" * 1300)
     assert "too many values" in str(error)  # 5 per requirement, as YAML text
+    error = refused("or:\n" + "  - memory: '>= 1 GB'\n" * 10_000)
+    assert "too many values" in str(error)
+    assert error.line is not None
+    assert error.line < 1000  # as the values come, not once the list has been read

@@ -605,7 +605,7 @@ def _check_events(events: Iterator[Any], max_values: int) -> None:
     }
     sizes: dict[str, int] = {}  # anchor -> values it stands for
     stack: list[list[Any]] = []  # open collections: [anchor, values so far]
-    total = 0
+    seen = 0  # values so far, aliases expanded: checked as the events come
     for event in events:
         kind = kinds.get(type(event))
         if kind == _OPEN:
@@ -613,22 +613,28 @@ def _check_events(events: Iterator[Any], max_values: int) -> None:
             if len(stack) > MAX_DEPTH:
                 line = event.start_mark.line + 1 if event.start_mark else None
                 raise HostRequiresError(f"nested deeper than {MAX_DEPTH} levels", line=line)
-            continue
-        if kind == _CLOSE:
+            size = 1
+        elif kind == _CLOSE:
             anchor, size = stack.pop()
+            if anchor:
+                sizes[anchor] = size
+            if stack:
+                stack[-1][1] += size
+            continue
         elif kind == _SCALAR:
-            anchor, size = event.anchor, 1
+            size = 1
+            if event.anchor:
+                sizes[event.anchor] = size
+            if stack:
+                stack[-1][1] += size
         elif kind == _ALIAS:
-            anchor, size = None, sizes.get(event.anchor or "", 1)
+            size = sizes.get(event.anchor or "", 1)
+            if stack:
+                stack[-1][1] += size
         else:
             continue
-        if anchor:
-            sizes[anchor] = size
-        if stack:
-            stack[-1][1] += size
-        else:
-            total += size
-        if (stack[0][1] if stack else total) > max_values:
+        seen += size
+        if seen > max_values:
             line = event.start_mark.line + 1 if event.start_mark else None
             raise HostRequiresError("document too large (too many values)", line=line)
 
