@@ -660,18 +660,44 @@ def dedupe(reasons: Iterable[str]) -> tuple[str, ...]:
     return tuple(distinct)
 
 
+def masked_parts(root: Node, c: Candidates) -> tuple[tuple[Node, int], ...]:
+    """The requirements of an ``<and>`` root (through lone nested ``<and>``s), each with
+    the candidates satisfying it: the question explaining each flavor asks of every one
+    of them, asked once for all flavors (empty for any other root)."""
+    while isinstance(root, AllOf) and len(root.children) == 1:
+        if not isinstance(root.children[0], AllOf):
+            break
+        root = root.children[0]
+    if not isinstance(root, AllOf):
+        return ()
+    return tuple((child, child.mask(c)) for child in root.children)
+
+
 def explain_flavor(
-    root: Node, c: Candidates, number: int, matched: int | None = None
+    root: Node,
+    c: Candidates,
+    number: int,
+    matched: int | None = None,
+    parts: tuple[tuple[Node, int], ...] = (),
 ) -> tuple[str, ...]:
     """Why flavor ``number`` of ``c`` was removed (by the document or by the fixed rules).
 
-    ``matched``: the candidates satisfying ``root``, when known (it saves asking).
+    ``matched``: the candidates satisfying ``root``, when known (it saves asking);
+    ``parts``: :func:`masked_parts` of ``root``, when known.
     """
+
+    def explain(i: int) -> Iterable[str]:
+        if not parts:
+            return root.explain(c, i)
+        return first_reasons(
+            reason for child, mask in parts if not mask >> i & 1 for reason in child.explain(c, i)
+        )
+
     reasons = dedupe(
         reason
         for i in c.candidates_of(number)
         if not (root.holds(c, i) if matched is None else matched >> i & 1)
-        for reason in root.explain(c, i)
+        for reason in explain(i)
     )
     return reasons + c.unfit.get(number, ())
 
@@ -697,4 +723,5 @@ __all__ = [
     "always",
     "explain_flavor",
     "like_pattern",
+    "masked_parts",
 ]
