@@ -1,4 +1,4 @@
-"""The eligibility benchmark runs and ends with its JSON line (timings are not asserted)."""
+"""The benchmarks run and end with their JSON line (timings are not asserted)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "eligibility.py"
 
@@ -52,3 +54,27 @@ def test_corpus_is_valid_and_large_enough() -> None:
     tmt_documents = eligibility.tmt_corpus(1000)
     for tmt_document in tmt_documents:
         parse_tmt(tmt_document)  # every generated tmt document is valid
+
+
+HOSTILE = BENCHMARK.parent / "hostile.py"
+
+
+def test_quick_hostile_benchmark_decides_everything(front_end: str) -> None:
+    """Every catalogued input is judged without an unexpected error, and every hostile
+    recipe submitted to the pool is decided with its reason (timings are not asserted)."""
+    if front_end != "compiled":
+        pytest.skip("one run is enough: the benchmark forks a process per input")
+    done = subprocess.run(
+        [sys.executable, str(HOSTILE), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["inputs"] >= 40
+    assert figures["errors"] == 0
+    assert figures["hostile_decided"] is True
+    assert figures["hostile_recipes"] == 4
+    assert figures["peak_mb"] > 0
+    assert "ERROR" not in done.stdout

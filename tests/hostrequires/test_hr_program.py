@@ -17,7 +17,14 @@ from tests.hostrequires.test_hr_properties import PREPARED, TARGET, tree
 from virtprov.errors import HostRequiresError
 from virtprov.hostrequires import HostRequires, Target, parse, prepare
 from virtprov.hostrequires import program as P
-from virtprov.hostrequires.compiled import AllOf, Loc, SizeTest, Unsatisfiable
+from virtprov.hostrequires.compiled import (
+    AllOf,
+    Loc,
+    SizeTest,
+    Unsatisfiable,
+    explain_flavor,
+    masked_parts,
+)
 
 TARGETS = [
     TARGET,
@@ -105,3 +112,22 @@ def test_reasons_and_equality_use_the_lazily_built_tree() -> None:
     assert a != b  # different parsed elements, as before
     assert hash(a) == hash(a)
     assert "SizeTest" in repr(a)
+
+
+def assert_same_reasons(hr: HostRequires) -> None:
+    """Reasons asked of each requirement once for all flavors (masked_parts, as
+    FlavorMatch does) are those asked flavor by flavor."""
+    root = hr.root
+    for candidates in (PREPARED, prepare(FLAVORS, TARGETS[2])):
+        parts = masked_parts(root, candidates)
+        matched = root.mask(candidates)
+        for number in range(len(candidates.flavors)):
+            expected = explain_flavor(root, candidates, number)
+            assert explain_flavor(root, candidates, number, matched, parts) == expected
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tree)
+def test_reasons_of_generated_documents(body: str) -> None:
+    assert_same_reasons(parse(f"<hostRequires>{body}</hostRequires>"))
+    assert_same_reasons(parse(f"<hostRequires><and><and>{body}</and></and></hostRequires>"))

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from virtprov.printable import printable
+
 if TYPE_CHECKING:
     from virtprov.cli.targets import CheckTarget
     from virtprov.hostrequires import HostRequires, Target
@@ -38,32 +40,47 @@ def _print_human(result: dict[str, Any], with_flavors: bool, title: str | None) 
     answer = "yes" if ok else "no"
     if with_flavors and result["chosen"]:
         answer += f", on {result['chosen']}"
-    click.echo(f"{prefix}virtualisable: {answer}")
+    # Reasons and warnings quote the user's document: no control character reaches the
+    # terminal (nor do flavor names, which come from a file).
+    _echo(f"{prefix}virtualisable: {answer}")
     if with_flavors and len(result["flavors"]) > 1:
-        click.echo(f"  satisfying flavors, cheapest first: {', '.join(result['flavors'])}")
+        _echo(f"  satisfying flavors, cheapest first: {', '.join(result['flavors'])}")
     for reason in result["reasons"]:
-        click.echo(f"  - {reason}")
+        _echo(f"  - {reason}")
     for warning in result["warnings"]:
-        click.echo(f"  warning: {warning}")
+        _echo(f"  warning: {warning}")
+
+
+def _echo(line: str) -> None:
+    click.echo(printable(line))
+
+
+def read_document(path: str, limit: int) -> bytes:
+    """A document from ``path`` (``-``: stdin), read no further than ``limit`` bytes."""
+    from virtprov.hostrequires.reading import TooLarge, read_file
+
+    name = "<stdin>" if path == "-" else path
+    try:
+        return read_file(path, limit)
+    except OSError as exc:
+        _fail(f"{name}: cannot read: {exc.strerror or exc}")
+    except TooLarge as exc:
+        _fail(f"{name}: document {exc}")
 
 
 def _read_presets(path: str) -> dict[str, Any]:
-    import yaml
+    from virtprov.errors import HostRequiresError
+    from virtprov.hostrequires.tmt import MAX_BYTES, load_presets
 
+    data = read_document(path, MAX_BYTES)
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
-    except OSError as exc:
-        _fail(f"{path}: cannot read: {exc.strerror or exc}")
-    except yaml.YAMLError as exc:
-        _fail(f"{path}: not valid YAML: {exc}".replace("\n", " "))
-    if not isinstance(data, dict):
-        _fail(f"{path}: expected a mapping of preset names to hardware requirements")
-    return data
+        return load_presets(data)
+    except HostRequiresError as exc:
+        _fail(f"{'<stdin>' if path == '-' else path}: {exc}")
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"virtprov: {message}", err=True)
+    click.echo(f"virtprov: {printable(message)}", err=True)
     sys.exit(2)
 
 
@@ -141,15 +158,11 @@ def command(
 
     from virtprov.cli.targets import choose_targets, offline_target
     from virtprov.errors import HostRequiresError
-    from virtprov.hostrequires import parse_any
+    from virtprov.hostrequires import MAX_JOB_BYTES, parse_any
     from virtprov.hostrequires.flavorfile import FlavorFileError, load_flavor_file
     from virtprov.hostrequires.tmt import looks_like_xml, parse_tmt_any
 
-    try:
-        with click.open_file(file, "rb") as handle:  # "-" is stdin
-            data: bytes = handle.read()
-    except OSError as exc:
-        _fail(f"{file}: cannot read: {exc.strerror or exc}")
+    data = read_document(file, MAX_JOB_BYTES)  # a whole job's limit; parsing checks its own
     flavors = None
     if flavors_path is not None:
         try:

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from virtprov.cli.check import _fail, _read_presets
+from virtprov.cli.check import _fail, _read_presets, read_document
+from virtprov.printable import printable
 
 if TYPE_CHECKING:
     from virtprov.cli.targets import CheckTarget
@@ -48,13 +49,9 @@ def command(
     from virtprov.cli.targets import choose_targets
     from virtprov.errors import HostRequiresError
     from virtprov.hostrequires.convert import to_hostrequires
-    from virtprov.hostrequires.tmt import tmt_phases
+    from virtprov.hostrequires.tmt import MAX_BYTES, tmt_phases
 
-    try:
-        with click.open_file(file, "rb") as handle:  # "-" is stdin
-            data: bytes = handle.read()
-    except OSError as exc:
-        _fail(f"{file}: cannot read: {exc.strerror or exc}")
+    data = read_document(file, MAX_BYTES)
     presets = _read_presets(presets_path) if presets_path else None
     name = "<stdin>" if file == "-" else file
     try:
@@ -72,16 +69,17 @@ def command(
     for position, (phase, document) in enumerate(phases, start=1):
         conversion = to_hostrequires(document)
         if shape == "plan":
-            label = phase or f"#{position}"
+            # the name is the user's: escaped, and no "--", which would end the comment
+            label = printable(phase or f"#{position}").replace("--", "- -")
             click.echo(f"<!-- provision phase {label} -->")
             prefix = f"phase {label}: "
         else:
             prefix = ""
         click.echo(conversion.xml, nl=False)
         for note in conversion.notes:
-            click.echo(f"virtprov: note: {prefix}{note}", err=True)
+            click.echo(printable(f"virtprov: note: {prefix}{note}"), err=True)
         for line in compare_choices(document, conversion.xml, targets or []):
-            click.echo(f"virtprov: {prefix}{line}", err=True)
+            click.echo(printable(f"virtprov: {prefix}{line}"), err=True)
 
 
 def compare_choices(document: TmtDocument, xml: str, targets: list[CheckTarget]) -> list[str]:

@@ -19,7 +19,7 @@ from virtprov.cli.runtime import (
     provider_option,
     seconds,
 )
-from virtprov.errors import ConfigError, ProviderError
+from virtprov.errors import ConfigError, HostRequiresError, ProviderError
 from virtprov.model import Flavor, Guest, GuestState
 from virtprov.provider import Provider
 
@@ -37,12 +37,19 @@ def _choose_flavor(
                 return flavor
         known = ", ".join(sorted(flavor.name for flavor in available))
         raise ConfigError(f"{provider.info.name} has no flavor {flavor_name!r} (it has: {known})")
-    from virtprov.hostrequires import Target, parse
+    from virtprov.hostrequires import MAX_BYTES, Target, parse
+    from virtprov.hostrequires.reading import TooLarge, read_file
     from virtprov.hostrequires.tmt import looks_like_xml, parse_tmt
 
     # An empty filter still applies the fixed rules (root disk >= 10 GiB, cheapest first).
-    text = "<hostRequires/>" if host_requires is None else host_requires.read_text("utf-8")
-    requires = parse(text) if looks_like_xml(text) else parse_tmt(text)
+    text = b"<hostRequires/>"
+    try:
+        if host_requires is not None:  # read as bytes, bounded: the parsers check the rest
+            text = read_file(str(host_requires), MAX_BYTES)
+        requires = parse(text) if looks_like_xml(text) else parse_tmt(text)
+    except (OSError, TooLarge, HostRequiresError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise HostRequiresError(f"--host-requires {host_requires}: {why}") from None
     match = requires.match(available, Target.from_info(provider.info, available))
     if match.chosen is None:
         raise ProviderError(

@@ -18,19 +18,20 @@ Nodes are immutable named tuples (cheap to build: a document compiles to one per
 
 from __future__ import annotations
 
-import functools
 import operator
-import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from fractions import Fraction
+from itertools import islice
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import attrs
 
 from virtprov.hostrequires import properties
+from virtprov.hostrequires.patterns import Like, Pattern, like
 from virtprov.hostrequires.units import format_bytes
 from virtprov.model import Flavor, GiB, ProviderInfo
+from virtprov.printable import excerpt
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -53,6 +54,11 @@ MIN_ROOT_DISK_BYTES = 10 * GiB
 #: (``<hostRequires/>``), ``~`` a regular expression matched at the start (tmt's).
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "like", "~")
 
+#: Characters of a user's value (and of a key path) shown in a reason: reasons name the
+#: requirement, they need not repeat a long value whole (nor one per flavor).
+_SHOWN = 80
+_SHOWN_PATH = 200
+
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq,
     "!=": operator.ne,
@@ -63,35 +69,25 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-@functools.lru_cache(maxsize=1024)
-def like_pattern(value: str) -> re.Pattern[str]:
+def like_pattern(value: str) -> Like:
     """SQL ``LIKE``: ``%`` any run, ``_`` one character, ``\\`` escapes; case-insensitive.
 
     Case-insensitive because Beaker's database (MySQL, default collation) compares so.
+    Matched without backtracking (:mod:`~virtprov.hostrequires.patterns`); ``ValueError``
+    for a pattern over :data:`~virtprov.hostrequires.patterns.MAX_PATTERN_LENGTH`.
     """
-    parts: list[str] = []
-    chars = iter(value)
-    for char in chars:
-        if char == "\\":
-            parts.append(re.escape(next(chars, "\\")))
-        elif char == "%":
-            parts.append(".*")
-        elif char == "_":
-            parts.append(".")
-        else:
-            parts.append(re.escape(char))
-    return re.compile("".join(parts), re.DOTALL | re.IGNORECASE)
+    return like(value)
 
 
-def compare_text(op: str, left: str, value: str, pattern: re.Pattern[str] | None) -> bool:
+def compare_text(op: str, left: str, value: str, pattern: Pattern | None) -> bool:
     if pattern is not None:
-        found = pattern.fullmatch(left) if op == "like" else pattern.match(left)
-        return found is not None
+        return pattern.matches(left)
     return _COMPARE[op](left, value)
 
 
 def _quote(value: str) -> str:
-    return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+    shown = excerpt(value, _SHOWN)
+    return shown.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
 
 
 class Loc(NamedTuple):
@@ -112,7 +108,8 @@ class Loc(NamedTuple):
             attrs = "".join(f' {name}="{_quote(value)}"' for name, value in self.attrs)
             text = f"<{self.tag}{attrs}>"
         else:
-            text = self.tag + "".join(f": {value}" for _, value in self.attrs)
+            tag = excerpt(self.tag, _SHOWN_PATH)
+            text = tag + "".join(f": {excerpt(value, _SHOWN)}" for _, value in self.attrs)
         return f"{text} (line {self.line})" if self.line is not None else text
 
 
@@ -255,7 +252,7 @@ class Candidates:
         self.declared_masks: dict[tuple[Any, ...], int] = {}
 
     def declared_mask(
-        self, name: str, kind: str, op: str, value: Any, pattern: re.Pattern[str] | None
+        self, name: str, kind: str, op: str, value: Any, pattern: Pattern | None
     ) -> int:
         """The candidates whose flavor declares ``name`` with a value meeting ``op value``."""
         key = (name, op, value, kind)
@@ -362,7 +359,9 @@ class AllOf(NamedTuple):
         return all(child.holds(c, i) for child in self.children)
 
     def explain(self, c: Candidates, i: int) -> list[str]:
-        return [r for child in self.children if not child.holds(c, i) for r in child.explain(c, i)]
+        return first_reasons(
+            r for child in self.children if not child.holds(c, i) for r in child.explain(c, i)
+        )
 
     def tri(self, t: Target, arch: str) -> int:
         result = YES
@@ -375,7 +374,9 @@ class AllOf(NamedTuple):
         return result
 
     def why_not(self, t: Target, arch: str) -> list[str]:
-        return [r for ch in self.children if ch.tri(t, arch) == NO for r in ch.why_not(t, arch)]
+        return first_reasons(
+            r for ch in self.children if ch.tri(t, arch) == NO for r in ch.why_not(t, arch)
+        )
 
 
 class AnyOf(NamedTuple):
@@ -395,7 +396,7 @@ class AnyOf(NamedTuple):
     def holds(self, c: Candidates, i: int) -> bool:
         return any(child.holds(c, i) for child in self.children)
 
-    def _none(self, reasons: list[str]) -> list[str]:
+    def _none(self, reasons: Iterable[str]) -> list[str]:
         if not self.children:
             return [
                 f"{describe(self.loc)} is empty, and an empty <or/> matches nothing (as in Beaker)"
@@ -403,7 +404,7 @@ class AnyOf(NamedTuple):
         return [f"{describe(self.loc)}: no alternative holds: " + "; ".join(reasons)]
 
     def explain(self, c: Candidates, i: int) -> list[str]:
-        return self._none([r for child in self.children for r in child.explain(c, i)])
+        return self._none(first_reasons(r for ch in self.children for r in ch.explain(c, i)))
 
     def tri(self, t: Target, arch: str) -> int:
         result = NO
@@ -416,7 +417,7 @@ class AnyOf(NamedTuple):
         return result
 
     def why_not(self, t: Target, arch: str) -> list[str]:
-        return self._none([r for child in self.children for r in child.why_not(t, arch)])
+        return self._none(first_reasons(r for ch in self.children for r in ch.why_not(t, arch)))
 
 
 class NoneOf(NamedTuple):
@@ -458,7 +459,7 @@ class TargetTest(NamedTuple):
     attr: str
     op: str
     value: str
-    pattern: re.Pattern[str] | None
+    pattern: Pattern | None
     loc: Where
 
     def _holds(self, t: Target) -> bool:
@@ -499,7 +500,7 @@ class ArchTest(NamedTuple):
 
     op: str
     value: str
-    pattern: re.Pattern[str] | None
+    pattern: Pattern | None
     loc: Where
 
     def _holds(self, arch: str) -> bool:
@@ -599,7 +600,7 @@ class DeclaredTest(NamedTuple):
     kind: str
     op: str
     value: Any
-    pattern: re.Pattern[str] | None
+    pattern: Pattern | None
     loc: Where
 
     def mask(self, c: Candidates) -> int:
@@ -632,18 +633,73 @@ def always(loc: Where) -> AllOf:
     return AllOf((), loc)
 
 
+#: Reasons given for one flavor, one verdict or one <or>: the first ones say what to
+#: change, and a document of a thousand unmet requirements must not make a thousand
+#: lines per flavor (nor the time to make them).
+MAX_REASONS = 10
+LEFT_OUT = "(further reasons left out)"
+
+
+def first_reasons(reasons: Iterable[str]) -> list[str]:
+    """At most :data:`MAX_REASONS` of ``reasons`` (the rest is never computed)."""
+    shown = list(islice(reasons, MAX_REASONS + 1))
+    if len(shown) > MAX_REASONS:
+        shown[MAX_REASONS:] = [LEFT_OUT]
+    return shown
+
+
 def dedupe(reasons: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(reasons))
+    """The distinct reasons, in order, at most :data:`MAX_REASONS` of them."""
+    distinct: dict[str, None] = {}
+    for reason in reasons:
+        if reason not in distinct:
+            if len(distinct) == MAX_REASONS:
+                distinct[LEFT_OUT] = None
+                break
+            distinct[reason] = None
+    return tuple(distinct)
 
 
-def explain_flavor(root: Node, c: Candidates, number: int) -> tuple[str, ...]:
-    """Why flavor ``number`` of ``c`` was removed (by the document or by the fixed rules)."""
-    reasons: list[str] = []
-    for i in c.candidates_of(number):
-        if not root.holds(c, i):
-            reasons.extend(root.explain(c, i))
-    reasons.extend(c.unfit.get(number, ()))
-    return dedupe(reasons)
+def masked_parts(root: Node, c: Candidates) -> tuple[tuple[Node, int], ...]:
+    """The requirements of an ``<and>`` root (through lone nested ``<and>``s), each with
+    the candidates satisfying it: the question explaining each flavor asks of every one
+    of them, asked once for all flavors (empty for any other root)."""
+    while isinstance(root, AllOf) and len(root.children) == 1:
+        if not isinstance(root.children[0], AllOf):
+            break
+        root = root.children[0]
+    if not isinstance(root, AllOf):
+        return ()
+    return tuple((child, child.mask(c)) for child in root.children)
+
+
+def explain_flavor(
+    root: Node,
+    c: Candidates,
+    number: int,
+    matched: int | None = None,
+    parts: tuple[tuple[Node, int], ...] = (),
+) -> tuple[str, ...]:
+    """Why flavor ``number`` of ``c`` was removed (by the document or by the fixed rules).
+
+    ``matched``: the candidates satisfying ``root``, when known (it saves asking);
+    ``parts``: :func:`masked_parts` of ``root``, when known.
+    """
+
+    def explain(i: int) -> Iterable[str]:
+        if not parts:
+            return root.explain(c, i)
+        return first_reasons(
+            reason for child, mask in parts if not mask >> i & 1 for reason in child.explain(c, i)
+        )
+
+    reasons = dedupe(
+        reason
+        for i in c.candidates_of(number)
+        if not (root.holds(c, i) if matched is None else matched >> i & 1)
+        for reason in explain(i)
+    )
+    return reasons + c.unfit.get(number, ())
 
 
 __all__ = [
@@ -667,4 +723,5 @@ __all__ = [
     "always",
     "explain_flavor",
     "like_pattern",
+    "masked_parts",
 ]

@@ -71,6 +71,8 @@ _ELEMENTS: dict[str, tuple[tuple[str, ...], str, str, dict[str, str]]] = {
 }
 _FLAG_KEYS = {"virtualization.is-supported": "HVM", "iommu.is-supported": "VIRT_IOMMU"}
 _INDEX = re.compile(r"\[[0-9]+\]")
+#: Characters XML may hold but a terminal acts on: C1 controls, DEL, bidirectional marks.
+_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 # A regular expression with an exact LIKE equivalent: literals, '.', '.*', '.+', '^', '$'.
 _SIMPLE_REGEX = re.compile(r"\^?(?:[^\\.*+?()\[\]{}|^$]|\.\*|\.\+|\.)*\$?")
 
@@ -259,4 +261,6 @@ def to_hostrequires(document: TmtDocument) -> Conversion:
         writer.group(top, root)
     etree.indent(root, space="  ")
     xml = etree.tostring(root, encoding="unicode")
+    # As character references, the same XML, and nothing a terminal would act on.
+    xml = _UNSAFE.sub(lambda found: f"&#x{ord(found.group()):x};", xml)
     return Conversion(xml + "\n", tuple(writer.notes))

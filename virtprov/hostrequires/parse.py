@@ -2,20 +2,24 @@
 
 Job XML comes from every user of a lab, so the parser is configured for hostile input:
 no DTD is loaded, no entity is expanded or fetched, no network access, libxml2's own
-limits stay on (``huge_tree`` off), and a document with a ``DOCTYPE`` or entity
-declaration is refused outright. On top of that virtprov caps the size, the depth and the
-number of elements itself, so that a bad document costs microseconds, not the scheduler.
+limits stay on (``huge_tree`` off), a resolver refuses whatever libxml2 still asks for,
+and every document is read as UTF-8. Before parsing, a document with a ``DOCTYPE`` or
+entity declaration, or declaring an encoding but UTF-8, is refused outright. On top of
+that virtprov caps the size, the depth, the number of elements, the length of values,
+the digits of numbers and the ``like`` patterns itself, so that a bad document costs
+microseconds, not the scheduler.
 """
 
 from __future__ import annotations
 
 import copy
 import os
+import re
 import sys
 import threading
 from fractions import Fraction
 from types import ModuleType
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from lxml import etree
 
@@ -40,16 +44,34 @@ from virtprov.hostrequires.compiled import (
     like_pattern,
 )
 from virtprov.hostrequires.document import HostRequires, RecipeRequires
+from virtprov.hostrequires.patterns import (
+    MAX_PATTERN_CHARACTERS,
+    MAX_PATTERN_LENGTH,
+    MAX_PATTERNS,
+    Budget,
+    Pattern,
+)
 from virtprov.hostrequires.properties import kind_of
-from virtprov.hostrequires.units import BYTE_UNITS, byte_multiplier, parse_decimal, parse_integer
+from virtprov.hostrequires.units import (
+    BYTE_UNITS,
+    MAX_DIGITS,
+    byte_multiplier,
+    parse_decimal,
+    parse_integer,
+)
+from virtprov.printable import excerpt, printable
 
 #: A recipe's ``<hostRequires/>`` is a few hundred bytes; a whole job rarely a megabyte.
 MAX_BYTES = 1024 * 1024
 MAX_JOB_BYTES = 8 * 1024 * 1024
 #: Nesting below ``<hostRequires>``; real documents stay under 10.
 MAX_DEPTH = 64
-#: Elements in one ``<hostRequires>``; real documents have a few dozen.
-MAX_ELEMENTS = 10_000
+#: Elements in one ``<hostRequires>``; real documents have a few dozen (the largest seen,
+#: listing systems to avoid, a few hundred). Reasons for a flavor walk them all.
+MAX_ELEMENTS = 1_000
+#: Characters in one attribute value (an FQDN has at most 253); checked before a value
+#: is read, and so that a reason, which quotes its element, never decodes a megabyte.
+MAX_VALUE_LENGTH = 4096
 
 #: Root tags that make a document a Beaker job rather than a host filter.
 JOB_TAGS = frozenset({"job", "recipeSet", "recipe"})
@@ -65,31 +87,51 @@ _OPERATORS = {
     "like": "like",
 }
 _NOT_UTF8 = (b"\xfe\xff", b"\xff\xfe", b"\x4c\x6f\xa7\x94")
-_DECLARATIONS = (b"<?xml", b"\xef\xbb\xbf<?xml")
+_BOM = b"\xef\xbb\xbf"
+_DECLARATIONS = (b"<?xml", _BOM + b"<?xml")
+#: The encodings a document may declare: UTF-8, and ASCII (which is UTF-8). Any other
+#: is refused before parsing: a declared UTF-7 or UTF-16 would hide a DOCTYPE from the
+#: byte scan below, and documents are read as UTF-8 whatever they declare.
+ACCEPTED_ENCODINGS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+_ENCODING = re.compile(rb"""\sencoding\s*=\s*(["'])([^"']{0,40})\1""")
 _UNKNOWN = E.Element(E.AND)
 _local = threading.local()
 
 
-def _parsers() -> tuple[etree.XMLParser, etree.XMLParser]:
-    """This thread's parsers (lxml parsers must not be shared between threads)."""
-    parsers: tuple[etree.XMLParser, etree.XMLParser] | None = getattr(_local, "parsers", None)
-    if parsers is None:
-        # The second one reads text that was a Python str, whatever it declares.
-        parsers = (_safe_parser(None), _safe_parser("utf-8"))
-        _local.parsers = parsers
-    return parsers
+class _Refused(Exception):
+    """libxml2 asked for an external resource (a DTD, an entity): nothing is ever loaded."""
 
 
-def _safe_parser(encoding: str | None) -> etree.XMLParser:
-    return etree.XMLParser(
-        encoding=encoding,
+class _RefuseAll(etree.Resolver):
+    def resolve(self, system_url: str, public_id: str, context: object = None) -> NoReturn:
+        raise _Refused(system_url)
+
+
+def _parser() -> etree.XMLParser:
+    """This thread's parser (lxml parsers must not be shared between threads)."""
+    parser: etree.XMLParser | None = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _safe_parser()
+        _local.parser = parser
+    return parser
+
+
+def _safe_parser() -> etree.XMLParser:
+    # Read as UTF-8 whatever the document declares, load and expand nothing, reach no
+    # network, keep libxml2's limits; and should libxml2 still ask for a resource (it
+    # does for an external DTD, load_dtd=False or not), refuse it.
+    parser = etree.XMLParser(
+        encoding="utf-8",
         resolve_entities=False,
         load_dtd=False,
         dtd_validation=False,
+        attribute_defaults=False,
         no_network=True,
         huge_tree=False,
         collect_ids=False,
     )
+    parser.resolvers.add(_RefuseAll())
+    return parser
 
 
 def _line(el: etree._Element) -> int | None:
@@ -98,6 +140,29 @@ def _line(el: etree._Element) -> int | None:
 
 def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
+
+
+def _unknown_op(written: str | None) -> str:
+    shown = "None" if written is None else f"'{excerpt(written, 20)}'"
+    return f"unknown op {shown} (use one of =, ==, !=, <, <=, >, >=, like)"
+
+
+def _check_values(el: etree._Element) -> None:
+    for name, value in el.items():
+        if len(value) > MAX_VALUE_LENGTH:
+            raise _Compiler.error(
+                el,
+                f"{cast(str, name)}= of {len(value)} characters is over the limit of "
+                f"{MAX_VALUE_LENGTH}",
+            )
+
+
+def _like(el: etree._Element, text: str) -> Pattern:
+    """The compiled ``like`` pattern of element ``el``; a located error when too long."""
+    try:
+        return like_pattern(text)
+    except ValueError as exc:
+        raise _Compiler.error(el, str(exc)) from None
 
 
 def _xml_flag(text: str) -> bool:
@@ -111,28 +176,69 @@ def _declared_text(value_type: str, text: str) -> Any:
 
 
 def _declared_number(value_type: str, value: str, number: float) -> int | Fraction:
-    """A number-written declared requirement's value, exact (``<speed>`` is decimal MHz)."""
+    """A number-written declared requirement's value, exact (``<speed>`` is decimal MHz).
+
+    ``value`` was read by :func:`~virtprov.hostrequires.units.parse_decimal`, which caps
+    its digits and exponent: the exact fraction stays small.
+    """
     if value_type == E.DECIMAL and not isinstance(number, int):
         return Fraction(value.strip())
     return int(number)
 
 
-def load_xml(text: str | bytes, *, max_bytes: int = MAX_BYTES) -> etree._Element:
-    """Parse untrusted XML safely; :class:`HostRequiresError` for anything refused."""
-    plain, from_str = _parsers()
-    if isinstance(text, str):
-        if len(text) > max_bytes:  # before encoding: a str is never shorter in UTF-8
-            raise HostRequiresError(f"document of {len(text)} characters is over {max_bytes}")
-        data, parser = text.encode("utf-8", "surrogatepass"), from_str
+def _declared_encoding(data: bytes) -> str | None:
+    """The encoding an XML declaration at the start of ``data`` names, if any."""
+    head = data[len(_BOM) :] if data.startswith(_BOM) else data
+    if not head.startswith(b"<?xml"):
+        return None
+    end = head.find(b"?>", 0, 200)
+    found = _ENCODING.search(head, 0, end if end >= 0 else 200)
+    return found[2].decode("ascii", "replace") if found else None
+
+
+def _as_bytes(text: object, max_bytes: int) -> bytes:
+    """The document as UTF-8 bytes, its size checked before anything is copied."""
+    if text.__class__ is bytes:  # the usual case (a scheduler's, the CLI's), first
+        data: bytes = text
+    elif isinstance(text, str):
+        if str.__len__(text) > max_bytes:  # before encoding: never shorter in UTF-8
+            raise HostRequiresError(
+                f"document of {str.__len__(text)} characters is over the limit of {max_bytes} bytes"
+            )
+        data = str.encode(text, "utf-8", "surrogatepass")
+    elif isinstance(text, bytes | bytearray | memoryview):
+        size = memoryview(text).nbytes
+        if size > max_bytes:
+            raise HostRequiresError(
+                f"document of {size} bytes is over the limit of {max_bytes} bytes"
+            )
+        data = bytes(text)
     else:
-        data, parser = bytes(text), plain
+        raise HostRequiresError(
+            f"expected the document as text (str or bytes), got {type(text).__name__}"
+        )
     if len(data) > max_bytes:
         raise HostRequiresError(
             f"document of {len(data)} bytes is over the limit of {max_bytes} bytes"
         )
+    return data
+
+
+def load_xml(text: str | bytes, *, max_bytes: int = MAX_BYTES) -> etree._Element:
+    """Parse untrusted XML safely; :class:`HostRequiresError` for anything refused."""
+    data = _as_bytes(text, max_bytes)
     # UTF-16 and UCS-4 (NULs or a BOM), EBCDIC ("<?xm" in it)
     if data.find(b"\x00", 0, 4) >= 0 or data.startswith(_NOT_UTF8):
         raise HostRequiresError("only UTF-8 (or ASCII-compatible) documents are accepted")
+    if data.startswith(_DECLARATIONS) and not isinstance(text, str):
+        # a str was decoded already: what it declares is moot
+        encoding = _declared_encoding(data)
+        if encoding is not None and encoding.lower() not in ACCEPTED_ENCODINGS:
+            raise HostRequiresError(
+                f"the document declares encoding '{excerpt(encoding, 40)}': only UTF-8 is "
+                'accepted (convert it to UTF-8 and declare encoding="UTF-8")',
+                line=1,
+            )
     for marker in (b"<!DOCTYPE", b"<!ENTITY"):
         offset = data.find(marker)
         if offset >= 0:
@@ -141,7 +247,7 @@ def load_xml(text: str | bytes, *, max_bytes: int = MAX_BYTES) -> etree._Element
                 line=_line_of(data, offset),
             )
     try:
-        root = etree.fromstring(data, parser)
+        root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
         if not data.strip():
             raise HostRequiresError("empty document") from None
@@ -150,17 +256,19 @@ def load_xml(text: str | bytes, *, max_bytes: int = MAX_BYTES) -> etree._Element
         if "Excessive depth" in message:
             message = "elements nested too deep"
         raise HostRequiresError(
-            f"not well-formed XML: {message}", line=line or None, column=column or None
+            f"not well-formed XML: {excerpt(message, 200)}",
+            line=line or None,
+            column=column or None,
         ) from None
-    except (ValueError, LookupError) as exc:  # e.g. an unknown declared encoding
-        raise HostRequiresError(f"cannot read the document: {exc}") from None
-    # Defence in depth: an encoding declared in bytes must not smuggle a DTD past the scan
-    # above (without a declaration, or from a str, the document is read as UTF-8).
-    if (
-        parser is plain
-        and data.startswith(_DECLARATIONS)
-        and root.getroottree().docinfo.internalDTD is not None
-    ):
+    except _Refused as exc:
+        raise HostRequiresError(
+            f"the document refers to an external resource ('{excerpt(str(exc), 80)}'); "
+            "nothing is loaded"
+        ) from None
+    except (ValueError, LookupError) as exc:
+        raise HostRequiresError(f"cannot read the document: {excerpt(str(exc), 200)}") from None
+    # Defence in depth: no declared encoding can bring a DTD past the scan above.
+    if data.startswith(_DECLARATIONS) and root.getroottree().docinfo.internalDTD is not None:
         raise HostRequiresError("DOCTYPE and entity declarations are not accepted in job XML")
     return root
 
@@ -183,7 +291,7 @@ class _Compiler:
 
     @staticmethod
     def error(el: etree._Element, message: str) -> HostRequiresError:
-        return HostRequiresError(message, line=_line(el), element=str(el.tag))
+        return HostRequiresError(printable(message), line=_line(el), element=str(el.tag))
 
     def children(self, el: etree._Element, level: str, depth: int) -> tuple[Node, ...]:
         if depth > self.max_depth:
@@ -219,15 +327,14 @@ class _Compiler:
                 written = child.get("op")
                 op = "=" if written is None else _OPERATORS.get(written)
                 if op is None:
-                    raise self.error(
-                        child, f"unknown op {written!r} (use one of =, ==, !=, <, <=, >, >=, like)"
-                    )
+                    raise self.error(child, _unknown_op(written))
                 value = child.get("value")
                 if value_type is not E.TEXT and value_type is not E.BOOLEAN:
                     append(self.number(child, spec, op, value))
                     continue
                 text = value or ""
-                pattern = like_pattern(text) if op == "like" else None
+                wanted = op == "like" and kind is not E.NEVER
+                pattern = _like(child, text) if wanted else None
                 if kind is E.TARGET:
                     if arg == "lab":
                         self.lab_locs.append(child)
@@ -248,8 +355,8 @@ class _Compiler:
         try:
             if value is None or not value.strip():
                 pass
-            elif value.isascii() and value.isdigit():  # the usual case, without a regex
-                number = int(value)
+            elif value.isascii() and value.isdigit() and len(value) <= MAX_DIGITS:
+                number = int(value)  # the usual case, without a regex
             elif spec.value_type == E.DECIMAL:
                 number = parse_decimal(value)
             else:
@@ -323,14 +430,28 @@ class _FastCompiler:
     :data:`native`); a change here goes there too (docs/development.md).
     """
 
-    __slots__ = ("counting", "elements", "lab_locs", "max_depth", "max_elements", "warnings")
+    __slots__ = (
+        "budget",
+        "counting",
+        "elements",
+        "lab_locs",
+        "long_values",
+        "max_depth",
+        "max_elements",
+        "warnings",
+    )
 
-    def __init__(self, max_depth: int, max_elements: int, counting: bool = True) -> None:
+    def __init__(
+        self, max_depth: int, max_elements: int, counting: bool = True, long_values: bool = True
+    ) -> None:
         self.max_depth = max_depth
         self.max_elements = max_elements
         #: False when the document cannot hold more elements than the cap
         self.counting = counting
+        #: False when the document cannot hold a value over MAX_VALUE_LENGTH
+        self.long_values = long_values
         self.elements = 0
+        self.budget: Budget | None = None  # made on the first like pattern
         self.warnings: list[str] = []
         self.lab_locs: list[etree._Element] = []
 
@@ -340,6 +461,7 @@ class _FastCompiler:
             raise _Compiler.error(el, f"nested deeper than {self.max_depth} levels")
         table = _TABLES[level]
         counting = self.counting
+        long_values = self.long_values
         any_of = container == P.OR
         kept: list[P.Program] = []  # the children that can change the answer
         decided = False  # a child decides alone: a FALSE in an <and>, a TRUE in an <or>
@@ -352,6 +474,8 @@ class _FastCompiler:
                 self.elements += 1
                 if self.elements > self.max_elements:
                     raise _Compiler.error(child, f"more than {self.max_elements} elements")
+            if long_values:
+                _check_values(child)
             entry = table.get(tag)
             if entry is None:
                 entry = _UNKNOWN_ENTRIES[level]
@@ -369,13 +493,11 @@ class _FastCompiler:
                 written = child.get("op")
                 op = _OPCODES.get(written)
                 if op is None:
-                    raise _Compiler.error(
-                        child, f"unknown op {written!r} (use one of =, ==, !=, <, <=, >, >=, like)"
-                    )
+                    raise _Compiler.error(child, _unknown_op(written))
                 value = child.get("value")
                 if what == _INTEGER_SIZE and op != _LIKE and value and value.isdigit():
                     # the usual case, read as number() reads it, without the call
-                    amount = int(value) if value.isascii() else 0
+                    amount = int(value) if value.isascii() and len(value) <= MAX_DIGITS else 0
                     if amount:
                         kept.append((P.SIZE, DEPENDS, name, op, amount))
                         continue
@@ -385,7 +507,7 @@ class _FastCompiler:
                     node = P.FALSE
                 elif kind is E.DECLARED:
                     text = value or ""
-                    pattern = like_pattern(text) if op == _LIKE else None
+                    pattern = self.like(child, text) if op == _LIKE else None
                     typed = _declared_text(number or E.TEXT, text)
                     dynamic = True
                     kept.append(
@@ -394,7 +516,7 @@ class _FastCompiler:
                     continue
                 else:
                     text = value or ""
-                    pattern = like_pattern(text) if op == _LIKE else None
+                    pattern = self.like(child, text) if op == _LIKE else None
                     dynamic = True
                     if kind is E.TARGET:
                         if name == "lab":
@@ -427,6 +549,15 @@ class _FastCompiler:
             return P.negate(folded)
         return folded
 
+    def like(self, el: etree._Element, text: str) -> Pattern:
+        """A ``like`` pattern, within the document's budget (patterns.Budget)."""
+        if self.budget is None:
+            self.budget = Budget()
+        try:
+            return self.budget.like(text)
+        except ValueError as exc:
+            raise _Compiler.error(el, str(exc)) from None
+
     def number(
         self, el: etree._Element, kind: str, value_type: str, dim: str, op: int, value: str | None
     ) -> P.Program:
@@ -436,8 +567,8 @@ class _FastCompiler:
         try:
             if value is None or not value.strip():
                 pass
-            elif value.isascii() and value.isdigit():  # the usual case, without a regex
-                number = int(value)
+            elif value.isascii() and value.isdigit() and len(value) <= MAX_DIGITS:
+                number = int(value)  # the usual case, without a regex
             elif value_type == E.DECIMAL:
                 number = parse_decimal(value)
             else:
@@ -464,7 +595,7 @@ class _FastCompiler:
 
 
 #: The contract of virtprov-speedups' compiler this module speaks (its ``ABI``).
-_NATIVE_ABI = 1
+_NATIVE_ABI = 2
 
 
 def _load_native() -> ModuleType | None:
@@ -522,6 +653,10 @@ def _configure(compiled: ModuleType) -> None:
             "declared_text": _declared_text,
             "kind_of": kind_of,
             "byte_units": BYTE_UNITS,
+            "max_pattern_length": MAX_PATTERN_LENGTH,
+            "max_patterns": MAX_PATTERNS,
+            "max_pattern_characters": MAX_PATTERN_CHARACTERS,
+            "max_value_length": MAX_VALUE_LENGTH,
         }
     )
 
@@ -541,20 +676,30 @@ def node_tree(el: etree._Element) -> AllOf:
 
 
 def compile_element(
-    el: etree._Element, *, max_depth: int = MAX_DEPTH, max_elements: int = MAX_ELEMENTS
+    el: etree._Element,
+    *,
+    max_depth: int = MAX_DEPTH,
+    max_elements: int = MAX_ELEMENTS,
+    long_values: bool = True,
 ) -> HostRequires:
-    """Compile an already parsed ``<hostRequires>`` element (its tag does not matter)."""
+    """Compile an already parsed ``<hostRequires>`` element (its tag does not matter).
+
+    ``long_values=False`` skips looking for attribute values over MAX_VALUE_LENGTH (for a
+    document too short to hold one).
+    """
     if native is not None:
         # None: force=, or a document that warns, fails or is unusual: Python compiles it
         done = native.compile_tree(el, max_depth, max_elements)
         if done is not None:
             program, labs = done
             return HostRequires.compiled(el, program, (), tuple(labs) if labs else ())
+    if long_values:
+        _check_values(el)
     force = el.get("force")
     if force:
         warnings = (f"{describe(el)}: force= is set, so the other requirements are ignored",)
         return HostRequires(AllOf((), el), el, force, warnings if len(el) else ())
-    compiler = _FastCompiler(max_depth, max_elements)
+    compiler = _FastCompiler(max_depth, max_elements, long_values=long_values)
     program = compiler.walk(el, "host", 1, P.AND)
     return HostRequires.compiled(
         el,
@@ -577,7 +722,16 @@ def parse(
     problem for malformed, hostile or meaningless input; never anything else.
     """
     root = load_xml(text, max_bytes=max_bytes)
-    return compile_element(root, max_depth=max_depth, max_elements=max_elements)
+    return compile_element(
+        root, max_depth=max_depth, max_elements=max_elements, long_values=_may_hold_long(text)
+    )
+
+
+def _may_hold_long(text: object) -> bool:
+    """Whether a document may hold a value over MAX_VALUE_LENGTH (most are far shorter)."""
+    if text.__class__ is bytes or text.__class__ is str:
+        return len(text) > MAX_VALUE_LENGTH
+    return True
 
 
 def _recipes(root: etree._Element) -> tuple[RecipeRequires, ...]:
@@ -615,4 +769,4 @@ def parse_any(
     root = load_xml(text, max_bytes=max_bytes)
     if root.tag in JOB_TAGS:
         return _recipes(root)
-    return compile_element(root)
+    return compile_element(root, long_values=_may_hold_long(text))

@@ -151,10 +151,8 @@ def compare(op: int, left: str, value: str, pattern: Any) -> bool:
         return left == value
     if op == NE:
         return left != value
-    if op == LIKE:
-        return pattern.fullmatch(left) is not None
-    if op == MATCH:
-        return pattern.match(left) is not None
+    if op in (LIKE, MATCH):
+        return bool(pattern.matches(left))
     if op == LT:
         return left < value
     if op == LE:

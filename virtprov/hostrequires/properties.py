@@ -22,8 +22,11 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from virtprov.hostrequires.quantities import quantity, whole
+from virtprov.hostrequires.units import MAX_DIGITS, too_many_digits
+from virtprov.printable import excerpt
 
 if TYPE_CHECKING:
+    from virtprov.hostrequires.patterns import Pattern
     from virtprov.model import Flavor
 
 # How a declared value is read and compared.
@@ -110,19 +113,24 @@ def parse_flag(text: str) -> bool:
         return True
     if lowered in _FALSE:
         return False
-    raise ValueError(f"{text!r} is not true or false")
+    raise ValueError(f"'{excerpt(text, 40)}' is not true or false")
 
 
 def parse_integer(text: str) -> int:
+    """A whole number, decimal or ``0x`` hexadecimal (as tmt writes device ids), of at
+    most :data:`~virtprov.hostrequires.units.MAX_DIGITS` digits."""
     stripped = text.strip()
+    digits = stripped[2:] if stripped[:2].lower() == "0x" else stripped.lstrip("+-")
+    if len(digits) > MAX_DIGITS and digits.isascii() and digits.isalnum():
+        raise too_many_digits(text)
     try:
-        if stripped.lower().startswith("0x"):
+        if stripped[:2].lower() == "0x":
             return int(stripped, 16)
-        if stripped.isascii() and stripped.lstrip("+-").isdigit() and len(stripped) <= 40:
+        if stripped.isascii() and digits.isdigit():
             return int(stripped)
     except ValueError:
         pass
-    raise ValueError(f"{text!r} is not a whole number")
+    raise ValueError(f"'{excerpt(text, 40)}' is not a whole number")
 
 
 def read(kind: str, text: str) -> Any:
@@ -191,7 +199,7 @@ class Unreadable:
         self.problem = problem
 
 
-def meets(kind: str, have: Any, op: str, value: Any, pattern: re.Pattern[str] | None) -> bool:
+def meets(kind: str, have: Any, op: str, value: Any, pattern: Pattern | None) -> bool:
     """Whether a declared value ``have`` (``None``: not declared) meets ``op value``.
 
     ``op`` is a canonical operator (:data:`~virtprov.hostrequires.compiled.OPERATORS`);
@@ -212,11 +220,9 @@ def meets(kind: str, have: Any, op: str, value: Any, pattern: re.Pattern[str] | 
     return _compare(op, have, value, pattern)
 
 
-def _compare(op: str, have: Any, value: Any, pattern: re.Pattern[str] | None) -> bool:
-    if pattern is not None:
-        if op == "like":
-            return pattern.fullmatch(have) is not None
-        found = pattern.match(have) is not None  # tmt's ~ and !~
+def _compare(op: str, have: Any, value: Any, pattern: Pattern | None) -> bool:
+    if pattern is not None:  # like, and tmt's ~ and !~
+        found = pattern.matches(have)
         return not found if op == "!~" else found
     if op == "=":
         return bool(have == value)
@@ -234,7 +240,7 @@ def _compare(op: str, have: Any, value: Any, pattern: re.Pattern[str] | None) ->
 def show(value: Any) -> str:
     """A declared value for a reason: ``vmx avx2``, ``2.0``, ``true``, ``20 GiB``."""
     if isinstance(value, Unreadable):
-        return f"{value.text!r} ({value.problem})"
+        return f"'{excerpt(value.text, 40)}' ({value.problem})"
     if isinstance(value, frozenset):
         return " ".join(sorted(value)) or "nothing"
     if isinstance(value, bool):

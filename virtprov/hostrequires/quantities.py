@@ -18,11 +18,18 @@ import threading
 from fractions import Fraction
 from typing import Any
 
+from virtprov.hostrequires.units import MAX_DIGITS, too_many_digits
+from virtprov.printable import excerpt
+
 #: ``<number> [<unit>]``: a decimal number (no exponent), then an optional unit name.
 _QUANTITY = re.compile(
     r"\s*(?P<number>[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})\s*(?P<unit>[A-Za-z]{1,20})?\s*",
     re.ASCII,
 )
+
+#: Longer text is refused unread: a quantity is a few dozen characters, and the pattern
+#: above would take time quadratic in long runs of spaces.
+_MAX_TEXT = 100
 
 _lock = threading.Lock()
 _registry: Any = None
@@ -47,11 +54,11 @@ def _factor(unit: str, base: str) -> Fraction:
     try:
         quantity = registry.Quantity(1, unit)
     except (pint.errors.UndefinedUnitError, AttributeError, TypeError, ValueError):
-        raise ValueError(f"unknown unit {unit!r}") from None
+        raise ValueError(f"unknown unit '{unit}'") from None
     try:
         magnitude = quantity.to(base).magnitude
     except pint.errors.DimensionalityError:
-        raise ValueError(f"{unit!r} is not a unit of {_KIND[base]}") from None
+        raise ValueError(f"'{unit}' is not a unit of {_KIND[base]}") from None
     return Fraction(magnitude).limit_denominator(10**12)
 
 
@@ -64,10 +71,22 @@ def quantity(text: str, base: str, default_unit: str) -> Fraction:
     A number without a unit is in ``default_unit`` (tmt: MiB for memory, bytes for disks,
     MHz for CPU frequency). ``ValueError`` with a readable message otherwise.
     """
-    match = _QUANTITY.fullmatch(text)
+    match = _QUANTITY.fullmatch(text) if len(text) <= _MAX_TEXT else None
     if match is None:
-        raise ValueError(f"{text!r} is not a number with an optional unit (such as '8 GiB')")
-    number = Fraction(match["number"])
+        stripped = text.strip()
+        written = stripped[: len(stripped) - len(stripped.lstrip("0123456789."))]
+        if len(written.replace(".", "")) > MAX_DIGITS:  # the number, then maybe a unit
+            raise too_many_digits(text)
+        raise ValueError(
+            f"'{excerpt(text, 40)}' is not a number with an optional unit (such as '8 GiB')"
+        )
+    written = match["number"]
+    if "." in written:  # exactly: 1.5 is 3/2
+        whole_part, _, decimals = written.partition(".")
+        scale = 10 ** len(decimals)
+        number = Fraction(int(whole_part or "0") * scale + int(decimals or "0"), scale)
+    else:
+        number = Fraction(int(written))  # (Fraction("12") parses with a regex, slowly)
     unit = match["unit"] or default_unit
     if unit == base:
         return number

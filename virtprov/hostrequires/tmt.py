@@ -13,19 +13,22 @@ Newer test tooling (tmt, Testing Farm) states hardware needs as a mapping::
 Reading follows tmt (``tmt/hardware/`` and ``spec/hardware/`` of its repository): a value
 is ``[operator] value``; operators ``=`` (the default, also ``==``), ``!=``, ``>``, ``>=``,
 ``<``, ``<=``, ``~`` and ``!~`` (regular expressions matched at the start, as Python's
-``re.match``); ``and``/``or`` take lists of blocks and may not sit beside other keys;
+``re.match``, but run on RE2: see :mod:`~virtprov.hostrequires.patterns`); ``and``/``or``
+take lists of blocks and may not sit beside other keys;
 ``disk`` and ``network`` are lists; units are pint's, as in tmt (``MB`` is 10**6 bytes).
 Every requirement becomes a node of :mod:`~virtprov.hostrequires.compiled`, located by its
 key path (``hardware.and[1].cpu.flag``) and line, so reasons read alike in both languages.
 What a VM satisfies is in :data:`KEYS`. Unlike tmt, an unknown key, a key beside ``and``
-or a flag that is neither true nor false is an error, never a silent pass.
+or a flag that is neither true nor false is an error, never a silent pass; and a
+document, as YAML text or as a Python mapping, is read within the same bounds (size,
+depth, values with aliases expanded, text, digits, patterns) before anything is built.
 """
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterator, Mapping
-from fractions import Fraction
 from typing import Any, NamedTuple
 
 import attrs
@@ -46,13 +49,24 @@ from virtprov.hostrequires.compiled import (
     always,
 )
 from virtprov.hostrequires.document import HostRequires, RecipeRequires
+from virtprov.hostrequires.patterns import Budget, Pattern, literal
 from virtprov.hostrequires.quantities import quantity, whole
+from virtprov.hostrequires.units import MAX_DIGITS
 from virtprov.model import MiB
+from virtprov.printable import excerpt, printable
 
 #: A ``hardware:`` document is a few hundred bytes; a plan with several phases a few KiB.
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
-MAX_ELEMENTS = 10_000
+#: Requirements in one document; real ones have a few dozen.
+MAX_ELEMENTS = 500
+#: Values (mappings, lists, scalars; an alias counts what it stands for) per requirement
+#: a document may have: its YAML text, or its mapping, holds at most 5 x MAX_ELEMENTS.
+VALUES_PER_ELEMENT = 5
+#: Values in a plan file (``virtprov check plan.fmf``): a plan holds more than hardware.
+MAX_PLAN_VALUES = 20_000
+#: Characters in one key or value (a lab name, a CPU model name, a pattern...).
+MAX_VALUE_LENGTH = 4096
 
 # -- the vocabulary -----------------------------------------------------------------------
 
@@ -137,8 +151,31 @@ LISTS = frozenset(props.INDEXED)
 #: Keys whose value is a mapping of keys (``cpu.cores``).
 GROUPS = frozenset(name.split(".", 1)[0] for name in KEYS if "." in name)
 
-_OPERATOR = re.compile(r"\s*(?P<op>==|!=|~|!~|=~|=|>=|>|<=|<)?\s*(?P<value>.*?)\s*", re.DOTALL)
+#: The operators a value may start with, longest first (so that ">=" is not ">").
+_WRITTEN_OPS = ("==", "!=", "!~", "=~", ">=", "<=", "~", "=", ">", "<")
 _CANONICAL = {"==": "=", "=~": "~"}
+#: Characters XML 1.0 cannot hold (C0 controls but tab and newlines, surrogates, U+FFFE,
+#: U+FFFF): a requirement could not be written as <hostRequires/>, nor shown safely.
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+#: A YAML number longer than this is not read (sign, separators and exponent included).
+_MAX_NUMBER_TEXT = MAX_DIGITS + 10
+_EMPTY = "empty document (write {} to require nothing)"
+_YAML_STR = "tag:yaml.org,2002:str"
+_YAML_NUMBERS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
+
+
+def split_operator(written: str) -> tuple[str, str]:
+    """``(operator, value)`` of a tmt value such as ``">= 8 GB"`` (``=`` when none).
+
+    Strips as tmt's regular expression does, in one pass (that expression takes time
+    quadratic in the spaces between two words).
+    """
+    text = written.strip()
+    for op in _WRITTEN_OPS:
+        if text.startswith(op):
+            return _CANONICAL.get(op, op), text[len(op) :].strip()
+    return "=", text
+
 
 # -- reading: a located tree ---------------------------------------------------------------
 
@@ -203,15 +240,20 @@ class TmtDocument:
 
 
 class _Reader:
-    def __init__(self, presets: Mapping[str, Any] | None, max_elements: int) -> None:
+    def __init__(
+        self, presets: Mapping[str, Any] | None, max_elements: int, max_bytes: int = 0
+    ) -> None:
         self.presets = presets or {}
         self.max_elements = max_elements
         self.count = 0
+        self.patterns = Budget()
         self.warnings: list[str] = []
         self.resolving: list[str] = []
+        #: what presets may still expand to (shared by every use of every preset)
+        self.budget = _Budget(max_elements, max_bytes or MAX_BYTES)
 
     def error(self, message: str, path: str, line: int | None) -> HostRequiresError:
-        return HostRequiresError(message, key=path, line=line)
+        return HostRequiresError(printable(message), key=excerpt(path, 200), line=line)
 
     def counted(self, path: str, line: int | None) -> None:
         self.count += 1
@@ -257,7 +299,9 @@ class _Reader:
             elif key in KEYS:
                 children.extend(self.leaf(key, KEYS[key], value, where))
             else:
-                raise self.error(f"unknown hardware requirement '{key}'", where, value.line)
+                raise self.error(
+                    f"unknown hardware requirement '{excerpt(key, 60)}'", where, value.line
+                )
         return Group(False, tuple(children), path, node.line)
 
     def logic(self, node: _Value, path: str, any_: bool) -> Group:
@@ -273,12 +317,15 @@ class _Reader:
         if not isinstance(name, str):
             raise self.error(f"expects a preset name, got {_kind(name)}", path, node.line)
         if name not in self.presets:
-            raise self.error(f"preset '{name}' is not defined", path, node.line)
+            raise self.error(f"preset '{excerpt(name, 60)}' is not defined", path, node.line)
         if name in self.resolving:
-            raise self.error(f"preset '{name}' refers to itself", path, node.line)
+            raise self.error(f"preset '{excerpt(name, 60)}' refers to itself", path, node.line)
+        if len(self.resolving) >= MAX_DEPTH:
+            raise self.error(f"presets nested deeper than {MAX_DEPTH} levels", path, node.line)
         self.resolving.append(name)
         try:
-            group = self.block(_from_python(self.presets[name], 1), f"{path}({name})")
+            value = _from_python(self.presets[name], 1, self.budget)
+            group = self.block(value, f"{path}({excerpt(name, 60)})")
         finally:
             self.resolving.pop()
         return group
@@ -295,7 +342,9 @@ class _Reader:
                 spec = KEYS.get(name)
                 if spec is None:
                     raise self.error(
-                        f"unknown hardware requirement '{name}'", f"{where}.{key}", value.line
+                        f"unknown hardware requirement '{excerpt(name, 60)}'",
+                        f"{where}.{key}",
+                        value.line,
                     )
                 if index and spec.means == ROOT_DISK:
                     spec = _declared(f"disk[{index}].size")
@@ -314,7 +363,9 @@ class _Reader:
                 yield from self.grouped(name, key, value, f"{path}.{key}")
             else:
                 raise self.error(
-                    f"unknown hardware requirement '{name}'", f"{path}.{key}", value.line
+                    f"unknown hardware requirement '{excerpt(name, 60)}'",
+                    f"{path}.{key}",
+                    value.line,
                 )
 
     def leaf(self, key: str, spec: Key, node: _Value, path: str) -> Iterator[Requirement]:
@@ -333,10 +384,7 @@ class _Reader:
             raise self.error(f"expects a value, got {_kind(data)}", path, node.line)
         # as tmt does (str(4) is "4"), but a flag shows as YAML writes it
         written = str(data).lower() if isinstance(data, bool) else str(data)
-        match = _OPERATOR.fullmatch(written)
-        assert match is not None  # the pattern matches any text
-        op = _CANONICAL.get(match["op"] or "=", match["op"] or "=")
-        raw = match["value"]
+        op, raw = split_operator(written)
         if op not in spec.ops:
             raise self.error(
                 f"operator '{op}' is not allowed here (use {', '.join(spec.ops)})",
@@ -346,19 +394,15 @@ class _Reader:
         if not raw:
             raise self.error("has no value", path, node.line)
         try:
-            value = _read(spec, key, op, raw)
+            value = _read(spec, key, op, raw, self.patterns)
         except ValueError as exc:
             raise self.error(str(exc), path, node.line) from None
         return Requirement(key, spec, op, raw, value, path, node.line)
 
 
-def _read(spec: Key, key: str, op: str, raw: str) -> Any:
-    if op in ("~", "!~"):
-        try:
-            flags = re.IGNORECASE if spec.means == HYPERVISOR else 0
-            return re.compile(raw, flags)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from None
+def _read(spec: Key, key: str, op: str, raw: str, patterns: Budget) -> Any:
+    if op in ("~", "!~"):  # hypervisor names ignore case, as for =
+        return patterns.regex(raw, ignore_case=spec.means == HYPERVISOR)
     reads = spec.reads
     if reads == SIZE_MIB:
         return quantity(raw, "byte", "MiB")
@@ -377,41 +421,157 @@ def _read(spec: Key, key: str, op: str, raw: str) -> Any:
 
 
 def _kind(data: Any) -> str:
+    """What a value is, for a message (a bounded excerpt of it)."""
     if isinstance(data, dict):
         return "a mapping"
     if isinstance(data, list):
         return "a list"
-    return "nothing" if data is None else f"{type(data).__name__} {data!r}"
+    if data is None:
+        return "nothing"
+    if isinstance(data, int) and not isinstance(data, bool) and data.bit_length() > 100:
+        return "int of more than 30 digits"
+    if isinstance(data, str | int | float | bool | datetime.date):
+        return f"{type(data).__name__} {excerpt(repr(data), 60)}"
+    return type(data).__name__
 
 
-def _from_python(data: Any, depth: int, line: int | None = None) -> _Value:
-    """The located tree of an already loaded mapping (no lines)."""
+#: Values a mapping may hold besides mappings and lists: what YAML's safe loader makes.
+_SCALARS = (str, bool, int, float, datetime.date)
+
+
+class _Budget:
+    """What a Python mapping may still expand to: values visited (an object used twice
+    counts twice, as an alias in YAML text does) and characters of text (keys included)."""
+
+    __slots__ = ("characters", "values")
+
+    def __init__(self, max_elements: int, max_bytes: int) -> None:
+        self.values = max_elements * VALUES_PER_ELEMENT
+        self.characters = max_bytes
+
+    def spend(self, characters: int = 0) -> None:
+        self.values -= 1
+        self.text(characters)
+        if self.values < 0:
+            raise HostRequiresError("document too large (too many values)")
+
+    def text(self, characters: int) -> None:
+        self.characters -= characters
+        if self.characters < 0:
+            raise HostRequiresError("document too large (too much text)")
+
+
+def _checked_text(text: str, line: int | None = None) -> str:
+    if len(text) > MAX_VALUE_LENGTH:
+        raise HostRequiresError(
+            f"text of {len(text)} characters ('{excerpt(text, 40)}') is over the limit of "
+            f"{MAX_VALUE_LENGTH}",
+            line=line,
+        )
+    if text.isprintable():  # the usual case, without a regex
+        return text
+    bad = _NOT_TEXT.search(text)
+    if bad is not None:
+        raise HostRequiresError(
+            f"text holds the control character U+{ord(bad.group()):04X}, which no "
+            "requirement can hold",
+            line=line,
+        )
+    return text
+
+
+def _scalar(data: Any, budget: _Budget) -> None:
+    """Check one value that is not a mapping or a list (and count it)."""
+    if isinstance(data, str):
+        budget.spend(len(data))
+        _checked_text(data)
+        return
+    budget.spend(0)
+    if data is None or isinstance(data, _SCALARS):
+        if isinstance(data, int) and not isinstance(data, bool) and data.bit_length() > 100:
+            raise HostRequiresError(f"a number of more than {MAX_DIGITS} digits")
+        return
+    raise HostRequiresError(
+        f"expected text, a number, a flag, a list or a mapping, got {type(data).__name__}"
+    )
+
+
+def _key(key: Any, budget: _Budget) -> str:
+    if not isinstance(key, str):
+        raise HostRequiresError(f"keys must be text, got {_kind(key)}")
+    budget.text(len(key))
+    return _checked_text(key)
+
+
+def _from_python(data: Any, depth: int, budget: _Budget, line: int | None = None) -> _Value:
+    """The located tree of an already loaded mapping (no lines), through the same
+    bounds as YAML text: depth, values (shared objects count at every use), text size,
+    digits, and only the kinds of values YAML's safe loader makes."""
     if depth > MAX_DEPTH:
         raise HostRequiresError(f"nested deeper than {MAX_DEPTH} levels")
-    if isinstance(data, Mapping):
-        converted = {}
-        for key, value in data.items():
-            if not isinstance(key, str):
-                raise HostRequiresError(f"keys must be text, got {_kind(key)}")
-            converted[key] = _from_python(value, depth + 1)
-        return _Value(converted, line)
-    if isinstance(data, list | tuple):
-        return _Value([_from_python(item, depth + 1) for item in data], line)
+    kind = type(data)  # exact types first: isinstance() of an ABC is slow
+    if kind is list or kind is tuple or (kind is not dict and isinstance(data, list | tuple)):
+        budget.spend(0)
+        return _Value([_from_python(item, depth + 1, budget) for item in data], line)
+    if kind is dict or isinstance(data, Mapping):
+        budget.spend(0)
+        return _Value(
+            {
+                _key(key, budget): _from_python(value, depth + 1, budget)
+                for key, value in data.items()
+            },
+            line,
+        )
+    _scalar(data, budget)
     return _Value(data, line)
+
+
+def _measure(data: Any, depth: int, budget: _Budget) -> None:
+    """What :func:`_from_python` checks, without building anything."""
+    if depth > MAX_DEPTH:
+        raise HostRequiresError(f"nested deeper than {MAX_DEPTH} levels")
+    kind = type(data)
+    if kind is list or kind is tuple or (kind is not dict and isinstance(data, list | tuple)):
+        budget.spend(0)
+        for item in data:
+            _measure(item, depth + 1, budget)
+    elif kind is dict or isinstance(data, Mapping):
+        budget.spend(0)
+        for key, value in data.items():
+            _key(key, budget)
+            _measure(value, depth + 1, budget)
+    else:
+        _scalar(data, budget)
+
+
+def check_mapping(
+    data: Any, *, max_bytes: int = MAX_BYTES, max_elements: int = MAX_ELEMENTS
+) -> None:
+    """Refuse a ``hardware:`` mapping that is too large or too deep once expanded (an
+    alias bomb loaded with ``yaml.safe_load``), before anything copies or serialises it.
+
+    The same bounds as :func:`parse_tmt` apply; cheap for real documents.
+    """
+    _measure(data, 0, _Budget(max_elements, max_bytes))
 
 
 # -- YAML ----------------------------------------------------------------------------------
 
 
-def _from_yaml(text: str | bytes, max_bytes: int, max_elements: int, warnings: list[str]) -> _Value:
+def _from_yaml(text: str | bytes, max_bytes: int, max_values: int, warnings: list[str]) -> _Value:
     import yaml
 
     size = len(text)
     if size > max_bytes:
-        raise HostRequiresError(f"document of {size} bytes is over the limit of {max_bytes}")
+        raise HostRequiresError(
+            f"document of {size} {'characters' if isinstance(text, str) else 'bytes'} is "
+            f"over the limit of {max_bytes} bytes"
+        )
+    if not text.strip():  # YAML would refuse a tab where a token may start
+        raise HostRequiresError(_EMPTY)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        _check_events(yaml.parse(text, Loader=loader), max_elements)
+        _check_events(yaml.parse(text, Loader=loader), max_values)
         node = yaml.compose(text, Loader=loader)
     except HostRequiresError:
         raise
@@ -423,10 +583,11 @@ def _from_yaml(text: str | bytes, max_bytes: int, max_elements: int, warnings: l
             column=mark.column + 1 if mark else None,
         ) from None
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
-        raise HostRequiresError(f"not valid YAML: {exc}") from None
-    if node is None:
-        return _Value(None, None)
-    return _YamlTree(max_elements, warnings).value(node, 0)
+        raise HostRequiresError(f"not valid YAML: {excerpt(str(exc), 200)}") from None
+    if node is None or node.tag == "tag:yaml.org,2002:null":
+        # nothing but blanks, comments, "---" or null: a mistake, not "any system"
+        raise HostRequiresError(_EMPTY, line=node.start_mark.line + 1 if node else None)
+    return _YamlTree(max_values, warnings).value(node, 0)
 
 
 def _check_events(events: Iterator[Any], max_values: int) -> None:
@@ -434,45 +595,63 @@ def _check_events(events: Iterator[Any], max_values: int) -> None:
     is composed: each collection's size counts what its aliases would expand to."""
     import yaml
 
+    kinds = {  # by type, not isinstance(): this loop sees every event of the document
+        yaml.MappingStartEvent: _OPEN,
+        yaml.SequenceStartEvent: _OPEN,
+        yaml.MappingEndEvent: _CLOSE,
+        yaml.SequenceEndEvent: _CLOSE,
+        yaml.ScalarEvent: _SCALAR,
+        yaml.AliasEvent: _ALIAS,
+    }
     sizes: dict[str, int] = {}  # anchor -> values it stands for
     stack: list[list[Any]] = []  # open collections: [anchor, values so far]
-    total = 0
+    seen = 0  # values so far, aliases expanded: checked as the events come
     for event in events:
-        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+        kind = kinds.get(type(event))
+        if kind == _OPEN:
             stack.append([event.anchor, 1])
             if len(stack) > MAX_DEPTH:
                 line = event.start_mark.line + 1 if event.start_mark else None
                 raise HostRequiresError(f"nested deeper than {MAX_DEPTH} levels", line=line)
-            continue
-        if isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            size = 1
+        elif kind == _CLOSE:
             anchor, size = stack.pop()
-        elif isinstance(event, yaml.ScalarEvent):
-            anchor, size = event.anchor, 1
-        elif isinstance(event, yaml.AliasEvent):
-            anchor, size = None, sizes.get(event.anchor or "", 1)
+            if anchor:
+                sizes[anchor] = size
+            if stack:
+                stack[-1][1] += size
+            continue
+        elif kind == _SCALAR:
+            size = 1
+            if event.anchor:
+                sizes[event.anchor] = size
+            if stack:
+                stack[-1][1] += size
+        elif kind == _ALIAS:
+            size = sizes.get(event.anchor or "", 1)
+            if stack:
+                stack[-1][1] += size
         else:
             continue
-        if anchor:
-            sizes[anchor] = size
-        if stack:
-            stack[-1][1] += size
-        else:
-            total += size
-        if (stack[0][1] if stack else total) > max_values * 2:
+        seen += size
+        if seen > max_values:
             line = event.start_mark.line + 1 if event.start_mark else None
             raise HostRequiresError("document too large (too many values)", line=line)
+
+
+_OPEN, _CLOSE, _SCALAR, _ALIAS = range(4)
 
 
 class _YamlTree:
     """YAML nodes to located values; scalars read as YAML's safe loader reads them."""
 
-    def __init__(self, max_elements: int, warnings: list[str]) -> None:
+    def __init__(self, max_values: int, warnings: list[str]) -> None:
         import yaml
 
         self.warnings = warnings
         self.yaml = yaml
         self.constructor = yaml.constructor.SafeConstructor()
-        self.max_nodes = max_elements
+        self.max_nodes = max_values
         self.nodes = 0
 
     def value(self, node: Any, depth: int) -> _Value:
@@ -496,8 +675,8 @@ class _YamlTree:
                     )
                 if key in data:  # YAML loaders keep the last one; say so
                     self.warnings.append(
-                        f"line {key_node.start_mark.line + 1}: key '{key}' is given twice in "
-                        f"one mapping; only this last one counts"
+                        f"line {key_node.start_mark.line + 1}: key '{excerpt(key, 60)}' is "
+                        "given twice in one mapping; only this last one counts"
                     )
                 data[key] = self.value(value_node, depth + 1)
             return _Value(data, line)
@@ -506,12 +685,24 @@ class _YamlTree:
         return _Value(self.scalar(node), line)
 
     def scalar(self, node: Any) -> Any:
+        line = node.start_mark.line + 1
         if not isinstance(node, self.yaml.ScalarNode):
-            raise HostRequiresError("a key must be a plain value", line=node.start_mark.line + 1)
+            raise HostRequiresError("a key must be a plain value", line=line)
+        if node.tag == _YAML_STR:  # what the constructor would return, without it
+            return _checked_text(node.value, line)
+        if node.tag in _YAML_NUMBERS and len(node.value) > _MAX_NUMBER_TEXT:
+            # before int() builds it (or refuses it past 4300 digits)
+            raise HostRequiresError(
+                f"a number of more than {MAX_DIGITS} digits ('{excerpt(node.value, 40)}')",
+                line=line,
+            )
         try:
-            return self.constructor.construct_object(node)
+            value = self.constructor.construct_object(node)
         except self.yaml.YAMLError as exc:
-            raise HostRequiresError(f"not accepted: {exc}", line=node.start_mark.line + 1) from None
+            raise HostRequiresError(f"not accepted: {excerpt(str(exc), 200)}", line=line) from None
+        if isinstance(value, str):
+            _checked_text(value, line)
+        return value
 
 
 # -- compiling -----------------------------------------------------------------------------
@@ -532,11 +723,11 @@ def _requirement_node(req: Requirement) -> Node:
         op = "~"
     node: Node
     if means == RAM:
-        node = SizeTest("ram_mib", op, whole(Fraction(value) / MiB), loc)
+        node = SizeTest("ram_mib", op, whole(value / MiB), loc)
     elif means == VCPUS:
         node = SizeTest("vcpus", op, value, loc)
     elif means == ROOT_DISK:
-        node = SizeTest("disk_bytes", op, whole(Fraction(value)), loc)
+        node = SizeTest("disk_bytes", op, whole(value), loc)
     elif means == ARCH:
         node = ArchTest(op, req.raw, _pattern(op, value), loc)
     elif means == LAB:
@@ -547,8 +738,7 @@ def _requirement_node(req: Requirement) -> Node:
         if op == "~":
             node = TargetTest("hypervisor", op, req.raw, value, loc)
         else:  # names compare ignoring case, as Beaker's database and tmt's plugin do
-            exact = re.compile(re.escape(value) + r"\Z", re.IGNORECASE)
-            node = TargetTest("hypervisor", "~", req.raw, exact, loc)
+            node = TargetTest("hypervisor", "~", req.raw, literal(value), loc)
             negated = op == "!="
     elif means == VIRTUALIZED:
         if value == (op == "="):
@@ -566,7 +756,7 @@ def _requirement_node(req: Requirement) -> Node:
     return NoneOf((node,), loc) if negated else node
 
 
-def _pattern(op: str, value: Any) -> re.Pattern[str] | None:
+def _pattern(op: str, value: Any) -> Pattern | None:
     return value if op == "~" else None
 
 
@@ -595,11 +785,16 @@ def read_tmt(
     max_elements: int = MAX_ELEMENTS,
 ) -> TmtDocument:
     """Read a ``hardware:`` mapping (a Python mapping, or YAML text of one)."""
-    reader = _Reader(presets, max_elements)
+    reader = _Reader(presets, max_elements, max_bytes)
     if isinstance(document, str | bytes):
-        value = _from_yaml(document, max_bytes, max_elements, reader.warnings)
+        values = max_elements * VALUES_PER_ELEMENT
+        value = _from_yaml(document, max_bytes, values, reader.warnings)
+    elif document is None or isinstance(document, Mapping):
+        value = _from_python(document, 0, reader.budget)
     else:
-        value = _from_python(document, 0)
+        raise HostRequiresError(
+            f"expected a mapping of requirements or YAML text, got {type(document).__name__}"
+        )
     root = reader.block(value, "hardware", top=True)
     return TmtDocument(root, tuple(reader.warnings))
 
@@ -636,7 +831,7 @@ def tmt_phases(
     its read document.
     """
     warnings: list[str] = []
-    value = _from_yaml(text, max_bytes, MAX_ELEMENTS, warnings)
+    value = _from_yaml(text, max_bytes, MAX_PLAN_VALUES, warnings)
     data = value.data
     if isinstance(data, dict) and "provision" in data:
         provision = data["provision"]
@@ -663,6 +858,28 @@ def tmt_phases(
     reader.warnings.extend(warnings)
     root = reader.block(value, "hardware", top=True)
     return "hardware", ((None, TmtDocument(root, tuple(reader.warnings))),)
+
+
+def _plain(value: _Value) -> Any:
+    """A located value as plain Python data."""
+    data = value.data
+    if isinstance(data, dict):
+        return {key: _plain(item) for key, item in data.items()}
+    if isinstance(data, list):
+        return [_plain(item) for item in data]
+    return data
+
+
+def load_presets(text: str | bytes, *, max_bytes: int = MAX_BYTES) -> dict[str, Any]:
+    """tmt hardware presets (``name: requirements``) from YAML text, read through the
+    same guard as a document (size, depth, aliases, digits), for ``presets=``."""
+    value = _from_yaml(text, max_bytes, MAX_ELEMENTS * VALUES_PER_ELEMENT, [])
+    if not isinstance(value.data, dict):
+        raise HostRequiresError(
+            "expected a mapping of preset names to hardware requirements", line=value.line
+        )
+    presets: dict[str, Any] = _plain(value)
+    return presets
 
 
 def parse_tmt_any(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from virtprov.printable import excerpt
+
 BYTE_UNITS: dict[str, int] = {
     "bytes": 1,
     "B": 1,
@@ -23,22 +25,51 @@ BYTE_UNITS: dict[str, int] = {
     "TiB": 1024**4,
 }
 
+#: Digits in a number a document may write (before anything converts it): memory in MiB
+#: or disk bytes need fewer than 20; a billion-digit integer must never be built.
+MAX_DIGITS = 30
+#: Digits of a decimal number's exponent (``2.4e3``): 10**99 is far beyond any size.
+MAX_EXPONENT_DIGITS = 2
+#: Characters read around a number (spaces, sign): longer text is not looked at.
+_MAX_TEXT = 64
+
 # Python's int() also takes "4_096" and non-ASCII digits; a requirement should not.
-_INTEGER = re.compile(r"\s*[+-]?[0-9]+\s*", re.ASCII)
-_DECIMAL = re.compile(r"\s*[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\s*", re.ASCII)
+_INTEGER = re.compile(r"\s*[+-]?([0-9]+)\s*", re.ASCII)
+_DECIMAL = re.compile(
+    r"\s*[+-]?(?P<mantissa>[0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?(?P<exponent>[0-9]+))?\s*",
+    re.ASCII,
+)
+
+
+def too_many_digits(text: str) -> ValueError:
+    """The error for a number over :data:`MAX_DIGITS`, showing a bounded excerpt."""
+    return ValueError(f"value '{excerpt(text, 40)}' has more than {MAX_DIGITS} digits")
 
 
 def parse_integer(text: str) -> int:
     """An integer written in decimal; ``ValueError`` with a readable message otherwise."""
-    if _INTEGER.fullmatch(text) is None or len(text) > 40:
-        raise ValueError(f"value {text!r} is not an integer")
+    match = _INTEGER.fullmatch(text) if len(text) <= _MAX_TEXT else None
+    if match is None:
+        digits = text.strip().lstrip("+-")
+        if len(digits) > MAX_DIGITS and digits.isascii() and digits.isdigit():
+            raise too_many_digits(text)
+        raise ValueError(f"value '{excerpt(text, 40)}' is not an integer")
+    if len(match[1]) > MAX_DIGITS:
+        raise too_many_digits(text)
     return int(text)
 
 
 def parse_decimal(text: str) -> float:
     """A decimal number (``<cpu><speed>`` is the only one); ``ValueError`` otherwise."""
-    if _DECIMAL.fullmatch(text) is None or len(text) > 40:
-        raise ValueError(f"value {text!r} is not a number")
+    match = _DECIMAL.fullmatch(text) if len(text) <= _MAX_TEXT else None
+    if match is None:
+        raise ValueError(f"value '{excerpt(text, 40)}' is not a number")
+    digits = len(match["mantissa"]) - ("." in match["mantissa"])
+    if digits > MAX_DIGITS or len(match["exponent"] or "") > MAX_EXPONENT_DIGITS:
+        raise ValueError(
+            f"value '{excerpt(text, 40)}' has more than {MAX_DIGITS} digits or an exponent "
+            f"of more than {MAX_EXPONENT_DIGITS} digits"
+        )
     return float(text)
 
 
@@ -48,7 +79,7 @@ def byte_multiplier(units: str) -> int:
         return BYTE_UNITS[units]
     except KeyError:
         accepted = ", ".join(BYTE_UNITS)
-        raise ValueError(f"unknown units {units!r} (accepted: {accepted})") from None
+        raise ValueError(f"unknown units '{excerpt(units, 40)}' (accepted: {accepted})") from None
 
 
 def format_bytes(value: int) -> str:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from virtprov.hostrequires.compiled import Candidates, explain_flavor
+from virtprov.hostrequires.compiled import Candidates, explain_flavor, masked_parts
 from virtprov.model import Flavor
 
 if TYPE_CHECKING:
@@ -100,13 +100,16 @@ class FlavorMatch:
     def removed(self) -> tuple[Removal, ...]:
         c = self.candidates
         removals = []
+        parts = None
         for number, flavor in enumerate(c.flavors):
             if self.selected & c.flavor_masks[number]:
                 continue
             if self.requires.force:
                 reasons: tuple[str, ...] = (self.requires.force_reason(),)
             else:
-                reasons = explain_flavor(self.requires.root, c, number)
+                if parts is None:  # what every flavor's reasons ask of each part, once
+                    parts = masked_parts(self.requires.root, c)
+                reasons = explain_flavor(self.requires.root, c, number, self.matched, parts)
             removals.append(Removal(flavor, reasons))
         return tuple(removals)
 

@@ -76,6 +76,10 @@ class Recipe:
     def _one_language(self, attribute: Any, value: Any) -> None:
         if value is not None and self.host_requires != "<hostRequires/>":
             raise ValueError("give host_requires or hardware, not both")
+        if isinstance(value, Mapping):  # bounded before anything copies or serialises it
+            from virtprov.hostrequires.tmt import check_mapping
+
+            check_mapping(value)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -10,8 +10,8 @@ folding are written twice, and virtprov's tests compare the two programs.
 
 It handles the common documents only. On anything that makes the Python compiler warn,
 raise or take a rare path (an unknown element, a bad ``op``, a value that is not plain
-digits, a zero size, a namespace, an attribute value made of several nodes, the element
-and depth caps...) :func:`compile_tree` returns ``None`` and virtprov compiles the same
+digits, a zero size, a namespace, an attribute value made of several nodes, the element,
+depth and pattern caps...) :func:`compile_tree` returns ``None`` and virtprov compiles the same
 tree in Python: a document the fast path accepts compiles to an equal program, one it
 declines costs what it costs without this module.
 """
@@ -28,7 +28,7 @@ from lxml.includes cimport tree
 cetree.import_lxml__etree()
 
 #: What virtprov checks before using this module: the contract of configure/compile_tree.
-ABI = 1
+ABI = 2
 
 # What an element is, as the walk needs it (configure() fills these from virtprov's
 # tables); the Python objects they point to are kept alive by _KEEP.
@@ -82,6 +82,11 @@ cdef object _AND_O, _OR_O, _NOT_O, _SIZE_O, _ARCH_O, _TARGET_O, _DECLARED_O
 cdef int _INTEGER_SIZE, _W_TEXT
 cdef object _like_pattern, _declared_text, _kind_of
 cdef dict _BYTE_UNITS = None
+# virtprov's patterns.Budget, which this walk only checks (past it, Python raises)
+cdef Py_ssize_t _MAX_PATTERN_LENGTH = 0  # characters in one like pattern
+cdef int _MAX_PATTERNS = 0  # like patterns in one document
+cdef Py_ssize_t _MAX_PATTERN_CHARACTERS = 0  # characters of them all
+cdef size_t _MAX_VALUE_LENGTH = 0  # characters of one attribute value (bytes are more)
 
 # Longer digit strings are left to Python's int() (they fit no C long long).
 cdef enum:
@@ -125,7 +130,8 @@ def configure(dict spec):
     global _YES, _AND, _OR, _NOT, _CONSTANT, _LIKE, _OPERATOR_FIRST
     global _AND_O, _OR_O, _NOT_O, _SIZE_O, _ARCH_O, _TARGET_O, _DECLARED_O
     global _INTEGER_SIZE, _W_TEXT, _like_pattern, _declared_text, _kind_of
-    global _BYTE_UNITS
+    global _BYTE_UNITS, _MAX_PATTERN_LENGTH, _MAX_PATTERNS, _MAX_PATTERN_CHARACTERS
+    global _MAX_VALUE_LENGTH
     _free()
     _AND, _OR, _NOT = spec["P_AND"], spec["P_OR"], spec["P_NOT"]
     _CONSTANT, _LIKE = spec["P_CONSTANT"], spec["P_LIKE"]
@@ -138,6 +144,10 @@ def configure(dict spec):
     _like_pattern = spec["like_pattern"]
     _declared_text, _kind_of = spec["declared_text"], spec["kind_of"]
     _BYTE_UNITS = spec["byte_units"]
+    _MAX_PATTERN_LENGTH = spec["max_pattern_length"]
+    _MAX_PATTERNS = spec["max_patterns"]
+    _MAX_PATTERN_CHARACTERS = spec["max_pattern_characters"]
+    _MAX_VALUE_LENGTH = spec["max_value_length"]
     kinds = {
         spec["KEY_VALUE"]: K_KEY_VALUE,
         spec["NEVER"]: K_NEVER,
@@ -268,6 +278,21 @@ cdef Found _attr(tree.xmlNode* node, const char* name, const char** value) noexc
     return ABSENT
 
 
+cdef bint _long_value(tree.xmlNode* node) noexcept:
+    """Whether an attribute of ``node`` may be over virtprov's MAX_VALUE_LENGTH (its
+    bytes are: Python counts its characters, and raises or accepts)."""
+    cdef tree.xmlAttr* attr = node.properties
+    cdef tree.xmlNode* text
+    while attr is not NULL:
+        text = attr.children
+        while text is not NULL:
+            if text.content is not NULL and strlen(<const char*>text.content) > _MAX_VALUE_LENGTH:
+                return True
+            text = text.next
+        attr = attr.next
+    return False
+
+
 cdef inline str _text(const char* value):
     return PyUnicode_DecodeUTF8(value, strlen(value), NULL)
 
@@ -288,6 +313,8 @@ cdef object _digits(const char* value):
 
 cdef class _Walk:
     cdef int elements
+    cdef int patterns
+    cdef Py_ssize_t pattern_characters
     cdef int max_elements
     cdef int max_depth
     cdef list lab_locs
@@ -315,7 +342,7 @@ cdef object _walk(_Walk walk, tree.xmlNode* el, int level, int depth, int contai
             child = child.next
             continue
         walk.elements += 1
-        if walk.elements > walk.max_elements or child.ns is not NULL:
+        if walk.elements > walk.max_elements or child.ns is not NULL or _long_value(child):
             return None
         entry = _find(table, <const char*>child.name)
         if entry is NULL:  # an unknown element: Python warns
@@ -371,7 +398,18 @@ cdef object _walk(_Walk walk, tree.xmlNode* el, int level, int depth, int contai
                 node = _FALSE
             else:
                 text = _text(value) if has_value == FOUND else ""
-                pattern = _like_pattern(text) if op.opcode == _LIKE else None
+                if op.opcode == _LIKE:
+                    walk.patterns += 1
+                    walk.pattern_characters += len(text)
+                    if (
+                        walk.patterns > _MAX_PATTERNS
+                        or len(text) > _MAX_PATTERN_LENGTH
+                        or walk.pattern_characters > _MAX_PATTERN_CHARACTERS
+                    ):
+                        return None  # Python raises, naming the element
+                    pattern = _like_pattern(text)
+                else:
+                    pattern = None
                 dynamic = True
                 if entry.kind == K_DECLARED:
                     value_type = <object>entry.value_type
@@ -417,11 +455,13 @@ def compile_tree(cetree._Element root, int max_depth, int max_elements):
     if _LEVELS is NULL:
         raise RuntimeError("configure() first")
     cdef const char* force
-    if _attr(root._c_node, b"force", &force) != ABSENT:
+    if _attr(root._c_node, b"force", &force) != ABSENT or _long_value(root._c_node):
         return None
     cdef _Walk walk = _Walk()
     walk.max_depth = max_depth
     walk.max_elements = max_elements
+    walk.patterns = 0
+    walk.pattern_characters = 0
     walk.lab_locs = []
     walk.doc = root._doc
     program = _walk(walk, root._c_node, _HOST, 1, _AND)
