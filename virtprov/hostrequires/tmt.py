@@ -527,32 +527,64 @@ def _from_python(data: Any, depth: int, budget: _Budget, line: int | None = None
 
 
 def _measure(data: Any, depth: int, budget: _Budget) -> None:
-    """What :func:`_from_python` checks, without building anything."""
+    """What :func:`_from_python` checks, without building anything. A refusal carries the
+    path below ``data`` where it happened (:class:`_Misplaced`), added as it unwinds: the
+    way down costs nothing for the documents that pass."""
     if depth > MAX_DEPTH:
         raise HostRequiresError(f"nested deeper than {MAX_DEPTH} levels")
     kind = type(data)
     if kind is list or kind is tuple or (kind is not dict and isinstance(data, list | tuple)):
         budget.spend(0)
-        for item in data:
-            _measure(item, depth + 1, budget)
+        for index, item in enumerate(data):
+            try:
+                _measure(item, depth + 1, budget)
+            except HostRequiresError as exc:
+                raise _Misplaced.below(exc, f"[{index}]") from None
     elif kind is dict or isinstance(data, Mapping):
         budget.spend(0)
         for key, value in data.items():
             _key(key, budget)
-            _measure(value, depth + 1, budget)
+            try:
+                _measure(value, depth + 1, budget)
+            except HostRequiresError as exc:
+                raise _Misplaced.below(exc, f".{key}") from None
     else:
         _scalar(data, budget)
 
 
+class _Misplaced(HostRequiresError):
+    """A refusal of :func:`_measure`, with the path (``.key``, ``[index]``) to the value."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+    @classmethod
+    def below(cls, exc: HostRequiresError, step: str) -> _Misplaced:
+        path = exc.path if isinstance(exc, _Misplaced) else ""
+        return cls(exc.message, step + path)
+
+
 def check_mapping(
-    data: Any, *, max_bytes: int = MAX_BYTES, max_elements: int = MAX_ELEMENTS
+    data: Any,
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_elements: int = MAX_ELEMENTS,
+    name: str = "hardware",
 ) -> None:
     """Refuse a ``hardware:`` mapping that is too large or too deep once expanded (an
     alias bomb loaded with ``yaml.safe_load``), before anything copies or serialises it.
 
-    The same bounds as :func:`parse_tmt` apply; cheap for real documents.
+    The same bounds as :func:`parse_tmt` apply; cheap for real documents. The error's
+    ``key`` is the path to the refused value, from ``name`` (``hardware.disk[0].size``).
     """
-    _measure(data, 0, _Budget(max_elements, max_bytes))
+    try:
+        _measure(data, 0, _Budget(max_elements, max_bytes))
+    except HostRequiresError as exc:
+        path = exc.path if isinstance(exc, _Misplaced) else ""
+        if len(path) > 120:  # a path as deep as the nesting limit: its start says enough
+            path = path[:120] + "..."
+        raise HostRequiresError(exc.message, key=name + path) from None
 
 
 # -- YAML ----------------------------------------------------------------------------------
