@@ -133,7 +133,8 @@ class Session:
     def judge(self, hardware: Mapping[str, Any] | str | None) -> Judgement:
         """Which flavor of the provider meets ``hardware``, or every reason why none does.
 
-        Only the flavor list is read from the cloud; nothing is written or created.
+        Only the flavor list is read from the cloud, and only when the requirements could
+        be met at all; nothing is written or created.
         """
         from virtprov.errors import HostRequiresError
         from virtprov.hostrequires import Target, prepare
@@ -147,6 +148,12 @@ class Session:
         warnings.extend(getattr(hr, "warnings", ()) or ())
         verdicts = []
         for name, provider in self.providers.items():
+            # as the pool does: what no VM of this provider can meet is refused before any
+            # call; only a requirement a flavor may declare (CPU flags, TPM...) needs them
+            static = hr.virtualisable(Target.from_info(provider.info))
+            if not static and not hr.declared:
+                verdicts.append(Verdict(name, None, tuple(static.reasons)))
+                continue
             try:
                 flavors = provider.declared_flavors()
             except VirtprovError as exc:
