@@ -18,10 +18,10 @@ pytestmark = pytest.mark.vcr
 
 
 class TestLibcloudConformance(ProviderConformance):
-    poll_interval = 0.0  # replaying: no need to wait between polls
-    ready_timeout = 60.0
     unplaceable_flavor = UNPLACEABLE
     network_choice = (SUBNET, SUBNET_CIDR)
+    poll_interval = 0.0  # replaying: no need to wait between polls
+    ready_timeout = 60.0
 
     @pytest.fixture
     def provider(self, make_provider: Callable[..., LibcloudProvider]) -> LibcloudProvider:

@@ -33,8 +33,8 @@ import zlib
 from collections.abc import Iterator
 from typing import ClassVar
 
-import attrs
 import pytest
+from attrs import evolve
 
 from virtprov.errors import CapacityExhausted, GuestNotFound, PermanentError, ProviderError
 from virtprov.model import (
@@ -64,8 +64,6 @@ class ProviderConformance:
     ready_timeout: ClassVar[float] = 60.0
     #: Seconds between polls (0 when replaying cassettes).
     poll_interval: ClassVar[float] = 1.0
-    #: Guests are named ``f"{name_prefix}recipe-{n}"`` with a fixed ``n`` per test.
-    name_prefix: ClassVar[str] = "vpconf-"
     #: Knob of :meth:`test_a_guest_the_cloud_cannot_place_is_a_capacity_fault`: the id or
     #: name of a flavor the cloud accepts a guest of but cannot place (bigger than any
     #: host, a type the zone has no capacity for). ``None`` skips the test.
@@ -74,6 +72,8 @@ class ProviderConformance:
     #: guest can be put on by name, where the provider sees several, and the CIDR its
     #: guests' addresses come from: ``("lab-net", "198.51.100.0/24")``. ``None`` skips it.
     network_choice: ClassVar[tuple[str, str] | None] = None
+    #: Guests are named ``f"{name_prefix}recipe-{n}"`` with a fixed ``n`` per test.
+    name_prefix: ClassVar[str] = "vpconf-"
 
     @pytest.fixture
     def provider(self) -> Provider:
@@ -214,6 +214,75 @@ class ProviderConformance:
         assert isinstance(output, ConsoleOutput)
         assert isinstance(output.text, str)
 
+    # -- checks a subclass turns on with a knob (clouds that can show them) ---------------
+
+    def test_a_guest_the_cloud_cannot_place_is_a_capacity_fault(self, provider: Provider) -> None:
+        """A build the cloud cannot place (Nova's "No valid host was found", EC2's
+        ``InsufficientInstanceCapacity``) must read as ``CapacityExhausted``: refused at
+        create, or a guest in ``ERROR`` whose fault :meth:`~virtprov.Provider.classify_fault`
+        calls so. Anything else makes the pool rebuild on this provider instead of trying
+        the next one."""
+        if self.unplaceable_flavor is None:
+            pytest.skip("set unplaceable_flavor to a flavor the cloud cannot place")
+        wanted = self.unplaceable_flavor
+        flavors = [f for f in provider.flavors() if wanted in (f.id, f.name)]
+        assert flavors, f"unplaceable_flavor {wanted!r} is not among the provider's flavors"
+        try:
+            guest = provider.create_guest(self.spec(flavors[0], 9320))
+        except CapacityExhausted:
+            return  # refused at once: the pool tries the next provider just the same
+        try:
+            deadline = time.monotonic() + self.ready_timeout
+            while True:
+                seen = provider.poll([guest.id]).get(guest.id)
+                assert seen is not None, (
+                    "a guest that could not be placed must show ERROR, not vanish"
+                )
+                if seen.state is GuestState.ERROR:
+                    break
+                assert seen.state is GuestState.BUILDING, (
+                    f"a guest the cloud cannot place became {seen.state.value}"
+                )
+                assert time.monotonic() < deadline, "the unplaceable guest never failed"
+                if self.poll_interval:
+                    time.sleep(self.poll_interval)
+            assert seen.fault, "a guest in ERROR says why (Guest.fault)"
+            kind = provider.classify_fault(seen)
+            assert issubclass(kind, CapacityExhausted), (
+                f"classify_fault says {kind.__name__} for {seen.fault!r}: the pool would try "
+                "this provider again instead of the next one"
+            )
+        finally:
+            provider.destroy_guest(guest.id)
+
+    def test_network_choice_puts_the_guest_on_that_network(
+        self, provider: Provider, flavor: Flavor
+    ) -> None:
+        """``GuestSpec.network`` names the network the guest joins; a name that matches
+        nothing fails that create with a :class:`~virtprov.errors.ProviderError` naming
+        it, makes nothing, and is not a ``PermanentError`` (a recipe's typo must not
+        disable the provider for every other recipe)."""
+        if self.network_choice is None:
+            pytest.skip("set network_choice to a network and its CIDR")
+        name, cidr = self.network_choice
+        guest = provider.create_guest(evolve(self.spec(flavor, 9310), network=name))
+        try:
+            ready = self.wait_for(provider, guest.id, GuestState.READY)
+            inside = [
+                a for a in ready.addresses if ipaddress.ip_address(a) in ipaddress.ip_network(cidr)
+            ]
+            assert inside, f"asked for network {name} ({cidr}), the guest has {ready.addresses}"
+        finally:
+            provider.destroy_guest(guest.id)
+        missing = f"{name}-does-not-exist"
+        lost = evolve(self.spec(flavor, 9311), network=missing)
+        with pytest.raises(ProviderError, match=re.escape(missing)) as refused:
+            provider.create_guest(lost)
+        assert not isinstance(refused.value, PermanentError), (
+            f"an unknown network of one guest disabled the provider: {refused.value}"
+        )
+        assert lost.name not in {g.name for g in provider.list_guests(self.name_prefix)}
+
     # -- owned resources (providers that make more than the guest) -------------------------
 
     @pytest.fixture
@@ -256,72 +325,3 @@ class ProviderConformance:
                 time.sleep(self.poll_interval)
         for resource in made:
             provider.destroy_resource(resource)  # gone already: silent
-
-    # -- checks a subclass turns on with a knob (clouds that can show them) ---------------
-
-    def test_a_guest_the_cloud_cannot_place_is_a_capacity_fault(self, provider: Provider) -> None:
-        """A build the cloud cannot place (Nova's "No valid host was found", EC2's
-        ``InsufficientInstanceCapacity``) must read as ``CapacityExhausted``: refused at
-        create, or a guest in ``ERROR`` whose fault :meth:`~virtprov.Provider.classify_fault`
-        calls so. Anything else makes the pool rebuild on this provider instead of trying
-        the next one."""
-        if self.unplaceable_flavor is None:
-            pytest.skip("set unplaceable_flavor to a flavor the cloud cannot place")
-        wanted = self.unplaceable_flavor
-        flavors = [f for f in provider.flavors() if wanted in (f.id, f.name)]
-        assert flavors, f"unplaceable_flavor {wanted!r} is not among the provider's flavors"
-        try:
-            guest = provider.create_guest(self.spec(flavors[0], 9300))
-        except CapacityExhausted:
-            return  # refused at once: the pool tries the next provider just the same
-        try:
-            deadline = time.monotonic() + self.ready_timeout
-            while True:
-                seen = provider.poll([guest.id]).get(guest.id)
-                assert seen is not None, (
-                    "a guest that could not be placed must show ERROR, not vanish"
-                )
-                if seen.state is GuestState.ERROR:
-                    break
-                assert seen.state is GuestState.BUILDING, (
-                    f"a guest the cloud cannot place became {seen.state.value}"
-                )
-                assert time.monotonic() < deadline, "the unplaceable guest never failed"
-                if self.poll_interval:
-                    time.sleep(self.poll_interval)
-            assert seen.fault, "a guest in ERROR says why (Guest.fault)"
-            kind = provider.classify_fault(seen)
-            assert issubclass(kind, CapacityExhausted), (
-                f"classify_fault says {kind.__name__} for {seen.fault!r}: the pool would try "
-                "this provider again instead of the next one"
-            )
-        finally:
-            provider.destroy_guest(guest.id)
-
-    def test_network_choice_puts_the_guest_on_that_network(
-        self, provider: Provider, flavor: Flavor
-    ) -> None:
-        """``GuestSpec.network`` names the network the guest joins; a name that matches
-        nothing fails that create with a :class:`~virtprov.errors.ProviderError` naming
-        it, makes nothing, and is not a ``PermanentError`` (a recipe's typo must not
-        disable the provider for every other recipe)."""
-        if self.network_choice is None:
-            pytest.skip("set network_choice to a network and its CIDR")
-        name, cidr = self.network_choice
-        guest = provider.create_guest(attrs.evolve(self.spec(flavor, 9310), network=name))
-        try:
-            ready = self.wait_for(provider, guest.id, GuestState.READY)
-            inside = [
-                a for a in ready.addresses if ipaddress.ip_address(a) in ipaddress.ip_network(cidr)
-            ]
-            assert inside, f"asked for network {name} ({cidr}), the guest has {ready.addresses}"
-        finally:
-            provider.destroy_guest(guest.id)
-        missing = f"{name}-does-not-exist"
-        lost = attrs.evolve(self.spec(flavor, 9311), network=missing)
-        with pytest.raises(ProviderError, match=re.escape(missing)) as refused:
-            provider.create_guest(lost)
-        assert not isinstance(refused.value, PermanentError), (
-            f"an unknown network of one guest disabled the provider: {refused.value}"
-        )
-        assert lost.name not in {g.name for g in provider.list_guests(self.name_prefix)}
