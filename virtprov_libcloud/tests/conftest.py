@@ -55,7 +55,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="module")
-def vcr_cassette_dir() -> str:
+def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
+    # EC2 (moto) cassettes at the top, the reference OpenStack's in openstack/
+    if Path(str(request.path)).name in OPENSTACK_RECORDED:
+        return str(CASSETTES / "openstack")
     return str(CASSETTES)
 
 

@@ -4,7 +4,7 @@ reference OpenStack (scripts/reference-openstack), recorded and replayed.
 A module of its own, with a unique name (``from conftest import ...`` would pick up
 another directory's conftest). Two ways to run:
 
-* replay (the default): the cassettes ``cassettes/libcloud/*openstack*``, recorded from
+* replay (the default): the cassettes of ``cassettes/libcloud/openstack/``, recorded from
   the reference OpenStack; the provider table names its Keystone, never contacted;
 * live, ``OS_CLOUD`` set (``OS_CLIENT_CONFIG_FILE`` pointing at its clouds.yaml, as
   ``scripts/reference-openstack up`` prints): the tests run against that cloud, the
@@ -35,7 +35,7 @@ PROJECT = "lab-libcloud"
 SHARED_NETWORK = ("lab-net", "198.51.100.0/24")
 OWN_NETWORK = ("lab-libcloud-net", "10.77.0.0/24")
 #: The seeded iPXE image's id in the cloud the cassettes were recorded from.
-RECORDED_IMAGE = "RECORD-ME"
+RECORDED_IMAGE = "b30fa3c8-7ccc-4d82-bcf0-ef0425d2b4d5"
 #: A flavor Nova accepts but cannot place on the reference's hypervisor (16 vCPUs).
 UNPLACEABLE = "m1.xlarge"
 WRONG_USER = "wrong-user"

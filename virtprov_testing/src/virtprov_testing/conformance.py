@@ -216,17 +216,30 @@ class ProviderConformance:
 
     # -- checks a subclass turns on with a knob (clouds that can show them) ---------------
 
-    def test_a_guest_the_cloud_cannot_place_is_a_capacity_fault(self, provider: Provider) -> None:
+    @pytest.fixture
+    def unplaceable(self) -> str:
+        """The knob :attr:`unplaceable_flavor`; skips before any other fixture when unset."""
+        if self.unplaceable_flavor is None:
+            pytest.skip("set unplaceable_flavor to a flavor the cloud cannot place")
+        return self.unplaceable_flavor
+
+    @pytest.fixture
+    def chosen_network(self) -> tuple[str, str]:
+        """The knob :attr:`network_choice`; skips before any other fixture when unset."""
+        if self.network_choice is None:
+            pytest.skip("set network_choice to a network and its CIDR")
+        return self.network_choice
+
+    def test_a_guest_the_cloud_cannot_place_is_a_capacity_fault(
+        self, unplaceable: str, provider: Provider
+    ) -> None:
         """A build the cloud cannot place (Nova's "No valid host was found", EC2's
         ``InsufficientInstanceCapacity``) must read as ``CapacityExhausted``: refused at
         create, or a guest in ``ERROR`` whose fault :meth:`~virtprov.Provider.classify_fault`
         calls so. Anything else makes the pool rebuild on this provider instead of trying
         the next one."""
-        if self.unplaceable_flavor is None:
-            pytest.skip("set unplaceable_flavor to a flavor the cloud cannot place")
-        wanted = self.unplaceable_flavor
-        flavors = [f for f in provider.flavors() if wanted in (f.id, f.name)]
-        assert flavors, f"unplaceable_flavor {wanted!r} is not among the provider's flavors"
+        flavors = [f for f in provider.flavors() if unplaceable in (f.id, f.name)]
+        assert flavors, f"unplaceable_flavor {unplaceable!r} is not among the provider's flavors"
         try:
             guest = provider.create_guest(self.spec(flavors[0], 9320))
         except CapacityExhausted:
@@ -256,15 +269,13 @@ class ProviderConformance:
             provider.destroy_guest(guest.id)
 
     def test_network_choice_puts_the_guest_on_that_network(
-        self, provider: Provider, flavor: Flavor
+        self, chosen_network: tuple[str, str], provider: Provider, flavor: Flavor
     ) -> None:
         """``GuestSpec.network`` names the network the guest joins; a name that matches
         nothing fails that create with a :class:`~virtprov.errors.ProviderError` naming
         it, makes nothing, and is not a ``PermanentError`` (a recipe's typo must not
         disable the provider for every other recipe)."""
-        if self.network_choice is None:
-            pytest.skip("set network_choice to a network and its CIDR")
-        name, cidr = self.network_choice
+        name, cidr = chosen_network
         guest = provider.create_guest(evolve(self.spec(flavor, 9310), network=name))
         try:
             ready = self.wait_for(provider, guest.id, GuestState.READY)
