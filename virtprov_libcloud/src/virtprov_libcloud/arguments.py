@@ -10,8 +10,9 @@ says which option named what when a name matches nothing, or several things:
 =================  ====================================  ==================================
 family             argument                              resolved through
 =================  ====================================  ==================================
-OpenStack          ``networks`` (names, ids, or tables   ``ex_list_networks()`` (Neutron)
-                   with ``id``/``uuid``/``name``)
+OpenStack          ``networks`` (names, ids, or tables   ``ex_list_networks()`` (Nova's
+                   with ``id``/``uuid``/``name``)        proxy, or Neutron with
+                                                         ``api_version = "2.0"``)
 OpenStack          ``ex_security_groups``                ``ex_list_security_groups()``
 EC2                ``ex_subnet``                         ``ex_list_subnets()`` (its Name tag
                                                          or id)
