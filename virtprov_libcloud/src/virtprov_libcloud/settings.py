@@ -11,6 +11,7 @@ import attrs
 
 from virtprov.config import Options, ProviderConfig, Secret
 from virtprov.model import GiB
+from virtprov.urls import redact_url
 
 #: Driver options whose values are credentials: they go in ``secret``, never inline.
 _SECRET_WORDS: Final = re.compile(r"pass|secret|token|credential|private_key", re.IGNORECASE)
@@ -136,11 +137,11 @@ def _keystone_root(options: Options, driver_options: dict[str, Any]) -> dict[str
         return driver_options
     version = driver_options.get(_AUTH_VERSION)
     if isinstance(version, str) and not version.startswith(_KEYSTONE_PATHS[last]):
+        root = redact_url(urlunsplit(parts._replace(path=head)))
         raise options.error(
             f"driver_options.{_AUTH_URL}",
-            f"{url!r} is Keystone's {last} URL, but {_AUTH_VERSION} is {version!r}: "
-            f"give Keystone's root URL ({urlunsplit(parts._replace(path=head))!r}) and "
-            "the auth version you mean",
+            f"{redact_url(url)!r} is Keystone's {last} URL, but {_AUTH_VERSION} is "
+            f"{version!r}: give Keystone's root URL ({root!r}) and the auth version you mean",
         )
     return {**driver_options, _AUTH_URL: urlunsplit(parts._replace(path=head))}
 
