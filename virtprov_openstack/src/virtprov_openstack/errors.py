@@ -1,26 +1,17 @@
 """Mapping openstacksdk and keystoneauth failures into virtprov's error tree.
 
 Nobody above the provider matches message strings; this module is the one place that
-does, and only for the two texts OpenStack gives no structured code for: Nova's
+does, and only for the texts OpenStack gives no structured code for: Nova's
 "Quota exceeded" (HTTP 403, not 413, since microversion 2.1) and Neutron's
-``OverQuota`` type (HTTP 409), and the scheduler's "No valid host was found" fault.
+``OverQuota`` type (HTTP 409). Build faults ("No valid host was found") are judged by
+:mod:`virtprov.nova`, which the libcloud provider's OpenStack driver shares.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Final
-
 from virtprov import errors
+from virtprov.nova import QUOTA_EXCEEDED as _QUOTA
 from virtprov.retry_after import retry_after_of
-
-_QUOTA: Final = re.compile(r"quota exceeded|overquota|over quota|exceeds quota", re.IGNORECASE)
-_NO_VALID_HOST: Final = re.compile(r"no ?valid ?host", re.IGNORECASE)
-
-
-def fault_is_capacity(fault: str | None) -> bool:
-    """Whether a server's ERROR fault says the cloud had no room (scheduler failure)."""
-    return bool(fault and (_NO_VALID_HOST.search(fault) or _QUOTA.search(fault)))
 
 
 def _retry_after(response: object) -> float | None:

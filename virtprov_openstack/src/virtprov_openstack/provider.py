@@ -30,8 +30,7 @@ from typing import TYPE_CHECKING, Any, Final, Self
 
 import attrs
 
-from virtprov import errors
-from virtprov.hostrequires.properties import from_nova_extra_specs
+from virtprov import errors, nova
 from virtprov.model import (
     LABEL_POOL,
     BootRequest,
@@ -49,7 +48,7 @@ from virtprov.model import (
 )
 from virtprov.provider import Provider
 from virtprov.urls import redact_url
-from virtprov_openstack.errors import fault_is_capacity, translate
+from virtprov_openstack.errors import translate
 
 if TYPE_CHECKING:
     from openstack.compute.v2.server import Server
@@ -89,8 +88,6 @@ _OWN_KEYS: Final = frozenset(
 MODE_FLOATING: Final = "floating"
 MODE_FIXED: Final = "fixed"
 
-# Flavor extra specs that name an architecture, in the order they are trusted.
-_ARCH_SPECS: Final = ("hw:architecture", "capabilities:cpu_info:arch", "cpu_arch", "architecture")
 _MAC: Final = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 
@@ -429,7 +426,7 @@ class OpenStackProvider(Provider):
                 if item.is_disabled:
                     continue
                 specs = {str(k): str(v) for k, v in (item.extra_specs or {}).items()}
-                arch = next((specs[key] for key in _ARCH_SPECS if key in specs), image_arch)
+                arch = nova.flavor_arch(specs) or image_arch
                 result.append(
                     Flavor(
                         id=str(item.id),
@@ -439,7 +436,7 @@ class OpenStackProvider(Provider):
                         disk_bytes=int(item.disk or 0) * GiB,
                         arch=arch,
                         # the raw specs, and what they declare (CPU flags, TPM, UEFI...)
-                        properties=specs | from_nova_extra_specs(specs),
+                        properties=nova.flavor_properties(specs),
                     )
                 )
         return result
@@ -744,7 +741,7 @@ class OpenStackProvider(Provider):
             return None
         if status == "ERROR":
             state = GuestState.ERROR
-            fault = self._fault_text(server)
+            fault = nova.fault_text(server.fault)
         elif status == "BUILD":
             state = GuestState.BUILDING
         elif phase == PHASE_BUILD:
@@ -769,15 +766,6 @@ class OpenStackProvider(Provider):
             contextlib.suppress(sdk.ConflictException),
         ):
             self.conn.compute.stop_server(guest_id)
-
-    @staticmethod
-    def _fault_text(server: Server) -> str:
-        fault = server.fault or {}
-        parts = [str(fault.get("message") or "").strip(), str(fault.get("details") or "")]
-        # "details" can be a whole traceback; its first line is the useful part.
-        first = parts[1].strip().splitlines()[0] if parts[1].strip() else ""
-        text = parts[0] if not first or first in parts[0] else f"{parts[0]}: {first}"
-        return text or "the server went into ERROR without a fault"
 
     def _guest(self, server: Server, state: GuestState, fault: str | None = None) -> Guest:
         meta = dict(server.metadata or {})
@@ -815,7 +803,7 @@ class OpenStackProvider(Provider):
         )
 
     def classify_fault(self, guest: Guest) -> type[errors.ProviderError]:
-        if fault_is_capacity(guest.fault):
+        if nova.fault_is_capacity(guest.fault):
             return errors.CapacityExhausted
         return errors.ProviderError
 
@@ -989,7 +977,7 @@ class OpenStackProvider(Provider):
         status = str(server.status or "").upper()
         phase = (server.metadata or {}).get(META_PHASE, PHASE_STARTED)
         if status == "ERROR":
-            return self._guest(server, GuestState.ERROR, self._fault_text(server))
+            return self._guest(server, GuestState.ERROR, nova.fault_text(server.fault))
         if status == "BUILD" or (phase == PHASE_BUILD and status != "SHUTOFF"):
             return self._guest(server, GuestState.BUILDING)
         if phase == PHASE_BUILD:

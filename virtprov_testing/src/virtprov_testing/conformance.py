@@ -16,12 +16,17 @@ The tests are deterministic (fixed guest names, no randomness), each creates at 
 guest and destroys it in a ``finally``, so a cassette-backed provider records them once
 and replays them request for request. The tests of owned resources
 (:meth:`~virtprov.Provider.list_resources`) run for providers that override it and
-skip for the others. This module is also a pytest plugin (entry point
+skip for the others. Two checks run only where the subclass sets their knob, because
+only some clouds can be made to show them: :attr:`ProviderConformance.unplaceable_flavor`
+(a guest the cloud accepts but cannot place must fail as ``CapacityExhausted``) and
+:attr:`ProviderConformance.network_choice` (``GuestSpec.network`` puts the guest on that
+network). This module is also a pytest plugin (entry point
 ``pytest11: virtprov_conformance``), so nothing needs importing but the class.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 import zlib
@@ -30,8 +35,9 @@ from typing import ClassVar
 
 import attrs
 import pytest
+from attrs import evolve
 
-from virtprov.errors import GuestNotFound
+from virtprov.errors import CapacityExhausted, GuestNotFound, PermanentError, ProviderError
 from virtprov.model import (
     LABEL_POOL,
     LABEL_RECIPE,
@@ -69,6 +75,14 @@ class ProviderConformance:
     ready_timeout: ClassVar[float] = 60.0
     #: Seconds between polls (0 when replaying cassettes).
     poll_interval: ClassVar[float] = 1.0
+    #: Knob of :meth:`test_a_guest_the_cloud_cannot_place_is_a_capacity_fault`: the id or
+    #: name of a flavor the cloud accepts a guest of but cannot place (bigger than any
+    #: host, a type the zone has no capacity for). ``None`` skips the test.
+    unplaceable_flavor: ClassVar[str | None] = None
+    #: Knob of :meth:`test_network_choice_puts_the_guest_on_that_network`: a network a
+    #: guest can be put on by name, where the provider sees several, and the CIDR its
+    #: guests' addresses come from: ``("lab-net", "198.51.100.0/24")``. ``None`` skips it.
+    network_choice: ClassVar[tuple[str, str] | None] = None
     #: Guests are named ``f"{name_prefix}recipe-{n}"`` with a fixed ``n`` per test.
     name_prefix: ClassVar[str] = "vpconf-"
     #: The image the image-boot test boots (a Glance image, an oVirt template...);
@@ -213,6 +227,86 @@ class ProviderConformance:
         output = provider.console_output(created.id)
         assert isinstance(output, ConsoleOutput)
         assert isinstance(output.text, str)
+
+    # -- checks a subclass turns on with a knob (clouds that can show them) ---------------
+
+    @pytest.fixture
+    def unplaceable(self) -> str:
+        """The knob :attr:`unplaceable_flavor`; skips before any other fixture when unset."""
+        if self.unplaceable_flavor is None:
+            pytest.skip("set unplaceable_flavor to a flavor the cloud cannot place")
+        return self.unplaceable_flavor
+
+    @pytest.fixture
+    def chosen_network(self) -> tuple[str, str]:
+        """The knob :attr:`network_choice`; skips before any other fixture when unset."""
+        if self.network_choice is None:
+            pytest.skip("set network_choice to a network and its CIDR")
+        return self.network_choice
+
+    def test_a_guest_the_cloud_cannot_place_is_a_capacity_fault(
+        self, unplaceable: str, provider: Provider
+    ) -> None:
+        """A build the cloud cannot place (Nova's "No valid host was found", EC2's
+        ``InsufficientInstanceCapacity``) must read as ``CapacityExhausted``: refused at
+        create, or a guest in ``ERROR`` whose fault :meth:`~virtprov.Provider.classify_fault`
+        calls so. Anything else makes the pool rebuild on this provider instead of trying
+        the next one."""
+        flavors = [f for f in provider.flavors() if unplaceable in (f.id, f.name)]
+        assert flavors, f"unplaceable_flavor {unplaceable!r} is not among the provider's flavors"
+        try:
+            guest = provider.create_guest(self.spec(flavors[0], 9320))
+        except CapacityExhausted:
+            return  # refused at once: the pool tries the next provider just the same
+        try:
+            deadline = time.monotonic() + self.ready_timeout
+            while True:
+                seen = provider.poll([guest.id]).get(guest.id)
+                assert seen is not None, (
+                    "a guest that could not be placed must show ERROR, not vanish"
+                )
+                if seen.state is GuestState.ERROR:
+                    break
+                assert seen.state is GuestState.BUILDING, (
+                    f"a guest the cloud cannot place became {seen.state.value}"
+                )
+                assert time.monotonic() < deadline, "the unplaceable guest never failed"
+                if self.poll_interval:
+                    time.sleep(self.poll_interval)
+            assert seen.fault, "a guest in ERROR says why (Guest.fault)"
+            kind = provider.classify_fault(seen)
+            assert issubclass(kind, CapacityExhausted), (
+                f"classify_fault says {kind.__name__} for {seen.fault!r}: the pool would try "
+                "this provider again instead of the next one"
+            )
+        finally:
+            provider.destroy_guest(guest.id)
+
+    def test_network_choice_puts_the_guest_on_that_network(
+        self, chosen_network: tuple[str, str], provider: Provider, flavor: Flavor
+    ) -> None:
+        """``GuestSpec.network`` names the network the guest joins; a name that matches
+        nothing fails that create with a :class:`~virtprov.errors.ProviderError` naming
+        it, makes nothing, and is not a ``PermanentError`` (a recipe's typo must not
+        disable the provider for every other recipe)."""
+        name, cidr = chosen_network
+        guest = provider.create_guest(evolve(self.spec(flavor, 9310), network=name))
+        try:
+            ready = self.wait_for(provider, guest.id, GuestState.READY)
+            inside = [
+                a for a in ready.addresses if ipaddress.ip_address(a) in ipaddress.ip_network(cidr)
+            ]
+            assert inside, f"asked for network {name} ({cidr}), the guest has {ready.addresses}"
+        finally:
+            provider.destroy_guest(guest.id)
+        missing = f"{name}-does-not-exist"
+        lost = evolve(self.spec(flavor, 9311), network=missing)
+        with pytest.raises(ProviderError, match=re.escape(missing)) as refused:
+            provider.create_guest(lost)
+        assert not isinstance(refused.value, PermanentError), (
+            f"an unknown network of one guest disabled the provider: {refused.value}"
+        )
+        assert lost.name not in {g.name for g in provider.list_guests(self.name_prefix)}
 
     # -- owned resources (providers that make more than the guest) -------------------------
 
