@@ -53,7 +53,7 @@ def test_virtprovs_own_errors_pass_with_the_name_filled_in() -> None:
     assert str(caught.value) == "east: quota exceeded"
     assert caught.value.guest_id == "g-2"
     with (
-        pytest.raises(errors.ConfigError, match="^bad$"),
+        pytest.raises(errors.ConfigError, match=r"^bad$"),
         mapping_errors(toy_error, provider="east", action="create"),
     ):
         raise errors.ConfigError("bad")

@@ -109,7 +109,7 @@ def test_secret_is_a_reference_required_or_not() -> None:
     assert isinstance(secret, Secret)
     assert repr(secret) == "Secret(env='TOY_TOKEN')"
     assert table.secret("other") is None
-    with pytest.raises(ConfigError, match="providers.toy.missing: is required"):
+    with pytest.raises(ConfigError, match=r"providers\.toy\.missing: is required"):
         table.secret("missing", required=True)
 
 

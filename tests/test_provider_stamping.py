@@ -98,7 +98,7 @@ def test_errors_get_the_providers_name_and_the_guests_id() -> None:
         cloud.flavors()
     assert str(slow.value) == "east: the cloud is slow"
     assert (slow.value.guest_id, slow.value.retry_after) == (None, 3.0)
-    with pytest.raises(errors.ProviderError, match="^east: port p-1 is in use$"):
+    with pytest.raises(errors.ProviderError, match=r"^east: port p-1 is in use$"):
         cloud.destroy_resource(cloud.list_resources("x-")[0])
 
 
