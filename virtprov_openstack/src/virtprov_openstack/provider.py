@@ -15,20 +15,23 @@ and the guest's phase (``build`` until first started, then ``started``), which i
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Self
 
 import attrs
 
 from virtprov import errors
+from virtprov.error_mapping import mapping_errors
 from virtprov.hostrequires.properties import from_nova_extra_specs
 from virtprov.model import (
     LABEL_POOL,
+    MAC_ADDRESS,
     BootRequest,
     Capacity,
     ConsoleOutput,
@@ -83,7 +86,6 @@ MODE_FIXED: Final = "fixed"
 
 # Flavor extra specs that name an architecture, in the order they are trusted.
 _ARCH_SPECS: Final = ("hw:architecture", "capabilities:cpu_info:arch", "cpu_arch", "architecture")
-_MAC: Final = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 
 @attrs.frozen(repr=False)
@@ -380,20 +382,19 @@ class OpenStackProvider(Provider):
         not_found: str | None = None,
     ) -> errors.ProviderError:
         return translate(
-            exc, provider=self._name, doing=doing, guest_id=guest_id, not_found=not_found
+            exc, provider=self._name, action=doing, guest_id=guest_id, not_found=not_found
         )
 
-    @contextlib.contextmanager
     def _calling(
         self, doing: str, guest_id: str | None = None, *, not_found: str | None = None
-    ) -> Iterator[None]:
+    ) -> contextlib.AbstractContextManager[None]:
         """Turn any SDK failure inside the block into the virtprov error tree."""
-        try:
-            yield
-        except errors.VirtprovError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, doing, guest_id, not_found) from exc
+        return mapping_errors(
+            functools.partial(translate, not_found=not_found),
+            provider=self._name,
+            action=doing,
+            guest_id=guest_id,
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -726,7 +727,7 @@ class OpenStackProvider(Provider):
         for entries in (server.addresses or {}).values():
             for entry in entries:
                 mac = str(entry.get("OS-EXT-IPS-MAC:mac_addr") or "").lower()
-                if _MAC.match(mac) and mac not in macs:
+                if MAC_ADDRESS.match(mac) and mac not in macs:
                     macs.append(mac)
                 addr = entry.get("addr")
                 if addr and addr not in addresses:
