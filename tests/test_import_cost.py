@@ -68,3 +68,9 @@ def test_what_a_plugin_needs_comes_from_the_package_root() -> None:
     for module, names in needed:
         for name in names:
             assert getattr(virtprov, name) is getattr(module, name), name
+
+
+def test_all_lists_exactly_the_lazy_names() -> None:
+    import virtprov
+
+    assert sorted(virtprov.__all__) == sorted(virtprov._EXPORTS)

@@ -58,7 +58,47 @@ _EXPORTS = {
     "build_providers": "virtprov.plugins",
 }
 
-__all__ = sorted(_EXPORTS)
+# A literal list, so that type checkers see what the package exports (with
+# no_implicit_reexport, a plugin's `from virtprov import Provider` needs it); a test
+# holds it equal to _EXPORTS.
+__all__ = [
+    "LABEL_POOL",
+    "LABEL_RECIPE",
+    "MAC_ADDRESS",
+    "BootRequest",
+    "Capacity",
+    "CapacityExhausted",
+    "Config",
+    "ConfigError",
+    "ConsoleOutput",
+    "ErrorMapping",
+    "Flavor",
+    "GiB",
+    "Guest",
+    "GuestNotFound",
+    "GuestSpec",
+    "GuestState",
+    "HostRequiresError",
+    "KernelBoot",
+    "MiB",
+    "NetworkBoot",
+    "Options",
+    "OwnedResource",
+    "PermanentError",
+    "PluginError",
+    "Provider",
+    "ProviderConfig",
+    "ProviderError",
+    "ProviderInfo",
+    "Secret",
+    "TransientError",
+    "VirtprovError",
+    "build_provider",
+    "build_providers",
+    "load_config",
+    "mapping_errors",
+    "parse_config",
+]
 
 
 def __getattr__(name: str) -> Any:
