@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from openstack_testenv import LIVE_TIMEOUT, POLL_PAUSE
+from openstack_testenv import LIVE_TIMEOUT, PASSWORD_ENV, POLL_PAUSE
 from virtprov_openstack.provider import OpenStackProvider
 
 conformance = pytest.importorskip("virtprov_testing.conformance")
@@ -14,6 +14,7 @@ pytestmark = pytest.mark.vcr
 
 
 class TestOpenStackConformance(conformance.ProviderConformance):  # type: ignore[misc,name-defined]
+    secrets = {PASSWORD_ENV: "replayed-not-a-password"}  # never in a repr, an error or a log record
     poll_interval = POLL_PAUSE  # replaying: no need to wait between polls
     ready_timeout = LIVE_TIMEOUT
 
