@@ -9,7 +9,8 @@ Rules every implementation follows:
 
 * Map the cloud's failures into :mod:`virtprov.errors` (``CapacityExhausted``,
   ``TransientError``, ``PermanentError``, ``GuestNotFound``); never let an SDK
-  exception escape, never make the caller match strings.
+  exception escape, never make the caller match strings. Wrap SDK calls in
+  :func:`virtprov.mapping_errors` with the provider's mapping.
 * Never block on a build: :meth:`Provider.create_guest` returns as soon as the cloud
   has accepted the request and the guest's id is known; :meth:`Provider.poll` advances.
 * Label everything you create with ``spec.labels`` and name it after ``spec.name``, so
@@ -24,7 +25,8 @@ A plugin is a class registered in the entry-point group ``virtprov.providers``::
     [project.entry-points."virtprov.providers"]
     mycloud = "virtprov_mycloud.provider:MyCloudProvider"
 
-and passes the conformance suite in ``virtprov_testing``.
+and passes the conformance suite in ``virtprov_testing``. The whole contract, method by
+method, with an example plugin: ``docs/plugins.md``.
 """
 
 from __future__ import annotations
