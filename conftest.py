@@ -8,5 +8,17 @@ before plugins configure, binds the real pycurl. (Only where virtprov-ovirt is i
 
 import contextlib
 
+import pytest
+
 with contextlib.suppress(ImportError):
     import ovirtsdk4  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def private_state_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test (and every process it starts) keeps virtprov's state (the embedded fake
+    cloud, the CLI journal) in a directory of its own, never in the user's
+    ``~/.local/state``: a test must not see, nor change, what another run left there."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))

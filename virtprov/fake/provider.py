@@ -693,13 +693,10 @@ def _seconds(table: Options, key: str) -> Seconds:
     value = table.raw(key)
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
         return float(value)
-    if (
-        isinstance(value, list)
-        and len(value) == 2
-        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-        and 0 <= value[0] <= value[1]
-    ):
-        return (float(value[0]), float(value[1]))
+    if isinstance(value, list):
+        bounds = [float(v) for v in value if isinstance(v, int | float) and not isinstance(v, bool)]
+        if len(bounds) == len(value) == 2 and 0 <= bounds[0] <= bounds[1]:
+            return (bounds[0], bounds[1])
     raise table.error(key, "must be seconds (a number) or a range [low, high]")
 
 
@@ -730,7 +727,7 @@ def _fault_plan(table: Options) -> FaultPlan:
         plan = FaultPlan(
             rates={op: rate for op, rate in rates.items() if rate is not None},
             kinds=kinds,
-            script=parse_script(script),
+            script=parse_script(script),  # type: ignore[arg-type]  # any shape: errors caught below
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise table.error("script", f"is not a list of {{operation, nth, kind}} ({exc})") from None

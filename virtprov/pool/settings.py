@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, cast
 
 import attrs
 
@@ -115,7 +115,7 @@ class PoolSettings:
             expected_launchers=options.integer(
                 "expected_launchers", defaults.expected_launchers, minimum=1
             ),
-            choice=choice,
+            choice=cast(Choice, choice),  # checked above
             sightings=options.integer("sightings", defaults.sightings, minimum=1),
             close_timeout=options.number("close_timeout", defaults.close_timeout),
             stuck_after=_positive(options, "stuck_after", defaults.stuck_after),

@@ -90,6 +90,6 @@ def test_with_trust_keeps_the_cloud_and_sets_the_trust() -> None:
     ],
 )
 def test_transport_failures(exc: Exception, cls: type[errors.ProviderError]) -> None:
-    mapped = translate(exc, provider="os", doing="listing flavors")
+    mapped = translate(exc, provider="os", action="listing flavors")
     assert type(mapped) is cls
     assert mapped.provider == "os"

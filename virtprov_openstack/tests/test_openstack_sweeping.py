@@ -41,7 +41,7 @@ def test_retry_after_in_both_forms(status: int) -> None:
     in_seconds = translate(
         sdk.HttpException(message="slow down", response=answer(status, **{"Retry-After": "12"})),
         provider="os",
-        doing="creating the server",
+        action="creating the server",
     )
     assert isinstance(in_seconds, errors.TransientError)
     assert in_seconds.retry_after == 12.0
@@ -49,13 +49,13 @@ def test_retry_after_in_both_forms(status: int) -> None:
     as_date = translate(
         sdk.HttpException(message="slow down", response=answer(status, **{"Retry-After": date})),
         provider="os",
-        doing="creating the server",
+        action="creating the server",
     )
     assert isinstance(as_date, errors.TransientError)
     assert as_date.retry_after is not None
     assert 80.0 <= as_date.retry_after <= 90.0
     absent = translate(
-        sdk.HttpException(message="down", response=answer(status)), provider="os", doing="x"
+        sdk.HttpException(message="down", response=answer(status)), provider="os", action="x"
     )
     assert isinstance(absent, errors.TransientError)
     assert absent.retry_after is None

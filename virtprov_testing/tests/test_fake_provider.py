@@ -44,12 +44,15 @@ def spec(n: int, flavor: Flavor = SMALL, pool: str = "p") -> GuestSpec:
 
 
 class TestFakeConformance(ProviderConformance):
-    poll_interval = 0.0
+    """Built from virtprov.toml text, through the ``fake`` entry point."""
+
     image = "fake-image"  # the fake boots any image name
 
-    @pytest.fixture
-    def provider(self) -> FakeProvider:
-        return FakeProvider(instances=10, vcpus=40, ram_mib=65536, disk_bytes=1000 * GiB)
+    poll_interval = 0.0
+    config = """
+        driver = "fake"
+        capacity = { instances = 10, vcpus = 40, ram_mib = 65536, disk_gib = 1000 }
+    """
 
 
 class TestFakeWithStateFileConformance(ProviderConformance):

@@ -29,16 +29,17 @@ from __future__ import annotations
 
 import inspect
 import logging
-import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
 from virtprov import errors, nova
+from virtprov.error_mapping import mapping_errors
 from virtprov.model import (
     LABEL_POOL,
+    MAC_ADDRESS,
     BootRequest,
     Capacity,
     ConsoleOutput,
@@ -72,7 +73,6 @@ LABEL_BOOT: Final = "virtprov-boot"
 _LABEL_EXTRAS: Final = ("labels", "tags", "metadata")
 #: ``Node.extra`` keys that hold a MAC address (EC2 interfaces, OpenStack addresses...).
 _MAC_KEYS: Final = frozenset({"mac_address", "mac", "macaddress", "os-ext-ips-mac:mac_addr"})
-_MAC: Final = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 _BUILDING_STATES: Final = frozenset({"pending", "starting", "rebooting", "unknown", "updating"})
 _RUNNING_STATES: Final = frozenset({"running", "normal", "migrating", "reconfiguring"})
@@ -133,17 +133,12 @@ class LibcloudProvider(Provider):
         """The driver's family (OpenStack, EC2, other): what it does beyond the interface."""
         return family_of(self._node_driver())
 
-    @contextmanager
-    def _call(self, action: str, guest_id: str | None = None) -> Iterator[None]:
-        """Turn every libcloud or transport failure into virtprov's error tree."""
-        try:
-            yield
-        except errors.VirtprovError:
-            raise
-        except Exception as exc:  # libcloud raises plain Exception subclasses
-            raise map_error(
-                exc, provider=self.settings.name, action=action, guest_id=guest_id
-            ) from None
+    def _call(self, action: str, guest_id: str | None = None) -> AbstractContextManager[None]:
+        """Turn every libcloud or transport failure into virtprov's error tree (libcloud
+        raises plain ``Exception`` subclasses, so every exception is mapped)."""
+        return mapping_errors(
+            map_error, provider=self.settings.name, action=action, guest_id=guest_id
+        )
 
     # -- what it is -------------------------------------------------------------------------
 
@@ -610,7 +605,7 @@ def _macs(value: Any, depth: int = 0) -> Iterator[str]:
         for key, item in value.items():
             if str(key).lower() in _MAC_KEYS and isinstance(item, str):
                 mac = item.lower()
-                if _MAC.match(mac):
+                if MAC_ADDRESS.match(mac):
                     yield mac
             else:
                 yield from _macs(item, depth + 1)

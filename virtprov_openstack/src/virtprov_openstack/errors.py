@@ -30,13 +30,14 @@ def translate(
     exc: BaseException,
     *,
     provider: str,
-    doing: str,
+    action: str,
     guest_id: str | None = None,
     not_found: str | None = None,
 ) -> errors.ProviderError:
-    """The virtprov error for an exception raised by openstacksdk or keystoneauth.
+    """The virtprov error for an exception raised by openstacksdk or keystoneauth: the
+    provider's mapping for :func:`virtprov.mapping_errors`.
 
-    ``doing`` says what the provider was doing ("creating the server"); ``not_found``
+    ``action`` says what the provider was doing ("creating the server"); ``not_found``
     is the fix to give when a 404 means a configured resource is missing (a 404 on a
     guest operation is :class:`~virtprov.errors.GuestNotFound`).
     """
@@ -44,7 +45,7 @@ def translate(
     from openstack import exceptions as sdk
 
     def make(cls: type[errors.ProviderError], message: str) -> errors.ProviderError:
-        return cls(f"{doing}: {message}", provider=provider, guest_id=guest_id)
+        return cls(f"{action}: {message}", provider=provider, guest_id=guest_id)
 
     if isinstance(exc, errors.ProviderError):
         return exc
@@ -91,14 +92,14 @@ def translate(
         return make(errors.CapacityExhausted, detail)
     if status == 429 or status == 413:
         return errors.TransientError(
-            f"{doing}: rate limited ({status}: {detail})",
+            f"{action}: rate limited ({status}: {detail})",
             provider=provider,
             guest_id=guest_id,
             retry_after=_retry_after(response),
         )
     if status >= 500 or status == 408:
         return errors.TransientError(
-            f"{doing}: the cloud failed ({status}: {detail})",
+            f"{action}: the cloud failed ({status}: {detail})",
             provider=provider,
             guest_id=guest_id,
             retry_after=_retry_after(response),

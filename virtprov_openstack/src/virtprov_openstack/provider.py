@@ -20,19 +20,22 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import ipaddress
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Self
 
 import attrs
 
 from virtprov import errors, nova
+from virtprov.error_mapping import mapping_errors
 from virtprov.model import (
     LABEL_POOL,
+    MAC_ADDRESS,
     BootRequest,
     Capacity,
     ConsoleOutput,
@@ -87,8 +90,6 @@ _OWN_KEYS: Final = frozenset(
 
 MODE_FLOATING: Final = "floating"
 MODE_FIXED: Final = "fixed"
-
-_MAC: Final = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 
 @attrs.frozen(repr=False)
@@ -385,20 +386,19 @@ class OpenStackProvider(Provider):
         not_found: str | None = None,
     ) -> errors.ProviderError:
         return translate(
-            exc, provider=self._name, doing=doing, guest_id=guest_id, not_found=not_found
+            exc, provider=self._name, action=doing, guest_id=guest_id, not_found=not_found
         )
 
-    @contextlib.contextmanager
     def _calling(
         self, doing: str, guest_id: str | None = None, *, not_found: str | None = None
-    ) -> Iterator[None]:
+    ) -> contextlib.AbstractContextManager[None]:
         """Turn any SDK failure inside the block into the virtprov error tree."""
-        try:
-            yield
-        except errors.VirtprovError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, doing, guest_id, not_found) from exc
+        return mapping_errors(
+            functools.partial(translate, not_found=not_found),
+            provider=self._name,
+            action=doing,
+            guest_id=guest_id,
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -778,7 +778,7 @@ class OpenStackProvider(Provider):
         for entries in (server.addresses or {}).values():
             for entry in entries:
                 mac = str(entry.get("OS-EXT-IPS-MAC:mac_addr") or "").lower()
-                if _MAC.match(mac) and mac not in macs:
+                if MAC_ADDRESS.match(mac) and mac not in macs:
                     macs.append(mac)
                 addr = entry.get("addr")
                 if addr and addr not in addresses:

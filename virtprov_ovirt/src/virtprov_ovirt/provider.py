@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 import attrs
 
 from virtprov import errors
+from virtprov.error_mapping import mapping_errors
 from virtprov.model import (
     LABEL_POOL,
     BootRequest,
@@ -259,6 +260,22 @@ def _connection_class() -> type:
     return Connection
 
 
+def _map_call_error(
+    exc: Exception, *, provider: str, action: str, guest_id: str | None
+) -> errors.ProviderError:
+    """:func:`~virtprov_ovirt.faults.map_error`, with what the transport saw of the answer
+    that failed (its status, a 503's or 429's ``Retry-After``); a socket error is
+    transient."""
+    if isinstance(exc, OSError):
+        return errors.TransientError(f"{action}: {exc}", provider=provider, guest_id=guest_id)
+    error = map_error(
+        exc, provider=provider, action=action, guest_id=guest_id, status=_last_status.code
+    )
+    if isinstance(error, errors.TransientError) and error.retry_after is None:
+        error.retry_after = _last_status.retry_after
+    return error
+
+
 class OVirtProvider(Provider):
     """One oVirt engine serving one lab (see ``docs/ovirt.md``)."""
 
@@ -305,25 +322,14 @@ class OVirtProvider(Provider):
         import ovirtsdk4
 
         _last_status.code = _last_status.retry_after = None
-        try:
+        with mapping_errors(
+            _map_call_error,
+            provider=self.settings.name,
+            action=action,
+            guest_id=guest_id,
+            catch=(ovirtsdk4.Error, OSError),
+        ):
             yield
-        except errors.VirtprovError:
-            raise
-        except ovirtsdk4.Error as exc:
-            error = map_error(
-                exc,
-                provider=self.settings.name,
-                action=action,
-                guest_id=guest_id,
-                status=_last_status.code,
-            )
-            if isinstance(error, errors.TransientError) and error.retry_after is None:
-                error.retry_after = _last_status.retry_after  # a 503's or 429's Retry-After
-            raise error from None
-        except OSError as exc:
-            raise errors.TransientError(
-                f"{action}: {exc}", provider=self.settings.name, guest_id=guest_id
-            ) from None
 
     def close(self) -> None:
         with self._lock:
