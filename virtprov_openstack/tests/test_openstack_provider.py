@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import email
 import json
-import re
 import time
 from collections.abc import Callable
 from typing import Any
