@@ -80,6 +80,7 @@ __all__ = [
     "GuestSpec",
     "GuestState",
     "HostRequiresError",
+    "ImageBoot",
     "KernelBoot",
     "MiB",
     "NetworkBoot",
