@@ -15,6 +15,8 @@ bll/``), each with the file it follows:
   bodies of a real RHV 4.3 engine recorded by ManageIQ's test suite (``data/``);
 * the VMs it creates, their NICs and disks: XML in the shape and order of those real
   bodies; the stock instance types as the engine's database seeds them;
+* the disk collection (``GET /disks?search=…``, ``DELETE /disks/{id}``): every disk, a
+  VM's or one no VM uses, in the elements and order of a real RHV 4.3 ``GET /disks``;
 * searches as the engine's search backend parses them (``engine_search.py``);
 * refusals as the engine renders them, texts from its catalogue (``engine_messages.py``);
 * the SSO token endpoint as the SDK's own test server answers it.
@@ -41,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from engine_messages import Refusal, document
-from engine_search import InvalidSearch, compile_search
+from engine_search import InvalidSearch, compile_disk_search, compile_search
 
 DATA = Path(__file__).parent / "data"
 API = "/ovirt-engine/api"
@@ -83,6 +85,7 @@ class Disk:
     domain: str
     #: What looks see, one step per look: the head now; "gone" removes the disk.
     steps: list[str]
+    description: str = ""
 
 
 @dataclass
@@ -139,11 +142,15 @@ class Imitation:
         self.system_permissions = system_permissions
         #: How many of the next disks fail asynchronously.
         self.failing_disks = 0
+        #: How many of the next VM removals fail to remove their disks' images.
+        self.failing_image_removals = 0
+        #: Disks attached to no VM, by id.
+        self.floating: dict[str, Disk] = {}
         self._ids = (str(uuid.UUID(int=0x5E7A0000 << 96 | n)) for n in itertools.count(1))
         self._macs = (f"{MAC_PREFIX}:{n >> 8:02x}:{n & 0xFF:02x}" for n in itertools.count(1))
         self._clock = itertools.count(1)
         #: (method, path regex) -> answers given once each, before anything else.
-        self._injected: dict[tuple[str, str], list[tuple[int, str] | Refusal]] = {}
+        self._injected: dict[tuple[str, str], list[Injected | Refusal]] = {}
         self.lock = threading.Lock()
         self.password = "imitation-password"
         self._real_vms = ET.parse(self.dir / "vms.xml").getroot()
@@ -151,9 +158,11 @@ class Imitation:
 
     # -- what a test asks of it --------------------------------------------------------
 
-    def inject(self, method: str, path: str, status: int, body: str) -> None:
-        """Answer the next ``method path`` (a regex) with this raw answer."""
-        self._injected.setdefault((method, path), []).append((status, body))
+    def inject(
+        self, method: str, path: str, status: int, body: str, headers: dict[str, str] | None = None
+    ) -> None:
+        """Answer the next ``method path`` (a regex) with this raw answer (and headers)."""
+        self._injected.setdefault((method, path), []).append(Injected(status, body, headers or {}))
 
     def refuse(self, method: str, path: str, refusal: Refusal) -> None:
         """Refuse the next ``method path`` (a regex) as the engine's command would."""
@@ -166,6 +175,21 @@ class Imitation:
         failed image and, with it, the disk and its attachment to the VM.
         """
         self.failing_disks += count
+
+    def fail_image_removals(self, count: int = 1) -> None:
+        """The next ``count`` VM removals remove the VM and fail to remove its disks.
+
+        RemoveVmCommand.removeVm (``bll/``) removes the VM from the database first, then
+        its images (RemoveAllVmImagesCommand, ``bll/storage/disk/image/``); an image whose
+        removal fails is set illegal and stays, with its disk, attached to nothing.
+        """
+        self.failing_image_removals += count
+
+    def float_disk(self, name: str, description: str) -> str:
+        """A disk already on the engine that no VM uses (another pool's, one made by hand)."""
+        disk = Disk(next(self._ids), name, 20 * 1024**3, FLOATING_DOMAIN, ["ok"], description)
+        self.floating[disk.id] = disk
+        return disk.id
 
     # -- answers ---------------------------------------------------------------------
 
@@ -190,19 +214,19 @@ class Imitation:
                 return 404, {"Content-Type": "text/html"}, "<html><body>Not Found</body></html>"
             return self._api(method, path[len(API) :].strip("/"), query, body, base)
 
-    def _take_injected(self, method: str, path: str) -> tuple[int, str] | Refusal | None:
+    def _take_injected(self, method: str, path: str) -> Injected | Refusal | None:
         for (m, pattern), queue in self._injected.items():
             if m == method and re.fullmatch(pattern, path) and queue:
                 return queue.pop(0)
         return None
 
     def _injected_answer(
-        self, injected: tuple[int, str] | Refusal, path: str, body: bytes
+        self, injected: Injected | Refusal, path: str, body: bytes
     ) -> tuple[int, dict[str, str], str]:
         if isinstance(injected, Refusal):
             text = injected.action_xml(body) if _is_action(path) else injected.fault_xml()
             return injected.status, {"Content-Type": XML}, text
-        status, text = injected
+        text = injected.body
         kind = (
             "application/json"
             if text.startswith("{")
@@ -210,7 +234,7 @@ class Imitation:
             if text.lstrip().lower().startswith(("<html", "<!doctype"))
             else XML
         )
-        return status, {"Content-Type": kind}, text
+        return injected.status, {"Content-Type": kind, **injected.headers}, text
 
     def _token(self, body: bytes) -> tuple[int, str]:
         form = dict(urllib.parse.parse_qsl(body.decode()))
@@ -241,6 +265,8 @@ class Imitation:
             return _xml(200, file.read_text()) if file.exists() else _empty(404)
         if method == "GET" and path == "instancetypes":
             return _xml(200, _instance_types())
+        if parts[0] == "disks":
+            return self._disks(method, parts, query)
         if parts[0] != "vms":
             return _empty(404)
         if method == "GET" and path == "vms":
@@ -360,9 +386,49 @@ class Imitation:
         if refusal is not None:
             return _xml(refusal.status, refusal.fault_xml())
         del self.vms[vm.id]
+        if self.failing_image_removals > 0:
+            # RemoveAllVmImagesCommand.executeVmCommand: an image whose removal fails is
+            # set illegal (updateDiskImagesToIllegal); the VM is gone all the same.
+            self.failing_image_removals -= 1
+            for disk in vm.disks:
+                disk.steps = ["illegal"]
+                self.floating[disk.id] = disk
         # BackendResource.performAction: the VM is gone at once (RemoveVmCommand.removeVm),
         # the answer an <action> with its job.
         return _xml(200, document(self._action(ET.Element("action"))))
+
+    # -- disks -------------------------------------------------------------------------
+
+    def _disks(
+        self, method: str, parts: list[str], query: dict[str, str]
+    ) -> tuple[int, dict[str, str], str]:
+        attached = {d.id: (d, 1) for vm in self.vms.values() for d in vm.disks}
+        every = attached | {i: (d, 0) for i, d in self.floating.items()}
+        if method == "GET" and len(parts) == 1:
+            found = ET.Element("disks")
+            try:
+                matches = compile_disk_search(query.get("search", ""))
+            except InvalidSearch:
+                return _xml(200, document(found))  # SearchQuery: an empty list, and success
+            chosen = [
+                disk
+                for disk, vms in every.values()
+                if matches({"id": disk.id, "alias": disk.name, "number_of_vms": str(vms)})
+            ]
+            # SearchObjectAutoCompleter: disks sort by "disk_alias ASC, disk_id ASC".
+            chosen.sort(key=lambda d: (d.name, d.id))
+            found.extend(_disk_xml(d) for d in chosen)
+            return _xml(200, document(found))
+        if method == "DELETE" and len(parts) == 2:
+            if parts[1] not in every:
+                return _empty(404)  # BackendDiskResource.remove calls get() first
+            if parts[1] in attached:
+                raise NotImplementedError("the imitation removes only disks no VM uses")
+            # RemoveDiskCommand: an illegal image can be removed; BackendResource.
+            # performAction answers the <action> with its job.
+            del self.floating[parts[1]]
+            return _xml(200, document(self._action(ET.Element("action"))))
+        return _empty(404)
 
     def _add_nic(self, vm: Vm, body: bytes, base: str) -> tuple[int, dict[str, str], str]:
         spec = ET.fromstring(body)
@@ -387,6 +453,7 @@ class Imitation:
             size=int(spec.findtext("disk/provisioned_size") or 0),
             domain=domain.get("id", "") if domain is not None else "",
             steps=["locked"] * (self.disk_looks + 1) + ["gone" if failing else "ok"],
+            description=spec.findtext("disk/description") or "",
         )
         vm.disks.append(disk)
         # AddDiskCommand creates the volume in an SPM task: with a task running the answer
@@ -541,6 +608,17 @@ class Imitation:
 
 
 _FIELDS = ("id", "name", "status")
+#: The data domain floating disks are on (Newd's venus_data, of the recorded inventory).
+FLOATING_DOMAIN = "26c8cd54-65d4-424f-a870-8145439bba1c"
+
+
+@dataclass(frozen=True)
+class Injected:
+    """A raw answer a test has the imitation give once."""
+
+    status: int
+    body: str
+    headers: dict[str, str]
 
 
 def _is_action(path: str) -> bool:
@@ -617,6 +695,38 @@ def _attachment_xml(vm_id: str, disk: Disk, *, inline: bool) -> ET.Element:
             domains, "storage_domain", href=f"{API}/storagedomains/{disk.domain}", id=disk.domain
         )
     ET.SubElement(element, "vm", href=f"{API}/vms/{vm_id}", id=vm_id)
+    return element
+
+
+def _disk_xml(disk: Disk) -> ET.Element:
+    """A disk as ``GET /disks`` writes it: the elements and order of a real RHV 4.3 answer
+    (ManageIQ's recording, ``009_GET_disks.xml``; its actions, image and profile links left
+    out)."""
+    href = f"{API}/disks/{disk.id}"
+    element = ET.Element("disk", href=href, id=disk.id)
+    _text(element, "name", disk.name)
+    _text(element, "description", disk.description)
+    for rel in ("permissions", "statistics"):
+        ET.SubElement(element, "link", href=f"{href}/{rel}", rel=rel)
+    for name, value in (
+        ("actual_size", "200704"),
+        ("alias", disk.name),
+        ("backup", "none"),
+        ("content_type", "data"),
+        ("format", "cow"),
+        ("propagate_errors", "false"),
+        ("provisioned_size", str(disk.size)),
+        ("shareable", "false"),
+        ("sparse", "true"),
+        ("status", disk.steps[0]),
+        ("storage_type", "image"),
+        ("wipe_after_delete", "false"),
+    ):
+        _text(element, name, value)
+    domains = ET.SubElement(element, "storage_domains")
+    ET.SubElement(
+        domains, "storage_domain", href=f"{API}/storagedomains/{disk.domain}", id=disk.domain
+    )
     return element
 
 

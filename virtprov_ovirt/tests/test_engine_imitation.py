@@ -272,3 +272,33 @@ def test_an_injected_refusal_of_an_action_is_an_action(
     status, answer = client.xml("POST", f"/vms/{vm_id}/start", "<action/>")
     assert (status, answer.tag, answer.findtext("status")) == (400, "action", "failed")
     assert client.vm(vm_id).findtext("status") == "down"
+
+
+def test_the_disk_collection_and_its_search(client: Client, imitation: Imitation) -> None:
+    vm_id = client.new_vm()
+    client.call("POST", f"/vms/{vm_id}/diskattachments", DISK)
+    hand_made = imitation.float_disk("vp-9_disk0", "made by hand")
+
+    def found(search: str) -> list[tuple[str | None, str | None]]:
+        status, disks = client.xml("GET", "/disks?search=" + urllib.request.quote(search))
+        assert status == 200  # an invalid search is no error: an empty list
+        return [(d.findtext("alias"), d.findtext("status")) for d in disks.findall("disk")]
+
+    # Sorted by alias; number_of_vms tells a VM's disk from one no VM uses.
+    assert found("alias=vp-*") == [("vp-1_disk0", "locked"), ("vp-9_disk0", "ok")]
+    assert found("alias=vp-* and number_of_vms=0") == [("vp-9_disk0", "ok")]
+    assert found("name=vp-1_disk0 and number_of_vms=1") == [("vp-1_disk0", "locked")]
+    assert found("alias=vp-* and number_of_vms=none") == []
+    client.vm(vm_id)  # a look later the disk is ok
+    # A removal that fails to remove the image: the VM goes, its disk stays, illegal.
+    imitation.fail_image_removals()
+    assert client.call("DELETE", f"/vms/{vm_id}")[0] == 200
+    assert client.call("GET", f"/vms/{vm_id}")[0] == 404
+    assert found("alias=vp-* and number_of_vms=0") == [
+        ("vp-1_disk0", "illegal"),
+        ("vp-9_disk0", "ok"),
+    ]
+    status, answer = client.xml("DELETE", f"/disks/{hand_made}")
+    assert (status, answer.findtext("status")) == (200, "complete")
+    assert client.call("DELETE", f"/disks/{hand_made}")[:3:2] == (404, "")
+    assert found("alias=vp-*") == [("vp-1_disk0", "illegal")]
