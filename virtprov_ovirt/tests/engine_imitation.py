@@ -11,12 +11,17 @@ restapi/``, ``bll/`` is ``backend/manager/modules/bll/src/main/java/org/ovirt/en
 bll/``), each with the file it follows:
 
 * the inventory (``datacenters``, ``clusters``, ``hosts``, ``vnicprofiles``,
-  ``networks``, ``datacenters/{id}/storagedomains`` and the VMs already there): verbatim
-  bodies of a real RHV 4.3 engine recorded by ManageIQ's test suite (``data/``);
+  ``networks``, ``datacenters/{id}/storagedomains``, the VMs and the templates already
+  there, with the templates' disks): verbatim bodies of a real RHV 4.3 engine recorded by
+  ManageIQ's test suite (``data/``);
 * the VMs it creates, their NICs and disks: XML in the shape and order of those real
   bodies; the stock instance types as the engine's database seeds them;
-* the disk collection (``GET /disks?search=…``, ``DELETE /disks/{id}``): every disk, a
-  VM's or one no VM uses, in the elements and order of a real RHV 4.3 ``GET /disks``;
+* the disk collection (``GET /disks?search=…``, ``DELETE /disks/{id}``): the disks of the
+  VMs it made and those no VM uses, in the elements and order of a real RHV 4.3
+  ``GET /disks``;
+* VMs made from a template with disks (thin copies, made by storage tasks), with the
+  cloud-init initialization they were given, and the addresses a guest agent reports
+  once such a VM runs (``reported_devices``, in the shape of a real RHV 4.3 answer);
 * searches as the engine's search backend parses them (``engine_search.py``);
 * refusals as the engine renders them, texts from its catalogue (``engine_messages.py``);
 * the SSO token endpoint as the SDK's own test server answers it.
@@ -29,6 +34,7 @@ finds it): a look right after a change still sees it under way (a disk ``locked`
 
 from __future__ import annotations
 
+import copy
 import datetime
 import http.server
 import itertools
@@ -43,7 +49,12 @@ from pathlib import Path
 from typing import Any
 
 from engine_messages import Refusal, document
-from engine_search import InvalidSearch, compile_disk_search, compile_search
+from engine_search import (
+    InvalidSearch,
+    compile_disk_search,
+    compile_search,
+    compile_template_search,
+)
 
 DATA = Path(__file__).parent / "data"
 API = "/ovirt-engine/api"
@@ -114,6 +125,12 @@ class Vm:
     run_once: bool = False
     nics: list[Nic] = field(default_factory=list)
     disks: list[Disk] = field(default_factory=list)
+    template: str = BLANK
+    boot: tuple[str, ...] = ("network", "hd")
+    #: The cloud-init initialization it was given (API names -> values), if any.
+    initialization: dict[str, str] | None = None
+    #: Looks at it while up: its guest agent reports its addresses from the second on.
+    up_looks: int = 0
 
     @property
     def status(self) -> str:
@@ -155,6 +172,18 @@ class Imitation:
         self.password = "imitation-password"
         self._real_vms = ET.parse(self.dir / "vms.xml").getroot()
         self._hosts = ET.parse(self.dir / "hosts.xml").getroot()
+        templates = self.dir / "templates.xml"
+        self._templates = ET.parse(templates).getroot() if templates.exists() else None
+        #: cluster id -> data center id; data center id -> name.
+        self._cluster_dc = {
+            c.get("id", ""): dc.get("id", "")
+            for c in ET.parse(self.dir / "clusters.xml").getroot().findall("cluster")
+            if (dc := c.find("data_center")) is not None
+        }
+        self._dc_names = {
+            dc.get("id", ""): dc.findtext("name") or ""
+            for dc in ET.parse(self.dir / "datacenters.xml").getroot().findall("data_center")
+        }
 
     # -- what a test asks of it --------------------------------------------------------
 
@@ -267,6 +296,8 @@ class Imitation:
             return _xml(200, _instance_types())
         if parts[0] == "disks":
             return self._disks(method, parts, query)
+        if parts[0] == "templates" and method == "GET" and len(parts) <= 2:
+            return self._get_templates(parts, query)
         if parts[0] != "vms":
             return _empty(404)
         if method == "GET" and path == "vms":
@@ -325,11 +356,14 @@ class Imitation:
     def _advance(self, vm: Vm) -> None:
         """One step of the engine's background work on this VM and its disks."""
         if len(vm.steps) > 1:
-            vm.steps.pop(0)
-            if vm.status == "down":
+            was = vm.steps.pop(0)
+            if vm.status == "down" and was not in NOT_RUNNING:
                 # ResourceManager.internalSetVmStatus (vdsbroker): the stop time is set
-                # when a VM goes down; the start time is kept but no longer shown.
+                # when a VM goes down; the start time is kept but no longer shown. (A VM
+                # that was image_locked is unlocked, not stopped: AddVmCommand.
+                # endSuccessfully.)
                 vm.stop_time = self._now()
+        vm.up_looks = vm.up_looks + 1 if vm.status == "up" else 0
         for disk in list(vm.disks):
             if len(disk.steps) > 1:
                 disk.steps.pop(0)
@@ -344,6 +378,8 @@ class Imitation:
             refusal = Refusal.of("ACTION_TYPE_FAILED_NAME_ALREADY_USED", "ADD", "VM")
             return _xml(refusal.status, refusal.fault_xml())
         cluster = spec.find("cluster")
+        cluster_id = cluster.get("id", "") if cluster is not None else ""
+        template = self._template_for(spec.find("template"), cluster_id)
         now = self._now()
         vm = Vm(
             id=next(self._ids),
@@ -352,16 +388,154 @@ class Imitation:
             comment=spec.findtext("comment") or "",
             memory=int(spec.findtext("memory") or 1073741824),
             sockets=int(spec.findtext("cpu/topology/sockets") or 1),
-            cluster=cluster.get("id", "") if cluster is not None else "",
+            cluster=cluster_id,
             console=spec.findtext("console/enabled") == "true",
             created=now,
             # AddVmCommand.java (line 1356) sets the last stop time of a new VM.
             stop_time=now,
+            template=template.get("id", BLANK),
+            # The VM's own boot order, else the template's (VmMapper over the template's).
+            boot=tuple(
+                d.text or ""
+                for d in (
+                    spec.findall("os/boot/devices/device")
+                    or template.findall("os/boot/devices/device")
+                )
+            ),
+            initialization=_initialization(spec.find("initialization")),
         )
         self.vms[vm.id] = vm
-        # A VM from Blank has no disk to copy, hence no task: 201 with the VM and its
-        # Location (AbstractBackendCollectionResource.fetchCreatedEntity).
-        return _created(base, self._vm_xml(vm, follow=False))
+        copies = self._template_disks(template, spec)
+        if not copies:
+            # A VM from Blank has no disk to copy, hence no task: 201 with the VM and its
+            # Location (AbstractBackendCollectionResource.fetchCreatedEntity).
+            return _created(base, self._vm_xml(vm, follow=False))
+        # AddVmCommand.addVmImages locks the VM and creates a thin copy of each template
+        # disk (CreateSnapshotFromTemplateCommand: the template's image, the alias asked
+        # for); the VM is unlocked when the storage tasks end, which outlast a request
+        # more than a new disk's (the NIC a caller adds meanwhile).
+        steps = self.disk_looks + 2
+        for disk in copies:
+            disk.steps = ["locked"] * steps + ["ok"]
+        vm.disks.extend(copies)
+        vm.steps = ["image_locked"] * steps + ["down"]
+        # A task running: 202 with the VM, its creation status and that status's link,
+        # no Location (fetchCreatedEntity, handleAsynchrony).
+        element = self._vm_xml(vm, follow=False)
+        status = ET.Element("creation_status")
+        status.text = "pending"
+        link = ET.Element(
+            "link",
+            href=f"{element.get('href')}/creation_status/{next(self._ids)}",
+            rel="creation_status",
+        )
+        element[0:0] = [status, link]
+        return _xml(202, document(element))
+
+    # -- templates ---------------------------------------------------------------------
+
+    def _template_for(self, wanted: ET.Element | None, cluster: str) -> ET.Element:
+        """The template a new VM is made from (BackendVmsResource.lookupTemplate).
+
+        By id; or by name, the newest version of that name in the cluster's data center
+        or in none (GetVmTemplateQuery, ``GetVmTemplateByVmtName`` orders by version).
+        """
+        ident = wanted.get("id") if wanted is not None else None
+        name = wanted.findtext("name") if wanted is not None else None
+        dc = self._cluster_dc.get(cluster)
+        found = []
+        for template in self._all_templates():
+            by_id = ident is not None and template.get("id") == ident
+            by_name = ident is None and template.findtext("name") == name
+            if by_id or (by_name and self._template_dc(template) in (None, dc)):
+                found.append(template)
+        if not found:
+            raise NotImplementedError(f"the imitation knows no template {ident or name!r}")
+        return max(found, key=lambda t: int(t.findtext("version/version_number") or 0))
+
+    def _all_templates(self) -> list[ET.Element]:
+        if self._templates is None:  # an inventory without templates: Blank alone
+            blank = ET.Element("template", href=f"{API}/templates/{BLANK}", id=BLANK)
+            _text(blank, "name", "Blank")
+            return [blank]
+        return self._templates.findall("template")
+
+    def _template_dc(self, template: ET.Element) -> str | None:
+        cluster = template.find("cluster")
+        return self._cluster_dc.get(cluster.get("id", "")) if cluster is not None else None
+
+    def _template_attachments(self, template_id: str) -> list[ET.Element]:
+        """The template's disk attachments, each with its disk inlined (both recorded)."""
+        file = self.dir / f"templates_{template_id}_diskattachments.xml"
+        if not file.exists():
+            return []
+        disks = {d.get("id"): d for d in ET.parse(self.dir / "disks.xml").getroot()}
+        attachments = ET.parse(file).getroot().findall("disk_attachment")
+        for attachment in attachments:
+            inner = attachment.find("disk")
+            assert inner is not None
+            index = list(attachment).index(inner)
+            attachment[index] = disks[inner.get("id")]
+        return attachments
+
+    def _template_disks(self, template: ET.Element, spec: ET.Element) -> list[Disk]:
+        aliases = {
+            d.get("id"): d.findtext("name") or d.findtext("alias")
+            for d in spec.iterfind("disk_attachments/disk_attachment/disk")
+        }
+        copies = []
+        for attachment in self._template_attachments(template.get("id", "")):
+            disk = attachment.find("disk")
+            assert disk is not None
+            domain = disk.find("storage_domains/storage_domain")
+            copies.append(
+                Disk(
+                    id=next(self._ids),
+                    # The alias asked for (BackendVmsResource.getDisksToClone), else the
+                    # template disk's (AddVmCommand.makeNewImage).
+                    name=aliases.get(disk.get("id")) or disk.findtext("alias") or "",
+                    size=int(disk.findtext("provisioned_size") or 0),
+                    domain=domain.get("id", "") if domain is not None else "",
+                    steps=["ok"],
+                    # BaseImagesCommand.cloneDiskImage copies the template image's.
+                    description=disk.findtext("description") or "",
+                )
+            )
+        return copies
+
+    def _get_templates(
+        self, parts: list[str], query: dict[str, str]
+    ) -> tuple[int, dict[str, str], str]:
+        follow = set(query.get("follow", "").split(",")) - {""}
+        if follow - {"disk_attachments.disk", "disk_attachments", "nics"}:
+            raise NotImplementedError(f"the imitation does not follow {follow} on templates")
+        if len(parts) == 2:
+            chosen = [t for t in self._all_templates() if t.get("id") == parts[1]]
+            if not chosen:
+                return _empty(404)  # BackendTemplateResource.get: not found as 404
+            return _xml(200, document(self._template_xml(chosen[0], follow)))
+        found = ET.Element("templates")
+        try:
+            matches = compile_template_search(query.get("search", ""))
+        except InvalidSearch:
+            return _xml(200, document(found))
+        for template in sorted(self._all_templates(), key=lambda t: t.findtext("name") or ""):
+            dc = self._template_dc(template)
+            record = {"name": template.findtext("name"), "datacenter": self._dc_names.get(dc or "")}
+            if matches(record):
+                found.append(self._template_xml(template, follow))
+        return _xml(200, document(found))
+
+    def _template_xml(self, template: ET.Element, follow: set[str]) -> ET.Element:
+        element = copy.deepcopy(template)
+        if follow & {"disk_attachments", "disk_attachments.disk"}:
+            attachments = ET.SubElement(element, "disk_attachments")
+            attachments.extend(self._template_attachments(template.get("id", "")))
+        if "nics" in follow:
+            # A template imported from a Glance image is made from Blank, without NICs
+            # (ImportRepoImageCommand.createTemplate); no NICs were recorded for these.
+            ET.SubElement(element, "nics")
+        return element
 
     def _update_vm(self, vm: Vm, body: bytes) -> tuple[int, dict[str, str], str]:
         # BackendVmResource.update: the given fields over the VM's own; comment and
@@ -484,7 +658,10 @@ class Imitation:
             return _xml(refusal.status, refusal.action_xml(body))
         # CreateVDSCommand (vdsbroker) sets the start time and WaitForLaunch; the host
         # reports powering_up, then up. A start with <vm> is a run-once
-        # (BackendVmResource.start: RunVmOnce).
+        # (BackendVmResource.start: RunVmOnce). A VM with an initialization that has not
+        # run with it gets its cloud-init payload (RunVmCommand.updateVmInit: the engine
+        # decides when the action names no initialization type), which nothing in the
+        # API shows.
         vm.steps = ["wait_for_launch", "powering_up", "up"]
         vm.start_time = self._now()
         vm.run_once = action.find("vm") is not None
@@ -522,7 +699,11 @@ class Imitation:
 
     def _search(self, query: dict[str, str]) -> str:
         search = query.get("search", "")
-        follow = "follow" in query
+        follows = set(query.get("follow", "").split(",")) - {""}
+        if follows - {"nics", "disk_attachments.disk", "reported_devices"}:
+            raise NotImplementedError(f"the imitation does not follow {follows} on VMs")
+        follow = bool(follows & {"nics", "disk_attachments.disk"})
+        reported = "reported_devices" in follows
         vms = ET.Element("vms")
         try:
             matches = compile_search(search)
@@ -535,7 +716,7 @@ class Imitation:
             if matches({"id": vm.id, "name": vm.name, "status": vm.status}):
                 if naming:
                     self._advance(vm)
-                chosen.append((vm.name, self._vm_xml(vm, follow=follow)))
+                chosen.append((vm.name, self._vm_xml(vm, follow=follow, reported=reported)))
         # The VMs of the recorded inventory are found too, verbatim (without the lists
         # that follow would inline: their NICs and disks were not recorded).
         for real in self._real_vms.findall("vm"):
@@ -546,7 +727,7 @@ class Imitation:
         vms.extend(element for _, element in sorted(chosen, key=lambda item: item[0]))
         return document(vms)
 
-    def _vm_xml(self, vm: Vm, *, follow: bool) -> ET.Element:
+    def _vm_xml(self, vm: Vm, *, follow: bool, reported: bool = False) -> ET.Element:
         """A VM as VmMapper writes it, in the order of the real RHV 4.3 bodies."""
         href = f"{API}/vms/{vm.id}"
         element = ET.Element("vm", href=href, id=vm.id)
@@ -562,13 +743,15 @@ class Imitation:
             _text(topology, name, str(value))
         _text(element, "creation_time", vm.created)
         _text(element, "delete_protected", "false")
+        if vm.initialization is not None:
+            element.append(_initialization_xml(vm.initialization))
         _text(element, "memory", str(vm.memory))
         policy = ET.SubElement(element, "memory_policy")
         _text(policy, "guaranteed", str(vm.memory))
         _text(policy, "max", str(vm.memory))
         os_ = ET.SubElement(element, "os")
         devices = ET.SubElement(ET.SubElement(os_, "boot"), "devices")
-        for device in ("network", "hd"):
+        for device in vm.boot:
             _text(devices, "device", device)
         _text(os_, "type", "other")
         _text(element, "stateless", "false")
@@ -594,8 +777,13 @@ class Imitation:
         if follow:
             nics = ET.SubElement(element, "nics")
             nics.extend(_nic_xml(vm.id, n) for n in vm.nics)
+        if reported:
+            devices = ET.SubElement(element, "reported_devices")
+            # The guest agent reports once the guest has booted: a look after it is up.
+            if vm.up_looks >= 2:
+                devices.extend(_reported_xml(vm.id, n) for n in vm.nics)
         for name in ("original_template", "template"):
-            ET.SubElement(element, name, href=f"{API}/templates/{BLANK}", id=BLANK)
+            ET.SubElement(element, name, href=f"{API}/templates/{vm.template}", id=vm.template)
         return element
 
     def _host_in(self, cluster: str) -> str | None:
@@ -727,6 +915,55 @@ def _disk_xml(disk: Disk) -> ET.Element:
     ET.SubElement(
         domains, "storage_domain", href=f"{API}/storagedomains/{disk.domain}", id=disk.domain
     )
+    return element
+
+
+#: The fields of an initialization a VM shows (InitializationMapper.map), in the order of
+#: a real RHV 4.3 body; the root password only as stars.
+_INIT_FIELDS = ("authorized_ssh_keys", "custom_script", "host_name", "user_name")
+
+
+def _initialization(element: ET.Element | None) -> dict[str, str] | None:
+    """What a create's ``<initialization>`` sets (InitializationMapper.map to VmInit)."""
+    if element is None:
+        return None
+    fields = {name: element.findtext(name) for name in (*_INIT_FIELDS, "root_password")}
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _initialization_xml(init: dict[str, str]) -> ET.Element:
+    element = ET.Element("initialization")
+    for name in _INIT_FIELDS:
+        if name in init:
+            _text(element, name, init[name])
+    _text(element, "regenerate_ssh_keys", "false")
+    if "root_password" in init:  # InitializationMapper.map: never the password itself
+        _text(element, "root_password", "******")
+    return element
+
+
+def _reported_xml(vm_id: str, nic: Nic) -> ET.Element:
+    """A NIC as the guest agent reports it, in the shape of the real RHV 4.3 answer
+    (``data/rhv43-refresh/vms_a1293e54-…_reporteddevices.xml``): an IPv4 address, a
+    global and a link-local IPv6 one, from documentation ranges (RFC 5737, RFC 3849)."""
+    n = int(nic.mac.replace(":", "")[-4:], 16)
+    ident = str(uuid.uuid5(uuid.NAMESPACE_OID, f"{vm_id}/{nic.mac}"))
+    element = ET.Element("reported_device", href=f"{API}/vms/{vm_id}/reporteddevices/{ident}")
+    element.set("id", ident)
+    _text(element, "name", "eth0")
+    _text(element, "description", "guest reported data")
+    ips = ET.SubElement(element, "ips")
+    for address, version in (
+        (f"192.0.2.{n % 254 + 1}", "v4"),
+        (f"2001:db8::{n:x}", "v6"),
+        (f"fe80::{n:x}", "v6"),
+    ):
+        ip = ET.SubElement(ips, "ip")
+        _text(ip, "address", address)
+        _text(ip, "version", version)
+    _text(ET.SubElement(element, "mac"), "address", nic.mac)
+    _text(element, "type", "network")
+    ET.SubElement(element, "vm", href=f"{API}/vms/{vm_id}", id=vm_id)
     return element
 
 

@@ -28,6 +28,10 @@ LIVE_URL = os.environ.get("VIRTPROV_OVIRT_URL")
 RECOMPOSE = os.environ.get("VIRTPROV_OVIRT_RECOMPOSE") == "1"
 #: The data center of the recorded RHV 4.3 inventory the cassettes use.
 DATA_CENTER = "Newd"
+#: The template image-boot tests boot, and its data center: in the recorded inventory,
+#: "CentOS 7 Generic Cloud Image v1901" imported from Glance as a template in newd1.
+TEMPLATE = os.environ.get("VIRTPROV_OVIRT_TEMPLATE", "template_cd2")
+TEMPLATE_DATA_CENTER = os.environ.get("VIRTPROV_OVIRT_TEMPLATE_DATA_CENTER", "newd1")
 
 
 @attrs.define

@@ -8,7 +8,7 @@ source); see ``cassettes/README.md``.
 from __future__ import annotations
 
 import pytest
-from ovirt_engine import Engine
+from ovirt_engine import TEMPLATE, TEMPLATE_DATA_CENTER, Engine
 from virtprov_ovirt.provider import OVirtProvider
 from virtprov_testing.conformance import ProviderConformance
 
@@ -16,7 +16,11 @@ from virtprov_testing.conformance import ProviderConformance
 class TestOVirtConformance(ProviderConformance):
     poll_interval = 0.0  # replaying: no need to wait between polls
     ready_timeout = 60.0
+    image = TEMPLATE  # a template, by name
 
     @pytest.fixture
-    def provider(self, engine: Engine) -> OVirtProvider:
+    def provider(self, engine: Engine, request: pytest.FixtureRequest) -> OVirtProvider:
+        if "boot_image" in request.fixturenames:
+            # The image-boot test, in the data center that has the template.
+            return engine.provider(data_centers=[TEMPLATE_DATA_CENTER])
         return engine.provider()
