@@ -257,3 +257,23 @@ def test_unlabelled_resources_are_swept_only_for_guests_this_pools_journal_made(
             assert pool.sweep().orphan_resources == ()
     # The key pair of the guest that still exists stays, as do the two nobody here made.
     assert cloud.keypairs == {"beaker-recipe-1", "beaker-recipe-8", "beaker-recipe-77"}
+
+
+def test_the_journal_knows_every_guest_it_made_and_for_which_recipe(journal_url: str) -> None:
+    journal = Journal(journal_url)
+    try:
+        journal.register_launcher("test", lease=30)
+        journal.submit("9", Recipe(9).to_json(), "test", time.time() + 60)
+        journal.claim("test", time.time())
+        spec = GuestSpec.for_recipe(9, MEDIUM, pool="virtprov")
+        row = journal.begin_create(
+            recipe_id="9", launcher="test", provider="fake", flavor=MEDIUM, name=spec.name, now=0
+        )
+        assert row is not None
+        journal.update_guest(row, guest_id="g-9", state="gone")  # made, destroyed, confirmed
+        names = {spec.name, "beaker-recipe-77"}
+        assert journal.made("fake", names) == {spec.name: "9"}
+        assert journal.made("another-provider", names) == {}
+        assert journal.made("fake", []) == {}
+    finally:
+        journal.close()

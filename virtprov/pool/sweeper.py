@@ -37,7 +37,6 @@ from virtprov.errors import ProviderError
 from virtprov.model import LABEL_POOL, LABEL_RECIPE, Guest, OwnedResource
 from virtprov.pool.events import EventBus
 from virtprov.pool.journal import HOLDING, Journal
-from virtprov.pool.schema import guests as guests_table
 from virtprov.pool.schema import sightings as sightings_table
 from virtprov.provider import Provider
 
@@ -164,7 +163,7 @@ def _sweep_provider(name: str, provider: Provider, job: _Sweep, totals: _Totals)
         listed_resources = []
     # Unlabelled resources are attributed by their guest's name: to this pool only if its
     # journal made that guest here (and with the recipe the journal made it for).
-    made = _made_here(job.journal, name, {r.guest for r in listed_resources if not r.labels})
+    made = job.journal.made(name, {r.guest for r in listed_resources if not r.labels})
     resources = [
         r
         for r in listed_resources
@@ -268,19 +267,6 @@ def _sightings(journal: Journal, provider: str) -> dict[str, int]:
     query = sa.select(table.c.guest_id, table.c.count).where(table.c.provider == provider)
     with journal.engine.connect() as conn:
         return {key: int(count) for key, count in conn.execute(query).all()}
-
-
-def _made_here(journal: Journal, provider: str, names: Iterable[str]) -> dict[str, str]:
-    """Of ``names``, those of guests the journal made on ``provider``: name -> recipe id."""
-    wanted = sorted(set(names))
-    if not wanted:
-        return {}
-    table = guests_table
-    query = sa.select(table.c.name, table.c.recipe_id).where(
-        table.c.provider == provider, table.c.name.in_(wanted)
-    )
-    with journal.engine.connect() as conn:
-        return {str(name): str(recipe) for name, recipe in conn.execute(query).all()}
 
 
 def _recipe(resource: OwnedResource, made: Mapping[str, str]) -> str:
