@@ -446,12 +446,15 @@ class LibcloudProvider(Provider):
         fingerprint), so it is found by its name and listed without labels: the sweeper
         takes it for its pool's only if its journal made a guest of that name.
         """
+        from libcloud.compute.base import NodeDriver
+
         driver = self._node_driver()
-        # The drivers _image_boot imports key pairs on; others make nothing but nodes.
+        # The drivers _image_boot imports key pairs on (ex_keyname) and that can list
+        # them (NodeDriver's own list_key_pairs raises NotImplementedError); the others
+        # make nothing but nodes.
         imports = "ex_keyname" in inspect.signature(driver.create_node).parameters
-        if not (imports and hasattr(driver, "import_key_pair_from_string")):
-            return []
-        if not hasattr(driver, "list_key_pairs"):
+        lists = type(driver).list_key_pairs is not NodeDriver.list_key_pairs
+        if not (imports and lists):
             return []
         with self._call("list key pairs"):
             names = sorted(str(pair.name) for pair in driver.list_key_pairs())

@@ -927,7 +927,7 @@ class OpenStackProvider(Provider):
         subnets, networks. Servers in fixed mode own nothing there: Nova makes and
         deletes their ports. Then the key pairs made for image-boot guests: a Nova key
         pair is a name and a public key, nothing more, so they are found by their name,
-        the guest's, and listed without labels (see :func:`_key_pairs`).
+        the guest's, and listed without labels (see :meth:`_key_pairs`).
         """
         net_api = self.conn.network
         listings = (
