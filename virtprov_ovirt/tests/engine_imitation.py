@@ -360,8 +360,8 @@ class Imitation:
             if vm.status == "down" and was not in NOT_RUNNING:
                 # ResourceManager.internalSetVmStatus (vdsbroker): the stop time is set
                 # when a VM goes down; the start time is kept but no longer shown. (A VM
-                # that was image_locked is unlocked, not stopped: AddVmCommand.
-                # endSuccessfully.)
+                # that was image_locked is unlocked, not stopped: VmCommand.endVmCommand,
+                # unlockVm, when its disks' tasks end.)
                 vm.stop_time = self._now()
         vm.up_looks = vm.up_looks + 1 if vm.status == "up" else 0
         for disk in list(vm.disks):
@@ -412,8 +412,8 @@ class Imitation:
             return _created(base, self._vm_xml(vm, follow=False))
         # AddVmCommand.addVmImages locks the VM and creates a thin copy of each template
         # disk (CreateSnapshotFromTemplateCommand: the template's image, the alias asked
-        # for); the VM is unlocked when the storage tasks end, which outlast a request
-        # more than a new disk's (the NIC a caller adds meanwhile).
+        # for); the VM is unlocked when the storage tasks end (VmCommand.endVmCommand),
+        # which outlast a request more than a new disk's (the NIC a caller adds meanwhile).
         steps = self.disk_looks + 2
         for disk in copies:
             disk.steps = ["locked"] * steps + ["ok"]
