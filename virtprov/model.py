@@ -217,6 +217,10 @@ class OwnedResource:
     went with the guest. ``kind`` is the provider's word for what it is; ``name`` is
     the resource's own name (or address), for people reading a sweep report. ``provider``
     may be left out, as for :class:`Guest`.
+
+    ``labels`` is empty for something the cloud keeps no labels on (a key pair is a name
+    and a key): it is found by its name, and a sweeper takes it for its own only if its
+    journal made a guest of that name.
     """
 
     provider: str = attrs.field(default="", kw_only=True)

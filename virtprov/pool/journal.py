@@ -28,7 +28,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
@@ -655,6 +655,18 @@ class Journal:
         ids = {r.guest_id for r in rows if r.guest_id is not None}
         names = {r.name for r in rows if r.guest_id is None}
         return ids, names
+
+    def made(self, provider: str, names: Iterable[str]) -> dict[str, str]:
+        """Of ``names``, those of guests this journal ever made on ``provider``, in any
+        state (its rows are kept): name -> the recipe it was made for."""
+        wanted = sorted(set(names))
+        if not wanted:
+            return {}
+        query = sa.select(guests.c.name, guests.c.recipe_id).where(
+            guests.c.provider == provider, guests.c.name.in_(wanted)
+        )
+        with self._read() as conn:
+            return {str(name): str(recipe) for name, recipe in conn.execute(query).all()}
 
     # -- capacity ----------------------------------------------------------------------
 

@@ -14,7 +14,10 @@ left alone while any guest of its name exists on the provider, while the journal
 a guest of that name in any state (a create in flight makes its network before the
 guest; a destroy in progress removes it itself), or while the caller owns its recipe.
 The same ``sightings`` rule applies, and they are destroyed in the order the provider
-listed them (dependent ones first).
+listed them (dependent ones first). A resource the cloud keeps no labels on (a Nova or
+EC2 key pair, an oVirt disk copied from a template) is listed with none, named after its
+guest: it is this pool's only if this pool's journal made a guest of that name, on that
+provider (the journal keeps a row of every guest it made).
 
 Every provider call is guarded: whatever a provider raises is reported in
 :attr:`SweepReport.errors` and that provider's sweep stops or moves on; nothing is
@@ -154,12 +157,18 @@ def _sweep_provider(name: str, provider: Provider, job: _Sweep, totals: _Totals)
         totals.errors.append(f"{name}: listing guests: {_message(exc)}")
         return
     try:
-        resources: Sequence[OwnedResource] = [
-            r for r in provider.list_resources(job.prefix) if r.labels.get(LABEL_POOL) == job.pool
-        ]
+        listed_resources: Sequence[OwnedResource] = list(provider.list_resources(job.prefix))
     except Exception as exc:
         totals.errors.append(f"{name}: listing owned resources: {_message(exc)}")
-        resources = []
+        listed_resources = []
+    # Unlabelled resources are attributed by their guest's name: to this pool only if its
+    # journal made that guest here (and with the recipe the journal made it for).
+    made = job.journal.made(name, {r.guest for r in listed_resources if not r.labels})
+    resources = [
+        r
+        for r in listed_resources
+        if r.labels.get(LABEL_POOL) == job.pool or (not r.labels and r.guest in made)
+    ]
     # Read the journal after listing: a create that began meanwhile is in it by now.
     protected = _protected(job.journal, name, job.owned)
     listed = [g for g in every_guest if g.labels.get(LABEL_POOL) == job.pool] if job.guests else []
@@ -172,8 +181,7 @@ def _sweep_provider(name: str, provider: Provider, job: _Sweep, totals: _Totals)
     orphaned = {
         _key(r): r
         for r in resources
-        if r.guest not in alive
-        and (job.owned is None or r.labels.get(LABEL_RECIPE, "") not in job.owned)
+        if r.guest not in alive and (job.owned is None or _recipe(r, made) not in job.owned)
     }
     totals.resources_seen += len(resources)
     for guest in unowned.values():
@@ -259,6 +267,11 @@ def _sightings(journal: Journal, provider: str) -> dict[str, int]:
     query = sa.select(table.c.guest_id, table.c.count).where(table.c.provider == provider)
     with journal.engine.connect() as conn:
         return {key: int(count) for key, count in conn.execute(query).all()}
+
+
+def _recipe(resource: OwnedResource, made: Mapping[str, str]) -> str:
+    """The recipe a resource was made for: its label, else the journal's row of its guest."""
+    return resource.labels.get(LABEL_RECIPE) or made.get(resource.guest, "")
 
 
 def _key(resource: OwnedResource) -> str:

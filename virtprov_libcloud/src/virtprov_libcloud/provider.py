@@ -49,6 +49,7 @@ from virtprov.model import (
     GuestState,
     ImageBoot,
     KernelBoot,
+    OwnedResource,
     ProviderInfo,
 )
 from virtprov.provider import Provider
@@ -570,6 +571,49 @@ class LibcloudProvider(Provider):
             output = driver.ex_get_console_output(node)
         text = output.get("output") if isinstance(output, dict) else output
         return ConsoleOutput(text=str(text or ""))
+
+    # -- what guests leave behind (for sweepers) --------------------------------------------
+
+    def list_resources(self, prefix: str) -> Sequence[OwnedResource]:
+        """The key pairs image boots imported for guests named ``prefix*``.
+
+        Where the driver keeps key pairs, an image boot imports one named after its guest
+        and ``destroy_guest`` deletes it; a destroy that dies between the two leaves it.
+        A key pair carries no labels (EC2's, through libcloud, is a name and a
+        fingerprint), so it is found by its name and listed without labels: the sweeper
+        takes it for its pool's only if its journal made a guest of that name.
+        """
+        from libcloud.compute.base import NodeDriver
+
+        driver = self._node_driver()
+        # The drivers _image_boot imports key pairs on (ex_keyname) and that can list
+        # them (NodeDriver's own list_key_pairs raises NotImplementedError); the others
+        # make nothing but nodes.
+        imports = "ex_keyname" in inspect.signature(driver.create_node).parameters
+        lists = type(driver).list_key_pairs is not NodeDriver.list_key_pairs
+        if not (imports and lists):
+            return []
+        with self._call("list key pairs"):
+            names = sorted(str(pair.name) for pair in driver.list_key_pairs())
+        return [
+            OwnedResource(
+                provider=self.settings.name, kind="keypair", id=name, name=name, guest=name
+            )
+            for name in names
+            if name.startswith(prefix)
+        ]
+
+    def destroy_resource(self, resource: OwnedResource) -> None:
+        if resource.kind != "keypair":
+            raise errors.ProviderError(
+                f"no such kind of resource: {resource.kind!r}", provider=self.settings.name
+            )
+        driver = self._node_driver()
+        with self._call(f"delete the key pair {resource.name}"):
+            # Looked up in the listing: gone already is done, a failed look is an error.
+            for pair in driver.list_key_pairs():
+                if pair.name == resource.id:
+                    driver.delete_key_pair(pair)
 
 
 def _state(node: Any) -> str:

@@ -906,14 +906,16 @@ class OpenStackProvider(Provider):
     # -- what guests own (for sweepers) ----------------------------------------------------
 
     def list_resources(self, prefix: str) -> Sequence[OwnedResource]:
-        """The floating-mode resources of guests named ``prefix*``, found by description.
+        """What guests named ``prefix*`` own besides their server.
 
-        Routers, networks, subnets, ports and floating IPs carry the guest's name and
-        labels in their description (Neutron has no prefix filter, so each kind is one
-        list of the project's resources, filtered here). In the order they can be
-        deleted: floating IPs, ports, routers (with their interfaces), subnets,
-        networks. Servers in fixed mode own nothing here: Nova makes and deletes their
-        ports. virtprov makes no key pairs.
+        Routers, networks, subnets, ports and floating IPs (floating mode) carry the
+        guest's name and labels in their description (Neutron has no prefix filter, so
+        each kind is one list of the project's resources, filtered here). In the order
+        they can be deleted: floating IPs, ports, routers (with their interfaces),
+        subnets, networks. Servers in fixed mode own nothing there: Nova makes and
+        deletes their ports. Then the key pairs made for image-boot guests: a Nova key
+        pair is a name and a public key, nothing more, so they are found by their name,
+        the guest's, and listed without labels (see :meth:`_key_pairs`).
         """
         net_api = self.conn.network
         listings = (
@@ -944,7 +946,21 @@ class OpenStackProvider(Provider):
                             labels=labels,
                         )
                     )
-        return found
+        return [*found, *self._key_pairs(prefix)]
+
+    def _key_pairs(self, prefix: str) -> list[OwnedResource]:
+        """The key pairs named ``prefix*``: each an image-boot guest's, named after it.
+
+        No labels: Nova keeps none on a key pair. The sweeper takes one for its pool's
+        only if its journal made a guest of that name, and only once no such guest exists.
+        """
+        with self._calling("listing the key pairs"):
+            names = sorted(str(pair.name) for pair in self.conn.compute.keypairs())
+        return [
+            OwnedResource(provider=self._name, kind="keypair", id=name, name=name, guest=name)
+            for name in names
+            if name.startswith(prefix)
+        ]
 
     def destroy_resource(self, resource: OwnedResource) -> None:
         from openstack import exceptions as sdk
@@ -967,6 +983,8 @@ class OpenStackProvider(Provider):
                 net_api.delete_subnet(resource.id, ignore_missing=True)
             elif resource.kind == "network":
                 net_api.delete_network(resource.id, ignore_missing=True)
+            elif resource.kind == "keypair":
+                self.conn.compute.delete_keypair(resource.id, ignore_missing=True)
             else:
                 raise errors.ProviderError(
                     f"no such kind of resource: {resource.kind!r}", provider=self._name

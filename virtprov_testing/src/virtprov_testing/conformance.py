@@ -730,11 +730,12 @@ class ProviderConformance:
                 )
             if not resource.guest.startswith(self.name_prefix):
                 fail(f"{method}: returned a resource of {resource.guest!r}, not of that prefix")
-            if LABEL_POOL not in resource.labels:
+            # labelled, or (where the cloud keeps no labels) none at all: never a guess
+            if resource.labels and LABEL_POOL not in resource.labels:
                 fail(f"{method}: returned {resource.kind} {resource.id} without {LABEL_POOL}")
         if len({(r.kind, r.id) for r in listed}) != len(listed):
             fail(f"{method}: each resource must be listed once, saw {listed}")
-        for resource in [r for r in listed if r.guest == created.name]:
+        for resource in [r for r in listed if r.guest == created.name and r.labels]:
             if resource.labels.get(LABEL_POOL) != POOL or resource.labels.get(
                 LABEL_RECIPE
             ) != created.labels.get(LABEL_RECIPE):
