@@ -36,13 +36,13 @@ from virtprov.pool import schema
 from virtprov.pool.schema import capacity, guests, launchers, launches, provider_status, sightings
 
 #: The schema revision this code reads and writes (the newest migration).
-HEAD_REVISION: Final = "0001"
+HEAD_REVISION: Final = "0002"
 _MIGRATIONS: Final = str(Path(__file__).with_name("migrations"))
 
 #: Guest rows that hold (or may hold) a cloud resource and count against capacity.
 HOLDING: Final = ("creating", "live", "doomed", "destroyed")
 #: Launch states before the outcome.
-UNDECIDED: Final = ("queued", "creating", "building", "starting")
+UNDECIDED: Final = schema.LIVE_STATES
 
 
 def default_journal_url() -> str:
@@ -252,6 +252,7 @@ class Journal:
                 "pid": pid,
                 "started_at": now,
                 "lease_until": now + lease,
+                "renewed_at": now,
             }
             if old is None:
                 conn.execute(sa.insert(launchers).values(name=name, **values))
@@ -263,7 +264,9 @@ class Journal:
         now = time.time() if now is None else now
         with self._write() as conn:
             conn.execute(
-                sa.update(launchers).where(launchers.c.name == name).values(lease_until=now + lease)
+                sa.update(launchers)
+                .where(launchers.c.name == name)
+                .values(lease_until=now + lease, renewed_at=now)
             )
             alive = conn.execute(
                 sa.select(sa.func.count()).where(launchers.c.lease_until > now)
@@ -336,12 +339,10 @@ class Journal:
         """
         dead = sa.select(launchers.c.name).where(launchers.c.lease_until <= now)
         unowned = sa.select(launches.c.recipe_id, launches.c.owner).where(
-            launches.c.state.in_(UNDECIDED),
+            schema.launch_is_live,
             sa.or_(launches.c.owner.is_(None), launches.c.owner.in_(dead)),
         )
-        mine = sa.select(launches).where(
-            launches.c.owner == launcher, launches.c.state.in_(UNDECIDED)
-        )
+        mine = sa.select(launches).where(launches.c.owner == launcher, schema.launch_is_live)
         with self._read() as conn:
             candidates = conn.execute(unowned.order_by(launches.c.submitted_at)).all()
             if not candidates:  # the usual case: no write at all
@@ -402,9 +403,7 @@ class Journal:
     def take_outcomes(self, submitted_by: str | None) -> list[LaunchRow]:
         """Decided launches not yet taken (of one submitter, or all); marks them taken."""
         with self._write() as conn:
-            query = sa.select(launches).where(
-                launches.c.state == "decided", launches.c.taken.is_(False)
-            )
+            query = sa.select(launches).where(schema.outcome_waits)
             if submitted_by is not None:
                 query = query.where(launches.c.submitted_by == submitted_by)
             rows = conn.execute(query.order_by(launches.c.decided_at)).all()
@@ -652,6 +651,54 @@ class Journal:
                     ],
                 )
         return counts
+
+    # -- history (pruned by virtprov.pool.history) ---------------------------------------
+
+    def prune_launches(self, before: float, limit: int) -> int:
+        """Delete up to ``limit`` launches decided before ``before`` whose outcome was
+        taken, oldest first; how many. One short transaction: launches go on meanwhile.
+
+        On PostgreSQL rows another launcher is pruning at the same moment are skipped
+        (``SKIP LOCKED``), so several launchers pruning together never wait on each other.
+        """
+        oldest = (
+            sa.select(launches.c.recipe_id)
+            .where(schema.launch_is_decided, launches.c.decided_at < before, launches.c.taken)
+            .order_by(launches.c.decided_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self._write() as conn:
+            result = conn.execute(sa.delete(launches).where(launches.c.recipe_id.in_(oldest)))
+        return int(result.rowcount)
+
+    def prune_guests(self, before: float, limit: int) -> int:
+        """Delete up to ``limit`` guest rows gone (nothing left in the cloud) and created
+        before ``before``, oldest first; how many."""
+        oldest = (
+            sa.select(guests.c.id)
+            .where(schema.guest_is_gone, guests.c.created_at < before)
+            .order_by(guests.c.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self._write() as conn:
+            result = conn.execute(sa.delete(guests).where(guests.c.id.in_(oldest)))
+        return int(result.rowcount)
+
+    def prune_launchers(self, before: float) -> int:
+        """Forget launchers whose lease ended before ``before`` and that own no live launch
+        (renamed or retired scheduler processes); how many."""
+        owners = sa.select(launches.c.owner).where(
+            schema.launch_is_live, launches.c.owner.is_not(None)
+        )
+        with self._write() as conn:
+            result = conn.execute(
+                sa.delete(launchers).where(
+                    launchers.c.lease_until < before, launchers.c.name.not_in(owners)
+                )
+            )
+        return int(result.rowcount)
 
 
 class _LostLaunch(Exception):
