@@ -22,18 +22,23 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from virtprov.config import Config, Defaults, load_config
 from virtprov.errors import GuestNotFound
 from virtprov.model import BootRequest, Guest
+from virtprov.pool.calls import reporting
 from virtprov.pool.events import Event, EventBus
+from virtprov.pool.history import HistoryPruner
 from virtprov.pool.journal import Journal
 from virtprov.pool.launcher import Launcher
 from virtprov.pool.outcome import Handle, Outcome, Recipe, Status
 from virtprov.pool.settings import PoolSettings
 from virtprov.pool.sweeper import SweepReport, sweep
 from virtprov.provider import Provider
+
+if TYPE_CHECKING:
+    from virtprov.pool.metrics import MetricsServer, PoolMetrics
 
 
 class Pool:
@@ -53,9 +58,14 @@ class Pool:
         journal: Journal | str | None = None,
         subscribers: Iterable[Callable[[Event], None]] = (),
         start: bool = True,
+        metrics: bool | None = None,
     ) -> None:
         """``subscribers`` get every event from the start (the first capacity reads
-        happen as soon as the threads run: a :meth:`subscribe` afterwards may miss them)."""
+        happen as soon as the threads run: a :meth:`subscribe` afterwards may miss them).
+
+        ``metrics``: serve Prometheus metrics of this pool (``virtprov[metrics]``) on
+        ``[pool] metrics_port`` (default 9464); ``None``: when ``metrics_port`` is set.
+        """
         self.settings = settings or PoolSettings()
         self.defaults = defaults or Defaults()
         self.providers = dict(providers)
@@ -68,8 +78,18 @@ class Pool:
         self._handles: dict[str, Handle] = {}
         self._lock = threading.Lock()
         self._outcomes = threading.Condition(self._lock)
+        # Cloud calls are reported as ``cloud.call`` events (metrics of calls and errors).
+        self._reporting = {
+            name: reporting(provider, name, self.events) for name, provider in providers.items()
+        }
+        #: Prometheus metrics of this pool and their server, when enabled.
+        self.metrics: PoolMetrics | None = None
+        self.metrics_server: MetricsServer | None = None
+        if metrics or (metrics is None and self.settings.metrics_port is not None):
+            self._serve_metrics()
+        self.history = HistoryPruner(self.journal, self.settings.history_days, events=self.events)
         self.launcher = Launcher(
-            providers=self.providers,
+            providers=self._reporting,
             settings=self.settings,
             defaults=self.defaults,
             journal=self.journal,
@@ -79,6 +99,7 @@ class Pool:
         self._closed = False
         if start:
             self.launcher.start()
+            self.history.start()
 
     @classmethod
     def from_config(
@@ -87,6 +108,7 @@ class Pool:
         *,
         journal: Journal | str | None = None,
         subscribers: Iterable[Callable[[Event], None]] = (),
+        metrics: bool | None = None,
     ) -> Pool:
         """A pool for ``virtprov.toml`` (found as the CLI finds it) and its providers."""
         from virtprov.plugins import build_providers
@@ -100,6 +122,7 @@ class Pool:
             defaults=config.defaults,
             journal=journal,
             subscribers=subscribers,
+            metrics=metrics,
         )
 
     # -- the scheduler's calls -----------------------------------------------------------
@@ -194,7 +217,7 @@ class Pool:
         return sweep(
             pool=self.settings.name,
             prefix=self.defaults.guest_name_prefix,
-            providers=self.providers,
+            providers=self._reporting,
             journal=self.journal,
             events=self.events,
             owned=owned,
@@ -228,7 +251,10 @@ class Pool:
         if self._closed:
             return
         self._closed = True
+        self.history.stop(timeout)
         self.launcher.stop(timeout)
+        if self.metrics_server is not None:
+            self.metrics_server.close()
         self.journal.close()
 
     def __enter__(self) -> Self:
@@ -241,6 +267,21 @@ class Pool:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    def _serve_metrics(self) -> None:
+        try:
+            from virtprov.pool.metrics import DEFAULT_PORT, PoolMetrics
+
+            self.metrics = PoolMetrics()
+            self.metrics.seed(self.providers, self.journal.disabled_providers())
+            port = self.settings.metrics_port
+            self.metrics_server = self.metrics.serve(
+                DEFAULT_PORT if port is None else port, self.settings.metrics_address
+            )
+        except Exception:  # no extra, or the port is taken: nothing may stay open
+            self.journal.close()
+            raise
+        self.events.subscribe(self.metrics)
 
     def _resolve(self, outcome: Outcome) -> None:
         with self._lock:
