@@ -55,7 +55,9 @@ def test_scraped_counters_match_the_outcomes_the_pool_returned() -> None:
     flaky = FakeProvider(
         name="flaky",
         lab="d.example.com",
-        faults=FaultPlan(script=tuple(ScriptedFault("create", n, "transient") for n in range(1, 6))),
+        faults=FaultPlan(
+            script=tuple(ScriptedFault("create", n, "transient") for n in range(1, 6))
+        ),
     )
     providers = {"roomy": roomy, "full": full, "broken": broken, "flaky": flaky}
     pool = fast_pool(providers, metrics_port=0, metrics_address="127.0.0.1")
@@ -143,7 +145,9 @@ def test_label_values_stay_bounded_however_many_recipes() -> None:
         for outcome in outcomes:
             assert outcome is not None
             pool.release(outcome)
-        handles = [pool.submit(Recipe(f"again-{n}", labs=[f"lab{n}.example.com"])) for n in range(20)]
+        handles = [
+            pool.submit(Recipe(f"again-{n}", labs=[f"lab{n}.example.com"])) for n in range(20)
+        ]
         assert all(h.wait(30) for h in handles)
         text = exposition(metrics)
     assert "recipe-" not in text

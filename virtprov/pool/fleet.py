@@ -23,7 +23,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from virtprov.pool import schema
-from virtprov.pool.journal import HOLDING
 from virtprov.pool.schema import capacity, guests, launchers, launches, provider_status
 
 #: The provider label of launches that tried none.
@@ -147,7 +146,7 @@ def read_fleet_status(
             sa.func.sum(guests.c.ram_mib),
             sa.func.sum(guests.c.disk_bytes),
         )
-        .where(guests.c.state.in_(HOLDING))
+        .where(schema.guest_is_held)
         .group_by(guests.c.state, guests.c.provider)
     ).all()
     guest_counts: dict[str, dict[str, int]] = {}
@@ -213,7 +212,7 @@ def _capacity(conn: Connection, now: float) -> dict[str, CapacityStatus]:
                 sa.func.coalesce(sa.func.sum(guests.c.disk_bytes), 0),
             ).where(
                 guests.c.provider == snapshot.provider,
-                guests.c.state.in_(HOLDING),
+                schema.guest_is_held,
                 sa.or_(guests.c.created_at >= snapshot.taken_at, guests.c.state == "creating"),
             )
         ).one()

@@ -40,7 +40,7 @@ HEAD_REVISION: Final = "0002"
 _MIGRATIONS: Final = str(Path(__file__).with_name("migrations"))
 
 #: Guest rows that hold (or may hold) a cloud resource and count against capacity.
-HOLDING: Final = ("creating", "live", "doomed", "destroyed")
+HOLDING: Final = schema.HELD_STATES
 #: Launch states before the outcome.
 UNDECIDED: Final = schema.LIVE_STATES
 
@@ -502,6 +502,8 @@ class Journal:
 
     def guests_in(self, states: Sequence[str], provider: str | None = None) -> list[GuestRow]:
         query = sa.select(guests).where(guests.c.state.in_(states))
+        if set(states) <= set(HOLDING):
+            query = query.where(schema.guest_is_held)  # the small index of held guests
         if provider is not None:
             query = query.where(guests.c.provider == provider)
         with self._read() as conn:
@@ -520,7 +522,7 @@ class Journal:
         with self._read() as conn:
             rows = conn.execute(
                 sa.select(guests.c.guest_id, guests.c.name, guests.c.state).where(
-                    guests.c.provider == provider, guests.c.state.in_(HOLDING)
+                    guests.c.provider == provider, schema.guest_is_held
                 )
             ).all()
         ids = {r.guest_id for r in rows if r.guest_id is not None}
@@ -579,7 +581,7 @@ class Journal:
                 sa.func.coalesce(sa.func.sum(guests.c.disk_bytes), 0),
             ).where(
                 guests.c.provider == provider,
-                guests.c.state.in_(HOLDING),
+                schema.guest_is_held,
                 # A create in flight may or may not be in the snapshot: count it anyway.
                 sa.or_(guests.c.created_at >= since, guests.c.state == "creating"),
             )

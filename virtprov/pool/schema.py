@@ -96,7 +96,6 @@ guests = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("reason", Text, nullable=True),
     UniqueConstraint("provider", "guest_id", name="guests_provider_guest_id"),
-    Index("guests_by_state", "state", "provider"),
     # A guest released by its id alone; one recipe's attempts (`virtprov why`).
     Index("guests_by_guest_id", "guest_id"),
     Index("guests_by_recipe", "recipe_id"),
@@ -150,6 +149,10 @@ launch_is_live = launches.c.state.in_(_literals(*LIVE_STATES))
 launch_is_decided = launches.c.state == sa.literal_column("'decided'")
 #: A decided launch whose outcome the scheduler has not taken yet.
 outcome_waits = sa.and_(launch_is_decided, launches.c.taken.is_(False))
+#: Guest states that hold (or may hold) a cloud resource and count against capacity.
+HELD_STATES = ("creating", "live", "doomed", "destroyed")
+#: A guest row that holds (or may hold) a cloud resource.
+guest_is_held = guests.c.state.in_(_literals(*HELD_STATES))
 #: A guest row that holds nothing any more (history).
 guest_is_gone = guests.c.state == sa.literal_column("'gone'")
 
@@ -167,6 +170,14 @@ Index(
     launches.c.decided_at,
     sqlite_where=outcome_waits,
     postgresql_where=outcome_waits,
+)
+# Guests that hold something: capacity reservations, polls, destroys, sweeps.
+Index(
+    "guests_held",
+    guests.c.state,
+    guests.c.provider,
+    sqlite_where=guest_is_held,
+    postgresql_where=guest_is_held,
 )
 # History by age: pruning takes the oldest; recent outcomes are a range of it.
 Index(

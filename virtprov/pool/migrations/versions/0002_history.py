@@ -25,6 +25,7 @@ depends_on = None
 
 LIVE = "state IN ('queued', 'creating', 'building', 'starting')"
 DECIDED = "state = 'decided'"
+HELD = "state IN ('creating', 'live', 'doomed', 'destroyed')"
 
 
 def _partial(name: str, table: str, columns: list[str], sqlite: str, postgresql: str) -> None:
@@ -45,6 +46,8 @@ def upgrade() -> None:
         f"{DECIDED} AND taken IS false",
     )
     _partial("launches_decided", "launches", ["decided_at"], DECIDED, DECIDED)
+    op.drop_index("guests_by_state", table_name="guests")
+    _partial("guests_held", "guests", ["state", "provider"], HELD, HELD)
     gone = "state = 'gone'"
     _partial("guests_gone", "guests", ["created_at"], gone, gone)
     op.create_index("guests_by_guest_id", "guests", ["guest_id"])
@@ -56,11 +59,13 @@ def downgrade() -> None:
         ("guests_by_recipe", "guests"),
         ("guests_by_guest_id", "guests"),
         ("guests_gone", "guests"),
+        ("guests_held", "guests"),
         ("launches_decided", "launches"),
         ("launches_untaken", "launches"),
         ("launches_live", "launches"),
     ):
         op.drop_index(name, table_name=table)
     op.create_index("launches_by_state", "launches", ["state", "owner"])
+    op.create_index("guests_by_state", "guests", ["state", "provider"])
     with op.batch_alter_table("launchers") as batch:
         batch.drop_column("renewed_at")
