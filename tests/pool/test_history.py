@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 import sqlalchemy as sa
 from pool_helpers import Recorder, fast_pool
 
@@ -148,10 +149,10 @@ def test_the_pool_prunes_on_its_own_thread_while_it_launches(journal_url: str) -
 
 #: Indexes of live rows only (reading them never reads history), and of history.
 LIVE_INDEXES = ("launches_live", "launches_untaken", "guests_held")
-HISTORY_INDEXES = ("launches_decided", "guests_gone")
+HISTORY_INDEXES = ("launches_history", "guests_gone")
 
 
-def fill_history(journal: Journal, count: int) -> None:
+def fill_history(engine: sa.Engine, count: int, *, analyze: bool = True) -> None:
     """``count`` decided, taken launches and as many gone guests, as a busy lab leaves."""
     launch_rows = []
     guest_rows = []
@@ -190,20 +191,42 @@ def fill_history(journal: Journal, count: int) -> None:
                 "attempts": 0,
             }
         )
-    with journal.engine.begin() as conn:
+    with engine.begin() as conn:
         conn.execute(sa.insert(launches), launch_rows)
         conn.execute(sa.insert(guests), guest_rows)
-        conn.exec_driver_sql("ANALYZE")
+        if analyze:
+            conn.exec_driver_sql("ANALYZE")
 
 
-def test_the_pools_queries_never_read_history(journal_url: str) -> None:
+def migrate(url: str, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from virtprov.pool.journal import _MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", _MIGRATIONS)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("statistics", ["analyzed", "none", "from-0001"])
+def test_the_pools_queries_never_read_history(empty_journal_url: str, statistics: str) -> None:
     """Every SELECT the pool runs while launching (planning, polling, claiming, taking
     outcomes, releasing, capacity) is answered without reading history: with 3,000
     decided launches and gone guests in the journal, no query plan scans the launches
-    or guests tables, nor reads the indexes of history."""
-    journal = Journal(journal_url)
-    fill_history(journal, 3000)
-    journal.close()
+    or guests tables, nor reads the indexes of history. Whatever the planner's
+    statistics: current, none (SQLite never gathers any by itself), or gathered before
+    `virtprov journal upgrade` added the indexes."""
+    journal_url = empty_journal_url
+    migrate(journal_url, "0001" if statistics == "from-0001" else "head")
+    engine = sa.create_engine(journal_url)
+    fill_history(engine, 3000, analyze=statistics != "none")
+    engine.dispose()
+    Journal(journal_url, upgrade=True).close()
 
     statements: list[tuple[str, object]] = []
     fake = FakeProvider(latency=Latency(build=0.02))

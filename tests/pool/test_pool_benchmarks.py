@@ -29,7 +29,15 @@ def run(script: str) -> dict[str, Any]:
 
 def test_quick_launch_benchmark_prints_its_figures() -> None:
     figures = run("launch.py")
-    assert set(figures) == {"speedup", "rate_share", "threads"}
+    assert set(figures) == {
+        "speedup",
+        "rate_share",
+        "threads",
+        "metrics_ratio",
+        "metrics_cpu_ratio",
+    }
+    assert figures["metrics_ratio"] > 0
+    assert figures["metrics_cpu_ratio"] > 0
     assert figures["threads"] <= 4
     assert figures["speedup"] > 0
     assert 0 < figures["rate_share"] <= 1.05

@@ -130,11 +130,15 @@ def read_fleet_status(
             .group_by(launches.c.status, launches.c.provider)
         )
     )
+    # Decided launches are history (taken) or waiting (not yet): each has its index.
     recent = _by_two(
-        conn.execute(
-            sa.select(launches.c.status, launches.c.provider, sa.func.count())
-            .where(schema.launch_is_decided, launches.c.decided_at >= now - window)
-            .group_by(launches.c.status, launches.c.provider)
+        *(
+            conn.execute(
+                sa.select(launches.c.status, launches.c.provider, sa.func.count())
+                .where(part, launches.c.decided_at >= now - window)
+                .group_by(launches.c.status, launches.c.provider)
+            ).all()
+            for part in (schema.launch_is_history, schema.outcome_waits)
         )
     )
     held_rows = conn.execute(
@@ -190,12 +194,14 @@ def read_fleet_status(
     )
 
 
-def _by_two(rows: Any) -> dict[str, dict[str, int]]:
+def _by_two(*results: Any) -> dict[str, dict[str, int]]:
+    """``{first column: {provider: count}}`` of (first, provider, count) rows, summed."""
     result: dict[str, dict[str, int]] = {}
-    for first, provider, count in rows:
-        inner = result.setdefault(first, {})
-        key = provider or NO_PROVIDER
-        inner[key] = inner.get(key, 0) + int(count)
+    for rows in results:
+        for first, provider, count in rows:
+            inner = result.setdefault(first, {})
+            key = provider or NO_PROVIDER
+            inner[key] = inner.get(key, 0) + int(count)
     return result
 
 
@@ -234,11 +240,14 @@ def _capacity(conn: Connection, now: float) -> dict[str, CapacityStatus]:
 
 
 def _history(conn: Connection) -> int:
-    # decided_at >= 0 lets the planner count the launches_decided index, not the table.
-    count = conn.execute(
-        sa.select(sa.func.count()).where(schema.launch_is_decided, launches.c.decided_at >= 0)
-    ).scalar()
-    return int(count or 0)
+    # decided_at >= 0 lets the planner count each part's index, not the table.
+    total = 0
+    for part in (schema.launch_is_history, schema.outcome_waits):
+        count = conn.execute(
+            sa.select(sa.func.count()).where(part, launches.c.decided_at >= 0)
+        ).scalar()
+        total += int(count or 0)
+    return total
 
 
 def _totals(conn: Connection) -> dict[str, int]:

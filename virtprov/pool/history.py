@@ -30,7 +30,7 @@ DAY = 86400.0
 BATCH = 500
 #: Rest between batches, as a multiple of the batch's own time: pruning takes at most
 #: about 1/(1 + REST) of the journal's time while launches run.
-REST = 9.0
+REST = 19.0
 #: Seconds between pruning passes (the first comes this long after the pool starts,
 #: so that it never competes with a restarted pool's recovery).
 INTERVAL = 600.0
@@ -71,6 +71,8 @@ class HistoryPruner:
         self.rest = rest
         self.interval = interval
         self.first = interval if first is None else first
+        #: What the last pass deleted (``None`` before the first).
+        self.last: PruneReport | None = None
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -123,6 +125,7 @@ class HistoryPruner:
             longest_batch=longest,
             complete=complete,
         )
+        self.last = report
         if self.events is not None and (report.launches or report.guests or report.launchers):
             self.events.emit(
                 "history.pruned",

@@ -665,7 +665,7 @@ class Journal:
         """
         oldest = (
             sa.select(launches.c.recipe_id)
-            .where(schema.launch_is_decided, launches.c.decided_at < before, launches.c.taken)
+            .where(schema.launch_is_history, launches.c.decided_at < before)
             .order_by(launches.c.decided_at)
             .limit(limit)
             .with_for_update(skip_locked=True)

@@ -145,10 +145,12 @@ def _literals(*values: str) -> list[sa.ColumnElement[str]]:
 LIVE_STATES = ("queued", "creating", "building", "starting")
 #: A launch not yet decided.
 launch_is_live = launches.c.state.in_(_literals(*LIVE_STATES))
-#: A decided launch (history, once its outcome has been taken).
+#: A decided launch.
 launch_is_decided = launches.c.state == sa.literal_column("'decided'")
 #: A decided launch whose outcome the scheduler has not taken yet.
 outcome_waits = sa.and_(launch_is_decided, launches.c.taken.is_(False))
+#: A decided launch whose outcome was taken: history, kept for ``history_days``.
+launch_is_history = sa.and_(launch_is_decided, launches.c.taken.is_(True))
 #: Guest states that hold (or may hold) a cloud resource and count against capacity.
 HELD_STATES = ("creating", "live", "doomed", "destroyed")
 #: A guest row that holds (or may hold) a cloud resource.
@@ -179,12 +181,14 @@ Index(
     sqlite_where=guest_is_held,
     postgresql_where=guest_is_held,
 )
-# History by age: pruning takes the oldest; recent outcomes are a range of it.
+# History by age: pruning takes the oldest; recent outcomes are a range of it. Its rows
+# and launches_untaken's never overlap, so no planner can take one for the other (with
+# statistics missing or stale, SQLite would read all of history to take outcomes).
 Index(
-    "launches_decided",
+    "launches_history",
     launches.c.decided_at,
-    sqlite_where=launch_is_decided,
-    postgresql_where=launch_is_decided,
+    sqlite_where=launch_is_history,
+    postgresql_where=launch_is_history,
 )
 Index(
     "guests_gone",

@@ -45,7 +45,13 @@ def upgrade() -> None:
         f"{DECIDED} AND taken IS 0",
         f"{DECIDED} AND taken IS false",
     )
-    _partial("launches_decided", "launches", ["decided_at"], DECIDED, DECIDED)
+    _partial(
+        "launches_history",
+        "launches",
+        ["decided_at"],
+        f"{DECIDED} AND taken IS 1",
+        f"{DECIDED} AND taken IS true",
+    )
     op.drop_index("guests_by_state", table_name="guests")
     _partial("guests_held", "guests", ["state", "provider"], HELD, HELD)
     gone = "state = 'gone'"
@@ -60,7 +66,7 @@ def downgrade() -> None:
         ("guests_by_guest_id", "guests"),
         ("guests_gone", "guests"),
         ("guests_held", "guests"),
-        ("launches_decided", "launches"),
+        ("launches_history", "launches"),
         ("launches_untaken", "launches"),
         ("launches_live", "launches"),
     ):
