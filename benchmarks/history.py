@@ -22,7 +22,8 @@ Prints per journal the empty journal's launch rate, ``full_ratio`` (full / empty
 ``pruning_ratio`` (year while pruning / empty): both at least 0.9 when history does not
 weigh; the rows pruned during the run, the pruner's longest transaction (the longest a
 launch could have waited for it), and how long filling and upgrading took. The last
-line is JSON. ``--quick``: 20,000 history rows, 40 recipes, one pair (a smoke test).
+line is JSON, with each pair's ratio too. ``--quick``: 20,000 history rows, 40 recipes,
+one pair (a smoke test); ``--journal sqlite|postgresql``: one of the two.
 """
 
 from __future__ import annotations
@@ -194,6 +195,8 @@ def measure(urls: dict[str, str], history: int, recipes: int, rounds: int) -> di
             "empty_per_s": round(statistics.median(empty), 1),
             "full_ratio": round(statistics.median(full), 3),
             "pruning_ratio": round(statistics.median(pruning), 3),
+            "full_ratios": [round(r, 2) for r in full],
+            "pruning_ratios": [round(r, 2) for r in pruning],
             "pruned_during_run": pruned,
             "longest_prune_batch_ms": round(longest * 1000, 1),
         }
@@ -204,19 +207,24 @@ def measure(urls: dict[str, str], history: int, recipes: int, rounds: int) -> di
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a shortened smoke run")
+    parser.add_argument(
+        "--journal", choices=("sqlite", "postgresql", "both"), default="both", help="which to run"
+    )
     args = parser.parse_args()
     history, recipes, rounds = (20_000, 40, 1) if args.quick else (1_000_000, 150, 7)
     from virtprov_testing.postgres import TemporaryPostgres
 
     results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        urls = {name: f"sqlite:///{tmp}/{name}.sqlite" for name in ("empty", "full", "year")}
-        results["sqlite"] = measure(urls, history, recipes, rounds)
-        print("sqlite:    ", json.dumps(results["sqlite"]), flush=True)
-    with TemporaryPostgres() as server:
-        urls = {name: server.fresh_database() for name in ("empty", "full", "year")}
-        results["postgresql"] = measure(urls, history, recipes, rounds)
-        print("postgresql:", json.dumps(results["postgresql"]), flush=True)
+    if args.journal in ("sqlite", "both"):
+        with tempfile.TemporaryDirectory() as tmp:
+            urls = {name: f"sqlite:///{tmp}/{name}.sqlite" for name in ("empty", "full", "year")}
+            results["sqlite"] = measure(urls, history, recipes, rounds)
+            print("sqlite:    ", json.dumps(results["sqlite"]), flush=True)
+    if args.journal in ("postgresql", "both"):
+        with TemporaryPostgres() as server:
+            urls = {name: server.fresh_database() for name in ("empty", "full", "year")}
+            results["postgresql"] = measure(urls, history, recipes, rounds)
+            print("postgresql:", json.dumps(results["postgresql"]), flush=True)
     print(json.dumps(results))
 
 

@@ -16,6 +16,8 @@ Kinds:
 * ``ratelimit.wait``: provider, budget ("mutating" or "read"), seconds
 * ``provider.disabled`` / ``provider.enabled``: provider, reason
 * ``leak.found`` / ``leak.removed``: provider, guest_id, name
+* ``cloud.call``: provider, operation, seconds, error (class name, or "" when it did not raise)
+* ``history.pruned``: launches, guests, launchers (rows pruned), seconds
 * ``callback.error``: where, error (a subscriber raised; the pool carries on)
 """
 

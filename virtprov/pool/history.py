@@ -5,9 +5,9 @@ tell its story until it is older than ``history_days``; then the :class:`History
 deletes it, with the guest rows that hold nothing any more and launchers long gone.
 
 It deletes in small batches, each one short transaction, and rests between them for
-several times as long as the batch took, so the journal's writers (the launches) wait
-for at most one batch at a time and pruning takes a bounded share of the journal's time
-however much history there is (a year of it, after an upgrade, included). Launches
+nineteen times as long as the batch took, so the journal's writers (the launches) wait
+for at most one batch at a time and pruning takes at most about 5 % of the journal's
+time however much history there is (a year of it, after an upgrade, included). Launches
 never wait for the pruner to finish. On PostgreSQL every launcher prunes; rows another
 one is deleting at the same moment are skipped, not waited for.
 """
@@ -26,7 +26,7 @@ from virtprov.pool.journal import Journal
 log = logging.getLogger("virtprov.pool")
 
 DAY = 86400.0
-#: Rows per transaction: a few milliseconds of the journal's write lock.
+#: Rows per transaction: tens of milliseconds of the journal's write lock.
 BATCH = 500
 #: Rest between batches, as a multiple of the batch's own time: pruning takes at most
 #: about 1/(1 + REST) of the journal's time while launches run.
