@@ -5,7 +5,7 @@ Two launcher processes share a PostgreSQL journal (a throwaway server on 127.0.0
 two fake clouds for one lab (``east``: room for 12 guests; ``west``: 40, slower builds),
 with the launch benchmark's kind of latency, random faults at create and build, and a
 mutating rate limit of 4 calls/s per cloud. Each process serves its metrics
-(``Pool(metrics=True)``), submits a recipe every 1.5 s (one in twenty for a lab nobody
+(``Pool(metrics=True)``), submits a recipe every 3 s (one in twenty for a lab nobody
 serves, one in twenty asking for nested virtualisation no flavor declares: precluded),
 takes outcomes and releases each guest 30 to 90 s later, as a scheduler does. Midway
 ``west`` refuses a create with a permanent error (disabled) and is re-enabled a minute
@@ -26,6 +26,7 @@ this. Prints what the run did; the last line is JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -64,6 +65,7 @@ def free_port() -> int:
 
 def scheduler(spec: dict[str, Any]) -> None:
     """Submit for ``minutes``, take outcomes, release guests; then drain and exit."""
+    from virtprov.errors import ProviderError
     from virtprov.fake import DEFAULT_FLAVORS, FakeProvider
     from virtprov.fake.faults import FaultPlan, Latency, ScriptedFault
     from virtprov.model import GuestSpec
@@ -137,11 +139,11 @@ def scheduler(spec: dict[str, Any]) -> None:
                     if time.time() - disabled_at > 60:  # the operator fixed the credentials
                         pool.enable("west")
                 if now >= next_orphan and now < stop_at:  # someone's leftover guest
-                    east.create_guest(
-                        GuestSpec.for_recipe(
-                            f"orphan-{int(now)}", DEFAULT_FLAVORS[1], pool="virtprov"
-                        )
+                    spec = GuestSpec.for_recipe(
+                        f"orphan-{int(now)}", DEFAULT_FLAVORS[1], pool="virtprov"
                     )
+                    with contextlib.suppress(ProviderError):  # east is full: next minute
+                        east.create_guest(spec)
                     next_orphan = now + 60
                 if now >= next_sweep:
                     pool.sweep()
@@ -232,7 +234,7 @@ def run(minutes: float, seed: int) -> dict[str, Any]:
                             "journal": journal,
                             "work": str(work),
                             "minutes": minutes,
-                            "every": 1.5,
+                            "every": 3.0,
                             "seed": seed + i,
                         }
                     ),
@@ -245,13 +247,29 @@ def run(minutes: float, seed: int) -> dict[str, Any]:
         ended = time.time()
         base = f"http://127.0.0.1:{prom_port}"
         try:
-            figures = render(base, started, ended)
+            answers = collect(base, started, ended)
         finally:
             for process in processes:
                 process.send_signal(signal.SIGTERM)
                 process.wait(30)
-        figures["minutes"] = round((ended - started) / 60, 1)
-        return figures
+        return answers
+
+
+def collect(base: str, start: float, end: float) -> dict[str, Any]:
+    """Prometheus' answer to every query of the dashboard over the run."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    answers: dict[str, Any] = {"start": start, "end": end, "panels": {}}
+    for panel in panels:
+        results = []
+        for target in panel["targets"]:
+            if panel["type"] == "stat":
+                params = {"query": expression(target["expr"]), "time": end}
+                results.append(query(base, "/api/v1/query", **params)["result"])
+            else:
+                params = {"query": expression(target["expr"]), "start": start, "end": end}
+                results.append(query(base, "/api/v1/query_range", step=SCRAPE, **params)["result"])
+        answers["panels"][str(panel["id"])] = results
+    return answers
 
 
 # -- the picture -------------------------------------------------------------------------
@@ -281,7 +299,8 @@ def stat_text(value: float, unit: str) -> str:
     return f"{value:.0f}" if abs(value - round(value)) < 1e-9 else f"{value:.1f}"
 
 
-def render(base: str, start: float, end: float) -> dict[str, Any]:
+def render(answers: dict[str, Any]) -> dict[str, Any]:
+    """Draw every panel from Prometheus' answers; the stat panels' values."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -289,7 +308,10 @@ def render(base: str, start: float, end: float) -> dict[str, Any]:
 
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+    from matplotlib.ticker import FuncFormatter
 
+    start, end = answers["start"], answers["end"]
     dashboard = json.loads(DASHBOARD.read_text())
     panels = dashboard["panels"]
     rows = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in panels)
@@ -306,25 +328,51 @@ def render(base: str, start: float, end: float) -> dict[str, Any]:
         va="center",
     )
     figures: dict[str, Any] = {}
+
+    def rect(left: float, top: float, right: float, bottom: float) -> tuple[float, ...]:
+        """Figure coordinates of a box given in inches from the top left."""
+        return (left / width, 1 - bottom / height, (right - left) / width, (bottom - top) / height)
+
     for panel in panels:
         grid = panel["gridPos"]
-        left = grid["x"] * unit_w / width + 0.004
-        bottom = 1 - (title_h + (grid["y"] + grid["h"]) * unit_h) / height + 0.006
-        w = grid["w"] * unit_w / width - 0.008
-        h = grid["h"] * unit_h / height - 0.012
+        # the panel's cell in inches, less a gap between panels
+        x0, x1 = grid["x"] * unit_w + 0.04, (grid["x"] + grid["w"]) * unit_w - 0.04
+        y0 = title_h + grid["y"] * unit_h + 0.04
+        y1 = title_h + (grid["y"] + grid["h"]) * unit_h - 0.04
+        figure.add_artist(
+            Rectangle(
+                rect(x0, y0, x1, y1)[:2],
+                *rect(x0, y0, x1, y1)[2:],
+                transform=figure.transFigure,
+                facecolor=PANEL,
+                edgecolor=GRID,
+                linewidth=0.8,
+                zorder=-10,  # under the panel's plot
+            )
+        )
+        figure.text(
+            (x0 + 0.1) / width,
+            1 - (y0 + 0.16) / height,
+            panel["title"],
+            color=TEXT,
+            fontsize=9.5,
+            va="center",
+            weight="bold",
+        )
         unit = panel["fieldConfig"]["defaults"].get("unit", "short")
-        box = figure.add_axes((left, bottom, w, h))
+        if panel["type"] == "stat":
+            box = figure.add_axes(rect(x0 + 0.05, y0 + 0.3, x1 - 0.05, y1 - 0.05))
+        else:
+            box = figure.add_axes(rect(x0 + 0.5, y0 + 0.32, x1 - 0.12, y1 - 0.28))
         box.set_facecolor(PANEL)
         for spine in box.spines.values():
-            spine.set_color(GRID)
-        box.set_title(panel["title"], color=TEXT, fontsize=10, loc="left", pad=4)
+            spine.set_visible(False)
+        results = answers["panels"][str(panel["id"])]
         if panel["type"] == "stat":
-            target = panel["targets"][0]
-            result = query(base, "/api/v1/query", query=expression(target["expr"]), time=end)
-            value = float(result["result"][0]["value"][1]) if result["result"] else float("nan")
+            result = results[0]
+            value = float(result[0]["value"][1]) if result else float("nan")
             figures[panel["title"]] = None if value != value else round(value, 3)
-            box.set_xticks([])
-            box.set_yticks([])
+            box.set_axis_off()
             box.text(
                 0.5,
                 0.42,
@@ -338,16 +386,8 @@ def render(base: str, start: float, end: float) -> dict[str, Any]:
             )
             continue
         series = 0
-        for target in panel["targets"]:
-            result = query(
-                base,
-                "/api/v1/query_range",
-                query=expression(target["expr"]),
-                start=start,
-                end=end,
-                step=SCRAPE,
-            )
-            for line in result["result"]:
+        for target, result in zip(panel["targets"], results, strict=True):
+            for line in result:
                 points = [
                     (float(t), float(v)) for t, v in line["values"] if v not in ("NaN", "+Inf")
                 ]
@@ -364,10 +404,12 @@ def render(base: str, start: float, end: float) -> dict[str, Any]:
                 series += 1
         box.tick_params(colors=TEXT, labelsize=7)
         box.grid(color=GRID, linewidth=0.5)
+        minutes = max(1, round((end - start) / 60 / 6))
+        box.xaxis.set_major_locator(mdates.MinuteLocator(interval=minutes, tz=UTC))
         box.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=UTC))
         box.set_xlim(datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC))
-        if unit == "s":
-            box.set_ylabel("seconds", color=TEXT, fontsize=7)
+        suffix = {"s": " s", "reqps": "/s"}.get(unit, "")
+        box.yaxis.set_major_formatter(FuncFormatter(lambda v, _, suffix=suffix: f"{v:g}{suffix}"))
         if series:
             box.legend(
                 loc="upper left",
@@ -391,9 +433,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=8.0, help="how long recipes come in")
     parser.add_argument("--seed", type=int, default=20261122)
+    parser.add_argument(
+        "--answers",
+        type=Path,
+        help="redraw from the answers a run saved (no run); by default a run saves them "
+        "beside the picture's build, in build/dashboard-answers.json",
+    )
     args = parser.parse_args()
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    figures = run(args.minutes, args.seed)
+    if args.answers is not None:
+        answers = json.loads(args.answers.read_text())
+    else:
+        answers = run(args.minutes, args.seed)
+        saved = ROOT / "build" / "dashboard-answers.json"
+        saved.parent.mkdir(exist_ok=True)
+        saved.write_text(json.dumps(answers))
+    figures = render(answers)
+    figures["minutes"] = round((answers["end"] - answers["start"]) / 60, 1)
     print(f"drew {PICTURE.relative_to(ROOT)}")
     for name, value in figures.items():
         print(f"  {name}: {value}")

@@ -239,3 +239,22 @@ def test_settings_of_metrics_and_history() -> None:
         PoolSettings.from_options(
             Options({"history_days": -1}, path="virtprov.toml", prefix="pool")
         )
+
+
+def test_a_pool_without_metrics_never_imports_prometheus_client() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from virtprov.fake import FakeProvider\n"
+        "from virtprov.pool import Pool, PoolSettings, Recipe\n"
+        "with Pool({'fake': FakeProvider()}, settings=PoolSettings(launcher='t'),"
+        " journal='sqlite://') as pool:\n"
+        "    assert pool.submit(Recipe(1)).wait(30) is not None\n"
+        "print('prometheus_client' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "False"

@@ -16,6 +16,7 @@ from virtprov.cli.runtime import Runtime, emit_json, emit_table, json_option
 
 if TYPE_CHECKING:
     from virtprov.pool.fleet import FleetStatus
+    from virtprov.pool.history import PruneReport
     from virtprov.pool.readonly import ReadOnlyJournal
 
 
@@ -196,7 +197,7 @@ def prune(runtime: Runtime, days: float | None, as_json: bool) -> None:
     )
 
 
-def _report_json(report: Any) -> dict[str, Any]:
+def _report_json(report: PruneReport) -> dict[str, Any]:
     return {
         "launches": report.launches,
         "guests": report.guests,
