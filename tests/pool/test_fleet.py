@@ -280,3 +280,19 @@ def test_no_journal_is_one_clear_line(tmp_path: Path) -> None:
         f"virtprov: JournalError: there is no journal at {tmp_path / 'absent.sqlite'}: "
         "no pool has used it yet"
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "mysql://virtprov@db.example.com/journal",
+            "is on mysql: a journal is SQLite or PostgreSQL",
+        ),
+        ("sqlite://", "is in memory: only the pool that holds it can read it"),
+        ("not a url", "not an SQLAlchemy database URL"),
+    ],
+)
+def test_journals_the_reader_cannot_use_are_one_clear_error(url: str, message: str) -> None:
+    with pytest.raises(JournalError, match=message):
+        ReadOnlyJournal(url)

@@ -20,6 +20,7 @@ import time
 
 import attrs
 
+from virtprov.errors import JournalError
 from virtprov.pool.events import EventBus
 from virtprov.pool.journal import Journal
 
@@ -91,7 +92,11 @@ class HistoryPruner:
         while not self._stopping.wait(wait):
             try:
                 self.prune()
-            except Exception:  # the journal may be briefly unreachable: the next pass retries
+            except JournalError as exc:  # unreachable for now: the next pass tries again
+                log.warning(
+                    "pruning the journal's history: %s; next try in %g s", exc, self.interval
+                )
+            except Exception:  # never the pool's end: the next pass tries again
                 log.exception("pruning the journal's history failed")
             wait = self.interval
 

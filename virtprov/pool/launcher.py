@@ -493,7 +493,7 @@ class Launcher:
             # The next poll waits a full interval from now: a tick that read these
             # launches before this poll decided them must not poll them again (it would
             # report a guest ready twice).
-            state.next_poll = time.time() + self.settings.poll_interval
+            state.next_poll = max(state.next_poll, time.time() + self.settings.poll_interval)
             state.polling = False
             self._wake.set()
 

@@ -31,17 +31,31 @@ class ReadOnlyJournal:
     """The journal at ``url`` (an SQLAlchemy URL), for reading only."""
 
     def __init__(self, url: str) -> None:
-        self.url = sa.make_url(url)
+        try:
+            self.url = sa.make_url(url)
+        except sa.exc.ArgumentError:
+            raise JournalError("the journal's URL is not an SQLAlchemy database URL") from None
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
             self.engine = _sqlite_engine(self.url, self.safe_url)
-        else:
-            self.engine = sa.create_engine(
-                self.url,
-                pool_pre_ping=True,
-                isolation_level="REPEATABLE READ",
-                connect_args={"options": "-c default_transaction_read_only=on"},
+        elif self.url.get_backend_name() != "postgresql":
+            raise JournalError(
+                f"the journal {self.safe_url} is on {self.url.get_backend_name()}: "
+                "a journal is SQLite or PostgreSQL"
             )
+        else:
+            try:
+                self.engine = sa.create_engine(
+                    self.url,
+                    pool_pre_ping=True,
+                    isolation_level="REPEATABLE READ",
+                    connect_args={"options": "-c default_transaction_read_only=on"},
+                )
+            except ImportError as exc:  # the driver is not installed
+                raise JournalError(
+                    f"cannot open the journal {self.safe_url}: {exc} "
+                    "(pip install 'virtprov[postgresql]')"
+                ) from None
         try:
             self._check_schema()
         except sa.exc.OperationalError as exc:
