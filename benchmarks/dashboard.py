@@ -80,7 +80,10 @@ def scheduler(spec: dict[str, Any]) -> None:
         instances=12,
         state_file=work / "east.sqlite",
         latency=Latency(create=(0.1, 0.4), build=(15.0, 35.0), shutdown=(1.0, 3.0)),
-        faults=FaultPlan(rates={"create": 0.04, "build": 0.06}, kinds={"build": ("capacity",)}),
+        faults=FaultPlan(
+            rates={"create": 0.04, "build": 0.06},
+            kinds={"create": ("capacity", "transient", "timeout"), "build": ("capacity",)},
+        ),
         seed=spec["seed"],
     )
     # the first process's west refuses its 25th create for good: disabled, for everyone
@@ -110,7 +113,7 @@ def scheduler(spec: dict[str, Any]) -> None:
     stop_at = started + spec["minutes"] * 60
     hold: dict[str, tuple[float, Any]] = {}
     next_submit = next_sweep = next_orphan = started
-    disabled_at = None
+    disabled_since: dict[str, float] = {}
     n = 0
     with pool:
         while time.time() < stop_at or hold:
@@ -134,16 +137,17 @@ def scheduler(spec: dict[str, Any]) -> None:
                     pool.release(outcome)
                     del hold[recipe_id]
             if first:
-                if "west" in pool.journal.disabled_providers():
-                    disabled_at = disabled_at or time.time()
-                    if time.time() - disabled_at > 60:  # the operator fixed the credentials
-                        pool.enable("west")
+                for name in pool.journal.disabled_providers():
+                    since = disabled_since.setdefault(name, time.time())
+                    if time.time() - since > 60:  # the operator fixed the credentials
+                        pool.enable(name)
+                        del disabled_since[name]
                 if now >= next_orphan and now < stop_at:  # someone's leftover guest
-                    spec = GuestSpec.for_recipe(
+                    orphan = GuestSpec.for_recipe(
                         f"orphan-{int(now)}", DEFAULT_FLAVORS[1], pool="virtprov"
                     )
                     with contextlib.suppress(ProviderError):  # east is full: next minute
-                        east.create_guest(spec)
+                        east.create_guest(orphan)
                     next_orphan = now + 60
                 if now >= next_sweep:
                     pool.sweep()
