@@ -194,6 +194,13 @@ def test_metrics_serve_reports_both_launchers_and_the_right_counts(
         (("provider", "fast"), ("status", "succeeded")): 7,
         (("provider", "none"), ("status", "precluded")): 1,
     }
+    # every (status, provider) is there from zero, so that a sum or an alert sees it
+    assert value("virtprov_journal_outcomes_waiting", status="failed", provider="slow") == 0
+    assert not any(
+        dict(labels).get("provider") == "none"
+        for name, labels in got
+        if name in ("virtprov_journal_guests", "virtprov_journal_provider_disabled")
+    )
     assert value("virtprov_journal_outcomes_recent", status="succeeded", provider="fast") == 7
     assert value("virtprov_journal_guests", state="live", provider="fast") == 7
     assert value("virtprov_journal_guests", state="live", provider="slow") == 3

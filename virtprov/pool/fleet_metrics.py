@@ -78,13 +78,15 @@ class JournalCollector(Collector):
         yield took
 
     def _families(self, status: FleetStatus) -> Iterator[Metric]:
-        known = set(self.providers)
         providers = sorted(
-            known
-            | {p for by in status.launches.values() for p in by}
-            | {p for by in status.guests.values() for p in by}
-            | set(status.capacity)
-            | set(status.disabled)
+            (
+                set(self.providers)
+                | {p for by in status.launches.values() for p in by}
+                | {p for by in status.guests.values() for p in by}
+                | set(status.capacity)
+                | set(status.disabled)
+            )
+            - {NO_PROVIDER}
         )
 
         launches = GaugeMetricFamily(
@@ -101,7 +103,7 @@ class JournalCollector(Collector):
             "Decided launches whose outcome no scheduler has taken yet, by status and provider.",
             labels=["status", "provider"],
         )
-        _fill(waiting, status.waiting, STATUSES, [])
+        _fill(waiting, status.waiting, STATUSES, [*providers, NO_PROVIDER])
         yield waiting
 
         recent = GaugeMetricFamily(
@@ -109,7 +111,7 @@ class JournalCollector(Collector):
             f"Launches decided in the last {status.window:g} seconds, by status and provider.",
             labels=["status", "provider"],
         )
-        _fill(recent, status.recent, STATUSES, [])
+        _fill(recent, status.recent, STATUSES, [*providers, NO_PROVIDER])
         yield recent
 
         oldest = GaugeMetricFamily(
