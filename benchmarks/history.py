@@ -21,7 +21,9 @@ each, and the figure is the median of the 7 ratios.
 Prints per journal the empty journal's launch rate, ``full_ratio`` (full / empty) and
 ``pruning_ratio`` (year while pruning / empty): both at least 0.9 when history does not
 weigh; the rows pruned during the run, the pruner's longest transaction (the longest a
-launch could have waited for it), and how long filling and upgrading took. The last
+launch could have waited for it), how long filling and upgrading took, and what one read
+of the fleet view (``virtprov metrics serve``'s scrape) costs on the full journal,
+without and with counting the history it keeps. The last
 line is JSON, with each pair's ratio too. ``--quick``: 20,000 history rows, 40 recipes,
 one pair (a smoke test); ``--journal sqlite|postgresql``: one of the two.
 """
@@ -115,6 +117,28 @@ def fill(url: str, count: int, days: float) -> float:
     return time.perf_counter() - started
 
 
+def scrape(url: str) -> dict[str, float]:
+    """What one read of the fleet view costs on a journal full of history (median of 7):
+    ``virtprov metrics serve`` reads it with the history count, ``journal status`` too."""
+    from virtprov.pool.fleet import read_fleet_status
+    from virtprov.pool.readonly import ReadOnlyJournal
+
+    journal = ReadOnlyJournal(url)
+    figures = {}
+    try:
+        for name, history in (("fleet_read_ms", False), ("fleet_read_with_history_ms", True)):
+            times = []
+            for _ in range(7):
+                started = time.perf_counter()
+                with journal.snapshot() as conn:
+                    read_fleet_status(conn, journal=journal.safe_url, history=history)
+                times.append(time.perf_counter() - started)
+            figures[name] = round(statistics.median(times) * 1000, 1)
+    finally:
+        journal.close()
+    return figures
+
+
 class Round:
     """One round of launches on a journal; with ``prune``, beside a pruner."""
 
@@ -162,6 +186,7 @@ def measure(urls: dict[str, str], history: int, recipes: int, rounds: int) -> di
     upgrade(urls["empty"], "head")
     upgrade(urls["full"], "head")
     figures["fill_s"] = round(fill(urls["full"], history, 29.0), 1)
+    figures.update(scrape(urls["full"]))
     upgrade(urls["year"], "0001")
     fill(urls["year"], history, 365.0)
     figures["upgrade_s"] = round(upgrade(urls["year"], "head"), 1)
