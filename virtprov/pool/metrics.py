@@ -326,8 +326,8 @@ class MetricsServer:
             )
         except OSError as exc:
             raise ConfigError(
-                f"cannot serve metrics on {address} port {port}: {exc.strerror or exc}",
-                key="pool.metrics_port",
+                f"cannot serve metrics on {address} port {port}: {exc.strerror or exc} "
+                "([pool] metrics_port, metrics_address; `metrics serve --port`)"
             ) from None
         self.address = address
         self._closed = threading.Event()
