@@ -30,7 +30,15 @@ def run(script: str) -> dict[str, Any]:
 
 def test_quick_launch_benchmark_prints_its_figures() -> None:
     figures = run("launch.py")
-    assert set(figures) == {"speedup", "rate_share", "threads"}
+    assert set(figures) == {
+        "speedup",
+        "rate_share",
+        "threads",
+        "metrics_ratio",
+        "metrics_cpu_ratio",
+    }
+    assert figures["metrics_ratio"] > 0
+    assert figures["metrics_cpu_ratio"] > 0
     assert figures["threads"] <= 4
     assert figures["speedup"] > 0
     assert 0 < figures["rate_share"] <= 1.05
@@ -65,3 +73,18 @@ def test_quick_multi_launcher_run_launches_each_recipe_once_and_loses_nothing() 
         assert journal["leaked"] == 0
         assert journal["peak_rate_share"] <= 1.05
     assert figures["launchers"] == 2
+
+
+def test_quick_history_benchmark_prints_its_figures() -> None:
+    """Launching beside history and while pruning it, on both journals (figures only:
+    the ratios of a quick run on a shared machine are noise)."""
+    figures = run("history.py")
+    for journal in ("sqlite", "postgresql"):
+        result = figures[journal]
+        assert result["history"] == 20_000
+        assert result["rounds"] == 1
+        assert len(result["full_ratios"]) == len(result["pruning_ratios"]) == 1
+        assert result["full_ratio"] > 0
+        assert result["pruning_ratio"] > 0
+        assert result["pruned_during_run"] % 500 == 0  # whole batches, the pruner stops between
+        assert result["pruned_during_run"] >= 500

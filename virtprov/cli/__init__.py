@@ -41,6 +41,8 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "config": ("virtprov.cli.config_cmd", "group"),
     "journal": ("virtprov.cli.pool_cmd", "journal"),
     "sweep": ("virtprov.cli.pool_cmd", "sweep"),
+    "metrics": ("virtprov.cli.metrics_cmd", "metrics"),
+    "why": ("virtprov.cli.why_cmd", "why"),
 }
 
 

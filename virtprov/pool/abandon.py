@@ -28,8 +28,8 @@ import sqlalchemy as sa
 
 from virtprov.errors import GuestNotFound, ProviderError
 from virtprov.pool.events import EventBus
-from virtprov.pool.journal import UNDECIDED, GuestRow, Journal, _pid_alive
-from virtprov.pool.schema import guests, launchers, launches
+from virtprov.pool.journal import GuestRow, Journal, _pid_alive
+from virtprov.pool.schema import guests, launch_is_live, launchers, launches, outcome_waits
 from virtprov.provider import Provider
 
 log = logging.getLogger("virtprov.pool")
@@ -64,7 +64,8 @@ def abandon_orphaned(
         ).all()
     alive = [name for name, on, pid in leases if on != host or _pid_alive(pid)]
     pending = sa.select(launches.c.recipe_id, launches.c.request, launches.c.submitted_by).where(
-        sa.or_(launches.c.state.in_(UNDECIDED), launches.c.taken.is_(False)),
+        # live rows only, through the journal's partial indexes: never a scan of history
+        sa.or_(launch_is_live, outcome_waits),
         launches.c.submitted_by.not_in(alive),
         # Recipe.to_json writes the flag exactly so (sorted keys); checked again below
         launches.c.request.contains('"attended": true'),

@@ -44,13 +44,13 @@ from virtprov.pool.schema import capacity, guests, launchers, launches, provider
 from virtprov.urls import redact_url
 
 #: The schema revision this code reads and writes (the newest migration).
-HEAD_REVISION: Final = "0001"
+HEAD_REVISION: Final = "0002"
 _MIGRATIONS: Final = str(Path(__file__).with_name("migrations"))
 
 #: Guest rows that hold (or may hold) a cloud resource and count against capacity.
-HOLDING: Final = ("creating", "live", "doomed", "destroyed")
+HOLDING: Final = schema.HELD_STATES
 #: Launch states before the outcome.
-UNDECIDED: Final = ("queued", "creating", "building", "starting")
+UNDECIDED: Final = schema.LIVE_STATES
 
 
 def default_journal_url() -> str:
@@ -349,6 +349,7 @@ class Journal:
                 "pid": pid,
                 "started_at": now,
                 "lease_until": now + lease,
+                "renewed_at": now,
             }
             if old is None:
                 conn.execute(sa.insert(launchers).values(name=name, **values))
@@ -360,7 +361,9 @@ class Journal:
         now = time.time() if now is None else now
         with self._write() as conn:
             conn.execute(
-                sa.update(launchers).where(launchers.c.name == name).values(lease_until=now + lease)
+                sa.update(launchers)
+                .where(launchers.c.name == name)
+                .values(lease_until=now + lease, renewed_at=now)
             )
             alive = conn.execute(
                 sa.select(sa.func.count()).where(launchers.c.lease_until > now)
@@ -442,12 +445,10 @@ class Journal:
         """
         dead = sa.select(launchers.c.name).where(launchers.c.lease_until <= now)
         unowned = sa.select(launches.c.recipe_id, launches.c.owner).where(
-            launches.c.state.in_(UNDECIDED),
+            schema.launch_is_live,
             sa.or_(launches.c.owner.is_(None), launches.c.owner.in_(dead)),
         )
-        mine = sa.select(launches).where(
-            launches.c.owner == launcher, launches.c.state.in_(UNDECIDED)
-        )
+        mine = sa.select(launches).where(launches.c.owner == launcher, schema.launch_is_live)
         with self._read() as conn:
             candidates = conn.execute(unowned.order_by(launches.c.submitted_at)).all()
             if not candidates:  # the usual case: no write at all
@@ -525,9 +526,7 @@ class Journal:
     def take_outcomes(self, submitted_by: str | None) -> list[LaunchRow]:
         """Decided launches not yet taken (of one submitter, or all); marks them taken."""
         with self._write() as conn:
-            query = sa.select(launches).where(
-                launches.c.state == "decided", launches.c.taken.is_(False)
-            )
+            query = sa.select(launches).where(schema.outcome_waits)
             if submitted_by is not None:
                 query = query.where(launches.c.submitted_by == submitted_by)
             rows = conn.execute(query.order_by(launches.c.decided_at)).all()
@@ -631,6 +630,8 @@ class Journal:
 
     def guests_in(self, states: Sequence[str], provider: str | None = None) -> list[GuestRow]:
         query = sa.select(guests).where(guests.c.state.in_(states))
+        if set(states) <= set(HOLDING):
+            query = query.where(schema.guest_is_held)  # the small index of held guests
         if provider is not None:
             query = query.where(guests.c.provider == provider)
         with self._read() as conn:
@@ -649,7 +650,7 @@ class Journal:
         with self._read() as conn:
             rows = conn.execute(
                 sa.select(guests.c.guest_id, guests.c.name, guests.c.state).where(
-                    guests.c.provider == provider, guests.c.state.in_(HOLDING)
+                    guests.c.provider == provider, schema.guest_is_held
                 )
             ).all()
         ids = {r.guest_id for r in rows if r.guest_id is not None}
@@ -720,7 +721,7 @@ class Journal:
                 sa.func.coalesce(sa.func.sum(guests.c.disk_bytes), 0),
             ).where(
                 guests.c.provider == provider,
-                guests.c.state.in_(HOLDING),
+                schema.guest_is_held,
                 # A create in flight may or may not be in the snapshot: count it anyway.
                 sa.or_(guests.c.created_at >= since, guests.c.state == "creating"),
             )
@@ -792,6 +793,54 @@ class Journal:
                     ],
                 )
         return counts
+
+    # -- history (pruned by virtprov.pool.history) ---------------------------------------
+
+    def prune_launches(self, before: float, limit: int) -> int:
+        """Delete up to ``limit`` launches decided before ``before`` whose outcome was
+        taken, oldest first; how many. One short transaction: launches go on meanwhile.
+
+        On PostgreSQL rows another launcher is pruning at the same moment are skipped
+        (``SKIP LOCKED``), so several launchers pruning together never wait on each other.
+        """
+        oldest = (
+            sa.select(launches.c.recipe_id)
+            .where(schema.launch_is_history, launches.c.decided_at < before)
+            .order_by(launches.c.decided_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self._write() as conn:
+            result = conn.execute(sa.delete(launches).where(launches.c.recipe_id.in_(oldest)))
+        return int(result.rowcount)
+
+    def prune_guests(self, before: float, limit: int) -> int:
+        """Delete up to ``limit`` guest rows gone (nothing left in the cloud) and created
+        before ``before``, oldest first; how many."""
+        oldest = (
+            sa.select(guests.c.id)
+            .where(schema.guest_is_gone, guests.c.created_at < before)
+            .order_by(guests.c.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self._write() as conn:
+            result = conn.execute(sa.delete(guests).where(guests.c.id.in_(oldest)))
+        return int(result.rowcount)
+
+    def prune_launchers(self, before: float) -> int:
+        """Forget launchers whose lease ended before ``before`` and that own no live launch
+        (renamed or retired scheduler processes); how many."""
+        owners = sa.select(launches.c.owner).where(
+            schema.launch_is_live, launches.c.owner.is_not(None)
+        )
+        with self._write() as conn:
+            result = conn.execute(
+                sa.delete(launchers).where(
+                    launchers.c.lease_until < before, launchers.c.name.not_in(owners)
+                )
+            )
+        return int(result.rowcount)
 
 
 class _LostLaunch(Exception):

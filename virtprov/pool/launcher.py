@@ -843,6 +843,10 @@ class Launcher:
                         ("launch", launch.recipe_id), f"advancing recipe {launch.recipe_id}", exc
                     )
         finally:
+            # The next poll waits a full interval from now: a tick that read these
+            # launches before this poll decided them must not poll them again (it would
+            # report a guest ready twice).
+            state.next_poll = max(state.next_poll, time.time() + self.settings.poll_interval)
             state.polling = False
             self._wake.set()
 
@@ -1135,7 +1139,8 @@ class Launcher:
             "launch.outcome",
             recipe_id=row.recipe_id,
             status=status.value,
-            provider=provider or "",
+            # the guest's provider, else the one the launch last tried (metrics by provider)
+            provider=provider or row.provider or "",
             reason=reason,
             seconds=time.time() - row.submitted_at,
         )
