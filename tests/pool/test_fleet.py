@@ -294,10 +294,10 @@ def test_no_journal_is_one_clear_line(tmp_path: Path) -> None:
     [
         (
             "mysql://virtprov@db.example.com/journal",
-            "is on mysql: a journal is SQLite or PostgreSQL",
+            "its URL names mysql; the journal runs on SQLite or PostgreSQL only",
         ),
         ("sqlite://", "is in memory: only the pool that holds it can read it"),
-        ("not a url", "not an SQLAlchemy database URL"),
+        ("not a url", "its URL is not a database URL"),
     ],
 )
 def test_journals_the_reader_cannot_use_are_one_clear_error(url: str, message: str) -> None:

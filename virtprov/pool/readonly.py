@@ -24,38 +24,28 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from virtprov.errors import JournalError
-from virtprov.pool.journal import HEAD_REVISION
+from virtprov.pool.journal import HEAD_REVISION, url_problem
+from virtprov.urls import redact_url
 
 
 class ReadOnlyJournal:
     """The journal at ``url`` (an SQLAlchemy URL), for reading only."""
 
     def __init__(self, url: str) -> None:
-        try:
-            self.url = sa.make_url(url)
-        except sa.exc.ArgumentError:
-            raise JournalError("the journal's URL is not an SQLAlchemy database URL") from None
+        problem = url_problem(url)  # the same rules as the journal's writers
+        if problem is not None:
+            raise JournalError(f"cannot open the journal {redact_url(url)}: its URL {problem}")
+        self.url = sa.make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
             self.engine = _sqlite_engine(self.url, self.safe_url)
-        elif self.url.get_backend_name() != "postgresql":
-            raise JournalError(
-                f"the journal {self.safe_url} is on {self.url.get_backend_name()}: "
-                "a journal is SQLite or PostgreSQL"
-            )
         else:
-            try:
-                self.engine = sa.create_engine(
-                    self.url,
-                    pool_pre_ping=True,
-                    isolation_level="REPEATABLE READ",
-                    connect_args={"options": "-c default_transaction_read_only=on"},
-                )
-            except ImportError as exc:  # the driver is not installed
-                raise JournalError(
-                    f"cannot open the journal {self.safe_url}: {exc} "
-                    "(pip install 'virtprov[postgresql]')"
-                ) from None
+            self.engine = sa.create_engine(
+                self.url,
+                pool_pre_ping=True,
+                isolation_level="REPEATABLE READ",
+                connect_args={"options": "-c default_transaction_read_only=on"},
+            )
         try:
             self._check_schema()
         except sa.exc.OperationalError as exc:
@@ -68,7 +58,7 @@ class ReadOnlyJournal:
     @property
     def safe_url(self) -> str:
         """The URL with any password hidden, for messages."""
-        return self.url.render_as_string(hide_password=True)
+        return redact_url(self.url.render_as_string(hide_password=True))
 
     @contextmanager
     def snapshot(self) -> Iterator[Connection]:
