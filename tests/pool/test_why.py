@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,10 @@ def story_config(tmp_path: Path) -> Path:
         nowhere = pool.submit(Recipe(44, labs=["mars.example.com"])).wait(30)
         assert nowhere is not None
         pool.poll()  # the scheduler takes the outcomes
+        deadline = time.monotonic() + 30  # 43's create answered: it builds (for an hour)
+        while (launch := pool.journal.launch("43")) is None or launch.state != "building":
+            assert time.monotonic() < deadline, launch
+            time.sleep(0.02)
     path = tmp_path / "virtprov.toml"
     path.write_text(
         f'[pool]\njournal = "{journal}"\nlauncher = "test"\n'

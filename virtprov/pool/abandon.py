@@ -63,21 +63,26 @@ def abandon_orphaned(
             )
         ).all()
     alive = [name for name, on, pid in leases if on != host or _pid_alive(pid)]
-    pending = sa.select(launches.c.recipe_id, launches.c.request, launches.c.submitted_by).where(
-        # live rows only, through the journal's partial indexes: never a scan of history
-        sa.or_(launch_is_live, outcome_waits),
-        launches.c.submitted_by.not_in(alive),
-        # Recipe.to_json writes the flag exactly so (sorted keys); checked again below
-        launches.c.request.contains('"attended": true'),
-    )
+    # Live rows only, one query per partial index (a planner uses one for each, not for
+    # an OR of both): never a scan of history.
+    pending = [
+        sa.select(launches.c.recipe_id, launches.c.request, launches.c.submitted_by).where(
+            live,
+            launches.c.submitted_by.not_in(alive),
+            # Recipe.to_json writes the flag exactly so (sorted keys); checked again below
+            launches.c.request.contains('"attended": true'),
+        )
+        for live in (launch_is_live, outcome_waits)
+    ]
     # The journal's own transactions, used on purpose: a read first (the usual case:
     # nothing to do, no write), then one write in which no launcher can claim these rows.
     with journal._read() as conn:
-        if not conn.execute(pending.limit(1)).first():
+        if not any(conn.execute(query.limit(1)).first() for query in pending):
             return []
     abandoned: list[Abandoned] = []
     with journal._write() as conn:
-        for recipe_id, request, submitted_by in conn.execute(pending).all():
+        found = [row for query in pending for row in conn.execute(query).all()]
+        for recipe_id, request, submitted_by in found:
             if not json.loads(request).get("attended"):
                 continue  # a scheduler's launch: it comes back for the outcome
             reason = f"abandoned: {submitted_by}, which waited for this launch, is gone"

@@ -222,15 +222,7 @@ class Journal:
             raise
 
     def _why_not(self, exc: sa.exc.DBAPIError) -> str:
-        """What the operator can act on, for a journal the database refused to open."""
-        database = self.url.database or ""
-        if self.is_sqlite and database not in ("", ":memory:"):
-            path = Path(database)
-            if isinstance(exc.orig, sqlite3.DatabaseError) and not isinstance(
-                exc.orig, sqlite3.OperationalError
-            ):
-                return f"{path} is not an SQLite database (is [pool] journal the right file?)"
-        return str(exc.orig).strip().replace("\n", " ")
+        return refusal(self.url, exc)
 
     @property
     def safe_url(self) -> str:
@@ -247,29 +239,7 @@ class Journal:
             return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
     def check_revision(self) -> None:
-        found = self.revision()
-        if found == HEAD_REVISION:
-            return
-        if found is None:
-            raise JournalError(
-                f"the journal {self.safe_url} is empty: run `virtprov journal upgrade` "
-                "to create its tables"
-            )
-        if found.isdigit() and int(found) > int(HEAD_REVISION):
-            raise JournalError(
-                f"the journal {self.safe_url} has schema {found}, newer than this virtprov "
-                f"knows ({HEAD_REVISION}): upgrade virtprov on this machine"
-            )
-        if not _known_revision(found):
-            raise JournalError(
-                f"the journal {self.safe_url} is stamped with schema revision {found[:40]!r}, "
-                f"which no virtprov made (this one knows up to {HEAD_REVISION}): is [pool] "
-                "journal the database of another program?"
-            )
-        raise JournalError(
-            f"the journal {self.safe_url} has schema {found}, this virtprov needs "
-            f"{HEAD_REVISION}: run `virtprov journal upgrade`"
-        )
+        revision_problem(self.revision(), self.safe_url)
 
     def upgrade(self) -> tuple[str | None, str]:
         """Apply pending migrations; ``(revision before, revision after)``."""
@@ -887,6 +857,46 @@ def _pid_alive(pid: int) -> bool:
 
 #: The databases the journal is written for and tested on.
 _BACKENDS: Final = ("sqlite", "postgresql")
+
+
+def revision_problem(found: str | None, shown: str) -> None:
+    """Raise the :class:`JournalError` that says why a journal stamped ``found`` (``None``:
+    empty) cannot be used by this virtprov; nothing when it is at the head. ``shown`` is
+    the journal's URL with any password hidden."""
+    if found == HEAD_REVISION:
+        return
+    if found is None:
+        raise JournalError(
+            f"the journal {shown} is empty: run `virtprov journal upgrade` to create its tables"
+        )
+    if found.isdigit() and int(found) > int(HEAD_REVISION):
+        raise JournalError(
+            f"the journal {shown} has schema {found}, newer than this virtprov "
+            f"knows ({HEAD_REVISION}): upgrade virtprov on this machine"
+        )
+    if not _known_revision(found):
+        raise JournalError(
+            f"the journal {shown} is stamped with schema revision {found[:40]!r}, "
+            f"which no virtprov made (this one knows up to {HEAD_REVISION}): is [pool] "
+            "journal the database of another program?"
+        )
+    raise JournalError(
+        f"the journal {shown} has schema {found}, this virtprov needs "
+        f"{HEAD_REVISION}: run `virtprov journal upgrade`"
+    )
+
+
+def refusal(url: sa.URL, exc: sa.exc.DBAPIError) -> str:
+    """What the operator can act on, for a journal the database refused to open."""
+    database = url.database or ""
+    on_file = url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+    # sqlite3 says "file is not a database" as a DatabaseError that is no OperationalError
+    not_sqlite = isinstance(exc.orig, sqlite3.DatabaseError) and not isinstance(
+        exc.orig, sqlite3.OperationalError
+    )
+    if on_file and not_sqlite:
+        return f"{database} is not an SQLite database (is [pool] journal the right file?)"
+    return str(exc.orig).strip().replace("\n", " ")
 
 
 def url_problem(url: str) -> str | None:

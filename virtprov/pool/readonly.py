@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from virtprov.errors import JournalError
-from virtprov.pool.journal import HEAD_REVISION, url_problem
+from virtprov.pool.journal import refusal, revision_problem, url_problem
 from virtprov.urls import redact_url
 
 
@@ -48,9 +48,11 @@ class ReadOnlyJournal:
             )
         try:
             self._check_schema()
-        except sa.exc.OperationalError as exc:
+        except sa.exc.DBAPIError as exc:
             self.engine.dispose()
-            raise JournalError(f"cannot open the journal {self.safe_url}: {exc.orig}") from None
+            raise JournalError(
+                f"cannot open the journal {self.safe_url}: {refusal(self.url, exc)}"
+            ) from None
         except JournalError:
             self.engine.dispose()
             raise
@@ -83,22 +85,7 @@ class ReadOnlyJournal:
             found = None
             if sa.inspect(conn).has_table("alembic_version"):
                 found = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-        if found == HEAD_REVISION:
-            return
-        if found is None:
-            raise JournalError(
-                f"the journal {self.safe_url} is empty: no pool has used it yet "
-                "(`virtprov journal upgrade` creates its tables)"
-            )
-        if found.isdigit() and int(found) > int(HEAD_REVISION):
-            raise JournalError(
-                f"the journal {self.safe_url} has schema {found}, newer than this virtprov "
-                f"knows ({HEAD_REVISION}): upgrade virtprov on this machine"
-            )
-        raise JournalError(
-            f"the journal {self.safe_url} has schema {found}, this virtprov needs "
-            f"{HEAD_REVISION}: run `virtprov journal upgrade`"
-        )
+        revision_problem(found, self.safe_url)
 
 
 def _sqlite_engine(url: sa.URL, safe_url: str) -> sa.Engine:
