@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 import attrs
 
 from virtprov.hostrequires import properties
-from virtprov.hostrequires.patterns import Like, Pattern, like
+from virtprov.hostrequires.patterns import Like, Pattern, fold, like
+from virtprov.hostrequires.quantities import span_holds
 from virtprov.hostrequires.units import format_bytes
 from virtprov.model import Flavor, GiB, ProviderInfo
 from virtprov.printable import excerpt
@@ -80,9 +81,13 @@ def like_pattern(value: str) -> Like:
 
 
 def compare_text(op: str, left: str, value: str, pattern: Pattern | None) -> bool:
+    """``op(left, value)`` on text, ignoring case as Beaker's database compares (every
+    operator: ``=``, ``!=``, the orderings; patterns ignore case themselves)."""
     if pattern is not None:
         return pattern.matches(left)
-    return _COMPARE[op](left, value)
+    if left == value:  # the usual case, without folding
+        return op in ("=", "<=", ">=")
+    return _COMPARE[op](fold(left), fold(value))
 
 
 def _quote(value: str) -> str:
@@ -189,6 +194,7 @@ class Candidates:
         "flavor_masks",
         "flavor_of",
         "flavors",
+        "folded_arch_masks",
         "index",
         "target",
         "unfit",
@@ -235,6 +241,11 @@ class Candidates:
         self.arch_masks: dict[str, int] = {}
         for position, arch in enumerate(arches):
             self.arch_masks[arch] = self.arch_masks.get(arch, 0) | (1 << position)
+        #: the same by the arch's case-folded name (arches compare ignoring case)
+        self.folded_arch_masks: dict[str, int] = {}
+        for arch, arch_mask in self.arch_masks.items():
+            folded = fold(arch)
+            self.folded_arch_masks[folded] = self.folded_arch_masks.get(folded, 0) | arch_mask
         # Rules applied after the filter, whatever the document says.
         self.unfit: dict[int, tuple[str, ...]] = {}
         eligible = self.all
@@ -265,7 +276,22 @@ class Candidates:
             self.declared_masks[key] = mask
         return mask
 
-    def size_mask(self, dim: str, op: str, value: int | Fraction) -> int:
+    def arch_mask(self, value: str) -> int:
+        """The candidates running arch ``value`` (ignoring case)."""
+        found = self.arch_masks.get(value)
+        return found if found is not None else self.folded_arch_masks.get(fold(value), 0)
+
+    def size_mask(
+        self, dim: str, op: str, value: int | Fraction, high: int | Fraction | None = None
+    ) -> int:
+        """The candidates whose ``dim`` meets ``op value`` (``value..high``: a span, as
+        :func:`~virtprov.hostrequires.quantities.span_holds` compares)."""
+        if high is not None and op not in (">=", "<"):
+            if op in ("<=", ">"):
+                value = high
+            else:
+                inside = self.size_mask(dim, ">=", value) & self.size_mask(dim, "<=", high)
+                return inside if op == "=" else self.all ^ inside
         values, prefix = self.index[dim]
         if op == ">=":
             return self.all ^ prefix[bisect_left(values, value)]
@@ -531,20 +557,24 @@ class ArchTest(NamedTuple):
 class SizeTest(NamedTuple):
     """``op(flavor.<dim>, value)`` for ``ram_mib``, ``vcpus`` or ``disk_bytes``.
 
-    ``value`` is a Fraction when a tmt size is not a whole number of the dimension's unit
-    (``memory: 8 GB`` is 7629.39... MiB): comparisons stay exact.
+    ``value`` is a Fraction when a size is not a whole number of the dimension's unit
+    (``memory: >= 8 GB`` is 7629.39... MiB): comparisons stay exact. ``high``, when not
+    None, makes the value the span ``value..high`` of a size written with a decimal unit
+    (``8 GB``: 7629.39... to 8192 MiB; see :func:`~virtprov.hostrequires.quantities.
+    span_holds`).
     """
 
     dim: str
     op: str
     value: int | Fraction
     loc: Where
+    high: int | Fraction | None = None
 
     def mask(self, c: Candidates) -> int:
-        return c.size_mask(self.dim, self.op, self.value)
+        return c.size_mask(self.dim, self.op, self.value, self.high)
 
     def holds(self, c: Candidates, i: int) -> bool:
-        return _COMPARE[self.op](c.values[self.dim][i], self.value)
+        return span_holds(self.op, c.values[self.dim][i], self.value, self.high)
 
     def explain(self, c: Candidates, i: int) -> list[str]:
         have = SIZE_DIMENSIONS[self.dim](c.values[self.dim][i])
@@ -560,9 +590,11 @@ class SizeTest(NamedTuple):
 class Unsatisfiable(NamedTuple):
     """A requirement on something a guest does not offer (default-deny).
 
-    ``feature`` names it independently of the front end (``cpu.flag``, ``host.device``,
-    ``system.vendor``...), with the requested ``op`` and ``value``: the place where a later
-    version lets flavors that *declare* the property (``Flavor.properties``) satisfy it.
+    ``feature`` names it independently of the front end (``hostname``, ``device``,
+    ``system.vendor-name``...; see :mod:`~virtprov.hostrequires.semantics`), with the
+    requested ``op`` and ``value``. Its negation (``!=``, ``!~``) is not one: a new VM is
+    not the system named, so the front ends compile that to a requirement every guest
+    meets (:func:`always`).
     """
 
     feature: str
