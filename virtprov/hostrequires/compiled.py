@@ -549,6 +549,8 @@ class ArchTest(NamedTuple):
         return YES if self._holds(arch) else NO
 
     def why_not(self, t: Target, arch: str) -> list[str]:
+        if any(self._holds(offered) for offered in t.arches):
+            return [f"{describe(self.loc)} not met by {arch}"]  # another arch meets it
         return [
             f"{describe(self.loc)} not met: this provider offers {', '.join(t.arches) or 'no arch'}"
         ]
@@ -692,6 +694,23 @@ def dedupe(reasons: Iterable[str]) -> tuple[str, ...]:
     return tuple(distinct)
 
 
+def across(guests: Iterable[tuple[str, list[str]]]) -> tuple[str, ...]:
+    """The reasons of a "no" for several guests (a flavor's, or a provider's: one per arch
+    it runs), given each guest's own: those true of every guest, which say why none can;
+    or, when no reason is, each guest's own, named by its arch. So a requirement one of
+    the guests meets is never given as the reason for all (``<arch value="x86_64"/>`` is
+    not "unmet" because an i386 guest would not meet it)."""
+    listed = [(arch, reasons) for arch, reasons in guests]
+    if not listed:
+        return ()
+    if len(listed) == 1:
+        return dedupe(listed[0][1])
+    common = [r for r in listed[0][1] if all(r in others for _, others in listed[1:])]
+    if common:
+        return dedupe(common)
+    return dedupe(f"as {arch}: {reason}" for arch, reasons in listed for reason in reasons)
+
+
 def masked_parts(root: Node, c: Candidates) -> tuple[tuple[Node, int], ...]:
     """The requirements of an ``<and>`` root (through lone nested ``<and>``s), each with
     the candidates satisfying it: the question explaining each flavor asks of every one
@@ -725,12 +744,14 @@ def explain_flavor(
             reason for child, mask in parts if not mask >> i & 1 for reason in child.explain(c, i)
         )
 
-    reasons = dedupe(
-        reason
-        for i in c.candidates_of(number)
-        if not (root.holds(c, i) if matched is None else matched >> i & 1)
-        for reason in explain(i)
-    )
+    candidates = c.candidates_of(number)
+    if matched is None:
+        met = any(root.holds(c, i) for i in candidates)
+    else:
+        met = any(matched >> i & 1 for i in candidates)
+    if met:  # the document is met (as one of its arches): only the fixed rules removed it
+        return c.unfit.get(number, ())
+    reasons = across((c.arches[i], list(explain(i))) for i in candidates)
     return reasons + c.unfit.get(number, ())
 
 
@@ -752,6 +773,7 @@ __all__ = [
     "Target",
     "TargetTest",
     "Unsatisfiable",
+    "across",
     "always",
     "explain_flavor",
     "like_pattern",
