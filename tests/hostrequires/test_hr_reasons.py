@@ -44,9 +44,7 @@ def test_an_arch_no_guest_runs_is_the_reason() -> None:
 
 def test_when_each_guest_fails_differently_each_is_named_by_its_arch() -> None:
     # one guest cannot be both: neither requirement alone is the reason
-    hr = parse(
-        '<hostRequires><and><arch value="x86_64"/><arch value="i386"/></and></hostRequires>'
-    )
+    hr = parse('<hostRequires><and><arch value="x86_64"/><arch value="i386"/></and></hostRequires>')
     assert hr.virtualisable(TARGET).reasons == (
         'as x86_64: <arch value="i386"> (line 1) not met by x86_64',
         'as i386: <arch value="x86_64"> (line 1) not met by i386',
@@ -55,8 +53,7 @@ def test_when_each_guest_fails_differently_each_is_named_by_its_arch() -> None:
 
 def test_a_flavor_is_removed_for_what_none_of_its_guests_meets() -> None:
     hr = parse(
-        '<hostRequires>\n<arch value="x86_64"/>\n<memory op="&gt;=" value="4096"/>\n'
-        "</hostRequires>"
+        '<hostRequires>\n<arch value="x86_64"/>\n<memory op="&gt;=" value="4096"/>\n</hostRequires>'
     )
     removed = {r.flavor.name: r.reasons for r in hr.match(FLAVORS, TARGET).removed}
     # m1.small runs x86_64 too: only the memory removed it
@@ -129,7 +126,9 @@ def nova(tmp_path: Path) -> str:
 
 
 def test_with_an_answer_only_the_flavors_passed_over_are_explained(nova: str) -> None:
-    doc = '<hostRequires>\n<arch value="x86_64"/>\n<memory op="&lt;=" value="8192"/>\n</hostRequires>'
+    doc = (
+        '<hostRequires>\n<arch value="x86_64"/>\n<memory op="&lt;=" value="8192"/>\n</hostRequires>'
+    )
     code, out = run("-", "--flavors", nova, "--arch", "x86_64", "--arch", "aarch64", stdin=doc)
     assert code == 0
     # m1.xlarge (dearer than the choice) and the aarch64 guests are not reasons
@@ -183,6 +182,7 @@ def test_a_flavor_of_another_arch_is_not_passed_over() -> None:
     match = parse(
         '<hostRequires><arch value="x86_64"/><memory op="&gt;=" value="2048"/></hostRequires>'
     ).match(flavors, target)
-    assert match.chosen is not None and match.chosen.name == "m1.medium"
+    assert match.chosen is not None
+    assert match.chosen.name == "m1.medium"
     assert [r.flavor.name for r in match.removed] == ["m1.small", "a1.small"]
     assert [r.flavor.name for r in match.passed_over] == ["m1.small"]

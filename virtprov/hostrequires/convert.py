@@ -92,19 +92,17 @@ class _Writer:
     def note(self, req: Requirement | Group, why: str) -> None:
         self.notes.append(f"{req.loc}: {why}")
 
-    def children(self, group: Group, parent: etree._Element) -> None:
-        """Write ``group``'s requirements into ``parent`` (an ``and`` of them)."""
-        for child in group.children:
-            written = self.item(child)
-            if isinstance(written, etree._Element):
-                parent.append(written)
-
     def item(self, item: Requirement | Group) -> _Written:
         if isinstance(item, Requirement):
             return self.requirement(item)
         if not item.any:
             element = etree.Element("and")
-            self.children(item, element)
+            for child in item.children:
+                written = self.item(child)
+                if isinstance(written, etree._Element):
+                    element.append(written)
+            if item.children and not len(element):
+                return _DROPPED  # all of it left out: any system meets it
             return element
         branches = [self.item(child) for child in item.children]
         if any(branch is _DROPPED for branch in branches):
@@ -136,7 +134,8 @@ class _Writer:
             element = f"<{tag}>" if attribute == "value" else f"<{tag} {attribute}>"
             name = _INDEX.sub("[N]", req.key)
             caveat = caveat.format(absent=_ABSENT.format(element=element, name=name))
-            form = S.XmlForm(feature, S.TEXT)
+            # the element's own form: what Beaker's server implements on it
+            form = S.OTHER_KEY_VALUE if tag.startswith("key_value[") else S.XML[level][tag]
         else:
             self.note(req, "Beaker has no equivalent; left out")
             return _DROPPED
@@ -146,8 +145,8 @@ class _Writer:
         written = self.leaf(req, form, tag, attribute)
         if isinstance(written, _Dropped):
             return written
-        if key:
-            _set_key(written, key)
+        if key:  # the <key_value>, maybe inside a <not>
+            _set_key(next(written.iter("key_value")), key)
         if caveat:
             self.note(req, caveat)
         return _nest(_CONTAINERS[level], written)
@@ -222,8 +221,7 @@ class _Writer:
             bounds = [("!=", low.numerator)]
         elif op in ("=", "!="):
             first, last = math.ceil(low), math.floor(high)
-            if first > last:
-                self.note(req, f"no whole number of {_unit(tag)} is {req.op} {float(low)}")
+            if first > last:  # no whole size is it (7629.5 MiB): none is =, every one !=
                 return etree.Element("and") if op == "!=" else _no_size(tag)
             if op == "=":
                 bounds = [(">=", first), ("<=", last)]
@@ -300,10 +298,6 @@ def _set_key(element: etree._Element, key: str) -> None:
 
 def _op(op: str) -> str:
     return "==" if op == "=" else op
-
-
-def _unit(tag: str) -> str:
-    return "MiB" if tag == "memory" else "bytes"
 
 
 def _leaf(tag: str, op: str, value: str, attribute: str = "value") -> etree._Element:
