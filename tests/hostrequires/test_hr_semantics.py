@@ -423,23 +423,17 @@ def test_a_decimal_size_is_the_span_to_its_binary_namesake(
     xml_op = op.replace("<", "&lt;").replace(">", "&gt;")
     assert names(parse(f'<hostRequires><disk><size op="{xml_op}" value="500" units="GB"/>'
                        "</disk></hostRequires>")) == disk  # fmt: skip
+    # a binary unit, or none, is exact
+    assert names(parse_tmt({"memory": f"{op} 8 GiB"})) == names(parse_tmt({"memory": f"{op} 8192"}))
+    exact = names(parse(f'<hostRequires><disk><size op="{xml_op}" value="500" units="GiB"/>'
+                        "</disk></hostRequires>"))  # fmt: skip
+    assert exact == names(parse_tmt({"disk": [{"size": f"{op} 500 GiB"}]}))
     # and the conversion says the same to virtprov (and, with whole numbers, to Beaker)
     for document in ({"memory": f"{op} 8 GB"}, {"disk": [{"size": f"{op} 500 GB"}]}):
         conversion = to_hostrequires(read_tmt(document))
         assert conversion.lossless
         assert names(parse(conversion.xml)) == names(parse_tmt(document))
         assert not re.search(r'units="', conversion.xml)
-
-
-def test_a_binary_unit_or_none_is_exact() -> None:
-    def names(hr: Any) -> list[str]:
-        return [f.name for f in hr.match(SIZED, SIZED_TARGET).flavors]
-
-    assert names(parse_tmt({"memory": "8 GiB"})) == ["8192"]
-    assert names(parse_tmt({"memory": "7630"})) == ["7630"]
-    assert names(parse('<hostRequires><memory value="8192"/></hostRequires>')) == ["8192"]
-    assert names(parse('<hostRequires><disk><size value="500" units="GiB"/></disk>'
-                       "</hostRequires>")) == ["8192"]  # fmt: skip
 
 
 _SAMPLES = {
