@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 #: Three-valued answers of :meth:`Node.tri`.
 NO, DEPENDS, YES = 0, 1, 2
 
+#: Arch names a flavor set remembers the candidates of (real documents name a few).
+_REMEMBERED_ARCHES = 256
+
 #: Flavors whose root disk is smaller cannot hold an installed system (Beaker's rule).
 MIN_ROOT_DISK_BYTES = 10 * GiB
 
@@ -87,6 +90,8 @@ def compare_text(op: str, left: str, value: str, pattern: Pattern | None) -> boo
         return pattern.matches(left)
     if left == value:  # the usual case, without folding
         return op in ("=", "<=", ">=")
+    if len(left) != len(value) and op in ("=", "!="):  # folding keeps the length
+        return op == "!="
     return _COMPARE[op](fold(left), fold(value))
 
 
@@ -185,6 +190,7 @@ class Candidates:
 
     __slots__ = (
         "all",
+        "arch_lookup",
         "arch_masks",
         "arches",
         "declared",
@@ -243,6 +249,8 @@ class Candidates:
             self.arch_masks[arch] = self.arch_masks.get(arch, 0) | (1 << position)
         #: the same by the arch's case-folded name (arches compare ignoring case)
         self.folded_arch_masks: dict[str, int] = {}
+        #: arch_mask's answers (a few arch names recur in every document)
+        self.arch_lookup: dict[str, int] = dict(self.arch_masks)
         for arch, arch_mask in self.arch_masks.items():
             folded = fold(arch)
             self.folded_arch_masks[folded] = self.folded_arch_masks.get(folded, 0) | arch_mask
@@ -278,8 +286,12 @@ class Candidates:
 
     def arch_mask(self, value: str) -> int:
         """The candidates running arch ``value`` (ignoring case)."""
-        found = self.arch_masks.get(value)
-        return found if found is not None else self.folded_arch_masks.get(fold(value), 0)
+        found = self.arch_lookup.get(value)
+        if found is None:
+            found = self.folded_arch_masks.get(fold(value), 0)
+            if len(self.arch_lookup) < _REMEMBERED_ARCHES:  # bounded: names are the user's
+                self.arch_lookup[value] = found
+        return found
 
     def size_mask(
         self, dim: str, op: str, value: int | Fraction, high: int | Fraction | None = None

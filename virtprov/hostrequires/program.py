@@ -149,16 +149,17 @@ def declared_names(node: Program) -> frozenset[str]:
 
 
 def compare(op: int, left: str, value: str, pattern: Any) -> bool:
-    """Text compared ignoring case, as :func:`~virtprov.hostrequires.compiled.compare_text`."""
+    """Text compared ignoring case, as :func:`~virtprov.hostrequires.compiled.compare_text`.
+
+    Case-folding keeps the length (one character for one), so texts of two lengths are
+    never equal: most answers need no folding."""
+    if op == EQ:
+        return left == value or (len(left) == len(value) and fold(left) == fold(value))
+    if op == NE:
+        return left != value and (len(left) != len(value) or fold(left) != fold(value))
     if op in (LIKE, MATCH):
         return bool(pattern.matches(left))
-    if left == value:  # the usual case, without folding
-        return op in (EQ, LE, GE)
     left, value = fold(left), fold(value)
-    if op == EQ:
-        return left == value
-    if op == NE:
-        return left != value
     if op == LT:
         return left < value
     if op == LE:
@@ -228,7 +229,8 @@ def mask(node: Program, c: Candidates) -> int:
     if kind == ARCH:
         _, _, op, value, pattern = node
         if op == EQ:
-            return c.arch_mask(value)
+            found = c.arch_lookup.get(value)
+            return c.arch_mask(value) if found is None else found
         result = 0
         for arch, arch_mask in c.arch_masks.items():
             if compare(op, arch, value, pattern):
