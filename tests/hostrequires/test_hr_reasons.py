@@ -185,3 +185,20 @@ def test_a_flavor_of_another_arch_is_not_passed_over() -> None:
     assert match.chosen.name == "m1.medium"
     assert [r.flavor.name for r in match.removed] == ["m1.small", "a1.small"]
     assert [r.flavor.name for r in match.passed_over] == ["m1.small"]
+
+
+def test_reasons_left_out_are_never_the_only_reason() -> None:
+    # each guest fails eleven requirements, none the other's: ten each, then the mark
+    body = "\n".join(['<arch value="i386"/>\n<arch value="x86_64"/>'] * 11)
+    hr = parse(f"<hostRequires>\n{body}\n</hostRequires>")
+    reasons = hr.virtualisable(TARGET).reasons
+    assert reasons != ("(further reasons left out)",)
+    assert reasons[0] == 'as x86_64: <arch value="i386"> (line 2) not met by x86_64'
+    small = next(r for r in hr.match(FLAVORS, TARGET).removed if r.flavor.name == "m1.small")
+    assert small.reasons[0] == reasons[0]
+    # with reasons common to every guest, the mark follows them when more were left out
+    sizes = "".join(f'<memory op="&gt;" value="{10**6 + n}"/>' for n in range(11))
+    many = parse(f"<hostRequires>{sizes}</hostRequires>").match(FLAVORS, TARGET).removed
+    small = next(r for r in many if r.flavor.name == "m1.small")
+    assert small.reasons[-1] == "(further reasons left out)"
+    assert len(small.reasons) == 11

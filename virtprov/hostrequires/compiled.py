@@ -717,9 +717,12 @@ def across(guests: Iterable[tuple[str, list[str]]]) -> tuple[str, ...]:
         return ()
     if len(listed) == 1:
         return dedupe(listed[0][1])
-    common = [r for r in listed[0][1] if all(r in others for _, others in listed[1:])]
+    common = [
+        r for r in listed[0][1] if r != LEFT_OUT and all(r in others for _, others in listed[1:])
+    ]
     if common:
-        return dedupe(common)
+        cut = any(LEFT_OUT in reasons for _, reasons in listed)  # some were never computed
+        return dedupe([*common, LEFT_OUT] if cut else common)
     return dedupe(f"as {arch}: {reason}" for arch, reasons in listed for reason in reasons)
 
 
