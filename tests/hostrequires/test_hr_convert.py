@@ -300,6 +300,7 @@ EXACT = [{"memory": f"{op} 8 GB"} for op in ("=", "!=", "<", "<=", ">", ">=")] +
     {"cpu": {"frequency": ">= 2.05 GHz"}},
     {"cpu": {"hyper-threading": True}},
     {"cpu": {"model-name": "~ intel.*gold"}},
+    {"cpu": {"vendor-name": "!~ ^genuineintel$"}},  # a plain text: !=
     {"cpu": {"vendor-name": "!= authenticamd"}},
     {"system": {"numa-nodes": ">= 2"}},
     {"tpm": {"version": ">= 1.2"}},

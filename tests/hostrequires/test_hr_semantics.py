@@ -357,7 +357,8 @@ def test_the_cases_of_the_issue_in_both_languages(
         ({"virtualization": {"hypervisor": "kvm"}}, '<hypervisor op="==" value="kvm"/>'),
         ({"virtualization": {"hypervisor": "~ ^kvm$"}}, '<hypervisor op="==" value="kvm"/>'),
         ({"system": {"type": "!= Machine"}}, '<not>\n      <type op="==" value="Machine"/>'),
-        ({"arch": "!~ ^i386$"}, '<not>\n      <arch op="==" value="i386"/>'),
+        ({"arch": "!~ ^i386$"}, '<arch op="!=" value="i386"/>'),
+        ({"system": {"type": "!~ ^Prototype$"}}, '<not>\n      <type op="==" value="Prototype"/>'),
     ],
 )
 def test_convert_writes_no_operator_the_element_ignores_or_fails_on(

@@ -168,23 +168,25 @@ class _Writer:
                 self.note(req, f"Beaker's server ignores a value of 0 on <{tag}>")
         negate = False
         if op in ("~", "!~"):
-            negate, op = op == "!~", "like"
+            negated = op == "!~"
             literal = _literal(req.raw)
-            if literal is not None:  # anchored, no wildcard: equality says it
-                op, value = "=", literal
+            if literal is not None:  # anchored, no wildcard: (in)equality says it
+                op, value = "!=" if negated else "=", literal
+            elif "like" not in (form.beaker_ops or ()):
+                self.note(req, f"Beaker's <{tag}> takes no pattern; left out")
+                return _DROPPED
             else:
-                value = _like(req.raw) or ""
-                if "like" not in (form.beaker_ops or ()):
-                    self.note(req, f"Beaker's <{tag}> takes no pattern; left out")
-                    return _DROPPED
+                op, value, negate = "like", _like(req.raw) or "", negated
                 if not value:
                     value = req.raw.replace(".*", "%").replace(".+", "%")  # tmt's own
                     self.note(req, f"the regular expression is approximated as LIKE {value!r}")
-            if negate and req.spec.kind == S.DECLARED:
-                self.note(req, _NEGATED_DECLARED.format(name=req.key))
-        elif form.beaker_ops is None:  # Beaker ignores op here: = only
+                if negate and req.spec.kind == S.DECLARED:
+                    self.note(req, _NEGATED_DECLARED.format(name=req.key))
+        if op == "like":
+            pass
+        elif form.beaker_ops is None and op in ("=", "!="):  # Beaker reads = whatever op says
             negate, op = op == "!=", "="
-        elif op not in form.beaker_ops:
+        elif op not in (form.beaker_ops or ()):
             self.note(req, f"Beaker's <{tag}> does not implement op {op!r}; left out")
             return _DROPPED
         element = _leaf(tag, _op(op), value, attribute)
