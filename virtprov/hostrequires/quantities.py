@@ -85,6 +85,7 @@ class Span(NamedTuple):
     high: Fraction | None = None
 
 
+@functools.lru_cache(maxsize=1024)  # documents repeat their sizes; a Span is immutable
 def span(text: str, default_unit: str) -> Span:
     """A size requirement's value in bytes: ``8 GB`` is the span from 8 * 1000**3 (tmt's
     unit, pint's) to 8 * 1024**3 bytes (what is sold as 8 GB of RAM, and what a cloud's
@@ -94,14 +95,15 @@ def span(text: str, default_unit: str) -> Span:
     gives them); ``ValueError`` as :func:`quantity`.
     """
     number, unit = _number_and_unit(text, default_unit)
-    factor = Fraction(1) if unit == "byte" else _factor(unit, "byte")
-    low = number * factor
-    power = _DECIMAL_POWERS.get(factor)
-    return Span(low, None if power is None else number * 1024**power)
+    if unit == "byte":
+        return Span(number)
+    factor = _factor(unit, "byte")
+    power = _DECIMAL_POWERS.get(factor.numerator) if factor.denominator == 1 else None
+    return Span(number * factor, None if power is None else number * 1024**power)
 
 
 #: 1000**k bytes -> k: the decimal units, whose binary namesake is 1024**k bytes.
-_DECIMAL_POWERS = {Fraction(1000**power): power for power in range(1, 7)}
+_DECIMAL_POWERS = {1000**power: power for power in range(1, 7)}
 
 
 def span_holds(op: str, have: Any, low: Any, high: Any) -> bool:
