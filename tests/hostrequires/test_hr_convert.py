@@ -431,3 +431,12 @@ def test_a_duplicated_key_is_a_warning_of_convert_too() -> None:
     )
     assert code == 0
     assert "virtprov: warning: line 3: key 'system' is given twice" in err
+
+
+def test_a_phase_name_reaches_the_terminal_escaped_and_the_comment_whole() -> None:
+    plan = 'provision:\n  - name: "a--b\\u202e"\n    hardware:\n      memory: 1 GiB\n'
+    code, xml, _ = run(convert, "-", "--to", "hostrequires", stdin=plan)
+    assert code == 0
+    assert "\u202e" not in xml
+    assert xml.splitlines()[0] == "<!-- provision phase a- -b\\u202e -->"
+    etree.fromstring(xml.encode())  # the comment does not end early

@@ -122,7 +122,8 @@ def command(
             conversion = attrs.evolve(
                 conversion, notes=tuple(f"{label}: {note}" for note in conversion.notes)
             )
-            click.echo(f"<!-- provision {comment_text(label)} -->")
+            # the name is the user's: nothing a terminal acts on, no "--"
+            click.echo(f"<!-- provision {printable(comment_text(label))} -->")
     click.echo(conversion.xml, nl=False)
     for warning in conversion.warnings:
         click.echo(printable(f"virtprov: warning: {warning}"), err=True)
