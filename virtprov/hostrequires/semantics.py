@@ -3,8 +3,11 @@
 A *feature* is one requirement a recipe can make (``memory``, ``arch``, ``hostname``,
 ``cpu.flag``...), named by tmt's key path where tmt has the key, else by Beaker's element
 (``device``, ``system.owner``). The table says, once, what a virtual machine offers for
-it (:data:`KINDS`), how its value is read (:data:`UNITS`), and where each language writes
-it: :data:`XML` (``<hostRequires/>``, per level) and :data:`TMT` (``hardware:`` keys).
+it (its kind: :data:`SIZE`, :data:`ARCH`, :data:`TARGET`, :data:`DECLARED`,
+:data:`NEVER`...) and its unit (:data:`FEATURES`), and where each language writes it, how
+the value is read there and with which operators: :data:`XML` (``<hostRequires/>``, per
+level, with the operators Beaker's server implements) and :data:`TMT` (``hardware:``
+keys).
 ``elements.py`` (the XML reader's vocabulary), ``tmt.py`` (tmt's keys) and ``convert.py``
 (tmt to XML) are built from it, so the two readers cannot give one requirement two
 meanings, and the reference pages are checked against it
@@ -23,7 +26,7 @@ Rules that hold for every feature of a kind (the reference pages spell them out)
   may declare (:data:`DECLARED`) keeps Beaker's default-deny: ``!=`` is met by a flavor
   declaring another value, ``<not>`` by every flavor not meeting what it excludes (one
   that declares nothing included).
-* **Sizes written with a decimal unit** (kB, MB, GB, TB) name what is sold under that
+* **Sizes written with a decimal unit** (kB, MB, GB, TB...) name what is sold under that
   name: ``8 GB`` of RAM is any amount from 8,000,000,000 bytes (what tmt's units say) to
   8 GiB (what an "8 GB" flavor has). ``=`` is met within that span, ``!=`` outside it,
   ``<``/``>=`` compare with its low end and ``<=``/``>`` with its high end
