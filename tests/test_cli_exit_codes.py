@@ -78,7 +78,9 @@ def test_bad_usage_is_one_line_with_status_2(cli_env: dict[str, str], args: list
     assert "--help" in lines[0]
 
 
-def test_ctrl_c_during_provision_is_130_and_leaves_no_guest(tmp_path: Path) -> None:
+def test_ctrl_c_during_provision_is_130_and_leaves_no_guest(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
     state = tmp_path / "cloud.sqlite"
     config = tmp_path / "virtprov.toml"
     config.write_text(
@@ -87,6 +89,7 @@ def test_ctrl_c_during_provision_is_130_and_leaves_no_guest(tmp_path: Path) -> N
     )
     process = subprocess.Popen(
         [*VIRTPROV, "--config", str(config), "provision", "--poll-interval", "0.05"],
+        env=cli_env,  # its CLI journal in the test's state directory, not the user's
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
