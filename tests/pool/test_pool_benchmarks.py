@@ -1,8 +1,9 @@
 """The pool's benchmarks, soak and multi-launcher run, shortened (``--quick``).
 
 Timings are not asserted (the machine is shared); the soak's correctness figures are:
-a definite outcome for every recipe, none twice, nothing leaked, every launcher thread
-alive, the journal outage noticed and survived, no orphan left, no owned guest lost.
+a definite outcome for every recipe, none twice, no guest, network or port leaked, every
+launcher thread alive, the journal outage noticed and survived, no orphan left, no owned
+guest lost.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def test_quick_soak_leaves_nothing_behind() -> None:
         "lost": 0,
         "doubled": 0,
         "leaked": 0,
+        "leaked_resources": 0,
         "undecided": 0,
         "threads_dead": 0,
         "orphans_left": 0,
