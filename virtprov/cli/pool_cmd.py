@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from virtprov.cli import one_line
 from virtprov.cli.operators import prune
 from virtprov.cli.runtime import (
     Runtime,
@@ -180,7 +181,7 @@ def sweep(runtime: Runtime, dry_run: bool, owned_file: Path | None, as_json: boo
         f"resources, {len(resources)} without their guest, "
         f"{sum(o.deleted for o in resources)} deleted" + (" (dry run)" if dry_run else "")
     )
-    for error in errors:
-        click.echo(f"virtprov: {error}", err=True)
+    for error in errors:  # a cloud's or an SDK's words: one line, escaped
+        click.echo(f"virtprov: {one_line(error)}", err=True)
     if errors:
         raise SystemExit(1)

@@ -26,10 +26,11 @@ from collections.abc import Mapping
 import attrs
 import sqlalchemy as sa
 
-from virtprov.errors import GuestNotFound, ProviderError
+from virtprov.errors import GuestNotFound, JournalError
 from virtprov.pool.events import EventBus
 from virtprov.pool.journal import GuestRow, Journal, _pid_alive
 from virtprov.pool.schema import guests, launch_is_live, launchers, launches, outcome_waits
+from virtprov.pool.sweeper import failed
 from virtprov.provider import Provider
 
 log = logging.getLogger("virtprov.pool")
@@ -140,7 +141,9 @@ def destroy_abandoned(
 
     A guest whose create was cut short has no id in the journal: it is found by its name
     among the provider's guests that the journal does not know. Returns the problems
-    met; a guest that could not be destroyed stays doomed for the next launcher or sweep.
+    met (``"<provider>: <what>: <error>"``, as a sweep reports them; whatever the
+    provider raised, logged as :func:`~virtprov.pool.sweeper.failed` logs it); a guest
+    that could not be destroyed stays doomed for the next launcher.
     """
     problems: list[str] = []
     for item in abandoned:
@@ -149,6 +152,7 @@ def destroy_abandoned(
             provider = providers.get(row.provider)
             if provider is None:
                 problems.append(f"{row.provider}: not configured, {row.name} left doomed")
+                log.warning("sweep: %s", problems[-1])
                 continue
             try:
                 for guest_id in _ids_of(journal, provider, row):
@@ -161,8 +165,10 @@ def destroy_abandoned(
                     )
             except GuestNotFound:
                 pass
-            except ProviderError as exc:
-                problems.append(f"{row.provider}: destroying {row.name}: {exc.message}")
+            except (JournalError, sa.exc.SQLAlchemyError):
+                raise  # not the provider's: the sweep cannot go on without its journal
+            except Exception as exc:  # whatever a provider raises: this guest's problem
+                failed(problems, row.provider, f"destroying {row.name}", exc)
                 continue
             journal.update_guest(row.id, state="gone")
     return problems

@@ -258,13 +258,15 @@ class Pool:
 
         ``owned``: the guest ids or recipe ids the scheduler still owns; ``None`` trusts
         the journal alone. Attended launches (tmt's) whose submitter died are abandoned
-        first and their guests destroyed (:mod:`virtprov.pool.abandon`).
+        first and their guests destroyed (:mod:`virtprov.pool.abandon`). Whatever a
+        provider raises is in the report's ``errors``, never raised; only the journal's
+        errors are.
         """
+        problems: list[str] = []
         if not dry_run:
             abandoned = abandon_orphaned(self.journal, self.events)
-            for problem in destroy_abandoned(self.journal, self._reporting, self.events, abandoned):
-                log.warning("sweep: %s", problem)
-        return sweep(
+            problems = destroy_abandoned(self.journal, self._reporting, self.events, abandoned)
+        report = sweep(
             pool=self.settings.name,
             prefix=self.defaults.guest_name_prefix,
             providers=self._reporting,
@@ -274,6 +276,8 @@ class Pool:
             sightings=self.settings.sightings,
             dry_run=dry_run,
         )
+        # what an abandoned guest's destroy met is this sweep's error too
+        return attrs.evolve(report, errors=(*problems, *report.errors)) if problems else report
 
     def enable(self, provider: str) -> None:
         """Re-enable a provider disabled after a permanent error."""
