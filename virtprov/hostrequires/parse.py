@@ -655,11 +655,13 @@ def compile_element(
     max_depth: int = MAX_DEPTH,
     max_elements: int = MAX_ELEMENTS,
     long_values: bool = True,
+    many_elements: bool = True,
 ) -> HostRequires:
     """Compile an already parsed ``<hostRequires>`` element (its tag does not matter).
 
-    ``long_values=False`` skips looking for attribute values over MAX_VALUE_LENGTH (for a
-    document too short to hold one).
+    ``long_values=False`` skips looking for attribute values over MAX_VALUE_LENGTH, and
+    ``many_elements=False`` counting elements against ``max_elements`` (each for a
+    document too short to hold one, or that many).
     """
     if native is not None:
         # None: force=, or a document that warns, fails or is unusual: Python compiles it
@@ -673,7 +675,7 @@ def compile_element(
     if force:
         warnings = (f"{describe(el)}: force= is set, so the other requirements are ignored",)
         return HostRequires(AllOf((), el), el, force, warnings if len(el) else ())
-    compiler = _Compiler(max_depth, max_elements, long_values=long_values)
+    compiler = _Compiler(max_depth, max_elements, many_elements, long_values)
     program = compiler.walk(el, "host", 1, P.AND)
     return HostRequires.compiled(
         el,
@@ -697,14 +699,25 @@ def parse(
     """
     root = load_xml(text, max_bytes=max_bytes)
     return compile_element(
-        root, max_depth=max_depth, max_elements=max_elements, long_values=_may_hold_long(text)
+        root,
+        max_depth=max_depth,
+        max_elements=max_elements,
+        long_values=_longer_than(text, MAX_VALUE_LENGTH),
+        many_elements=_longer_than(text, _MIN_ELEMENT_LENGTH * max_elements),
     )
 
 
-def _may_hold_long(text: object) -> bool:
-    """Whether a document may hold a value over MAX_VALUE_LENGTH (most are far shorter)."""
+#: The fewest characters an element takes (``<a/>``): a document of ``n`` characters holds
+#: fewer than ``n / 4`` elements below its root.
+_MIN_ELEMENT_LENGTH = 4
+
+
+def _longer_than(text: object, length: int) -> bool:
+    """Whether a document may be longer than ``length`` (bytes or characters): whether it
+    may hold a value over MAX_VALUE_LENGTH, or more elements than the cap (most are far
+    shorter, and the walk then checks neither)."""
     if text.__class__ is bytes or text.__class__ is str:
-        return len(text) > MAX_VALUE_LENGTH
+        return len(text) > length
     return True
 
 
@@ -743,4 +756,8 @@ def parse_any(
     root = load_xml(text, max_bytes=max_bytes)
     if root.tag in JOB_TAGS:
         return _recipes(root)
-    return compile_element(root, long_values=_may_hold_long(text))
+    return compile_element(
+        root,
+        long_values=_longer_than(text, MAX_VALUE_LENGTH),
+        many_elements=_longer_than(text, _MIN_ELEMENT_LENGTH * MAX_ELEMENTS),
+    )
