@@ -698,12 +698,13 @@ def parse(
     problem for malformed, hostile or meaningless input; never anything else.
     """
     root = load_xml(text, max_bytes=max_bytes)
+    length = _length(text)
     return compile_element(
         root,
         max_depth=max_depth,
         max_elements=max_elements,
-        long_values=_longer_than(text, MAX_VALUE_LENGTH),
-        many_elements=_longer_than(text, _MIN_ELEMENT_LENGTH * max_elements),
+        long_values=length > MAX_VALUE_LENGTH,
+        many_elements=length > _MIN_ELEMENT_LENGTH * max_elements,
     )
 
 
@@ -712,13 +713,13 @@ def parse(
 _MIN_ELEMENT_LENGTH = 4
 
 
-def _longer_than(text: object, length: int) -> bool:
-    """Whether a document may be longer than ``length`` (bytes or characters): whether it
-    may hold a value over MAX_VALUE_LENGTH, or more elements than the cap (most are far
-    shorter, and the walk then checks neither)."""
+def _length(text: object) -> int:
+    """A document's length in bytes or characters, as large as can be when not known at
+    once. Most documents are too short to hold a value over MAX_VALUE_LENGTH, or more
+    elements than the cap: the walk then looks for neither."""
     if text.__class__ is bytes or text.__class__ is str:
-        return len(text) > length
-    return True
+        return len(text)
+    return sys.maxsize
 
 
 def _recipes(root: etree._Element) -> tuple[RecipeRequires, ...]:
@@ -756,8 +757,9 @@ def parse_any(
     root = load_xml(text, max_bytes=max_bytes)
     if root.tag in JOB_TAGS:
         return _recipes(root)
+    length = _length(text)
     return compile_element(
         root,
-        long_values=_longer_than(text, MAX_VALUE_LENGTH),
-        many_elements=_longer_than(text, _MIN_ELEMENT_LENGTH * MAX_ELEMENTS),
+        long_values=length > MAX_VALUE_LENGTH,
+        many_elements=length > _MIN_ELEMENT_LENGTH * MAX_ELEMENTS,
     )
