@@ -1,6 +1,12 @@
-"""Flavors and lab shared by the hostRequires tests."""
+"""Flavors, lab, tmt's examples and document strategies shared by the hostRequires tests."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import strategies as st
 
 from virtprov.model import Flavor, GiB
 
@@ -17,3 +23,28 @@ FLAVORS = (
     Flavor("6", "bfv.large", vcpus=4, ram_mib=8192, disk_bytes=0),
 )
 ALL_OK = ["m1.small", "m1.medium", "m1.large", "m1.xlarge"]
+
+#: tmt's own examples (spec/hardware/*.fmf, see data/tmt_spec_examples.yaml), and the
+#: presets they import.
+EXAMPLES: list[dict[str, str]] = yaml.safe_load(
+    (Path(__file__).parent / "data" / "tmt_spec_examples.yaml").read_text(encoding="utf-8")
+)["examples"]
+PRESETS = {
+    "AMD__ROME": {"cpu": {"family": 23, "model": 49}},
+    "BIG_MEMORY": {"memory": ">= 64 GB"},
+}
+
+
+def and_or(
+    leaf: st.SearchStrategy[dict[str, Any]], *, max_leaves: int
+) -> st.SearchStrategy[dict[str, Any]]:
+    """tmt ``hardware:`` documents: ``leaf`` requirements under nested ``and``/``or``."""
+    return st.recursive(
+        leaf,
+        lambda inner: st.builds(
+            lambda kind, items: {kind: items},
+            st.sampled_from(["and", "or"]),
+            st.lists(inner, min_size=1, max_size=3),
+        ),
+        max_leaves=max_leaves,
+    )

@@ -6,21 +6,28 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "eligibility.py"
 
 
-def test_quick_benchmark_prints_its_figures(front_end: str) -> None:
+def run_quick(script: Path, *, timeout: float) -> tuple[dict[str, Any], str]:
+    """The figures (its last line, JSON) and the whole output of ``script --quick``."""
     done = subprocess.run(
-        [sys.executable, str(BENCHMARK), "--quick"],
+        [sys.executable, str(script), "--quick"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=True,
     )
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures, done.stdout
+
+
+def test_quick_benchmark_prints_its_figures(front_end: str) -> None:
+    figures, _ = run_quick(BENCHMARK, timeout=120)
     assert set(figures) == {
         "ratio_vs_lxml",
         "front_end",
@@ -64,17 +71,10 @@ def test_quick_hostile_benchmark_decides_everything(front_end: str) -> None:
     recipe submitted to the pool is decided with its reason (timings are not asserted)."""
     if front_end != "compiled":
         pytest.skip("one run is enough: the benchmark forks a process per input")
-    done = subprocess.run(
-        [sys.executable, str(HOSTILE), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    figures, output = run_quick(HOSTILE, timeout=300)
     assert figures["inputs"] >= 40
     assert figures["errors"] == 0
     assert figures["hostile_decided"] is True
     assert figures["hostile_recipes"] == 4
     assert figures["peak_mb"] > 0
-    assert "ERROR" not in done.stdout
+    assert "ERROR" not in output

@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from tests.hostrequires.hrdata import LAB
+from tests.hostrequires.hrdata import EXAMPLES, LAB, PRESETS, and_or
 from virtprov.cli.check import command as check
 from virtprov.cli.convert import command as convert
 from virtprov.hostrequires import Target, parse, parse_any, prepare
@@ -31,14 +29,6 @@ from virtprov.hostrequires import semantics as S
 from virtprov.hostrequires.convert import to_hostrequires
 from virtprov.hostrequires.tmt import KEYS, compile_document, read_tmt, tmt_phases
 from virtprov.model import Flavor, GiB, ProviderInfo
-
-EXAMPLES = yaml.safe_load(
-    (Path(__file__).parent / "data" / "tmt_spec_examples.yaml").read_text(encoding="utf-8")
-)["examples"]
-PRESETS = {
-    "AMD__ROME": {"cpu": {"family": 23, "model": 49}},
-    "BIG_MEMORY": {"memory": ">= 64 GB"},
-}
 
 # -- what Beaker's server reads --------------------------------------------------------------------
 
@@ -254,15 +244,7 @@ def requirement(draw: st.DrawFn) -> dict[str, Any]:
     return leaf
 
 
-documents = st.recursive(
-    requirement(),
-    lambda inner: st.builds(
-        lambda kind, items: {kind: items},
-        st.sampled_from(["and", "or"]),
-        st.lists(inner, min_size=1, max_size=3),
-    ),
-    max_leaves=6,
-)
+documents = and_or(requirement(), max_leaves=6)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

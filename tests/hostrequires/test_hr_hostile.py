@@ -13,7 +13,7 @@ import pytest
 
 from tests.hostrequires.conftest import PARSE_MODULE
 from virtprov.errors import HostRequiresError
-from virtprov.hostrequires import Target, parse, parse_job
+from virtprov.hostrequires import Target, parse, parse_any, parse_job
 
 BILLION_LAUGHS = """<?xml version="1.0"?>
 <!DOCTYPE lolz [
@@ -134,6 +134,24 @@ def test_depth_cap_below_libxml2s_own() -> None:
 def test_element_count_cap() -> None:
     error = rejected_fast("<hostRequires>" + "<and/>" * 20_000 + "</hostRequires>")
     assert "more than 1000 elements" in str(error)
+
+
+@pytest.mark.parametrize("cap", [1, 2, 5, 250, 1000])
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_element_count_cap_on_the_shortest_elements(cap: int, as_bytes: bool) -> None:
+    # A document too short to hold more elements than the cap is not counted: one more
+    # than the cap, each as short as an element can be, is still refused.
+    def document(count: int) -> str | bytes:
+        text = "<r>" + "<a/>" * count + "</r>"
+        return text.encode() if as_bytes else text
+
+    assert len(parse(document(cap), max_elements=cap).warnings) == cap  # unknown elements
+    with pytest.raises(HostRequiresError, match=f"more than {cap} elements"):
+        parse(document(cap + 1), max_elements=cap)
+    if cap == 1000:  # parse_any's cap is the default
+        assert len(parse_any(document(cap)).warnings) == cap  # type: ignore[union-attr]
+        with pytest.raises(HostRequiresError, match=f"more than {cap} elements"):
+            parse_any(document(cap + 1))
 
 
 @pytest.mark.parametrize(

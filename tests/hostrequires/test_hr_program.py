@@ -7,7 +7,9 @@ tree only when a reason is asked for; these tests hold the two together.
 from __future__ import annotations
 
 import sys
+from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,12 +21,20 @@ from virtprov.hostrequires import HostRequires, Target, parse, prepare
 from virtprov.hostrequires import program as P
 from virtprov.hostrequires.compiled import (
     AllOf,
+    AnyOf,
+    ArchTest,
+    DeclaredTest,
     Loc,
+    Node,
+    NoneOf,
     SizeTest,
+    TargetTest,
     Unsatisfiable,
     explain_flavor,
     masked_parts,
 )
+from virtprov.hostrequires.patterns import like
+from virtprov.model import GiB
 
 TARGETS = [
     TARGET,
@@ -131,3 +141,111 @@ def assert_same_reasons(hr: HostRequires) -> None:
 def test_reasons_of_generated_documents(body: str) -> None:
     assert_same_reasons(parse(f"<hostRequires>{body}</hostRequires>"))
     assert_same_reasons(parse(f"<hostRequires><and><and>{body}</and></and></hostRequires>"))
+
+
+#: One element of each kind the XML compiler reads, each way it can read it.
+EVERY_KIND = """<hostRequires>
+<memory op="&gt;=" value="2048"/><memory op="==" value=" 4096"/>
+<system><memory value="0"/><memory/></system>
+<disk><size op="&lt;" value="40" units="GB"/><size value="1" units="GiB"/></disk>
+<cpu><speed op="&gt;" value="2400.5"/><speed value=""/><flag value="vmx"/></cpu>
+<cpu><flag op="like" value="avx%"/><cores op="!=" value="2"/></cpu>
+<key_value key="TPM" op="&gt;=" value="2.0"/><key_value key="HVM" value="1"/>
+<key_value key="OTHER" value="x"/><key_value value="y"/>
+<hostname op="!=" value="kvm-01"/><hostname op="like" value="kvm%"/>
+<diskspace op="&gt;" value="10"/><diskspace op="!=" value="10"/>
+<or><arch value="x86_64"/><system><arch op="like" value="x86%"/></system></or>
+<not><hypervisor value=""/></not><or/>
+<labcontroller value="lab.example.com"/><hostlabcontroller op="like" value="%.example.com"/>
+<system_type value="Machine"/><system><type op="!=" value="Machine"/></system>
+<numa_node_count value="3"/><numa_node_count op="!=" value="0"/><memory value="0042"/>
+<cpu><speed value="2400"/></cpu><unknown><memory value="1024"/><!-- a comment --></unknown>
+</hostRequires>"""
+
+
+def _located(node: Node) -> Node:
+    """The node tree with each element as its tag and line (nodes hold the element)."""
+    el = node.loc
+    assert not isinstance(el, Loc)
+    loc = Loc(str(el.tag), line=cast("int | None", el.sourceline))
+    if isinstance(node, AllOf | AnyOf | NoneOf):
+        return node._replace(children=tuple(_located(child) for child in node.children), loc=loc)
+    located: Node = node._replace(loc=loc)  # type: ignore[attr-defined]
+    return located
+
+
+def test_the_node_tree_of_every_kind_of_element() -> None:
+    # Reasons and equality read the tree's every field, not only what the program keeps.
+    def at(tag: str, line: int) -> Loc:
+        return Loc(tag, line=line)
+
+    assert _located(parse(EVERY_KIND).root) == AllOf(
+        (
+            SizeTest("ram_mib", ">=", 2048, at("memory", 2)),
+            SizeTest("ram_mib", "=", 4096, at("memory", 2)),
+            AllOf((AllOf((), at("memory", 3)), AllOf((), at("memory", 3))), at("system", 3)),
+            AllOf(
+                (
+                    SizeTest("disk_bytes", "<", 40 * 10**9, at("size", 4), 40 * GiB),
+                    SizeTest("disk_bytes", "=", GiB, at("size", 4)),
+                ),
+                at("disk", 4),
+            ),
+            AllOf(
+                (
+                    DeclaredTest(
+                        "cpu.frequency", "frequency", ">", Fraction(4801, 2), None, at("speed", 5)
+                    ),
+                    Unsatisfiable("cpu.frequency", "=", "", at("speed", 5)),
+                    DeclaredTest("cpu.flag", "set", "=", "vmx", None, at("flag", 5)),
+                ),
+                at("cpu", 5),
+            ),
+            AllOf(
+                (
+                    DeclaredTest("cpu.flag", "set", "like", "avx%", like("avx%"), at("flag", 6)),
+                    SizeTest("vcpus", "!=", 2, at("cores", 6)),
+                ),
+                at("cpu", 6),
+            ),
+            DeclaredTest("tpm.version", "text", ">=", "2.0", None, at("key_value", 7)),
+            DeclaredTest(
+                "virtualization.is-supported", "flag", "=", True, None, at("key_value", 7)
+            ),
+            Unsatisfiable("key_value", "=", "x", at("key_value", 8)),
+            Unsatisfiable("key_value", "=", "y", at("key_value", 8)),
+            AllOf((), at("hostname", 9)),
+            Unsatisfiable("hostname", "like", "kvm%", at("hostname", 9)),
+            Unsatisfiable("diskspace", ">", "10", at("diskspace", 10)),
+            AllOf((), at("diskspace", 10)),
+            AnyOf(
+                (
+                    ArchTest("=", "x86_64", None, at("arch", 11)),
+                    AllOf(
+                        (ArchTest("like", "x86%", like("x86%"), at("arch", 11)),), at("system", 11)
+                    ),
+                ),
+                at("or", 11),
+            ),
+            NoneOf((TargetTest("hypervisor", "=", "", None, at("hypervisor", 12)),), at("not", 12)),
+            AnyOf((), at("or", 12)),
+            TargetTest("lab", "=", LAB, None, at("labcontroller", 13)),
+            TargetTest(
+                "lab", "like", "%.example.com", like("%.example.com"), at("hostlabcontroller", 13)
+            ),
+            TargetTest("system_type", "=", "Machine", None, at("system_type", 14)),
+            AllOf(
+                (TargetTest("system_type", "!=", "Machine", None, at("type", 14)),),
+                at("system", 14),
+            ),
+            DeclaredTest("system.numa-nodes", "integer", "=", 3, None, at("numa_node_count", 15)),
+            DeclaredTest("system.numa-nodes", "integer", "!=", 0, None, at("numa_node_count", 15)),
+            SizeTest("ram_mib", "=", 42, at("memory", 15)),
+            AllOf(
+                (DeclaredTest("cpu.frequency", "frequency", "=", 2400, None, at("speed", 16)),),
+                at("cpu", 16),
+            ),
+            AllOf((SizeTest("ram_mib", "=", 1024, at("memory", 16)),), at("unknown", 16)),
+        ),
+        at("hostRequires", 1),
+    )

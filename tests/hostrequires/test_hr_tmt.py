@@ -4,7 +4,6 @@ name the key, hostile YAML, and the same verdicts as the converted ``<hostRequir
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.hostrequires.hrdata import LAB
+from tests.hostrequires.hrdata import EXAMPLES, LAB, PRESETS, and_or
 from virtprov.errors import HostRequiresError
 from virtprov.hostrequires import Target, parse, prepare
 from virtprov.hostrequires.convert import to_hostrequires
@@ -24,14 +23,6 @@ from virtprov.hostrequires.tmt import (
     tmt_phases,
 )
 from virtprov.model import Flavor, GiB, ProviderInfo
-
-EXAMPLES = yaml.safe_load(
-    (Path(__file__).parent / "data" / "tmt_spec_examples.yaml").read_text(encoding="utf-8")
-)["examples"]
-PRESETS = {
-    "AMD__ROME": {"cpu": {"family": 23, "model": 49}},
-    "BIG_MEMORY": {"memory": ">= 64 GB"},
-}
 
 # Flavors with declarations, every root disk over 10 GiB so that only the document decides.
 FLAVORS = (
@@ -377,15 +368,7 @@ _leaf = st.one_of(
     ),
     st.just({"hostname": "kvm-01.example.com"}),
 )
-_documents = st.recursive(
-    _leaf,
-    lambda inner: st.builds(
-        lambda kind, items: {kind: items},
-        st.sampled_from(["and", "or"]),
-        st.lists(inner, min_size=1, max_size=3),
-    ),
-    max_leaves=8,
-)
+_documents = and_or(_leaf, max_leaves=8)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

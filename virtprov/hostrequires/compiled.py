@@ -379,6 +379,16 @@ class Node(Protocol):
         ...
 
 
+def _all_mask(children: tuple[Node, ...], c: Candidates) -> int:
+    """The candidates that satisfy every one of ``children``."""
+    result = c.all
+    for child in children:
+        result &= child.mask(c)
+        if not result:
+            break
+    return result
+
+
 class AllOf(NamedTuple):
     """``<and>`` and every container (``<system>``, ``<cpu>``, ``<disk>``, unknown tags)."""
 
@@ -386,12 +396,7 @@ class AllOf(NamedTuple):
     loc: Where
 
     def mask(self, c: Candidates) -> int:
-        result = c.all
-        for child in self.children:
-            result &= child.mask(c)
-            if not result:
-                break
-        return result
+        return _all_mask(self.children, c)
 
     def holds(self, c: Candidates, i: int) -> bool:
         return all(child.holds(c, i) for child in self.children)
@@ -468,12 +473,7 @@ class NoneOf(NamedTuple):
     loc: Where
 
     def mask(self, c: Candidates) -> int:
-        result = c.all
-        for child in self.children:
-            result &= child.mask(c)
-            if not result:
-                break
-        return c.all ^ result
+        return c.all ^ _all_mask(self.children, c)
 
     def holds(self, c: Candidates, i: int) -> bool:
         return not all(child.holds(c, i) for child in self.children)

@@ -148,22 +148,19 @@ def _unknown_op(written: str | None) -> str:
     return f"unknown op {shown} (use one of =, ==, !=, <, <=, >, >=, like)"
 
 
+def _error(el: etree._Element, message: str) -> HostRequiresError:
+    """An error about element ``el``, naming it and its line."""
+    return HostRequiresError(printable(message), line=_line(el), element=str(el.tag))
+
+
 def _check_values(el: etree._Element) -> None:
     for name, value in el.items():
         if len(value) > MAX_VALUE_LENGTH:
-            raise _Compiler.error(
+            raise _error(
                 el,
                 f"{cast(str, name)}= of {len(value)} characters is over the limit of "
                 f"{MAX_VALUE_LENGTH}",
             )
-
-
-def _like(el: etree._Element, text: str) -> Pattern:
-    """The compiled ``like`` pattern of element ``el``; a located error when too long."""
-    try:
-        return like_pattern(text)
-    except ValueError as exc:
-        raise _Compiler.error(el, str(exc)) from None
 
 
 def _xml_flag(text: str) -> bool:
@@ -274,102 +271,6 @@ def load_xml(text: str | bytes, *, max_bytes: int = MAX_BYTES) -> etree._Element
     return root
 
 
-class _Compiler:
-    """Turns one ``<hostRequires>`` element tree into compiled nodes.
-
-    Nodes keep their element as location: messages are rendered only when asked for, so
-    compiling costs a handful of operations per element.
-    """
-
-    __slots__ = ("elements", "lab_locs", "max_depth", "max_elements", "warnings")
-
-    def __init__(self, max_depth: int, max_elements: int) -> None:
-        self.max_depth = max_depth
-        self.max_elements = max_elements
-        self.elements = 0
-        self.warnings: list[str] = []
-        self.lab_locs: list[etree._Element] = []
-
-    @staticmethod
-    def error(el: etree._Element, message: str) -> HostRequiresError:
-        return HostRequiresError(printable(message), line=_line(el), element=str(el.tag))
-
-    def children(self, el: etree._Element, level: str, depth: int) -> tuple[Node, ...]:
-        if depth > self.max_depth:
-            raise self.error(el, f"nested deeper than {self.max_depth} levels")
-        vocabulary = E.LEVELS[level]
-        nodes: list[Node] = []
-        append = nodes.append
-        for child in el:
-            tag = child.tag
-            if tag.__class__ is not str:  # comments, processing instructions
-                continue
-            self.elements += 1
-            if self.elements > self.max_elements:
-                raise self.error(child, f"more than {self.max_elements} elements")
-            spec = vocabulary.get(tag)
-            if spec is None:
-                spec = _UNKNOWN
-                self.warnings.append(
-                    f"{describe(child)}: not an element Beaker knows inside "
-                    f"{E.LEVEL_NAMES[level]}; treated as <and> (as Beaker does)"
-                )
-            kind, arg, value_type, inner = spec
-            if kind is E.KEY_VALUE:
-                spec = E.key_value(child.get("key"))
-                kind, arg, value_type, inner = spec
-            if kind is E.AND:
-                append(AllOf(self.children(child, inner or level, depth + 1), child))
-            elif kind is E.OR:
-                append(AnyOf(self.children(child, level, depth + 1), child))
-            elif kind is E.NOT:
-                append(NoneOf(self.children(child, level, depth + 1), child))
-            else:
-                written = child.get("op")
-                op = "=" if written is None else _OPERATORS.get(written)
-                if op is None:
-                    raise self.error(child, _unknown_op(written))
-                value = child.get("value")
-                if value_type is not E.TEXT and value_type is not E.BOOLEAN:
-                    append(self.number(child, spec, op, value))
-                    continue
-                text = value or ""
-                wanted = op == "like" and kind is not E.NEVER
-                pattern = _like(child, text) if wanted else None
-                if kind is E.TARGET:
-                    if arg == "lab":
-                        self.lab_locs.append(child)
-                    append(TargetTest(arg, op, text, pattern, child))
-                elif kind is E.ARCH:
-                    append(ArchTest(op, text, pattern, child))
-                elif kind is E.DECLARED:
-                    typed = _declared_text(value_type, text)
-                    append(DeclaredTest(arg, kind_of(arg) or "", op, typed, pattern, child))
-                elif op == "!=":  # a new VM is not the system (pool, vendor...) named
-                    append(always(child))
-                else:
-                    append(Unsatisfiable(arg, op, text, child))
-        return tuple(nodes)
-
-    def number(self, el: etree._Element, spec: E.Element, op: str, value: str | None) -> Node:
-        if op == "like":
-            raise self.error(el, "op 'like' compares text, and this element takes a number")
-        number, high = _read_number(el, spec.value_type, value)
-        if spec.kind is E.DECLARED and number is not None and value is not None:
-            typed = _declared_number(spec.value_type, value, number)
-            return DeclaredTest(spec.arg, kind_of(spec.arg) or "", op, typed, None, el)
-        if spec.kind != E.SIZE:
-            if spec.kind is E.NEVER and op == "!=":
-                return always(el)  # a new VM is not the system named
-            return Unsatisfiable(spec.arg, op, value or "", el)
-        if not number:  # Beaker: a missing or zero value imposes nothing
-            self.warnings.append(
-                f"{describe(el)}: no value (or 0), so it imposes nothing (as in Beaker)"
-            )
-            return always(el)
-        return SizeTest(spec.arg, op, int(number), el, high)
-
-
 def _read_number(
     el: etree._Element, value_type: str, value: str | None
 ) -> tuple[float | None, int | None]:
@@ -395,7 +296,7 @@ def _read_number(
                     high = None if twin is None else int(number) * twin
                     number = number * multiplier
     except ValueError as exc:
-        raise _Compiler.error(el, str(exc)) from None
+        raise _error(el, str(exc)) from None
     return number, high
 
 
@@ -436,16 +337,26 @@ _OP_TEXT: dict[str | None, str] = {None: "=", **dict(_OPERATORS.items())}
 _OPCODES: dict[str | None, int] = {None: P.EQ, **{w: P.OPCODES[o] for w, o in _OPERATORS.items()}}
 
 
-class _FastCompiler:
-    """Compiles straight to the evaluation form (:mod:`~virtprov.hostrequires.program`).
+_CONTAINER_NODES: dict[int, type[AllOf | AnyOf | NoneOf]] = {
+    P.AND: AllOf,
+    P.OR: AnyOf,
+    P.NOT: NoneOf,
+}
 
-    It checks and warns exactly as :class:`_Compiler` does, in the same order, but makes
-    no object per element (the node tree for reasons is made from the element only when a
-    reason is asked for) and folds as it goes (see :func:`program.fold_all`). This loop
-    is most of what parsing costs beyond libxml2 itself: keep it flat.
 
-    virtprov-speedups has the same walk in Cython (used when installed, see
-    :data:`native`); a change here goes there too (docs/development.md).
+class _Compiler:
+    """The XML front end's one walk: an element tree to the evaluation form
+    (:mod:`~virtprov.hostrequires.program`) and, for reasons, to the node tree.
+
+    Compiling a document makes no object per element and folds as it goes (see
+    :func:`program.fold_all`): this loop is most of what parsing costs beyond libxml2
+    itself, keep it flat. The node tree (:mod:`~virtprov.hostrequires.compiled`), which
+    reasons are made from, is made by the same walk over the same element, only when a
+    reason is asked for (:func:`node_tree`): both forms read a document alike because
+    one loop reads it.
+
+    virtprov-speedups has the same walk in Cython, without the node tree (used when
+    installed, see :data:`native`); a change here goes there too (docs/development.md).
     """
 
     __slots__ = (
@@ -473,10 +384,18 @@ class _FastCompiler:
         self.warnings: list[str] = []
         self.lab_locs: list[etree._Element] = []
 
-    def walk(self, el: etree._Element, level: str, depth: int, container: int) -> P.Program:
-        """The folded program of container ``el`` (``container``: AND, OR or NOT)."""
+    def walk(
+        self,
+        el: etree._Element,
+        level: str,
+        depth: int,
+        container: int,
+        into: list[Node] | None = None,
+    ) -> P.Program:
+        """The folded program of container ``el`` (``container``: AND, OR or NOT); with
+        ``into`` (making the node tree), also its node, appended there."""
         if depth > self.max_depth:
-            raise _Compiler.error(el, f"nested deeper than {self.max_depth} levels")
+            raise _error(el, f"nested deeper than {self.max_depth} levels")
         table = _TABLES[level]
         counting = self.counting
         long_values = self.long_values
@@ -484,6 +403,7 @@ class _FastCompiler:
         kept: list[P.Program] = []  # the children that can change the answer
         decided = False  # a child decides alone: a FALSE in an <and>, a TRUE in an <or>
         dynamic = False  # a child depends on the target (static tri otherwise DEPENDS)
+        nodes: list[Node] | None = None if into is None else []  # each child's node
         for child in el:
             tag = child.tag
             if tag.__class__ is not str:  # comments, processing instructions
@@ -491,7 +411,7 @@ class _FastCompiler:
             if counting:
                 self.elements += 1
                 if self.elements > self.max_elements:
-                    raise _Compiler.error(child, f"more than {self.max_elements} elements")
+                    raise _error(child, f"more than {self.max_elements} elements")
             if long_values:
                 _check_values(child)
             entry = table.get(tag)
@@ -506,23 +426,27 @@ class _FastCompiler:
                 entry = _KEY_VALUE_ENTRIES.get(child.get("key") or "", _NEVER_KEY_VALUE)
                 what, kind, number, name = entry
             if what < _INTEGER_SIZE:
-                node = self.walk(child, name, depth + 1, what)
+                node = self.walk(child, name, depth + 1, what, nodes)
             else:
                 written = child.get("op")
                 op = _OPCODES.get(written)
                 if op is None:
-                    raise _Compiler.error(child, _unknown_op(written))
+                    raise _error(child, _unknown_op(written))
                 value = child.get("value")
                 if what == _INTEGER_SIZE and op != _LIKE and value and value.isdigit():
                     # the usual case, read as number() reads it, without the call
                     amount = int(value) if value.isascii() and len(value) <= MAX_DIGITS else 0
                     if amount:
                         kept.append((P.SIZE, DEPENDS, name, op, amount))
+                        if nodes is not None:
+                            nodes.append(SizeTest(name, _OP_TEXT[written], amount, child))
                         continue
                 if what != _TEXT:
-                    node = self.number(child, kind, number or "", name, op, value)
+                    node = self.number(child, kind, number or "", name, op, written, value, nodes)
                 elif kind is E.NEVER:  # a new VM is not the system (pool...) named
                     node = P.TRUE if op == P.NE else P.FALSE
+                    if nodes is not None:
+                        nodes.append(_never_node(child, kind, name, written, value))
                 elif kind is E.DECLARED:
                     text = value or ""
                     pattern = self.like(child, text) if op == _LIKE else None
@@ -531,6 +455,12 @@ class _FastCompiler:
                     kept.append(
                         (P.DECLARED, None, name, kind_of(name), _OP_TEXT[written], typed, pattern)
                     )
+                    if nodes is not None:
+                        nodes.append(
+                            DeclaredTest(
+                                name, kind_of(name) or "", _OP_TEXT[written], typed, pattern, child
+                            )
+                        )
                     continue
                 else:
                     text = value or ""
@@ -540,8 +470,12 @@ class _FastCompiler:
                         if name == "lab":
                             self.lab_locs.append(child)
                         kept.append((P.TARGET, None, name, op, text, pattern))
+                        if nodes is not None:
+                            nodes.append(TargetTest(name, _OP_TEXT[written], text, pattern, child))
                     else:
                         kept.append((P.ARCH, None, op, text, pattern))
+                        if nodes is not None:
+                            nodes.append(ArchTest(_OP_TEXT[written], text, pattern, child))
                     continue
             if node[0] == P.CONSTANT:
                 if (node is P.TRUE) is any_of:
@@ -550,6 +484,8 @@ class _FastCompiler:
             if node[1] is None:
                 dynamic = True
             kept.append(node)
+        if nodes is not None:
+            cast("list[Node]", into).append(_CONTAINER_NODES[container](tuple(nodes), el))
         # The same folding as program.fold_all/fold_any (tests compare the two).
         if decided:
             folded = P.TRUE if any_of else P.FALSE
@@ -574,26 +510,55 @@ class _FastCompiler:
         try:
             return self.budget.like(text)
         except ValueError as exc:
-            raise _Compiler.error(el, str(exc)) from None
+            raise _error(el, str(exc)) from None
 
     def number(
-        self, el: etree._Element, kind: str, value_type: str, dim: str, op: int, value: str | None
+        self,
+        el: etree._Element,
+        kind: str,
+        value_type: str,
+        dim: str,
+        op: int,
+        written: str | None,
+        value: str | None,
+        nodes: list[Node] | None,
     ) -> P.Program:
+        """The program of an element whose value is a number (and its node, into ``nodes``)."""
         if op == P.LIKE:
-            raise _Compiler.error(el, "op 'like' compares text, and this element takes a number")
+            raise _error(el, "op 'like' compares text, and this element takes a number")
         number, high = _read_number(el, value_type, value)
         if kind is E.DECLARED and number is not None and value is not None:
             typed = _declared_number(value_type, value, number)
-            written = el.get("op")
+            if nodes is not None:
+                nodes.append(
+                    DeclaredTest(dim, kind_of(dim) or "", _OP_TEXT[written], typed, None, el)
+                )
             return (P.DECLARED, None, dim, kind_of(dim), _OP_TEXT[written], typed, None)
         if kind is not E.SIZE:
+            if nodes is not None:
+                nodes.append(_never_node(el, kind, dim, written, value))
             return P.TRUE if kind is E.NEVER and op == P.NE else P.FALSE
         if not number:  # Beaker: a missing or zero value imposes nothing
             self.warnings.append(
                 f"{describe(el)}: no value (or 0), so it imposes nothing (as in Beaker)"
             )
+            if nodes is not None:
+                nodes.append(always(el))
             return P.TRUE
+        if nodes is not None:
+            nodes.append(SizeTest(dim, _OP_TEXT[written], int(number), el, high))
         return P.size_program(dim, op, int(number), high)
+
+
+def _never_node(
+    el: etree._Element, kind: str, feature: str, written: str | None, value: str | None
+) -> Node:
+    """The node of a requirement no VM meets; of its negation (``!=`` of what only a
+    system has: a new VM is not the system named), one every VM meets."""
+    op = _OP_TEXT[written]
+    if kind is E.NEVER and op == "!=":
+        return always(el)
+    return Unsatisfiable(feature, op, value or "", el)
 
 
 #: The contract of virtprov-speedups' compiler this module speaks (its ``ABI``).
@@ -601,7 +566,7 @@ _NATIVE_ABI = 3
 
 
 def _load_native() -> ModuleType | None:
-    """virtprov-speedups' compiled :class:`_FastCompiler`, configured with this module's
+    """virtprov-speedups' compiled :class:`_Compiler`, configured with this module's
     tables; ``None`` when it is not installed, of another contract, built against another
     lxml, or ``VIRTPROV_NO_SPEEDUPS`` is set (then everything runs in Python, alike)."""
     if os.environ.get("VIRTPROV_NO_SPEEDUPS"):
@@ -675,9 +640,13 @@ def front_end() -> str:
     return "python" if native is None else "compiled"
 
 
-def node_tree(el: etree._Element) -> AllOf:
-    """The node tree of an element :func:`compile_element` accepted (for reasons)."""
-    return AllOf(_Compiler(sys.maxsize, sys.maxsize).children(el, "host", 1), el)
+def node_tree(el: etree._Element) -> Node:
+    """The node tree of an element :func:`compile_element` accepted (for reasons): its
+    checks passed then, so none is made again."""
+    root: list[Node] = []
+    compiler = _Compiler(sys.maxsize, sys.maxsize, counting=False, long_values=False)
+    compiler.walk(el, "host", 1, P.AND, root)
+    return root[0]
 
 
 def compile_element(
@@ -686,11 +655,13 @@ def compile_element(
     max_depth: int = MAX_DEPTH,
     max_elements: int = MAX_ELEMENTS,
     long_values: bool = True,
+    many_elements: bool = True,
 ) -> HostRequires:
     """Compile an already parsed ``<hostRequires>`` element (its tag does not matter).
 
-    ``long_values=False`` skips looking for attribute values over MAX_VALUE_LENGTH (for a
-    document too short to hold one).
+    ``long_values=False`` skips looking for attribute values over MAX_VALUE_LENGTH, and
+    ``many_elements=False`` counting elements against ``max_elements`` (each for a
+    document too short to hold one, or that many).
     """
     if native is not None:
         # None: force=, or a document that warns, fails or is unusual: Python compiles it
@@ -704,7 +675,7 @@ def compile_element(
     if force:
         warnings = (f"{describe(el)}: force= is set, so the other requirements are ignored",)
         return HostRequires(AllOf((), el), el, force, warnings if len(el) else ())
-    compiler = _FastCompiler(max_depth, max_elements, long_values=long_values)
+    compiler = _Compiler(max_depth, max_elements, many_elements, long_values)
     program = compiler.walk(el, "host", 1, P.AND)
     return HostRequires.compiled(
         el,
@@ -727,16 +698,28 @@ def parse(
     problem for malformed, hostile or meaningless input; never anything else.
     """
     root = load_xml(text, max_bytes=max_bytes)
+    length = _length(text)
     return compile_element(
-        root, max_depth=max_depth, max_elements=max_elements, long_values=_may_hold_long(text)
+        root,
+        max_depth=max_depth,
+        max_elements=max_elements,
+        long_values=length > MAX_VALUE_LENGTH,
+        many_elements=length > _MIN_ELEMENT_LENGTH * max_elements,
     )
 
 
-def _may_hold_long(text: object) -> bool:
-    """Whether a document may hold a value over MAX_VALUE_LENGTH (most are far shorter)."""
+#: The fewest characters an element takes (``<a/>``): a document of ``n`` characters holds
+#: fewer than ``n / 4`` elements below its root.
+_MIN_ELEMENT_LENGTH = 4
+
+
+def _length(text: object) -> int:
+    """A document's length in bytes or characters, as large as can be when not known at
+    once. Most documents are too short to hold a value over MAX_VALUE_LENGTH, or more
+    elements than the cap: the walk then looks for neither."""
     if text.__class__ is bytes or text.__class__ is str:
-        return len(text) > MAX_VALUE_LENGTH
-    return True
+        return len(text)
+    return sys.maxsize
 
 
 def _recipes(root: etree._Element) -> tuple[RecipeRequires, ...]:
@@ -774,4 +757,9 @@ def parse_any(
     root = load_xml(text, max_bytes=max_bytes)
     if root.tag in JOB_TAGS:
         return _recipes(root)
-    return compile_element(root, long_values=_may_hold_long(text))
+    length = _length(text)
+    return compile_element(
+        root,
+        long_values=length > MAX_VALUE_LENGTH,
+        many_elements=length > _MIN_ELEMENT_LENGTH * MAX_ELEMENTS,
+    )

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from virtprov.hostrequires.patterns import fold
-from virtprov.hostrequires.quantities import Span, quantity, span_holds, whole
+from virtprov.hostrequires.quantities import Span, compare_values, quantity, span_holds, whole
 from virtprov.hostrequires.units import MAX_DIGITS, too_many_digits
 from virtprov.printable import excerpt
 
@@ -230,17 +230,7 @@ def _compare(op: str, have: Any, value: Any, pattern: Pattern | None) -> bool:
     if isinstance(have, str) and isinstance(value, str):
         # text ignores case, as Beaker's database compares it
         have, value = fold(have), fold(value)
-    if op == "=":
-        return bool(have == value)
-    if op == "!=":
-        return bool(have != value)
-    if op == "<":
-        return bool(have < value)
-    if op == "<=":
-        return bool(have <= value)
-    if op == ">":
-        return bool(have > value)
-    return bool(have >= value)
+    return compare_values(op, have, value)
 
 
 def show(value: Any) -> str:

@@ -118,6 +118,12 @@ def span_holds(op: str, have: Any, low: Any, high: Any) -> bool:
     else:
         inside = bool(low <= have <= high)
         return inside if op == "=" else not inside
+    return compare_values(op, have, value)
+
+
+def compare_values(op: str, have: Any, value: Any) -> bool:
+    """``op(have, value)`` for a comparison operator (``=``, ``!=``, ``<``, ``<=``, ``>``,
+    ``>=``) between two values of one type."""
     if op == "=":
         return bool(have == value)
     if op == "!=":

@@ -1,7 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """virtprov's ``<hostRequires/>`` compiler over libxml2's tree, through lxml's C API.
 
-The pure-Python compiler (``virtprov.hostrequires.parse._FastCompiler``) is the
+The pure-Python compiler (``virtprov.hostrequires.parse._Compiler``) is the
 definition; this module is the same loop without the interpreter and without one lxml
 proxy object per element. The vocabulary (element tables, operators, program kinds and
 constants, the helpers for rare values) is handed to it by virtprov through
@@ -446,7 +446,7 @@ cdef object _walk(_Walk walk, tree.xmlNode* el, int level, int depth, int contai
                 dynamic = True
             kept.append(node)
         child = child.next
-    # The folding of virtprov's _FastCompiler.walk (and program.fold_all/fold_any).
+    # The folding of virtprov's _Compiler.walk (and program.fold_all/fold_any).
     if decided:
         folded = _TRUE if any_of else _FALSE
     elif not kept:
