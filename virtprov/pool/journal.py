@@ -418,7 +418,13 @@ class Journal:
             schema.launch_is_live,
             sa.or_(launches.c.owner.is_(None), launches.c.owner.in_(dead)),
         )
-        mine = sa.select(launches).where(launches.c.owner == launcher, schema.launch_is_live)
+        # oldest first: a recipe that waited (for a first capacity read, for flavors)
+        # keeps its place before those submitted after it
+        mine = (
+            sa.select(launches)
+            .where(launches.c.owner == launcher, schema.launch_is_live)
+            .order_by(launches.c.submitted_at, launches.c.recipe_id)
+        )
         with self._read() as conn:
             candidates = conn.execute(unowned.order_by(launches.c.submitted_at)).all()
             if not candidates:  # the usual case: no write at all

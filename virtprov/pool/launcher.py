@@ -155,6 +155,10 @@ class Launcher:
         self._host_requires: dict[str, HostRequires] = {}
         #: why a queued launch is waiting (not decided) in the last planning pass
         self._waiting: dict[str, str] = {}
+        # Providers an earlier recipe of this pass waits for (flavors, a first capacity
+        # read), with why: later recipes wait too rather than jump the queue when a worker
+        # fills the gap in the middle of the pass.
+        self._unready: dict[str, str] = {}
         #: launches that could not even be decided after a failure: left alone until then
         self._quarantine: dict[str, float] = {}
         self._outage: _Outage | None = None
@@ -324,6 +328,7 @@ class Launcher:
         disabled = self.journal.disabled_providers()
         building: dict[str, list[LaunchRow]] = {}
         self._reading()
+        self._unready = {}
         for row in self.journal.claim(self.name, now, self._share):
             if self._is_busy(("launch", row.recipe_id)):
                 continue
@@ -544,15 +549,14 @@ class Launcher:
             if name in disabled:
                 passed.append(f"{name}: disabled: {disabled[name]}")
                 continue
-            free = self.journal.capacity(name)
+            free = None if name in self._unready else self.journal.capacity(name)
             if free is None:
                 # no snapshot yet: plan again once the first one is in
                 trouble = state.capacity_backoff.error
-                waiting.append(
-                    f"{name}: cannot read capacity: {trouble}"
-                    if trouble
-                    else f"{name}: capacity not read yet"
+                reason = self._unready.setdefault(
+                    name, f"cannot read capacity: {trouble}" if trouble else "capacity not read yet"
                 )
+                waiting.append(f"{name}: {reason}")
                 continue
             if not free[0].fits(flavor):
                 passed.append(f"{name}: not enough capacity for {flavor.name}")
@@ -626,6 +630,8 @@ class Launcher:
         Until they are listed (or while listing them fails) the provider is unknown, not
         a "no": only a verdict on the requirements precludes a recipe.
         """
+        if name in self._unready:
+            return _NotListed(self._unready[name], disabled=False)
         if state.flavors is not None:
             return state.flavors
         if name in disabled:
@@ -636,9 +642,9 @@ class Launcher:
                 READ, f"the flavor listing of {name}", functools.partial(self._list, name, state)
             )
         error = state.listing_backoff.error
-        if error:
-            return _NotListed(f"cannot list flavors: {error}", disabled=False)
-        return _NotListed("flavors not listed yet", disabled=False)
+        reason = f"cannot list flavors: {error}" if error else "flavors not listed yet"
+        self._unready[name] = reason
+        return _NotListed(reason, disabled=False)
 
     def _list(self, name: str, state: _ProviderState) -> None:
         from virtprov.hostrequires import Target, prepare
