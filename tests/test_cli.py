@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -75,10 +74,8 @@ def test_provision_that_cannot_be_satisfied_exits_1(
     assert "Traceback" not in failed.stderr
 
 
-def test_providers_lists_the_fake_and_a_broken_plugin(
-    broken_plugin_installed: Path, cli_env: dict[str, str]
-) -> None:
-    listed = run({**cli_env, "PYTHONPATH": os.environ["PYTHONPATH"]}, "providers", "--json")
+def test_providers_lists_the_fake_and_a_broken_plugin(broken_plugin_env: dict[str, str]) -> None:
+    listed = run(broken_plugin_env, "providers", "--json")
     assert listed.returncode == 0, listed.stderr
     plugins = {plugin["name"]: plugin for plugin in json.loads(listed.stdout)}
     assert plugins["fake"]["ok"]
@@ -91,7 +88,7 @@ def test_providers_lists_the_fake_and_a_broken_plugin(
     assert broken["distribution"] == "virtprov-broken-plugin"
     assert "virtprov_sdk_that_is_not_installed" in broken["error"]
     assert "Traceback" in broken["traceback"]
-    human = run({**cli_env, "PYTHONPATH": os.environ["PYTHONPATH"]}, "providers")
+    human = run(broken_plugin_env, "providers")
     assert "BROKEN" in human.stdout
     assert "Traceback" not in human.stderr
 
