@@ -867,7 +867,13 @@ def url_problem(url: str) -> str | None:
         dialect.import_dbapi()
     except ImportError as exc:
         postgresql = parsed.get_backend_name() == "postgresql"
-        extra = " (pip install 'virtprov[postgresql]')" if postgresql else ""
+        # psycopg itself may be there without a libpq to load ("no pq wrapper available").
+        extra = (
+            " (pip install 'virtprov[postgresql]'; psycopg needs the system's libpq, "
+            "or pip install 'psycopg[binary]')"
+            if postgresql
+            else ""
+        )
         return (
             f"needs the database driver {parsed.get_driver_name()!r}, which is not installed: "
             f"{exc}{extra}"
