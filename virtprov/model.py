@@ -131,7 +131,8 @@ class GuestState(enum.Enum):
     """Where a guest is in its life.
 
     ``READY`` means created and stopped, waiting to be started for the first time: the
-    point at which a scheduler can hand the guest to a recipe.
+    point at which a scheduler can hand the guest to a recipe. A deleted guest has no
+    state: ``poll`` leaves it out.
     """
 
     BUILDING = "building"
@@ -139,7 +140,6 @@ class GuestState(enum.Enum):
     RUNNING = "running"
     STOPPED = "stopped"
     ERROR = "error"
-    DELETED = "deleted"
 
 
 @attrs.frozen
