@@ -75,7 +75,8 @@ _LABEL_EXTRAS: Final = ("labels", "tags", "metadata")
 #: ``Node.extra`` keys that hold a MAC address (EC2 interfaces, OpenStack addresses...).
 _MAC_KEYS: Final = frozenset({"mac_address", "mac", "macaddress", "os-ext-ips-mac:mac_addr"})
 
-_BUILDING_STATES: Final = frozenset({"pending", "starting", "rebooting", "unknown", "updating"})
+# Node states as libcloud's NodeState values; any other (pending, starting, rebooting,
+# updating, unknown...) is building.
 _RUNNING_STATES: Final = frozenset({"running", "normal", "migrating", "reconfiguring"})
 _STOPPED_STATES: Final = frozenset({"stopped", "suspended", "paused"})
 _GONE_STATES: Final = frozenset({"terminated"})
