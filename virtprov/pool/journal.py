@@ -584,9 +584,7 @@ class Journal:
                 sa.select(capacity).where(capacity.c.provider == provider).with_for_update()
             ).first()
             if snapshot is not None:
-                free = _less(
-                    _capacity_of(snapshot), self._reserved(conn, provider, snapshot.taken_at)
-                )
+                free = self._left(conn, provider, snapshot)
                 if not free.fits(flavor):
                     return None
             row = conn.execute(
@@ -703,29 +701,37 @@ class Journal:
             ).first()
             if snapshot is None:
                 return None
-            reserved = self._reserved(conn, provider, snapshot.taken_at)
-        return _less(_capacity_of(snapshot), reserved), snapshot.taken_at
+            free = self._left(conn, provider, snapshot)
+        return free, snapshot.taken_at
 
-    def _reserved(self, conn: Connection, provider: str, since: float) -> _Reserved:
-        """What guests made since ``since`` hold: the snapshot did not see them.
+    def _left(self, conn: Connection, provider: str, snapshot: Any) -> Capacity:
+        """The snapshot's capacity less what guests made since it was taken hold (the
+        snapshot did not see them), counted once per shape.
 
         Conservative: a guest destroyed since the snapshot still counts until the next
         one, so reservations can only under-use a provider, never overbook it.
         """
-        total = conn.execute(
-            sa.select(
-                sa.func.count(),
-                sa.func.coalesce(sa.func.sum(guests.c.vcpus), 0),
-                sa.func.coalesce(sa.func.sum(guests.c.ram_mib), 0),
-                sa.func.coalesce(sa.func.sum(guests.c.disk_bytes), 0),
-            ).where(
+        shapes = conn.execute(
+            sa.select(guests.c.vcpus, guests.c.ram_mib, guests.c.disk_bytes, sa.func.count())
+            .where(
                 guests.c.provider == provider,
                 guests.c.state.in_(HOLDING),
                 # A create in flight may or may not be in the snapshot: count it anyway.
-                sa.or_(guests.c.created_at >= since, guests.c.state == "creating"),
+                sa.or_(guests.c.created_at >= snapshot.taken_at, guests.c.state == "creating"),
             )
-        ).one()
-        return _Reserved(int(total[0]), int(total[1]), int(total[2]), int(total[3]))
+            .group_by(guests.c.vcpus, guests.c.ram_mib, guests.c.disk_bytes)
+        ).all()
+        free = Capacity(
+            instances=snapshot.instances,
+            vcpus=snapshot.vcpus,
+            ram_mib=snapshot.ram_mib,
+            disk_bytes=snapshot.disk_bytes,
+        )
+        for vcpus, ram_mib, disk_bytes, count in shapes:
+            # The journal keeps a guest's shape, not its flavor's name.
+            shape = Flavor(id="", name="", vcpus=vcpus, ram_mib=ram_mib, disk_bytes=disk_bytes)
+            free = free.minus(shape, int(count))
+        return free
 
     # -- providers ---------------------------------------------------------------------
 
@@ -796,34 +802,6 @@ class Journal:
 
 class _LostLaunch(Exception):
     """Raised inside a transaction to roll it back: the launch is another's now."""
-
-
-@attrs.frozen
-class _Reserved:
-    """What a number of guests hold together."""
-
-    instances: int
-    vcpus: int
-    ram_mib: int
-    disk_bytes: int
-
-
-def _less(free: Capacity, reserved: _Reserved) -> Capacity:
-    def sub(value: int | None, amount: int) -> int | None:
-        return None if value is None else value - amount
-
-    return Capacity(
-        instances=sub(free.instances, reserved.instances),
-        vcpus=sub(free.vcpus, reserved.vcpus),
-        ram_mib=sub(free.ram_mib, reserved.ram_mib),
-        disk_bytes=sub(free.disk_bytes, reserved.disk_bytes),
-    )
-
-
-def _capacity_of(row: Any) -> Capacity:
-    return Capacity(
-        instances=row.instances, vcpus=row.vcpus, ram_mib=row.ram_mib, disk_bytes=row.disk_bytes
-    )
 
 
 def _pid_alive(pid: int) -> bool:
