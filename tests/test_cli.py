@@ -43,6 +43,25 @@ def test_provision_then_destroy_on_the_embedded_fake(cli_env: dict[str, str]) ->
     assert run(cli_env, "destroy", guest["id"], "--missing-ok").returncode == 0
 
 
+def test_list_links_guests_where_the_provider_has_a_dashboard(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from virtprov.cli import cli
+    from virtprov.fake import FakeProvider
+
+    made = run(cli_env, "provision", "--json", "--no-start", "--poll-interval", "0.01")
+    guest_id = json.loads(made.stdout)["id"]
+    cli.main(["list"], standalone_mode=False)  # the fake links nothing: no URL column
+    assert "URL" not in capsys.readouterr().out
+    monkeypatch.setattr(
+        FakeProvider, "guest_url", lambda self, guest_id: f"https://dash.example.com/{guest_id}/"
+    )
+    cli.main(["list"], standalone_mode=False)
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split() == ["PROVIDER", "ID", "NAME", "STATE", "MACS", "URL"]
+    assert row.split()[-1] == f"https://dash.example.com/{guest_id}/"
+
+
 def test_provision_with_host_requires_picks_the_cheapest_match(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -231,6 +231,11 @@ class Provider(abc.ABC):
             "(override destroy_resource)"
         )
 
+    def guest_url(self, guest_id: str) -> str | None:
+        """A web page that shows the guest (the cloud's dashboard), or ``None``. Optional:
+        no request is made; ``virtprov list`` shows it."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook, empty by design
         """Release connections. Optional."""
 

@@ -27,6 +27,14 @@ def test_named_cloud_is_enough() -> None:
     provider = build(cloud="mycloud", image_name="ipxe")
     assert provider.info.driver == "openstack"
     assert provider.info.lab == "lab.example.com"
+    assert provider.guest_url("4a1c2f7e") is None  # no dashboard_url, no link
+
+
+def test_dashboard_url_links_a_guest_to_its_horizon_page() -> None:
+    provider = build(cloud="c", image="x", dashboard_url="https://cloud.example.com/dashboard/")
+    assert provider.guest_url("4a1c2f7e") == (
+        "https://cloud.example.com/dashboard/project/instances/4a1c2f7e/"
+    )
 
 
 @pytest.mark.parametrize(

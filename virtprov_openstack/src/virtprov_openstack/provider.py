@@ -216,6 +216,12 @@ class OpenStackProvider(Provider):
                 self._conn.close()
                 self._conn = None
 
+    def guest_url(self, guest_id: str) -> str | None:
+        """Horizon's page of the server, under ``dashboard_url`` (as Beaker linked it)."""
+        if self.settings.dashboard_url is None:
+            return None
+        return f"{self.settings.dashboard_url.rstrip('/')}/project/instances/{guest_id}/"
+
     # -- what the cloud offers -----------------------------------------------------------
 
     @property
