@@ -1,7 +1,7 @@
 """A loopback imitation of an oVirt engine (API v4), used only to compose cassettes.
 
 No live engine was available to this project, so the lifecycle cassettes under
-``cassettes/ovirt/`` are recorded through the replay server's record mode with this
+``cassettes/ovirt/`` are recorded through the replay server (``--record-mode``) with this
 imitation as the "live" engine (see ``cassettes/README.md``). It is a test helper, not a
 fake provider: the provider under test talks real HTTP to it through the SDK, exactly as
 it would to an engine, and every behaviour below follows the engine's own source,
