@@ -131,8 +131,7 @@ class GuestState(enum.Enum):
     """Where a guest is in its life.
 
     ``READY`` means created and stopped, waiting to be started for the first time: the
-    point at which a scheduler can hand the guest to a recipe. A deleted guest has no
-    state: ``poll`` leaves it out.
+    point at which a scheduler can hand the guest to a recipe.
     """
 
     BUILDING = "building"
@@ -140,6 +139,7 @@ class GuestState(enum.Enum):
     RUNNING = "running"
     STOPPED = "stopped"
     ERROR = "error"
+    DELETED = "deleted"
 
 
 @attrs.frozen

@@ -271,7 +271,7 @@ def destroy(
         finish_killed(runtime, record, "destroy")
         # One batched look first: destroy_guest is idempotent, so it cannot say what it found.
         known = provider.poll(wanted)
-        found = [guest_id for guest_id in wanted if guest_id in known]
+        found = [i for i in wanted if i in known and known[i].state is not GuestState.DELETED]
         missing = [guest_id for guest_id in wanted if guest_id not in found]
         for guest_id in found:
             record.destroying(provider.info.name, guest_id)
