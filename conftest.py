@@ -13,6 +13,16 @@ import pytest
 with contextlib.suppress(ImportError):
     import ovirtsdk4  # noqa: F401
 
+with contextlib.suppress(ImportError):  # where hypothesis is installed (the dev group)
+    from hypothesis import HealthCheck, settings
+
+    # The test command runs on shared, loaded machines: a property test is judged by
+    # what it finds, never by how fast examples were made or ran.
+    settings.register_profile(
+        "virtprov", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
+    settings.load_profile("virtprov")
+
 
 @pytest.fixture(autouse=True)
 def private_state_home(

@@ -24,6 +24,7 @@ HEAVY = {
     "attrs",
     "pint",
     "yaml",
+    "prometheus_client",
 }
 
 

@@ -446,6 +446,13 @@ class FakeProvider(Provider):
         with self._transaction() as db:
             return [row[0] for row in db.execute("SELECT id FROM resources ORDER BY id")]
 
+    def orphan_resource_ids(self) -> list[str]:
+        """The networks and ports whose guest is gone: what destroys that died half-way
+        left, and only a sweep removes (for leak checks)."""
+        with self._transaction() as db:
+            query = "SELECT id FROM resources WHERE guest_id IS NULL ORDER BY id"
+            return [row[0] for row in db.execute(query)]
+
     # -- plumbing ----------------------------------------------------------------------
 
     @contextmanager
