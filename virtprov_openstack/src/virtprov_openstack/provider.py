@@ -23,7 +23,6 @@ import contextlib
 import functools
 import ipaddress
 import re
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -49,7 +48,7 @@ from virtprov.model import (
     OwnedResource,
     ProviderInfo,
 )
-from virtprov.provider import Provider
+from virtprov.provider import LazyClient, Provider
 from virtprov_openstack.errors import translate
 from virtprov_openstack.settings import (
     MODE_FLOATING,
@@ -150,8 +149,7 @@ class OpenStackProvider(Provider):
         self._lab = lab
         self._credentials = credentials
         self.settings = settings
-        self._conn = connection
-        self._lock = threading.Lock()
+        self._conn = LazyClient(self._connect, lambda conn: conn.close(), made=connection)
         self._cache: dict[str, Any] = {}
 
     def __repr__(self) -> str:
@@ -176,17 +174,17 @@ class OpenStackProvider(Provider):
 
     # -- plumbing --------------------------------------------------------------------
 
+    def _connect(self) -> Connection:
+        try:
+            return self._credentials.connect()
+        except errors.VirtprovError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc, "connecting", None) from None
+
     @property
     def conn(self) -> Connection:
-        with self._lock:
-            if self._conn is None:
-                try:
-                    self._conn = self._credentials.connect()
-                except errors.VirtprovError:
-                    raise
-                except Exception as exc:
-                    raise self._translate(exc, "connecting", None) from None
-            return self._conn
+        return self._conn.get()
 
     def _translate(
         self,
@@ -211,10 +209,7 @@ class OpenStackProvider(Provider):
         )
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        self._conn.close()
 
     def guest_url(self, guest_id: str) -> str | None:
         """Horizon's page of the server, under ``dashboard_url`` (as Beaker linked it)."""
