@@ -8,19 +8,13 @@ import pytest
 from keystoneauth1 import exceptions as ks
 from virtprov_openstack.errors import translate
 from virtprov_openstack.provider import OpenStackProvider
+from virtprov_testing.conformance import provider_config
 
 from virtprov import errors
-from virtprov.config import Options, ProviderConfig
 
 
 def build(**table: Any) -> OpenStackProvider:
-    config = ProviderConfig(
-        name="os",
-        driver="openstack",
-        lab="lab.example.com",
-        options=Options(table, path="virtprov.toml", prefix="providers.os"),
-    )
-    return OpenStackProvider.from_config(config)
+    return OpenStackProvider.from_config(provider_config("os", "openstack", table))
 
 
 def test_named_cloud_is_enough() -> None:

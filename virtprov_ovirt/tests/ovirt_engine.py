@@ -18,9 +18,8 @@ import pytest
 from engine_imitation import Imitation, ImitationServer
 from engine_messages import Refusal
 from virtprov_ovirt.provider import OVirtProvider
+from virtprov_testing.conformance import provider_config
 from virtprov_testing.replay_server import ReplayServer
-
-from virtprov.config import Defaults, Options, ProviderConfig
 
 HERE = Path(__file__).parent
 CASSETTES = HERE.parent.parent / "cassettes" / "ovirt"
@@ -81,8 +80,6 @@ class Engine:
 
     def provider(self, **options: Any) -> OVirtProvider:
         table: dict[str, Any] = {
-            "driver": "ovirt",
-            "lab": "lab.example.com",
             "url": self.server.url + "/ovirt-engine/api",
             "username": os.environ.get("VIRTPROV_OVIRT_USERNAME", "admin@internal"),
             "password": {"env": PASSWORD_ENV},
@@ -92,18 +89,7 @@ class Engine:
             "destroy_timeout": 5,
             "timeout": 10,
         }
-        table.update(options)
-        table = {k: v for k, v in table.items() if v is not None}
-        config = ProviderConfig(
-            name="rhv",
-            driver="ovirt",
-            lab=table["lab"],
-            options=Options(table, path="virtprov.toml", prefix="providers.rhv"),
-            defaults=Defaults(),
-        )
-        config.options.string("driver")
-        config.options.string("lab")
-        return OVirtProvider.from_config(config)
+        return OVirtProvider.from_config(provider_config("rhv", "ovirt", {**table, **options}))
 
 
 def open_engine(
