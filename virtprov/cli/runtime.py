@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 import click
 
+from virtprov.config import bad_byte
 from virtprov.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -103,9 +104,8 @@ def read_text(path: str | Path, *, limit: int, what: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
         raise InputError(
-            f"{what} {path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}; "
+            f"{what} {path}: not UTF-8 text ({bad_byte(data, exc)}; "
             "convert it, e.g. iconv -f latin1 -t utf-8)"
         ) from None
 

@@ -307,7 +307,7 @@ class Journal:
                 old is not None
                 and old.lease_until > now
                 and (old.host, old.pid) != (host, pid)
-                and (old.host != host or _pid_alive(old.pid))
+                and (old.host != host or pid_alive(old.pid))
             ):
                 raise JournalError(
                     f"launcher name {name!r} is held by pid {old.pid} on {old.host} "
@@ -779,29 +779,37 @@ class Journal:
         On PostgreSQL rows another launcher is pruning at the same moment are skipped
         (``SKIP LOCKED``), so several launchers pruning together never wait on each other.
         """
-        oldest = (
-            sa.select(launches.c.recipe_id)
-            .where(schema.launch_is_history, launches.c.decided_at < before)
-            .order_by(launches.c.decided_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+        return self._prune_oldest(
+            launches.c.recipe_id, schema.launch_is_history, launches.c.decided_at, before, limit
         )
-        with self._write() as conn:
-            result = conn.execute(sa.delete(launches).where(launches.c.recipe_id.in_(oldest)))
-        return int(result.rowcount)
 
     def prune_guests(self, before: float, limit: int) -> int:
         """Delete up to ``limit`` guest rows gone (nothing left in the cloud) and created
         before ``before``, oldest first; how many."""
+        return self._prune_oldest(
+            guests.c.id, schema.guest_is_gone, guests.c.created_at, before, limit
+        )
+
+    def _prune_oldest(
+        self,
+        key: sa.Column[Any],
+        prunable: sa.ColumnElement[bool],
+        age: sa.Column[Any],
+        before: float,
+        limit: int,
+    ) -> int:
+        """Delete up to ``limit`` rows of ``key``'s table that are ``prunable`` with an
+        ``age`` before ``before``, oldest first (rows another launcher is deleting at the
+        same moment skipped); how many."""
         oldest = (
-            sa.select(guests.c.id)
-            .where(schema.guest_is_gone, guests.c.created_at < before)
-            .order_by(guests.c.created_at)
+            sa.select(key)
+            .where(prunable, age < before)
+            .order_by(age)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
         with self._write() as conn:
-            result = conn.execute(sa.delete(guests).where(guests.c.id.in_(oldest)))
+            result = conn.execute(sa.delete(key.table).where(key.in_(oldest)))
         return int(result.rowcount)
 
     def prune_launchers(self, before: float) -> int:
@@ -823,7 +831,8 @@ class _LostLaunch(Exception):
     """Raised inside a transaction to roll it back: the launch is another's now."""
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this machine has that id (a launcher's lease names one)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
