@@ -461,37 +461,21 @@ class Journal:
         if "passed" in values:
             values["passed"] = json.dumps(list(values["passed"]))
         with self._write() as conn:
-            result = conn.execute(
-                sa.update(launches)
-                .where(
-                    launches.c.recipe_id == recipe_id,
-                    launches.c.owner == launcher,
-                    launches.c.state != "decided",
-                )
-                .values(values)
-            )
+            result = conn.execute(_undecided_launch(recipe_id, launcher).values(values))
             return bool(result.rowcount)
 
     def decide(
         self, recipe_id: str, launcher: str, status: str, outcome: Mapping[str, Any]
     ) -> bool:
         """Record the outcome; ``False`` if the launch was not this launcher's to decide."""
-        with self._write() as conn:
-            result = conn.execute(
-                sa.update(launches)
-                .where(
-                    launches.c.recipe_id == recipe_id,
-                    launches.c.owner == launcher,
-                    launches.c.state != "decided",
-                )
-                .values(
-                    state="decided",
-                    status=status,
-                    outcome=json.dumps(outcome, sort_keys=True),
-                    decided_at=time.time(),
-                )
-            )
-            return bool(result.rowcount)
+        return self.update_launch(
+            recipe_id,
+            launcher,
+            state="decided",
+            status=status,
+            outcome=json.dumps(outcome, sort_keys=True),
+            decided_at=time.time(),
+        )
 
     def take_outcomes(self, submitted_by: str | None) -> list[LaunchRow]:
         """Decided launches not yet taken (of one submitter, or all); marks them taken."""
@@ -575,13 +559,9 @@ class Journal:
                 .returning(guests.c.id)
             ).scalar_one()
             result = conn.execute(
-                sa.update(launches)
-                .where(
-                    launches.c.recipe_id == recipe_id,
-                    launches.c.owner == launcher,
-                    launches.c.state != "decided",
+                _undecided_launch(recipe_id, launcher).values(
+                    state="creating", provider=provider, flavor_id=flavor.id, guest_row=row
                 )
-                .values(state="creating", provider=provider, flavor_id=flavor.id, guest_row=row)
             )
             if not result.rowcount:
                 raise _LostLaunch  # rolls the reservation back
@@ -825,6 +805,15 @@ class Journal:
                 )
             )
         return int(result.rowcount)
+
+
+def _undecided_launch(recipe_id: str, launcher: str) -> sa.Update:
+    """An update of the launch if this launcher owns it and it is not decided yet."""
+    return sa.update(launches).where(
+        launches.c.recipe_id == recipe_id,
+        launches.c.owner == launcher,
+        launches.c.state != "decided",
+    )
 
 
 class _LostLaunch(Exception):
