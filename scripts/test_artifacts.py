@@ -16,7 +16,11 @@ versions uv.lock pins) and runs them from outside the repository:
   expects, and ``py.typed`` and the migration template in every installed package;
 * the example plugin of ``docs/plugins.md`` (``docs/examples/plugin``), built and
   installed with the core and virtprov-testing alone: ``virtprov providers`` lists it,
-  and its own tests (the conformance suite, a pool test) pass.
+  and its own tests (the conformance suite, a pool test) pass;
+* every distribution at the lowest versions it declares (``uv pip compile --resolution
+  lowest-direct`` of every ``pyproject.toml`` and the dev group): the wheels (and
+  virtprov-speedups built against that lxml) beside them, and the repository's offline
+  test suite run there, so that each lower bound is tested (or raised).
 
 Any failure prints what failed (the command, its output) and exits 1. Run by
 ``scripts/test``; on its own: ``scripts/test-artifacts``.
@@ -24,6 +28,7 @@ Any failure prints what failed (the command, its output) and exits 1. Run by
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import shutil
@@ -50,6 +55,8 @@ DISTRIBUTIONS = {
     "virtprov-speedups": ("virtprov_speedups", "virtprov_speedups/src/virtprov_speedups"),
 }
 PROVIDERS = {"fake", "openstack", "ovirt", "libcloud"}
+#: Distributions installed for the test suite but not checked as archives above.
+ALSO_TESTED = ("virtprov-tmt",)
 #: The example third-party plugin: a distribution outside the workspace.
 EXAMPLE_PLUGIN = ROOT / "docs" / "examples" / "plugin"
 
@@ -280,6 +287,57 @@ def example_plugin(dist: Path, constraints: Path, work: Path) -> None:
     run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=home, env=env)
 
 
+def lowest_versions(dist: Path, work: Path) -> None:
+    step("every distribution at its lowest declared versions: resolving")
+    work.mkdir(parents=True)
+    requirements = work / "lowest.txt"
+    pyprojects = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("virtprov_*/pyproject.toml"))
+    run(
+        [UV, "pip", "compile", "--quiet", "--no-header", "--resolution", "lowest-direct",
+         "--python", PYTHON, "pyproject.toml", *pyprojects, "--group", "pyproject.toml:dev",
+         "--output-file", requirements],
+        cwd=ROOT,
+    )  # fmt: skip
+    # Third-party packages only: virtprov's own come from the wheels.
+    pinned = [line for line in requirements.read_text().splitlines() if not line.startswith("-e")]
+    requirements.write_text("\n".join(pinned) + "\n", encoding="utf-8")
+    lxml = next(line.split(" ")[0] for line in pinned if line.startswith("lxml=="))
+    (work / "lowest-build.txt").write_text(lxml + "\n", encoding="utf-8")
+    step(f"every distribution at its lowest declared versions: installing (with {lxml})")
+    # virtprov-speedups reads lxml's C structures: built from its sdist against that lxml.
+    speedups = work / "lowest-dist"
+    run(
+        [UV, "build", "--quiet", "--no-config", "--wheel", "--build-constraint",
+         work / "lowest-build.txt", "--out-dir", speedups, "--python", PYTHON,
+         archive_of(dist, "virtprov-speedups", ".tar.gz")],
+        cwd=ROOT,
+    )  # fmt: skip
+    wheels = [archive_of(dist, name, ".whl") for name in [*DISTRIBUTIONS, *ALSO_TESTED]]
+    wheels = [w for w in wheels if not w.name.startswith("virtprov_speedups")]
+    python = work / "lowest-venv" / "bin" / "python"
+    run([UV, "venv", "--quiet", "--python", PYTHON, python.parent.parent])
+    install: list[str | Path] = [UV, "pip", "install", "--quiet", "--no-config"]
+    install += ["--python", python, "--no-deps"]
+    run([*install, "-r", requirements])
+    run([*install, *wheels, archive_of(speedups, "virtprov-speedups", ".whl")])
+    run([UV, "pip", "check", "--python", python])
+    step("every distribution at its lowest declared versions: the offline test suite")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTPROV_", "PYTHON"))}
+    # The repository's tests, with its root on the path (the core from the source tree,
+    # the same files as its wheel); nothing written beside the sources.
+    env.update(VIRTPROV_REQUIRE_POSTGRES="1", PYTHONDONTWRITEBYTECODE="1")
+    # Every failure listed (no -x): each names a lower bound to raise. Its own temporary
+    # directories, apart from those of the pytest that scripts/test runs at the same time,
+    # and a lower CPU priority than that one (whose tests keep the timings they expect).
+    argv = ["nice", "-n", "10", python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    argv += ["--basetemp", work / "tmp"]
+    started = time.monotonic()
+    output = run(argv, cwd=ROOT, env=env)
+    summary = output.strip().splitlines()[-1] if output.strip() else "no output"
+    step(f"every distribution at its lowest declared versions: {summary} "
+         f"({time.monotonic() - started:.0f} s)")  # fmt: skip
+
+
 def main() -> int:
     started = time.monotonic()
     if not UV.exists():
@@ -288,16 +346,35 @@ def main() -> int:
     shutil.rmtree(OUT, ignore_errors=True)
     dist = OUT / "dist"
     constraints = OUT / "constraints.txt"
+    failures: list[Failed] = []
     try:
         export_constraints(constraints)
         build(dist, constraints)
         check_archives(dist)
-        with tempfile.TemporaryDirectory(prefix="virtprov-artifacts-") as tmp:
-            core_alone(dist, constraints, Path(tmp))
-            everything(dist, constraints, Path(tmp))
-            example_plugin(dist, constraints, Path(tmp))
+        with (
+            tempfile.TemporaryDirectory(prefix="virtprov-artifacts-") as tmp,
+            concurrent.futures.ThreadPoolExecutor(max_workers=1) as beside,
+        ):
+            # The longest step (a whole test suite) beside the others, which mostly wait
+            # on installs and subprocesses.
+            lowest = beside.submit(lowest_versions, dist, Path(tmp) / "lowest")
+            try:
+                core_alone(dist, constraints, Path(tmp))
+                everything(dist, constraints, Path(tmp))
+                example_plugin(dist, constraints, Path(tmp))
+            except Failed as exc:
+                failures.append(exc)
+                print(f"artifacts: FAILED: {exc}", file=sys.stderr, flush=True)
+            try:
+                lowest.result()
+            except Failed as exc:
+                failures.append(exc)
+                print(f"artifacts: FAILED: {exc}", file=sys.stderr, flush=True)
     except Failed as exc:
         print(f"artifacts: FAILED: {exc}", file=sys.stderr)
+        return 1
+    if failures:
+        print(f"artifacts: FAILED ({len(failures)} steps, shown above)", file=sys.stderr)
         return 1
     step(f"ok ({time.monotonic() - started:.0f} s)")
     return 0

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,28 +11,24 @@ CLI_PLUGIN_SITE = FIXTURES / "cli_plugin_site"
 
 
 @pytest.fixture
-def broken_plugin_installed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A real distribution whose provider plugin fails to import, on this process's path.
+def broken_plugin_env(cli_env: dict[str, str]) -> dict[str, str]:
+    """``cli_env`` with a real distribution installed whose provider plugin fails to import.
 
-    It is also put on PYTHONPATH so that CLI subprocesses see it installed too.
+    It is installed on the path of the processes started with this environment only: a
+    process reads its entry points once (stevedore keeps them for the process's life).
     """
-    monkeypatch.syspath_prepend(str(BROKEN_PLUGIN_SITE))
-    path = os.pathsep.join(filter(None, [str(BROKEN_PLUGIN_SITE), os.environ.get("PYTHONPATH")]))
-    monkeypatch.setenv("PYTHONPATH", path)
-    # stevedore caches entry points per sys.path; make sure it sees the new path.
-    from stevedore import ExtensionManager
-
-    ExtensionManager.ENTRY_POINT_CACHE.clear()
-    yield BROKEN_PLUGIN_SITE
-    ExtensionManager.ENTRY_POINT_CACHE.clear()
-    sys.modules.pop("virtprov_broken_plugin", None)
+    return _with_site(cli_env, BROKEN_PLUGIN_SITE)
 
 
 @pytest.fixture
 def cli_plugin_env(cli_env: dict[str, str]) -> dict[str, str]:
     """``cli_env`` with a distribution installed that adds ``virtprov fixture ...`` commands."""
-    path = os.pathsep.join(filter(None, [str(CLI_PLUGIN_SITE), os.environ.get("PYTHONPATH")]))
-    return {**cli_env, "PYTHONPATH": path}
+    return _with_site(cli_env, CLI_PLUGIN_SITE)
+
+
+def _with_site(env: dict[str, str], site: Path) -> dict[str, str]:
+    """``env`` with the distributions of ``site`` installed (first on the path)."""
+    return {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))}
 
 
 @pytest.fixture

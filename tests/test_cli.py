@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +43,25 @@ def test_provision_then_destroy_on_the_embedded_fake(cli_env: dict[str, str]) ->
     assert run(cli_env, "destroy", guest["id"], "--missing-ok").returncode == 0
 
 
+def test_list_links_guests_where_the_provider_has_a_dashboard(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from virtprov.cli import cli
+    from virtprov.fake import FakeProvider
+
+    made = run(cli_env, "provision", "--json", "--no-start", "--poll-interval", "0.01")
+    guest_id = json.loads(made.stdout)["id"]
+    cli.main(["list"], standalone_mode=False)  # the fake links nothing: no URL column
+    assert "URL" not in capsys.readouterr().out
+    monkeypatch.setattr(
+        FakeProvider, "guest_url", lambda self, guest_id: f"https://dash.example.com/{guest_id}/"
+    )
+    cli.main(["list"], standalone_mode=False)
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split() == ["PROVIDER", "ID", "NAME", "STATE", "MACS", "URL"]
+    assert row.split()[-1] == f"https://dash.example.com/{guest_id}/"
+
+
 def test_provision_with_host_requires_picks_the_cheapest_match(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -75,10 +93,8 @@ def test_provision_that_cannot_be_satisfied_exits_1(
     assert "Traceback" not in failed.stderr
 
 
-def test_providers_lists_the_fake_and_a_broken_plugin(
-    broken_plugin_installed: Path, cli_env: dict[str, str]
-) -> None:
-    listed = run({**cli_env, "PYTHONPATH": os.environ["PYTHONPATH"]}, "providers", "--json")
+def test_providers_lists_the_fake_and_a_broken_plugin(broken_plugin_env: dict[str, str]) -> None:
+    listed = run(broken_plugin_env, "providers", "--json")
     assert listed.returncode == 0, listed.stderr
     plugins = {plugin["name"]: plugin for plugin in json.loads(listed.stdout)}
     assert plugins["fake"]["ok"]
@@ -91,7 +107,7 @@ def test_providers_lists_the_fake_and_a_broken_plugin(
     assert broken["distribution"] == "virtprov-broken-plugin"
     assert "virtprov_sdk_that_is_not_installed" in broken["error"]
     assert "Traceback" in broken["traceback"]
-    human = run({**cli_env, "PYTHONPATH": os.environ["PYTHONPATH"]}, "providers")
+    human = run(broken_plugin_env, "providers")
     assert "BROKEN" in human.stdout
     assert "Traceback" not in human.stderr
 

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,32 +30,46 @@ def test_fake_driver_is_discovered_with_its_distribution() -> None:
     assert issubclass(load_driver("fake"), Provider)
 
 
-def test_broken_plugin_is_reported_not_dropped(broken_plugin_installed: Path) -> None:
-    statuses = {status.name: status for status in discover()}
-    assert statuses["fake"].ok, "one broken plugin must not hide the others"
-    broken = statuses["broken"]
-    assert not broken.ok
-    assert broken.distribution == "virtprov-broken-plugin"
-    assert broken.version == "1.2.3"
-    assert broken.error is not None
-    assert "ModuleNotFoundError" in broken.error
-    assert "virtprov_sdk_that_is_not_installed" in broken.error
-    assert broken.traceback is not None
-    assert "virtprov_broken_plugin.py" in broken.traceback
-
-
-def test_loading_a_broken_driver_raises_plugin_error(broken_plugin_installed: Path) -> None:
-    with pytest.raises(PluginError) as caught:
-        load_driver("broken")
-    error = caught.value
-    assert (error.name, error.distribution, error.version) == (
-        "broken",
-        "virtprov-broken-plugin",
-        "1.2.3",
+def in_a_process(env: dict[str, str], code: str) -> Any:
+    """What ``code`` prints as JSON, run in a new interpreter with ``env`` (which sees the
+    distributions installed there, as a user's process would)."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
-    assert "from virtprov-broken-plugin 1.2.3" in str(error)
-    assert error.traceback is not None
-    assert "Traceback" in error.traceback
+    return json.loads(done.stdout)
+
+
+def test_broken_plugin_is_reported_not_dropped(broken_plugin_env: dict[str, str]) -> None:
+    statuses = in_a_process(
+        broken_plugin_env,
+        "import attrs, json; from virtprov.plugins import discover\n"
+        "print(json.dumps({s.name: attrs.asdict(s) | {'ok': s.ok} for s in discover()}))",
+    )
+    assert statuses["fake"]["ok"], "one broken plugin must not hide the others"
+    broken = statuses["broken"]
+    assert not broken["ok"]
+    assert broken["distribution"] == "virtprov-broken-plugin"
+    assert broken["version"] == "1.2.3"
+    assert broken["error"] is not None
+    assert "ModuleNotFoundError" in broken["error"]
+    assert "virtprov_sdk_that_is_not_installed" in broken["error"]
+    assert broken["traceback"] is not None
+    assert "virtprov_broken_plugin.py" in broken["traceback"]
+
+
+def test_loading_a_broken_driver_raises_plugin_error(broken_plugin_env: dict[str, str]) -> None:
+    error = in_a_process(
+        broken_plugin_env,
+        "import json; from virtprov.plugins import load_driver; from virtprov import PluginError\n"
+        "try:\n    load_driver('broken')\n"
+        "except PluginError as e:\n"
+        "    print(json.dumps([e.name, e.distribution, e.version, str(e), e.traceback]))",
+    )
+    name, distribution, version, message, formatted_traceback = error
+    assert (name, distribution, version) == ("broken", "virtprov-broken-plugin", "1.2.3")
+    assert "from virtprov-broken-plugin 1.2.3" in message
+    assert formatted_traceback is not None
+    assert "Traceback" in formatted_traceback
 
 
 def test_unknown_driver_names_what_is_installed() -> None:

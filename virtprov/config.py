@@ -473,14 +473,19 @@ def parse_config_file(path: str | os.PathLike[str]) -> Config:
     return parse_config(_decode_utf8(data, path=where), path=where)
 
 
+def bad_byte(data: bytes, exc: UnicodeDecodeError) -> str:
+    """Where ``data`` stops being UTF-8: ``byte 0x.. on line N`` (for messages)."""
+    line = data.count(b"\n", 0, exc.start) + 1
+    return f"byte 0x{data[exc.start]:02x} on line {line}"
+
+
 def _decode_utf8(data: bytes, *, path: str) -> str:
     """``data`` as UTF-8 text, or a ``ConfigError`` naming the line of the first bad byte."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
         raise ConfigError(
-            f"is not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line} "
+            f"is not UTF-8 text: {bad_byte(data, exc)} "
             "(convert the file, e.g. iconv -f latin1 -t utf-8)",
             path=path,
         ) from None

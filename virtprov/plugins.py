@@ -1,10 +1,13 @@
-"""Finding provider plugins (entry-point group ``virtprov.providers``) with stevedore.
+"""Finding provider plugins (entry-point group ``virtprov.providers``).
 
 Loading is lazy and one driver at a time: importing a plugin imports its cloud SDK,
-which costs hundreds of milliseconds. stevedore logs and drops a plugin that fails to
-load; virtprov never does: every failure becomes a :class:`~virtprov.errors.PluginError`
-(or a :class:`PluginStatus` with the error) naming the entry point, the distribution
-that declared it, its version and the traceback.
+which costs hundreds of milliseconds. stevedore loads them (``DriverManager`` for one
+driver, ``ExtensionManager`` for all); it logs and drops a plugin that fails to load
+unless given a failure callback, and virtprov's callbacks make every failure a
+:class:`~virtprov.errors.PluginError` (or a :class:`PluginStatus` with the error) naming
+the entry point, the distribution that declared it, its version and the traceback.
+Listing names, and finding an entry point's distribution, is what stevedore cannot do
+without importing every plugin: ``importlib.metadata`` does it, reading metadata only.
 """
 
 from __future__ import annotations
@@ -53,46 +56,20 @@ class PluginStatus:
 
 
 def _entry_points(group: str) -> list[EntryPoint]:
-    from stevedore import ExtensionManager
+    """The installed entry points of ``group``, each with its distribution, none imported."""
+    import importlib.metadata
 
-    # list_entry_points reads stevedore's cache without importing any plugin.
-    manager = ExtensionManager.__new__(ExtensionManager)
-    manager.namespace = group
-    return list(manager.list_entry_points())
+    return list(importlib.metadata.entry_points(group=group))
 
 
 def _distribution_of(entry_point: EntryPoint) -> tuple[str | None, str | None]:
-    """Which installed distribution declares this entry point (stevedore's cache drops it)."""
-    import importlib.metadata
-
-    dist = getattr(entry_point, "dist", None)
-    if dist is not None:
-        return dist.metadata["Name"], dist.version
-    for dist in importlib.metadata.distributions():
-        for candidate in dist.entry_points:
-            if (candidate.group, candidate.name, candidate.value) == (
-                entry_point.group,
-                entry_point.name,
-                entry_point.value,
-            ):
+    """Which installed distribution declares this entry point (stevedore's carry none)."""
+    for candidate in _entry_points(entry_point.group):
+        if (candidate.name, candidate.value) == (entry_point.name, entry_point.value):
+            dist = candidate.dist
+            if dist is not None:
                 return dist.metadata["Name"], dist.version
     return None, None
-
-
-def _load(entry_point: EntryPoint) -> type[Provider]:
-    from virtprov.provider import Provider
-
-    try:
-        plugin = entry_point.load()
-    except Exception as exc:  # a broken plugin must not take the caller down
-        raise _plugin_error(
-            entry_point,
-            f"cannot be loaded: {type(exc).__name__}: {exc}",
-            traceback.format_exc(),
-        ) from exc
-    if not (isinstance(plugin, type) and issubclass(plugin, Provider)):
-        raise _plugin_error(entry_point, f"{entry_point.value} is not a virtprov.Provider subclass")
-    return plugin
 
 
 def _plugin_error(
@@ -109,27 +86,62 @@ def _plugin_error(
     )
 
 
+def _load_error(entry_point: EntryPoint, exc: BaseException) -> PluginError:
+    return _plugin_error(
+        entry_point,
+        f"cannot be loaded: {type(exc).__name__}: {exc}",
+        "".join(traceback.format_exception(exc)),
+    )
+
+
+def _load_failed(manager: Any, entry_point: EntryPoint, exc: BaseException) -> None:
+    """stevedore's ``on_load_failure_callback``: a broken plugin is a ``PluginError``,
+    never a log line, and never anything else (it must not take the caller down)."""
+    raise _load_error(entry_point, exc) from exc
+
+
+def _provider_class(entry_point: EntryPoint, plugin: Any) -> type[Provider]:
+    from virtprov.provider import Provider
+
+    if not (isinstance(plugin, type) and issubclass(plugin, Provider)):
+        raise _plugin_error(entry_point, f"{entry_point.value} is not a virtprov.Provider subclass")
+    return plugin
+
+
 def driver_names() -> list[str]:
     """Names of every installed provider driver, without importing any of them."""
     return sorted({ep.name for ep in _entry_points(PROVIDERS_GROUP)})
 
 
 def load_driver(name: str) -> type[Provider]:
-    """Import one provider driver by entry-point name."""
-    matches = [ep for ep in _entry_points(PROVIDERS_GROUP) if ep.name == name]
-    if not matches:
+    """Import one provider driver by entry-point name (and no other plugin)."""
+    from stevedore import DriverManager
+    from stevedore.exception import NoUniqueMatch
+
+    declared = [ep for ep in _entry_points(PROVIDERS_GROUP) if ep.name == name]
+    if not declared:
         known = ", ".join(driver_names()) or "none"
         raise PluginError(
             f"no provider driver named {name!r} is installed (installed: {known}); "
             f"{install_hint(name)}",
             name=name,
         )
-    if len(matches) > 1:
-        origins = ", ".join(filter(None, (_distribution_of(ep)[0] for ep in matches)))
+    if len(declared) > 1:
+        origins = ", ".join(filter(None, (_distribution_of(ep)[0] for ep in declared)))
         raise PluginError(
             f"provider driver {name!r} is declared more than once ({origins})", name=name
         )
-    return _load(matches[0])
+    try:
+        manager: DriverManager[Any] = DriverManager(
+            PROVIDERS_GROUP, name, on_load_failure_callback=_load_failed
+        )
+    except NoUniqueMatch as exc:  # stevedore read the entry points before it was installed
+        raise PluginError(
+            f"provider driver {name!r} cannot be loaded by this process ({exc}): restart it",
+            name=name,
+        ) from exc
+    (extension,) = manager.extensions
+    return _provider_class(extension.entry_point, extension.plugin)
 
 
 def install_hint(name: str) -> str:
@@ -147,27 +159,33 @@ def install_hint(name: str) -> str:
 
 def discover() -> list[PluginStatus]:
     """Every installed provider plugin, loaded, with its error if it failed to load."""
-    statuses = []
-    for entry_point in sorted(_entry_points(PROVIDERS_GROUP), key=lambda ep: ep.name):
-        distribution, version = _distribution_of(entry_point)
+    from stevedore import ExtensionManager
+
+    found: list[tuple[EntryPoint, PluginError | None]] = []
+
+    def failed(manager: Any, entry_point: EntryPoint, exc: BaseException) -> None:
+        found.append((entry_point, _load_error(entry_point, exc)))
+
+    manager: ExtensionManager[Any] = ExtensionManager(
+        PROVIDERS_GROUP, on_load_failure_callback=failed
+    )
+    for extension in manager.extensions:
         try:
-            _load(entry_point)
-        except PluginError as exc:
-            statuses.append(
-                PluginStatus(
-                    entry_point.name,
-                    entry_point.value,
-                    distribution,
-                    version,
-                    error=str(exc),
-                    traceback=exc.traceback,
-                )
-            )
+            _provider_class(extension.entry_point, extension.plugin)
+        except PluginError as error:
+            found.append((extension.entry_point, error))
         else:
-            statuses.append(
-                PluginStatus(entry_point.name, entry_point.value, distribution, version)
-            )
-    return statuses
+            found.append((extension.entry_point, None))
+    return [
+        PluginStatus(
+            entry_point.name,
+            entry_point.value,
+            *_distribution_of(entry_point),
+            error=str(error) if error else None,
+            traceback=error.traceback if error else None,
+        )
+        for entry_point, error in sorted(found, key=lambda item: item[0].name)
+    ]
 
 
 def build_provider(config: ProviderConfig) -> Provider:

@@ -32,10 +32,12 @@ method, with an example plugin: ``docs/plugins.md``.
 from __future__ import annotations
 
 import abc
+import contextlib
 import functools
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Self, TypeVar
 
 import attrs
 
@@ -74,6 +76,43 @@ _ABOUT_ONE_GUEST: Final = frozenset(
     {"start_guest", "stop_guest", "destroy_guest", "console_output"}
 )
 _STAMPED_MARK: Final = "__virtprov_stamped__"
+
+_Client = TypeVar("_Client")
+
+
+class LazyClient(Generic[_Client]):
+    """A provider's connection to its cloud, made on first use, once whatever the threads.
+
+    ``make`` builds it (raise :mod:`virtprov.errors` there: its errors reach the caller
+    of :meth:`get`, and the next call tries again). :meth:`close` forgets it and hands it
+    to ``close``, whose errors are ignored (a provider closes on its way out); the next
+    :meth:`get` makes a new one. ``made`` is one already made (a test's, a shared one).
+    """
+
+    def __init__(
+        self,
+        make: Callable[[], _Client],
+        close: Callable[[_Client], object] | None = None,
+        *,
+        made: _Client | None = None,
+    ) -> None:
+        self._make = make
+        self._close = close
+        self._lock = threading.Lock()
+        self._client = made
+
+    def get(self) -> _Client:
+        with self._lock:
+            if self._client is None:
+                self._client = self._make()
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None and self._close is not None:
+            with contextlib.suppress(Exception):
+                self._close(client)
 
 
 class Provider(abc.ABC):
@@ -230,6 +269,11 @@ class Provider(abc.ABC):
             f"{type(self).__name__} lists owned resources but cannot destroy them "
             "(override destroy_resource)"
         )
+
+    def guest_url(self, guest_id: str) -> str | None:
+        """A web page that shows the guest (the cloud's dashboard), or ``None``. Optional:
+        no request is made; ``virtprov list`` shows it."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook, empty by design
         """Release connections. Optional."""

@@ -6,7 +6,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from virtprov.pool import Event, Journal, Limits, Pool, PoolSettings
+from virtprov.fake import DEFAULT_FLAVORS, FakeProvider
+from virtprov.model import GuestSpec
+from virtprov.pool import Event, Journal, Limits, Pool, PoolSettings, Recipe
 from virtprov.provider import Provider
 
 FAST = PoolSettings(
@@ -17,6 +19,8 @@ FAST = PoolSettings(
     capacity_refresh=60.0,
     default_limits=Limits(mutating=0.0, read=0.0),  # 0: unlimited
 )
+
+MEDIUM = DEFAULT_FLAVORS[2]
 
 VMX = "<hostRequires><cpu><flag value='vmx'/></cpu></hostRequires>"
 
@@ -59,3 +63,24 @@ def wait_for(condition: Callable[[], object], timeout: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
+
+
+def crashed_mid_create(journal_url: str, fake: FakeProvider, *, created: bool) -> str:
+    """Leave the journal as a process killed right after (or before) its create call."""
+    journal = Journal(journal_url)
+    journal.register_launcher("test", lease=30)
+    journal.submit("1", Recipe(1).to_json(), "test", time.time() + 60)
+    journal.claim("test", time.time())
+    spec = GuestSpec.for_recipe(1, MEDIUM, pool="virtprov")
+    row = journal.begin_create(
+        recipe_id="1",
+        launcher="test",
+        provider="fake",
+        flavor=MEDIUM,
+        name=spec.name,
+        now=time.time(),
+    )
+    assert row is not None
+    guest_id = fake.create_guest(spec).id if created else ""
+    journal.close()
+    return guest_id

@@ -8,7 +8,7 @@ import logging
 import time
 
 import pytest
-from pool_helpers import Recorder, fast_pool, wait_for
+from pool_helpers import Recorder, crashed_mid_create, fast_pool, wait_for
 
 from virtprov.errors import TransientError
 from virtprov.fake import FakeProvider
@@ -198,25 +198,8 @@ def test_a_destroy_that_raises_is_retried_until_the_guest_is_gone() -> None:
 
 def test_a_recovery_whose_listing_raises_is_retried(journal_url: str) -> None:
     """A create was in flight when the process died; listing by name raises at first."""
-    from test_pool_recovery import MEDIUM
-
     fake = FakeProvider(faults=FaultPlan(script=(ScriptedFault("list_guests", 1, "key_error"),)))
-    journal = Journal(journal_url)
-    journal.register_launcher("test", lease=30)
-    journal.submit("1", Recipe(1).to_json(), "test", time.time() + 60)
-    journal.claim("test", time.time())
-    spec = GuestSpec.for_recipe(1, MEDIUM, pool="virtprov")
-    row = journal.begin_create(
-        recipe_id="1",
-        launcher="test",
-        provider="fake",
-        flavor=MEDIUM,
-        name=spec.name,
-        now=time.time(),
-    )
-    assert row is not None
-    made = fake.create_guest(spec).id
-    journal.close()
+    made = crashed_mid_create(journal_url, fake, created=True)
     recorder = Recorder()
     with fast_pool({"fake": fake}, journal=journal_url, subscribe=recorder) as pool:
         outcome = pool.poll(timeout=10)

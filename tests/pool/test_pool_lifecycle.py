@@ -12,8 +12,7 @@ from typing import Any
 
 import attrs
 import pytest
-from pool_helpers import Recorder, fast_pool
-from test_pool_recovery import MEDIUM
+from pool_helpers import MEDIUM, Recorder, fast_pool
 
 from virtprov.errors import HostRequiresError
 from virtprov.fake import FakeProvider

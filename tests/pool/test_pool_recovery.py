@@ -7,36 +7,13 @@ import time
 from pathlib import Path
 
 import pytest
-from pool_helpers import FAST, fast_pool
+from pool_helpers import FAST, MEDIUM, crashed_mid_create, fast_pool
 
 from virtprov.errors import JournalError
-from virtprov.fake import DEFAULT_FLAVORS, FakeProvider
+from virtprov.fake import FakeProvider
 from virtprov.fake.faults import Latency
 from virtprov.model import GuestSpec
 from virtprov.pool import Journal, Pool, Recipe, Status
-
-MEDIUM = DEFAULT_FLAVORS[2]
-
-
-def crashed_mid_create(journal_url: str, fake: FakeProvider, *, created: bool) -> str:
-    """Leave the journal as a process killed right after (or before) its create call."""
-    journal = Journal(journal_url)
-    journal.register_launcher("test", lease=30)
-    journal.submit("1", Recipe(1).to_json(), "test", time.time() + 60)
-    journal.claim("test", time.time())
-    spec = GuestSpec.for_recipe(1, MEDIUM, pool="virtprov")
-    row = journal.begin_create(
-        recipe_id="1",
-        launcher="test",
-        provider="fake",
-        flavor=MEDIUM,
-        name=spec.name,
-        now=time.time(),
-    )
-    assert row is not None
-    guest_id = fake.create_guest(spec).id if created else ""
-    journal.close()
-    return guest_id
 
 
 @pytest.mark.parametrize("created", [True, False], ids=["create-happened", "create-never-sent"])

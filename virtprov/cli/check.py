@@ -88,6 +88,15 @@ def _read_presets(path: str) -> dict[str, Any]:
         _fail(f"{'<stdin>' if path == '-' else path}: {exc}")
 
 
+#: ``--presets PRESETS.yaml``, of check and convert.
+presets_option = click.option(
+    "--presets",
+    "presets_path",
+    metavar="PRESETS.yaml",
+    help="tmt hardware presets (name: requirements) for `preset:` keys; never fetched.",
+)
+
+
 def _fail(message: str) -> NoReturn:
     click.echo(f"virtprov: {printable(message)}", err=True)
     sys.exit(2)
@@ -132,12 +141,7 @@ def _fail(message: str) -> NoReturn:
     show_default=True,
     help="hostrequires: Beaker XML; tmt: a YAML/fmf hardware: mapping or plan; auto: by content.",
 )
-@click.option(
-    "--presets",
-    "presets_path",
-    metavar="PRESETS.yaml",
-    help="tmt hardware presets (name: requirements) for `preset:` keys; never fetched.",
-)
+@presets_option
 @click.option(
     "--verbose",
     is_flag=True,

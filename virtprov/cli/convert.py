@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from virtprov.cli.check import _fail, _read_presets, read_document
+from virtprov.cli.check import _fail, _read_presets, presets_option, read_document
 from virtprov.printable import printable
 
 if TYPE_CHECKING:
@@ -37,12 +37,7 @@ ACCEPTS = (
     "for the Nth) as a bare <hostRequires/>; without it, every phase is a <recipe> of one "
     "<recipeSet>.",
 )
-@click.option(
-    "--presets",
-    "presets_path",
-    metavar="PRESETS.yaml",
-    help="tmt hardware presets (name: requirements) for `preset:` keys; never fetched.",
-)
+@presets_option
 @click.option(
     "--provider",
     "provider_name",

@@ -302,14 +302,15 @@ def list_guests(
     """Guests that virtprov made (by name prefix and ownership label)."""
     prefix = runtime.config.defaults.guest_name_prefix if prefix is None else prefix
     found = [
-        guest
+        (guest, provider.guest_url(guest.id))
         for provider in runtime.providers(provider_name)
         for guest in provider.list_guests(prefix)
     ]
     if as_json:
-        emit_json(found)
+        emit_json([guest for guest, _ in found])
         return
-    emit_table(
-        ("PROVIDER", "ID", "NAME", "STATE", "MACS"),
-        ((g.provider, g.id, g.name, g.state.value, ",".join(g.macs)) for g in found),
-    )
+    rows = [(g.provider, g.id, g.name, g.state.value, ",".join(g.macs), url) for g, url in found]
+    if any(url for *_, url in rows):  # a dashboard to link to
+        emit_table(("PROVIDER", "ID", "NAME", "STATE", "MACS", "URL"), rows)
+    else:
+        emit_table(("PROVIDER", "ID", "NAME", "STATE", "MACS"), (row[:-1] for row in rows))

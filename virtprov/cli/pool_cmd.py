@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import click
 
 from virtprov.cli import one_line
@@ -13,8 +14,8 @@ from virtprov.cli.runtime import (
     emit_json,
     emit_table,
     json_option,
+    json_value,
     read_text,
-    to_jsonable,
 )
 
 #: An --owned file lists ids, one a line: a million of them fit.
@@ -128,11 +129,11 @@ def sweep(runtime: Runtime, dry_run: bool, owned_file: Path | None, as_json: boo
     if as_json:
         emit_json(
             {
-                **to_jsonable(report),
-                "orphan_resources": to_jsonable(resources),
+                **attrs.asdict(report, value_serializer=json_value),
+                "orphan_resources": resources,
                 "resources_seen": report.resources_seen + cli.resources_seen,
                 "errors": list(errors),
-                "killed_provisions": to_jsonable(killed),
+                "killed_provisions": killed,
             }
         )
         if errors:

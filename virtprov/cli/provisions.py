@@ -43,7 +43,7 @@ import sqlalchemy as sa
 
 from virtprov.errors import ConfigError, GuestNotFound, JournalError, ProviderError
 from virtprov.model import LABEL_POOL, Flavor, Guest, GuestSpec
-from virtprov.pool.journal import UNDECIDED, GuestRow, Journal, LaunchRow
+from virtprov.pool.journal import UNDECIDED, GuestRow, Journal, LaunchRow, pid_alive
 from virtprov.pool.schema import launchers, launches
 from virtprov.provider import Provider
 
@@ -278,7 +278,7 @@ class CliJournal:
         here = {
             name
             for name, host, pid, until in rows
-            if until > now and host == self.host and name != self.launcher and not _pid_alive(pid)
+            if until > now and host == self.host and name != self.launcher and not pid_alive(pid)
         }
         return here, {name for name, _, _, until in rows if until <= now}
 
@@ -353,13 +353,3 @@ def _message(exc: BaseException) -> str:
     if isinstance(exc, ProviderError):
         return exc.message
     return f"{type(exc).__name__}: {exc}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

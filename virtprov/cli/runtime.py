@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 import click
 
+from virtprov.config import bad_byte
 from virtprov.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -103,9 +104,8 @@ def read_text(path: str | Path, *, limit: int, what: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
         raise InputError(
-            f"{what} {path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}; "
+            f"{what} {path}: not UTF-8 text ({bad_byte(data, exc)}; "
             "convert it, e.g. iconv -f latin1 -t utf-8)"
         ) from None
 
@@ -145,26 +145,32 @@ def provider_option(function: F) -> F:
     )(function)
 
 
-def to_jsonable(value: Any) -> Any:
-    """attrs instances, enums, datetimes and mappings as plain JSON values."""
-    if attrs.has(type(value)):
-        return {
-            field.name: to_jsonable(getattr(value, field.name))
-            for field in attrs.fields(type(value))
-        }
+def json_value(instance: Any, field: Any, value: Any) -> Any:
+    """attrs' ``value_serializer``: an enum as its value, a datetime in ISO 8601."""
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(key): to_jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [to_jsonable(item) for item in value]
     return value
 
 
+def _json_default(value: Any) -> Any:
+    # What json cannot write by itself: attrs instances (through attrs.asdict), the
+    # values json_value turns into JSON's, sets and read-only mappings.
+    if attrs.has(type(value)):
+        return attrs.asdict(value, value_serializer=json_value)
+    if isinstance(value, set | frozenset):
+        return list(value)
+    if isinstance(value, Mapping):
+        return {str(key): item for key, item in value.items()}
+    converted = json_value(None, None, value)
+    if converted is value:
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    return converted
+
+
 def emit_json(value: Any) -> None:
-    click.echo(json.dumps(to_jsonable(value), indent=2, sort_keys=False))
+    click.echo(json.dumps(value, default=_json_default, indent=2, sort_keys=False))
 
 
 def emit_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from virtprov.errors import GuestNotFound, JournalError
 from virtprov.pool.events import EventBus
-from virtprov.pool.journal import GuestRow, Journal, _pid_alive
+from virtprov.pool.journal import GuestRow, Journal, pid_alive
 from virtprov.pool.schema import guests, launch_is_live, launchers, launches, outcome_waits
 from virtprov.pool.sweeper import failed
 from virtprov.provider import Provider
@@ -63,7 +63,7 @@ def abandon_orphaned(
                 launchers.c.lease_until > now
             )
         ).all()
-    alive = [name for name, on, pid in leases if on != host or _pid_alive(pid)]
+    alive = [name for name, on, pid in leases if on != host or pid_alive(pid)]
     # Live rows only, one query per partial index (a planner uses one for each, not for
     # an OR of both): never a scan of history.
     pending = [

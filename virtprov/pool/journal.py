@@ -307,7 +307,7 @@ class Journal:
                 old is not None
                 and old.lease_until > now
                 and (old.host, old.pid) != (host, pid)
-                and (old.host != host or _pid_alive(old.pid))
+                and (old.host != host or pid_alive(old.pid))
             ):
                 raise JournalError(
                     f"launcher name {name!r} is held by pid {old.pid} on {old.host} "
@@ -467,37 +467,21 @@ class Journal:
         if "passed" in values:
             values["passed"] = json.dumps(list(values["passed"]))
         with self._write() as conn:
-            result = conn.execute(
-                sa.update(launches)
-                .where(
-                    launches.c.recipe_id == recipe_id,
-                    launches.c.owner == launcher,
-                    launches.c.state != "decided",
-                )
-                .values(values)
-            )
+            result = conn.execute(_undecided_launch(recipe_id, launcher).values(values))
             return bool(result.rowcount)
 
     def decide(
         self, recipe_id: str, launcher: str, status: str, outcome: Mapping[str, Any]
     ) -> bool:
         """Record the outcome; ``False`` if the launch was not this launcher's to decide."""
-        with self._write() as conn:
-            result = conn.execute(
-                sa.update(launches)
-                .where(
-                    launches.c.recipe_id == recipe_id,
-                    launches.c.owner == launcher,
-                    launches.c.state != "decided",
-                )
-                .values(
-                    state="decided",
-                    status=status,
-                    outcome=json.dumps(outcome, sort_keys=True),
-                    decided_at=time.time(),
-                )
-            )
-            return bool(result.rowcount)
+        return self.update_launch(
+            recipe_id,
+            launcher,
+            state="decided",
+            status=status,
+            outcome=json.dumps(outcome, sort_keys=True),
+            decided_at=time.time(),
+        )
 
     def take_outcomes(self, submitted_by: str | None) -> list[LaunchRow]:
         """Decided launches not yet taken (of one submitter, or all); marks them taken."""
@@ -559,9 +543,7 @@ class Journal:
                 sa.select(capacity).where(capacity.c.provider == provider).with_for_update()
             ).first()
             if snapshot is not None:
-                free = _less(
-                    _capacity_of(snapshot), self._reserved(conn, provider, snapshot.taken_at)
-                )
+                free = self._left(conn, provider, snapshot)
                 if not free.fits(flavor):
                     return None
             row = conn.execute(
@@ -583,13 +565,9 @@ class Journal:
                 .returning(guests.c.id)
             ).scalar_one()
             result = conn.execute(
-                sa.update(launches)
-                .where(
-                    launches.c.recipe_id == recipe_id,
-                    launches.c.owner == launcher,
-                    launches.c.state != "decided",
+                _undecided_launch(recipe_id, launcher).values(
+                    state="creating", provider=provider, flavor_id=flavor.id, guest_row=row
                 )
-                .values(state="creating", provider=provider, flavor_id=flavor.id, guest_row=row)
             )
             if not result.rowcount:
                 raise _LostLaunch  # rolls the reservation back
@@ -680,29 +658,37 @@ class Journal:
             ).first()
             if snapshot is None:
                 return None
-            reserved = self._reserved(conn, provider, snapshot.taken_at)
-        return _less(_capacity_of(snapshot), reserved), snapshot.taken_at
+            free = self._left(conn, provider, snapshot)
+        return free, snapshot.taken_at
 
-    def _reserved(self, conn: Connection, provider: str, since: float) -> _Reserved:
-        """What guests made since ``since`` hold: the snapshot did not see them.
+    def _left(self, conn: Connection, provider: str, snapshot: Any) -> Capacity:
+        """The snapshot's capacity less what guests made since it was taken hold (the
+        snapshot did not see them), counted once per shape.
 
         Conservative: a guest destroyed since the snapshot still counts until the next
         one, so reservations can only under-use a provider, never overbook it.
         """
-        total = conn.execute(
-            sa.select(
-                sa.func.count(),
-                sa.func.coalesce(sa.func.sum(guests.c.vcpus), 0),
-                sa.func.coalesce(sa.func.sum(guests.c.ram_mib), 0),
-                sa.func.coalesce(sa.func.sum(guests.c.disk_bytes), 0),
-            ).where(
+        shapes = conn.execute(
+            sa.select(guests.c.vcpus, guests.c.ram_mib, guests.c.disk_bytes, sa.func.count())
+            .where(
                 guests.c.provider == provider,
                 schema.guest_is_held,
                 # A create in flight may or may not be in the snapshot: count it anyway.
-                sa.or_(guests.c.created_at >= since, guests.c.state == "creating"),
+                sa.or_(guests.c.created_at >= snapshot.taken_at, guests.c.state == "creating"),
             )
-        ).one()
-        return _Reserved(int(total[0]), int(total[1]), int(total[2]), int(total[3]))
+            .group_by(guests.c.vcpus, guests.c.ram_mib, guests.c.disk_bytes)
+        ).all()
+        free = Capacity(
+            instances=snapshot.instances,
+            vcpus=snapshot.vcpus,
+            ram_mib=snapshot.ram_mib,
+            disk_bytes=snapshot.disk_bytes,
+        )
+        for vcpus, ram_mib, disk_bytes, count in shapes:
+            # The journal keeps a guest's shape, not its flavor's name.
+            shape = Flavor(id="", name="", vcpus=vcpus, ram_mib=ram_mib, disk_bytes=disk_bytes)
+            free = free.minus(shape, int(count))
+        return free
 
     # -- providers ---------------------------------------------------------------------
 
@@ -779,29 +765,37 @@ class Journal:
         On PostgreSQL rows another launcher is pruning at the same moment are skipped
         (``SKIP LOCKED``), so several launchers pruning together never wait on each other.
         """
-        oldest = (
-            sa.select(launches.c.recipe_id)
-            .where(schema.launch_is_history, launches.c.decided_at < before)
-            .order_by(launches.c.decided_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+        return self._prune_oldest(
+            launches.c.recipe_id, schema.launch_is_history, launches.c.decided_at, before, limit
         )
-        with self._write() as conn:
-            result = conn.execute(sa.delete(launches).where(launches.c.recipe_id.in_(oldest)))
-        return int(result.rowcount)
 
     def prune_guests(self, before: float, limit: int) -> int:
         """Delete up to ``limit`` guest rows gone (nothing left in the cloud) and created
         before ``before``, oldest first; how many."""
+        return self._prune_oldest(
+            guests.c.id, schema.guest_is_gone, guests.c.created_at, before, limit
+        )
+
+    def _prune_oldest(
+        self,
+        key: sa.Column[Any],
+        prunable: sa.ColumnElement[bool],
+        age: sa.Column[Any],
+        before: float,
+        limit: int,
+    ) -> int:
+        """Delete up to ``limit`` rows of ``key``'s table that are ``prunable`` with an
+        ``age`` before ``before``, oldest first (rows another launcher is deleting at the
+        same moment skipped); how many."""
         oldest = (
-            sa.select(guests.c.id)
-            .where(schema.guest_is_gone, guests.c.created_at < before)
-            .order_by(guests.c.created_at)
+            sa.select(key)
+            .where(prunable, age < before)
+            .order_by(age)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
         with self._write() as conn:
-            result = conn.execute(sa.delete(guests).where(guests.c.id.in_(oldest)))
+            result = conn.execute(sa.delete(key.table).where(key.in_(oldest)))
         return int(result.rowcount)
 
     def prune_launchers(self, before: float) -> int:
@@ -819,39 +813,21 @@ class Journal:
         return int(result.rowcount)
 
 
+def _undecided_launch(recipe_id: str, launcher: str) -> sa.Update:
+    """An update of the launch if this launcher owns it and it is not decided yet."""
+    return sa.update(launches).where(
+        launches.c.recipe_id == recipe_id,
+        launches.c.owner == launcher,
+        launches.c.state != "decided",
+    )
+
+
 class _LostLaunch(Exception):
     """Raised inside a transaction to roll it back: the launch is another's now."""
 
 
-@attrs.frozen
-class _Reserved:
-    """What a number of guests hold together."""
-
-    instances: int
-    vcpus: int
-    ram_mib: int
-    disk_bytes: int
-
-
-def _less(free: Capacity, reserved: _Reserved) -> Capacity:
-    def sub(value: int | None, amount: int) -> int | None:
-        return None if value is None else value - amount
-
-    return Capacity(
-        instances=sub(free.instances, reserved.instances),
-        vcpus=sub(free.vcpus, reserved.vcpus),
-        ram_mib=sub(free.ram_mib, reserved.ram_mib),
-        disk_bytes=sub(free.disk_bytes, reserved.disk_bytes),
-    )
-
-
-def _capacity_of(row: Any) -> Capacity:
-    return Capacity(
-        instances=row.instances, vcpus=row.vcpus, ram_mib=row.ram_mib, disk_bytes=row.disk_bytes
-    )
-
-
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this machine has that id (a launcher's lease names one)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -932,7 +908,13 @@ def url_problem(url: str) -> str | None:
         dialect.import_dbapi()
     except ImportError as exc:
         postgresql = parsed.get_backend_name() == "postgresql"
-        extra = " (pip install 'virtprov[postgresql]')" if postgresql else ""
+        # psycopg itself may be there without a libpq to load ("no pq wrapper available").
+        extra = (
+            " (pip install 'virtprov[postgresql]'; psycopg needs the system's libpq, "
+            "or pip install 'psycopg[binary]')"
+            if postgresql
+            else ""
+        )
         return (
             f"needs the database driver {parsed.get_driver_name()!r}, which is not installed: "
             f"{exc}{extra}"

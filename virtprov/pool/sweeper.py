@@ -193,14 +193,7 @@ def _sweep_provider(name: str, provider: Provider, job: _Sweep, totals: _Totals)
     for guest in unowned.values():
         job.events.emit("leak.found", provider=name, guest_id=guest.id, name=guest.name)
     for resource in orphaned.values():
-        job.events.emit(
-            "leak.resource.found",
-            provider=name,
-            resource_kind=resource.kind,
-            resource_id=resource.id,
-            name=resource.name,
-            guest=resource.guest,
-        )
+        _resource_event(job, "leak.resource.found", name, resource)
     seen = {i: g.name for i, g in unowned.items()} | {k: r.name for k, r in orphaned.items()}
     if job.dry_run:  # what this sweep would count, without writing it
         before = _sightings(job.journal, name)
@@ -254,15 +247,19 @@ def _destroy_resource(
         what = f"destroying {resource.kind} {resource.name or resource.id} of {resource.guest}"
         failed(totals.errors, name, what, exc)
         return False
+    _resource_event(job, "leak.resource.removed", name, resource)
+    return True
+
+
+def _resource_event(job: _Sweep, event: str, provider: str, resource: OwnedResource) -> None:
     job.events.emit(
-        "leak.resource.removed",
-        provider=name,
+        event,
+        provider=provider,
         resource_kind=resource.kind,
         resource_id=resource.id,
         name=resource.name,
         guest=resource.guest,
     )
-    return True
 
 
 def _sightings(journal: Journal, provider: str) -> dict[str, int]:

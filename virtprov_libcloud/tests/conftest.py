@@ -27,9 +27,8 @@ import pytest
 from libcloud_openstack_env import PASSWORD_ENV, live_cloud, openstack_options, prepare_live_project
 from libcloud_testenv import SECRET_ENV, base_options, serve_moto
 from virtprov_libcloud.provider import LibcloudProvider
-from virtprov_testing.cassettes import cassette_config, register_matchers
-
-from virtprov.config import Options, ProviderConfig
+from virtprov_testing.cassettes import block_network_in_replay, cassette_config, register_matchers
+from virtprov_testing.conformance import provider_config
 
 HERE = Path(__file__).parent
 CASSETTES = HERE.parent.parent / "cassettes" / "libcloud"
@@ -42,16 +41,12 @@ def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Replay never touches the network: block sockets for every test of this directory,
-    # except the live ones, which talk to the cloud OS_CLOUD names (or are skipped).
-    for item in items:
-        if HERE not in Path(str(item.fspath)).parents:
-            continue
-        if item.get_closest_marker("live_openstack"):
-            if live_cloud() is None:
-                item.add_marker(pytest.mark.skip(reason="live_openstack: set OS_CLOUD"))
-        elif not (live_cloud() and Path(str(item.fspath)).name in OPENSTACK_RECORDED):
-            item.add_marker(pytest.mark.block_network)
+    block_network_in_replay(
+        items,
+        HERE,
+        live=live_cloud() is not None,
+        talks_live=lambda path: path.name in OPENSTACK_RECORDED,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,12 +75,7 @@ def _moto() -> Iterator[None]:
 
 def provider_from(table: dict[str, Any], name: str) -> LibcloudProvider:
     """A provider built from a ``[providers.NAME]`` table, as virtprov.toml would give it."""
-    table = {k: v for k, v in table.items() if v is not None}
-    options = Options(table, path="virtprov.toml", prefix=f"providers.{name}")
-    config = ProviderConfig(name=name, driver="libcloud", lab=table["lab"], options=options)
-    options.string("driver")
-    options.string("lab")
-    return LibcloudProvider.from_config(config)
+    return LibcloudProvider.from_config(provider_config(name, "libcloud", table))
 
 
 @pytest.fixture

@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 from openstack_testenv import PASSWORD_ENV, base_options, live_cloud
 from virtprov_openstack.provider import OpenStackProvider
-from virtprov_testing.cassettes import cassette_config, register_matchers
-
-from virtprov.config import Options, ProviderConfig
+from virtprov_testing.cassettes import block_network_in_replay, cassette_config, register_matchers
+from virtprov_testing.conformance import provider_config
 
 HERE = Path(__file__).parent
 CASSETTES = HERE.parent.parent / "cassettes" / "openstack"
@@ -29,16 +28,7 @@ def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Replay never touches the network: block sockets for every test of this directory,
-    # except the live ones, which talk to the cloud that OS_CLOUD names (or are skipped).
-    for item in items:
-        if HERE not in Path(str(item.fspath)).parents:
-            continue
-        if item.get_closest_marker("live_openstack"):
-            if live_cloud() is None:
-                item.add_marker(pytest.mark.skip(reason="live_openstack: set OS_CLOUD"))
-        else:
-            item.add_marker(pytest.mark.block_network)
+    block_network_in_replay(items, HERE, live=live_cloud() is not None)
 
 
 @pytest.fixture(scope="module")
@@ -82,14 +72,7 @@ def make_provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Ope
     made: list[OpenStackProvider] = []
 
     def make(**overrides: Any) -> OpenStackProvider:
-        table = {**base_options(), **overrides}
-        table = {k: v for k, v in table.items() if v is not None}
-        config = ProviderConfig(
-            name="openstack-test",
-            driver="openstack",
-            lab="lab.example.com",
-            options=Options(table, path="virtprov.toml", prefix="providers.openstack-test"),
-        )
+        config = provider_config("openstack-test", "openstack", {**base_options(), **overrides})
         provider = OpenStackProvider.from_config(config)
         made.append(provider)
         return provider

@@ -599,20 +599,20 @@ def neutron_list_routers(cloud: Cloud, q: dict[str, list[str]], b: Any) -> Any:
     return 200, {"routers": _filtered(routers, q)}, {}
 
 
+def _neutron_not_found(kind: str, item_id: str) -> Reply:
+    error = {
+        "type": f"{kind.capitalize()}NotFound",
+        "message": f"{kind.capitalize()} {item_id} could not be found.",
+        "detail": "",
+    }
+    return Reply(404, {"NeutronError": error})
+
+
 def neutron_get(kind: str, store: str) -> Callable[..., Any]:
     def handler(cloud: Cloud, q: Any, b: Any, item_id: str) -> Any:
         item = getattr(cloud, store).get(item_id)
         if item is None:
-            raise Reply(
-                404,
-                {
-                    "NeutronError": {
-                        "type": f"{kind.capitalize()}NotFound",
-                        "message": f"{kind.capitalize()} {item_id} could not be found.",
-                        "detail": "",
-                    }
-                },
-            )
+            raise _neutron_not_found(kind, item_id)
         return 200, {kind: item}, {}
 
     return handler
@@ -622,16 +622,7 @@ def neutron_delete(kind: str, store: str) -> Callable[..., Any]:
     def handler(cloud: Cloud, q: Any, b: Any, item_id: str) -> Any:
         items = getattr(cloud, store)
         if item_id not in items:
-            raise Reply(
-                404,
-                {
-                    "NeutronError": {
-                        "type": f"{kind.capitalize()}NotFound",
-                        "message": f"{kind.capitalize()} {item_id} could not be found.",
-                        "detail": "",
-                    }
-                },
-            )
+            raise _neutron_not_found(kind, item_id)
         if kind == "network":
             in_use = [p for p in cloud.ports.values() if p["network_id"] == item_id]
             if in_use:

@@ -78,7 +78,7 @@ def test_a_failed_login_is_reported_for_its_provider(
 
 
 def test_a_credentials_repr_never_shows_a_password_in_its_url() -> None:
-    from virtprov_openstack.provider import Credentials
+    from virtprov_openstack.settings import Credentials
 
     shown = repr(Credentials(auth_url="https://beaker:hunter2@keystone.example.com:5000/v3"))
     assert "hunter2" not in shown

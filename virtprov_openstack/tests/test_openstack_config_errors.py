@@ -8,25 +8,27 @@ import pytest
 from keystoneauth1 import exceptions as ks
 from virtprov_openstack.errors import translate
 from virtprov_openstack.provider import OpenStackProvider
+from virtprov_testing.conformance import provider_config
 
 from virtprov import errors
-from virtprov.config import Options, ProviderConfig
 
 
 def build(**table: Any) -> OpenStackProvider:
-    config = ProviderConfig(
-        name="os",
-        driver="openstack",
-        lab="lab.example.com",
-        options=Options(table, path="virtprov.toml", prefix="providers.os"),
-    )
-    return OpenStackProvider.from_config(config)
+    return OpenStackProvider.from_config(provider_config("os", "openstack", table))
 
 
 def test_named_cloud_is_enough() -> None:
     provider = build(cloud="mycloud", image_name="ipxe")
     assert provider.info.driver == "openstack"
     assert provider.info.lab == "lab.example.com"
+    assert provider.guest_url("4a1c2f7e") is None  # no dashboard_url, no link
+
+
+def test_dashboard_url_links_a_guest_to_its_horizon_page() -> None:
+    provider = build(cloud="c", image="x", dashboard_url="https://cloud.example.com/dashboard/")
+    assert provider.guest_url("4a1c2f7e") == (
+        "https://cloud.example.com/dashboard/project/instances/4a1c2f7e/"
+    )
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ OpenStack) and, as ``test_live_a_dead_destroy_leaves_nothing_after_two_sweeps`` 
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -33,7 +34,7 @@ def answer(status: int, **headers: str) -> requests.Response:
     response = requests.Response()
     response.status_code = status
     response.headers.update(headers)
-    response._content = b"{}"
+    response.raw = io.BytesIO(b"{}")  # what .content and .json() read
     return response
 
 

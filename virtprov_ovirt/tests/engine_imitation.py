@@ -1,7 +1,7 @@
 """A loopback imitation of an oVirt engine (API v4), used only to compose cassettes.
 
 No live engine was available to this project, so the lifecycle cassettes under
-``cassettes/ovirt/`` are recorded through the replay server's record mode with this
+``cassettes/ovirt/`` are recorded through the replay server (``--record-mode``) with this
 imitation as the "live" engine (see ``cassettes/README.md``). It is a test helper, not a
 fake provider: the provider under test talks real HTTP to it through the SDK, exactly as
 it would to an engine, and every behaviour below follows the engine's own source,
@@ -864,24 +864,7 @@ def _attachment_xml(vm_id: str, disk: Disk, *, inline: bool) -> ET.Element:
     inner = ET.SubElement(element, "disk", href=f"{API}/disks/{disk.id}", id=disk.id)
     if inline:  # follow=disk_attachments.disk: the disk as GET /disks/{id} writes it
         _text(inner, "name", disk.name)
-        for name, value in (
-            ("actual_size", "0"),
-            ("alias", disk.name),
-            ("content_type", "data"),
-            ("format", "cow"),
-            ("propagate_errors", "false"),
-            ("provisioned_size", str(disk.size)),
-            ("shareable", "false"),
-            ("sparse", "true"),
-            ("status", disk.steps[0]),
-            ("storage_type", "image"),
-            ("wipe_after_delete", "false"),
-        ):
-            _text(inner, name, value)
-        domains = ET.SubElement(inner, "storage_domains")
-        ET.SubElement(
-            domains, "storage_domain", href=f"{API}/storagedomains/{disk.domain}", id=disk.domain
-        )
+        _disk_fields(inner, disk, actual_size="0")
     ET.SubElement(element, "vm", href=f"{API}/vms/{vm_id}", id=vm_id)
     return element
 
@@ -896,10 +879,19 @@ def _disk_xml(disk: Disk) -> ET.Element:
     _text(element, "description", disk.description)
     for rel in ("permissions", "statistics"):
         ET.SubElement(element, "link", href=f"{href}/{rel}", rel=rel)
+    _disk_fields(element, disk, actual_size="200704", backup="none")
+    return element
+
+
+def _disk_fields(
+    element: ET.Element, disk: Disk, *, actual_size: str, backup: str | None = None
+) -> None:
+    """A disk's fields and storage domain, in a real answer's order (``backup`` only where
+    that answer has it)."""
     for name, value in (
-        ("actual_size", "200704"),
+        ("actual_size", actual_size),
         ("alias", disk.name),
-        ("backup", "none"),
+        ("backup", backup),
         ("content_type", "data"),
         ("format", "cow"),
         ("propagate_errors", "false"),
@@ -910,12 +902,12 @@ def _disk_xml(disk: Disk) -> ET.Element:
         ("storage_type", "image"),
         ("wipe_after_delete", "false"),
     ):
-        _text(element, name, value)
+        if value is not None:
+            _text(element, name, value)
     domains = ET.SubElement(element, "storage_domains")
     ET.SubElement(
         domains, "storage_domain", href=f"{API}/storagedomains/{disk.domain}", id=disk.domain
     )
-    return element
 
 
 #: The fields of an initialization a VM shows (InitializationMapper.map), in the order of

@@ -8,6 +8,7 @@ The modes are described in this directory's ``conftest.py``.
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,15 +18,14 @@ import pytest
 from engine_imitation import Imitation, ImitationServer
 from engine_messages import Refusal
 from virtprov_ovirt.provider import OVirtProvider
+from virtprov_testing.conformance import provider_config
 from virtprov_testing.replay_server import ReplayServer
-
-from virtprov.config import Defaults, Options, ProviderConfig
 
 HERE = Path(__file__).parent
 CASSETTES = HERE.parent.parent / "cassettes" / "ovirt"
 PASSWORD_ENV = "VIRTPROV_OVIRT_TEST_PASSWORD"
+#: A live engine to record from (with any --record-mode but none); else the imitation.
 LIVE_URL = os.environ.get("VIRTPROV_OVIRT_URL")
-RECOMPOSE = os.environ.get("VIRTPROV_OVIRT_RECOMPOSE") == "1"
 #: The data center of the recorded RHV 4.3 inventory the cassettes use.
 DATA_CENTER = "Newd"
 #: The template image-boot tests boot, and its data center: in the recorded inventory,
@@ -80,8 +80,6 @@ class Engine:
 
     def provider(self, **options: Any) -> OVirtProvider:
         table: dict[str, Any] = {
-            "driver": "ovirt",
-            "lab": "lab.example.com",
             "url": self.server.url + "/ovirt-engine/api",
             "username": os.environ.get("VIRTPROV_OVIRT_USERNAME", "admin@internal"),
             "password": {"env": PASSWORD_ENV},
@@ -91,60 +89,48 @@ class Engine:
             "destroy_timeout": 5,
             "timeout": 10,
         }
-        table.update(options)
-        table = {k: v for k, v in table.items() if v is not None}
-        config = ProviderConfig(
-            name="rhv",
-            driver="ovirt",
-            lab=table["lab"],
-            options=Options(table, path="virtprov.toml", prefix="providers.rhv"),
-            defaults=Defaults(),
-        )
-        config.options.string("driver")
-        config.options.string("lab")
-        return OVirtProvider.from_config(config)
-
-
-def cassette_name(request: pytest.FixtureRequest) -> str:
-    name = request.node.name
-    if request.cls is not None:
-        name = f"{request.cls.__name__}.{name}"
-    return name + ".yaml"
+        return OVirtProvider.from_config(provider_config("rhv", "ovirt", {**table, **options}))
 
 
 def open_engine(
     request: pytest.FixtureRequest,
-    tls_cert: tuple[str, str],
+    tls: tuple[ssl.SSLContext, str],
     monkeypatch: pytest.MonkeyPatch,
     inventory: str = "rhv43-refresh",
     **imitation: Any,
 ) -> Iterator[Engine]:
-    """The engine of one test; ``imitation`` are options of :class:`Imitation`."""
-    cassette = CASSETTES / cassette_name(request)
+    """The engine of one test; ``imitation`` are options of :class:`Imitation`.
+
+    The cassette is pytest-recording's (its directory and name fixtures), played or
+    recorded as its ``record_mode`` fixture (``--record-mode``) says.
+    """
+    context, ca_file = tls
+    record_mode: str = request.getfixturevalue("record_mode")
+    cassette = Path(request.getfixturevalue("vcr_cassette_dir")) / (
+        request.getfixturevalue("default_cassette_name") + ".yaml"
+    )
+    if record_mode == "none":
+        # Replay: any password will do (the token request is answered from the cassette).
+        monkeypatch.setenv(PASSWORD_ENV, "replayed")
+        with ReplayServer(cassette, tls=context) as server:
+            yield Engine(server, None, ca_file)
+        server.assert_all_played()
+        return
     if LIVE_URL:
-        base = LIVE_URL.split("/ovirt-engine/api")[0]
         monkeypatch.setenv(PASSWORD_ENV, os.environ["VIRTPROV_OVIRT_PASSWORD"])
-        server = ReplayServer(
+        with ReplayServer(
             cassette,
-            mode="record",
-            target=base,
+            record_mode=record_mode,
+            target=LIVE_URL.split("/ovirt-engine/api")[0],
             target_ca_file=os.environ.get("VIRTPROV_OVIRT_CA_FILE"),
-            tls=tls_cert,
-        )
-        with server:
-            yield Engine(server, None, tls_cert[0], live=True)
+            tls=context,
+        ) as server:
+            yield Engine(server, None, ca_file, live=True)
         return
-    if RECOMPOSE:
-        engine = Imitation(inventory, **imitation)
-        monkeypatch.setenv(PASSWORD_ENV, engine.password)
-        with ImitationServer(engine) as backend:
-            server = ReplayServer(cassette, mode="record", target=backend.url, tls=tls_cert)
-            with server:
-                yield Engine(server, engine, tls_cert[0])
-        return
-    # Replay: any password will do (the token request is answered from the cassette).
-    monkeypatch.setenv(PASSWORD_ENV, "replayed")
-    server = ReplayServer(cassette, tls=tls_cert)
-    with server:
-        yield Engine(server, None, tls_cert[0])
-    server.assert_all_played()
+    engine = Imitation(inventory, **imitation)
+    monkeypatch.setenv(PASSWORD_ENV, engine.password)
+    with (
+        ImitationServer(engine) as backend,
+        ReplayServer(cassette, record_mode=record_mode, target=backend.url, tls=context) as server,
+    ):
+        yield Engine(server, engine, ca_file)

@@ -9,23 +9,17 @@ import pytest
 from virtprov_ovirt.naming import autofs_path, data_center_for_lab, decode_labels, encode_labels
 from virtprov_ovirt.provider import OVirtProvider
 from virtprov_ovirt.settings import DEFAULT_SIZES, DataCenterMap, Size
+from virtprov_testing.conformance import provider_config
 
 from virtprov import errors
 from virtprov.beaker_migration import BeakerItems, migrate, read_server_cfg
-from virtprov.config import Options, ProviderConfig
 
 URL = "https://engine.example.com/ovirt-engine/api"
 BASE: dict[str, Any] = {"url": URL, "username": "admin@internal", "password": {"env": "PW"}}
 
 
 def build(lab: str = "lab.example.com", **table: Any) -> OVirtProvider:
-    config = ProviderConfig(
-        name="rhv",
-        driver="ovirt",
-        lab=lab,
-        options=Options({**BASE, **table}, path="virtprov.toml", prefix="providers.rhv"),
-    )
-    return OVirtProvider.from_config(config)
+    return OVirtProvider.from_config(provider_config("rhv", "ovirt", {**BASE, **table}, lab=lab))
 
 
 def test_defaults() -> None:
@@ -85,14 +79,7 @@ def test_size_ladder_in_mib_and_gib() -> None:
     ],
 )
 def test_bad_options_name_the_key(table: dict[str, Any], key: str, words: str) -> None:
-    table = {**BASE, **table}
-    table = {k: v for k, v in table.items() if v is not None}
-    config = ProviderConfig(
-        name="rhv",
-        driver="ovirt",
-        lab="lab.example.com",
-        options=Options(table, path="virtprov.toml", prefix="providers.rhv"),
-    )
+    config = provider_config("rhv", "ovirt", {**BASE, **table})
     with pytest.raises(errors.ConfigError, match=words) as info:
         OVirtProvider.from_config(config)
     assert info.value.key == f"providers.rhv.{key}"
@@ -119,14 +106,7 @@ def test_a_migrated_beaker_configuration_is_accepted() -> None:
     table = migrate(settings, BeakerItems(ovirt_lab="lab.example.com")).document["providers"][
         "ovirt"
     ]
-    config = ProviderConfig(
-        name="ovirt",
-        driver="ovirt",
-        lab=table["lab"],
-        options=Options(table, path="virtprov.toml", prefix="providers.ovirt"),
-    )
-    config.options.string("driver")
-    config.options.string("lab")
+    config = provider_config("ovirt", "ovirt", table)
     settings_ = OVirtProvider.from_config(config).settings
     assert settings_.url == URL
     assert settings_.data_centers == (DataCenterMap("lab_example_com"),)

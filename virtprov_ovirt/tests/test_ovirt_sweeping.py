@@ -1,7 +1,7 @@
 """What an oVirt guest can leave behind (a disk its VM's removal did not take), and
 ``Retry-After`` on a 503.
 
-Composed (``VIRTPROV_OVIRT_RECOMPOSE=1``) against the engine imitation, like every oVirt
+Composed (``--record-mode=rewrite``) against the engine imitation, like every oVirt
 cassette: its disk collection and disk search, a VM removal that fails to remove its
 image, disks already on the engine that no VM uses, and an injected 503. Against a live
 engine these tests skip (a failed image removal cannot be asked for).

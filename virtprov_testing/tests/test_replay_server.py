@@ -1,4 +1,7 @@
-"""The replay server: records through to a target, scrubbed; replays over HTTPS; misses fail."""
+"""The replay server: records through to a target, scrubbed; replays over HTTPS; misses fail.
+
+The cassettes are vcrpy's (its Cassette, serializer and matchers), read back here with
+vcrpy's own loader."""
 
 from __future__ import annotations
 
@@ -12,7 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from virtprov_testing.replay_server import ReplayServer, load_cassette, self_signed_cert
+from vcr.persisters.filesystem import FilesystemPersister
+from vcr.serializers import yamlserializer
+from virtprov_testing.replay_server import ReplayServer, loopback_tls
 
 
 class _Target(http.server.BaseHTTPRequestHandler):
@@ -69,7 +74,7 @@ def call(
 
 def test_record_then_replay_over_https(target: str, tmp_path: Path) -> None:
     cassette = tmp_path / "c.yaml"
-    with ReplayServer(cassette, mode="record", target=target) as server:
+    with ReplayServer(cassette, record_mode="rewrite", target=target) as server:
         form = b"grant_type=password&username=admin%40internal&password=hunter2"
         assert call(server.url + "/sso/token", data=form)[0] == 200
         status, body = call(
@@ -81,13 +86,13 @@ def test_record_then_replay_over_https(target: str, tmp_path: Path) -> None:
     text = cassette.read_text()
     for secret in ("hunter2", "live-token-123", "Bearer xyz", target):
         assert secret not in text
-    recorded = load_cassette(cassette)
-    assert [i.method for i in recorded] == ["POST", "GET", "POST"]
-    assert recorded[2].response_headers["Location"] == ["https://engine.example.com/api/vms/2"]
+    requests, responses = FilesystemPersister.load_cassette(cassette, yamlserializer)
+    assert [r.method for r in requests] == ["POST", "GET", "POST"]
+    assert responses[2]["headers"]["Location"] == ["https://engine.example.com/api/vms/2"]
 
-    cert, key = self_signed_cert(tmp_path)
-    context = ssl.create_default_context(cafile=cert)
-    with ReplayServer(cassette, tls=(cert, key)) as server:
+    tls, ca_file = loopback_tls(tmp_path)
+    context = ssl.create_default_context(cafile=ca_file)
+    with ReplayServer(cassette, tls=tls) as server:
         assert server.url.startswith("https://127.0.0.1:")
         # Matched on method, path and query; the query's order does not matter.
         status, body = call(server.url + "/api/vms?search=name%3Da", context=context)
@@ -104,7 +109,7 @@ def test_record_then_replay_over_https(target: str, tmp_path: Path) -> None:
 
 def test_a_request_not_in_the_cassette_is_a_clear_miss(target: str, tmp_path: Path) -> None:
     cassette = tmp_path / "c.yaml"
-    with ReplayServer(cassette, mode="record", target=target) as server:
+    with ReplayServer(cassette, record_mode="once", target=target) as server:
         call(server.url + "/api/vms")
     with ReplayServer(cassette) as server:
         status, body = call(server.url + "/api/hosts")
@@ -120,5 +125,18 @@ def test_bad_cassettes_and_modes_say_what_is_wrong(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("just: text\n")
     with pytest.raises(ValueError, match="not a vcrpy cassette"):
         ReplayServer(tmp_path / "bad.yaml")
-    with pytest.raises(ValueError, match="record mode needs the target URL"):
-        ReplayServer(tmp_path / "x.yaml", mode="record")
+    with pytest.raises(ValueError, match="record mode 'rewrite' needs the target URL"):
+        ReplayServer(tmp_path / "x.yaml", record_mode="rewrite")
+    with pytest.raises(ValueError, match="record_mode must be one of none, once"):
+        ReplayServer(tmp_path / "x.yaml", record_mode="record")
+
+
+def test_new_episodes_keeps_the_recorded_and_adds_the_new(target: str, tmp_path: Path) -> None:
+    cassette = tmp_path / "c.yaml"
+    with ReplayServer(cassette, record_mode="once", target=target) as server:
+        call(server.url + "/api/vms")
+    with ReplayServer(cassette, record_mode="new_episodes", target=target) as server:
+        assert call(server.url + "/api/vms")[0] == 200  # played from the cassette
+        assert call(server.url + "/api/hosts")[0] == 200  # recorded from the target
+    requests, _ = FilesystemPersister.load_cassette(cassette, yamlserializer)
+    assert [r.path for r in requests] == ["/api/vms", "/api/hosts"]

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -52,7 +51,7 @@ from virtprov.model import (
     OwnedResource,
     ProviderInfo,
 )
-from virtprov.provider import Provider
+from virtprov.provider import LazyClient, Provider
 from virtprov_libcloud import build_faults, power
 from virtprov_libcloud.arguments import ArgumentResolver
 from virtprov_libcloud.cache import Listings
@@ -75,7 +74,8 @@ _LABEL_EXTRAS: Final = ("labels", "tags", "metadata")
 #: ``Node.extra`` keys that hold a MAC address (EC2 interfaces, OpenStack addresses...).
 _MAC_KEYS: Final = frozenset({"mac_address", "mac", "macaddress", "os-ext-ips-mac:mac_addr"})
 
-_BUILDING_STATES: Final = frozenset({"pending", "starting", "rebooting", "unknown", "updating"})
+# Node states as libcloud's NodeState values; any other (pending, starting, rebooting,
+# updating, unknown...) is building.
 _RUNNING_STATES: Final = frozenset({"running", "normal", "migrating", "reconfiguring"})
 _STOPPED_STATES: Final = frozenset({"stopped", "suspended", "paused"})
 _GONE_STATES: Final = frozenset({"terminated"})
@@ -97,8 +97,7 @@ class LibcloudProvider(Provider):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._lock = threading.Lock()
-        self._driver: Any = None
+        self._driver: LazyClient[Any] = LazyClient(self._make_driver)
         # Power state this process asked for, per node id (see _state): libcloud has no
         # portable way to mark a node, so "built and stopped once" is remembered here.
         self._started: set[str] = set()
@@ -118,16 +117,16 @@ class LibcloudProvider(Provider):
 
     # -- plumbing -------------------------------------------------------------------------
 
-    def _node_driver(self) -> Any:
-        with self._lock:
-            if self._driver is None:
-                from libcloud.compute.providers import get_driver
+    def _make_driver(self) -> Any:
+        from libcloud.compute.providers import get_driver
 
-                s = self.settings
-                args = [a for a in (s.key, s.secret.reveal() if s.secret else None) if a]
-                with self._call("set up the libcloud driver"):
-                    self._driver = get_driver(s.libcloud_driver)(*args, **s.driver_options)
-            return self._driver
+        s = self.settings
+        args = [a for a in (s.key, s.secret.reveal() if s.secret else None) if a]
+        with self._call("set up the libcloud driver"):
+            return get_driver(s.libcloud_driver)(*args, **s.driver_options)
+
+    def _node_driver(self) -> Any:
+        return self._driver.get()
 
     @property
     def family(self) -> Family:

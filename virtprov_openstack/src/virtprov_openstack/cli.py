@@ -103,7 +103,8 @@ def create_ipxe_image(
 def _connection(
     provider_name: str | None, cloud: str | None, config_path: Path | None
 ) -> tuple[Connection, str]:
-    from virtprov_openstack.provider import Credentials, OpenStackProvider, Settings
+    from virtprov_openstack.provider import OpenStackProvider
+    from virtprov_openstack.settings import Credentials, Settings
 
     if provider_name:
         from virtprov.config import load_config

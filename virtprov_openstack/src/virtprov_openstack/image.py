@@ -225,15 +225,16 @@ def upload_image(
     visibility: str = "public",
     on_read: Callable[[int], None] = lambda _n: None,
 ) -> str:
-    """Upload the disk to Glance v2 (raw, bare) and return the new image's id."""
-    data = path.read_bytes()
-    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-    sha256 = hashlib.sha256(data).hexdigest()
+    """Upload the disk to Glance v2 (raw, bare) and return the new image's id.
+
+    The file is read in chunks, never whole: once for its checksums, once as the body.
+    """
+    md5, sha256 = _checksums(path)
     reader = ProgressReader(path, on_read)
     try:
         image = conn.image.create_image(
             name,
-            data=cast(Any, reader),  # streamed, never read whole
+            data=cast(Any, reader),  # requests streams a file-like body
             md5=md5,
             sha256=sha256,
             disk_format="raw",
@@ -247,3 +248,14 @@ def upload_image(
     finally:
         reader.close()
     return str(image.id)
+
+
+def _checksums(path: Path) -> tuple[str, str]:
+    """The file's MD5 and SHA-256, which openstacksdk keeps in the image's properties
+    (``owner_specified.openstack.md5``, ``.sha256``) and would compute itself otherwise."""
+    md5, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            md5.update(chunk)
+            sha256.update(chunk)
+    return md5.hexdigest(), sha256.hexdigest()

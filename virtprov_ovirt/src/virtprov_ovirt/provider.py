@@ -61,7 +61,7 @@ from virtprov.model import (
     OwnedResource,
     ProviderInfo,
 )
-from virtprov.provider import Provider
+from virtprov.provider import LazyClient, Provider
 from virtprov.retry_after import retry_after_of
 from virtprov.urls import redact_url
 from virtprov_ovirt.cloudinit import check_user_data
@@ -309,8 +309,7 @@ class OVirtProvider(Provider):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._lock = threading.Lock()
-        self._connection: Any = None
+        self._connection: LazyClient[Any] = LazyClient(self._connect, lambda conn: conn.close())
         self._vnic_profile_ids: dict[str, str] = {}
         #: Image-boot guests this process has seen: their polls follow reported_devices.
         self._image_boots: set[str] = set()
@@ -324,25 +323,25 @@ class OVirtProvider(Provider):
 
     # -- plumbing -------------------------------------------------------------------------
 
+    def _connect(self) -> Any:
+        try:
+            return _connection_class()(
+                url=self.settings.url,
+                username=self.settings.username,
+                password=self.settings.password.reveal(),
+                ca_file=self.settings.ca_file,
+                insecure=self.settings.insecure,
+                timeout=max(1, round(self.settings.timeout)),
+            )
+        except errors.ConfigError:
+            raise
+        except Exception as exc:  # the SDK checks ca_file here
+            raise errors.PermanentError(
+                f"cannot set up the engine connection: {exc}", provider=self.settings.name
+            ) from None
+
     def _system(self) -> Any:
-        with self._lock:
-            if self._connection is None:
-                try:
-                    self._connection = _connection_class()(
-                        url=self.settings.url,
-                        username=self.settings.username,
-                        password=self.settings.password.reveal(),
-                        ca_file=self.settings.ca_file,
-                        insecure=self.settings.insecure,
-                        timeout=max(1, round(self.settings.timeout)),
-                    )
-                except errors.ConfigError:
-                    raise
-                except Exception as exc:  # the SDK checks ca_file here
-                    raise errors.PermanentError(
-                        f"cannot set up the engine connection: {exc}", provider=self.settings.name
-                    ) from None
-            return self._connection.system_service()
+        return self._connection.get().system_service()
 
     @contextlib.contextmanager
     def _call(self, action: str, guest_id: str | None = None) -> Iterator[None]:
@@ -360,11 +359,7 @@ class OVirtProvider(Provider):
             yield
 
     def close(self) -> None:
-        with self._lock:
-            if self._connection is not None:
-                connection, self._connection = self._connection, None
-                with contextlib.suppress(Exception):
-                    connection.close()
+        self._connection.close()
 
     # -- what it is -------------------------------------------------------------------------
 

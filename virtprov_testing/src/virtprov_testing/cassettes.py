@@ -23,7 +23,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from pathlib import Path
 from typing import Any, Final
+
+import pytest
 
 #: What replaces every secret in a cassette.
 SCRUBBED: Final = "<scrubbed>"
@@ -182,6 +185,28 @@ def register_matchers(vcr: Any) -> Any:
     ``vcr`` fixture hook ``pytest_recording_configure``)."""
     vcr.register_matcher("json_keys", json_body_keys)
     return vcr
+
+
+def block_network_in_replay(
+    items: Iterable[pytest.Item],
+    folder: Path,
+    *,
+    live: bool,
+    talks_live: Callable[[Path], bool] = lambda path: False,
+) -> None:
+    """Replay never touches the network (a provider's ``pytest_collection_modifyitems``):
+    pytest-recording's ``block_network`` on every test under ``folder``, except those
+    marked ``live_openstack`` (skipped unless ``live``: ``OS_CLOUD`` names a cloud) and,
+    when ``live``, those of the modules ``talks_live`` names (recorded from that cloud)."""
+    for item in items:
+        path = Path(str(item.fspath))
+        if folder not in path.parents:
+            continue
+        if item.get_closest_marker("live_openstack"):
+            if not live:
+                item.add_marker(pytest.mark.skip(reason="live_openstack: set OS_CLOUD"))
+        elif not (live and talks_live(path)):
+            item.add_marker(pytest.mark.block_network)
 
 
 def interactions(cassette_path: str) -> list[Mapping[str, Any]]:

@@ -49,7 +49,7 @@ import attrs
 import pytest
 from attrs import evolve
 
-from virtprov.config import parse_config
+from virtprov.config import Options, ProviderConfig, parse_config
 from virtprov.errors import (
     CapacityExhausted,
     ConfigError,
@@ -97,6 +97,23 @@ CONFIG_NAME = "conformance"
 CONFIG_LAB = "conformance.example.com"
 #: The option the suite adds to ``config`` to check that unknown keys are refused.
 UNKNOWN_OPTION = "vpconf_no_such_option"
+
+
+def provider_config(
+    name: str, driver: str, table: Mapping[str, Any], *, lab: str = "lab.example.com"
+) -> ProviderConfig:
+    """``[providers.NAME]`` as ``virtprov.toml`` would give it to a provider's
+    ``from_config``: ``table`` less its ``None`` values (a test's way to remove a key),
+    its ``driver`` and ``lab`` (these arguments where it has none) read as the
+    configuration reader reads them."""
+    kept = {"driver": driver, "lab": lab, **{k: v for k, v in table.items() if v is not None}}
+    options = Options(kept, path="virtprov.toml", prefix=f"providers.{name}")
+    return ProviderConfig(
+        name=name,
+        driver=options.string("driver", required=True),
+        lab=options.string("lab", required=True),
+        options=options,
+    )
 
 
 def fail(message: str) -> NoReturn:

@@ -3,18 +3,23 @@
 vcrpy patches Python HTTP libraries (requests, urllib3, http.client...). SDKs that speak
 through libcurl (``ovirtsdk4`` uses pycurl) are out of its reach: requests would go
 to the real server even with a cassette loaded. This server is the seam instead: point
-the SDK at :attr:`ReplayServer.url` and it answers from the same cassette format that
-pytest-recording writes, so every provider shares one cassette story.
+the SDK at :attr:`ReplayServer.url`, and each request it receives goes through vcrpy's
+own :class:`~vcr.cassette.Cassette` (its YAML serializer, its matchers, its record modes),
+so every provider shares one cassette format and one workflow.
 
-* **replay** (the default): each request is answered by the first *unplayed* recorded
-  interaction with the same method, path and query (scheme, host and port are ignored:
-  the loopback port changes every run). A request with no match gets a ``599`` answer
-  whose body says what was asked, and is remembered in :attr:`ReplayServer.misses`,
-  so the test fails with the request in its message instead of hanging.
-* **record**: each request is forwarded to ``target`` (a live engine), and the exchange
-  is written, scrubbed, to the cassette when the server stops. The recorded URIs and
-  the answers' headers (a ``Location``) use ``record_base`` instead of the live host, so
-  a cassette never names a lab's engine.
+* ``record_mode`` is pytest-recording's (``--record-mode``): ``none`` (the default)
+  replays only: each request is answered by the first *unplayed* recorded interaction
+  with the same method, path and query (vcrpy's ``method``, ``path`` and ``query``
+  matchers; scheme, host and port are ignored: the loopback port changes every run). A
+  request with no match gets a ``599`` answer whose body says what was asked, and is
+  remembered in :attr:`ReplayServer.misses`, so the test fails with the request in its
+  message instead of hanging.
+* ``once``, ``new_episodes``, ``all`` and ``rewrite``: what the cassette cannot answer is
+  forwarded to ``target`` (a live engine, or an imitation of one), and the exchange is
+  appended to the cassette, which is written when the server stops. ``rewrite`` and
+  ``all`` start from an empty cassette. The recorded URIs and the answers' headers (a
+  ``Location``) use ``record_base`` instead of the target's address, so a cassette never
+  names a lab's engine.
 
 Scrubbing uses the shared hooks of :mod:`virtprov_testing.cassettes`: ``Authorization``
 and cookie headers, form and JSON bodies' passwords and tokens (an oVirt SSO response
@@ -22,8 +27,9 @@ carries ``access_token``). Responses are stored decoded (no gzip).
 
 Usage::
 
-    with ReplayServer(cassette_path) as server:
-        connection = ovirtsdk4.Connection(url=server.url + "/ovirt-engine/api", ...)
+    tls, ca_file = loopback_tls()
+    with ReplayServer(cassette_path, tls=tls) as server:
+        connection = ovirtsdk4.Connection(url=server.url + "/ovirt-engine/api", ca_file=ca_file)
         ...
     server.assert_all_played()
 """
@@ -34,15 +40,23 @@ import http.client
 import http.server
 import logging
 import ssl
+import tempfile
 import threading
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-import attrs
+from vcr.cassette import Cassette
+from vcr.matchers import method as method_matcher
+from vcr.matchers import path as path_matcher
+from vcr.matchers import query as query_matcher
+from vcr.persisters.filesystem import FilesystemPersister
+from vcr.record_mode import RecordMode
+from vcr.request import Request
+from vcr.serializers import yamlserializer
 
-from virtprov_testing.cassettes import scrub_body, scrub_headers
+from virtprov_testing.cassettes import scrub_request, scrub_response
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +64,13 @@ log = logging.getLogger(__name__)
 DEFAULT_RECORD_BASE: Final = "https://engine.example.com"
 #: The status a request with no recorded answer gets (outside every real API's range).
 MISS_STATUS: Final = 599
-# Not forwarded (hop-by-hop, or wrong once the body is stored decoded).
+#: pytest-recording's record modes (``rewrite`` is its own: vcrpy's ``new_episodes`` on
+#: an empty cassette).
+RECORD_MODES: Final = ("none", "once", "new_episodes", "all", "rewrite")
+#: What a request must share with a recorded one to get its answer.
+MATCH_ON: Final = (method_matcher, path_matcher, query_matcher)
+# Not forwarded nor recorded (hop-by-hop, the transport's, or wrong once the body is
+# stored decoded).
 _DROP_HEADERS: Final = frozenset(
     {
         "connection",
@@ -68,176 +88,64 @@ _DROP_HEADERS: Final = frozenset(
     }
 )
 
-Mode = Literal["replay", "record"]
 
-
-@attrs.frozen
-class Interaction:
-    """One recorded exchange, as vcrpy stores it."""
-
-    method: str
-    uri: str
-    request_headers: Mapping[str, list[str]]
-    request_body: str | None
-    status: int
-    message: str
-    response_headers: Mapping[str, list[str]]
-    response_body: str
-
-    @property
-    def key(self) -> tuple[str, str, tuple[tuple[str, str], ...]]:
-        return request_key(self.method, self.uri)
-
-    def to_vcr(self) -> dict[str, Any]:
-        return {
-            "request": {
-                "body": self.request_body,
-                "headers": dict(self.request_headers),
-                "method": self.method,
-                "uri": self.uri,
-            },
-            "response": {
-                "body": {"string": self.response_body},
-                "headers": dict(self.response_headers),
-                "status": {"code": self.status, "message": self.message},
-            },
-        }
-
-    @classmethod
-    def from_vcr(cls, data: Mapping[str, Any], where: str) -> Interaction:
-        try:
-            request, response = data["request"], data["response"]
-            body = response.get("body", {}).get("string", "")
-            if isinstance(body, bytes):
-                body = body.decode("utf-8")
-            request_body = request.get("body")
-            if isinstance(request_body, bytes):
-                request_body = request_body.decode("utf-8", "replace")
-            return cls(
-                method=str(request["method"]).upper(),
-                uri=str(request["uri"]),
-                request_headers=_header_lists(request.get("headers") or {}),
-                request_body=request_body,
-                status=int(response["status"]["code"]),
-                message=str(response["status"].get("message") or ""),
-                response_headers=_header_lists(response.get("headers") or {}),
-                response_body=body or "",
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{where}: not a vcrpy interaction ({exc!r})") from None
-
-
-def request_key(method: str, uri: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
-    """What replay matches on: method, path and the query as a sorted list of pairs."""
-    parts = urllib.parse.urlsplit(uri)
-    query = tuple(sorted(urllib.parse.parse_qsl(parts.query, keep_blank_values=True)))
-    return (method.upper(), parts.path or "/", query)
-
-
-def _header_lists(headers: Mapping[str, Any]) -> dict[str, list[str]]:
+def _kept(headers: Mapping[str, list[str]]) -> dict[str, list[str]]:
     return {
-        str(name): [str(v) for v in value] if isinstance(value, list) else [str(value)]
-        for name, value in headers.items()
-    }
-
-
-def load_cassette(path: str | Path) -> list[Interaction]:
-    """The interactions of a vcrpy cassette file (YAML, ``version: 1``)."""
-    import yaml
-
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise FileNotFoundError(f"{path}: cannot read cassette: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML: {exc}") from None
-    raw = data.get("interactions") if isinstance(data, dict) else None
-    if not isinstance(raw, list):
-        raise ValueError(f"{path}: not a vcrpy cassette (no interactions list)")
-    return [Interaction.from_vcr(item, f"{path} #{n}") for n, item in enumerate(raw)]
-
-
-def _literal_str(dumper: Any, value: str) -> Any:
-    # Multi-line bodies (XML) as YAML block scalars, so a cassette diff is readable.
-    style = "|" if "\n" in value and not value.endswith((" ", "\t")) else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-def save_cassette(path: str | Path, interactions: list[Interaction]) -> None:
-    """Write interactions as a vcrpy cassette (pytest-recording reads the same files)."""
-    import yaml
-
-    class Dumper(yaml.SafeDumper):
-        pass
-
-    Dumper.add_representer(str, _literal_str)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.dump(
-        {"interactions": [i.to_vcr() for i in interactions], "version": 1},
-        Dumper=Dumper,
-        sort_keys=False,
-        allow_unicode=True,
-        width=100,
-    )
-    path.write_text(text, encoding="utf-8")
-
-
-def _recorded_headers(headers: Mapping[str, list[str]]) -> dict[str, list[str]]:
-    """The headers as a cassette keeps them: without the transport's, secrets scrubbed."""
-    kept = {
         name: list(values) for name, values in headers.items() if name.lower() not in _DROP_HEADERS
     }
-    scrub_headers(kept)
-    return kept
 
 
-def _scrub_text(body: str | None) -> str | None:
-    cleaned = scrub_body(body)
-    return cleaned.decode() if isinstance(cleaned, bytes) else cleaned
+def loopback_tls(directory: str | Path | None = None) -> tuple[ssl.SSLContext, str]:
+    """A server TLS context for ``127.0.0.1`` from a throwaway CA (``trustme``), and the
+    path of that CA's certificate, to give the client as its CA file (written in
+    ``directory``, or a temporary one)."""
+    import trustme
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    where = Path(directory) if directory is not None else Path(tempfile.mkdtemp())
+    ca_file = where / "replay-ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    return context, str(ca_file)
 
 
 class ReplayServer:
     """A loopback server answering from (or recording into) one cassette file.
 
-    ``tls`` is ``(certfile, keyfile)`` to serve HTTPS (see :func:`self_signed_cert`);
-    ``target`` is the live base URL to forward to in record mode, with ``target_ca_file``
-    or ``target_insecure`` for its TLS. ``allow_repeats`` lets an exhausted request
-    replay its last answer again (vcrpy's ``allow_playback_repeats``).
+    ``tls`` is a server context (see :func:`loopback_tls`) to serve HTTPS; ``target`` is
+    the base URL to forward to when recording, with ``target_ca_file`` or
+    ``target_insecure`` for its TLS. ``allow_repeats`` lets an exhausted request replay
+    its last answer again (vcrpy's ``allow_playback_repeats``).
     """
 
     def __init__(
         self,
         cassette: str | Path,
         *,
-        mode: Mode = "replay",
+        record_mode: str = "none",
         target: str | None = None,
         target_ca_file: str | None = None,
         target_insecure: bool = False,
         target_timeout: float = 60.0,
         record_base: str = DEFAULT_RECORD_BASE,
-        tls: tuple[str, str] | None = None,
+        tls: ssl.SSLContext | None = None,
         allow_repeats: bool = False,
     ) -> None:
-        if mode not in ("replay", "record"):
-            raise ValueError(f"mode must be 'replay' or 'record', got {mode!r}")
-        if mode == "record" and not target:
-            raise ValueError("record mode needs the target URL of a live server")
-        self.cassette = Path(cassette)
-        self.mode: Mode = mode
+        if record_mode not in RECORD_MODES:
+            raise ValueError(f"record_mode must be one of {', '.join(RECORD_MODES)}")
+        if record_mode != "none" and not target:
+            raise ValueError(f"record mode {record_mode!r} needs the target URL of a server")
+        self.path = Path(cassette)
+        self.record_mode = record_mode
         self.target = target.rstrip("/") if target else None
         self.record_base = record_base.rstrip("/")
-        self.allow_repeats = allow_repeats
         self._target_ca_file = target_ca_file
         self._target_insecure = target_insecure
         self._target_timeout = target_timeout
         self._tls = tls
         self._lock = threading.Lock()
-        self.interactions: list[Interaction] = (
-            load_cassette(self.cassette) if mode == "replay" else []
-        )
-        self._played = [False] * len(self.interactions)
+        self.cassette = self._open(allow_repeats)
         #: Requests that had no recorded answer: ``"METHOD /path?query"``.
         self.misses: list[str] = []
         #: Every request served, in order: ``"METHOD /path?query"``.
@@ -245,7 +153,46 @@ class ReplayServer:
         #: The bodies of the requests served, in the same order (for asserting on them).
         self.bodies: list[bytes] = []
         self._httpd: http.server.ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+
+    def _open(self, allow_repeats: bool) -> Cassette:
+        """vcrpy's cassette for this record mode: loaded, or empty to be written anew."""
+        options: dict[str, Any] = {
+            "path": str(self.path),
+            "serializer": yamlserializer,
+            "match_on": MATCH_ON,
+            "before_record_request": self._recorded_request,
+            "before_record_response": self._recorded_response,
+            "allow_playback_repeats": allow_repeats,
+        }
+        if self.record_mode in ("all", "rewrite"):
+            mode = RecordMode.ALL if self.record_mode == "all" else RecordMode.NEW_EPISODES
+            return Cassette(record_mode=mode, **options)
+        if self.record_mode == "none" and not self.path.is_file():
+            raise FileNotFoundError(f"{self.path}: cannot read cassette: no such file")
+        try:
+            return Cassette.load(record_mode=RecordMode(self.record_mode), **options)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{self.path}: not a vcrpy cassette ({exc!r})") from None
+
+    # -- what a cassette keeps ------------------------------------------------------------
+
+    def _recorded_request(self, request: Request) -> Request:
+        """vcrpy's ``before_record_request``: the request as recorded and as matched,
+        naming ``record_base`` instead of the target; secrets scrubbed."""
+        request = scrub_request(request)
+        if self.target and request.uri.startswith(self.target):
+            request.uri = self.record_base + request.uri[len(self.target) :]
+        return request
+
+    def _recorded_response(self, response: dict[str, Any]) -> dict[str, Any]:
+        """vcrpy's ``before_record_response``: without the transport's headers, an
+        absolute URL in the others (a 201's ``Location``) naming ``record_base``."""
+        target = self.target or self.record_base
+        response["headers"] = {
+            name: [value.replace(target, self.record_base) for value in values]
+            for name, values in _kept(response["headers"]).items()
+        }
+        return scrub_response(response)
 
     # -- life ---------------------------------------------------------------------------
 
@@ -257,28 +204,29 @@ class ReplayServer:
         return f"{scheme}://127.0.0.1:{self._httpd.server_address[1]}"
 
     def start(self) -> ReplayServer:
-        handler = type("Handler", (_Handler,), {"owner": self})
+        handler = type("Handler", (_Handler,), {"answer": staticmethod(self.answer)})
         httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         httpd.daemon_threads = True
         if self._tls:
-            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            context.load_cert_chain(*self._tls)
-            httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+            httpd.socket = self._tls.wrap_socket(httpd.socket, server_side=True)
         self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, name="replay-server", daemon=True
-        )
-        self._thread.start()
+        threading.Thread(target=httpd.serve_forever, name="replay-server", daemon=True).start()
         return self
 
     def stop(self) -> None:
-        """Stop serving; in record mode, write the cassette."""
+        """Stop serving; when recording, write the cassette (vcrpy's serializer)."""
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
-        if self.mode == "record":
-            save_cassette(self.cassette, self.interactions)
+        # A cassette written anew is written even empty: a test that now makes no request.
+        anew = self.record_mode in ("all", "rewrite")
+        if self.record_mode != "none" and (self.cassette.dirty or anew):
+            interactions = {
+                "requests": self.cassette.requests,
+                "responses": self.cassette.responses,
+            }
+            FilesystemPersister.save_cassette(str(self.path), interactions, yamlserializer)
 
     def __enter__(self) -> ReplayServer:
         return self.start()
@@ -289,10 +237,12 @@ class ReplayServer:
     # -- what happened ------------------------------------------------------------------
 
     def unplayed(self) -> list[str]:
+        if self.record_mode != "none":
+            return []  # what was recorded now was asked for
         return [
-            f"{i.method} {urllib.parse.urlsplit(i.uri).path}"
-            for i, played in zip(self.interactions, self._played, strict=True)
-            if not played
+            f"{request.method} {request.path}"
+            for index, request in enumerate(self.cassette.requests)
+            if not self.cassette.play_counts[index]
         ]
 
     def assert_all_played(self) -> None:
@@ -305,48 +255,38 @@ class ReplayServer:
     def answer(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> tuple[int, str, dict[str, list[str]], bytes]:
+        forwarded = {k: v for k, v in headers.items() if k.lower() not in _DROP_HEADERS}
         with self._lock:
             self.requests.append(f"{method} {path}")
             self.bodies.append(body)
-        if self.mode == "record":
-            return self._forward(method, path, headers, body)
-        return self._replay(method, path)
-
-    def _replay(self, method: str, path: str) -> tuple[int, str, dict[str, list[str]], bytes]:
-        key = request_key(method, path)
+            # vcrpy's hooks scrub and rename the request they are given: give them a copy.
+            request = self._request(method, path, forwarded, body)
+            if self.cassette.can_play_response_for(request):
+                return _reply(self.cassette.play_response(request))
+            if self.cassette.write_protected:
+                self.misses.append(f"{method} {path}")
+                log.warning("replay: no recorded answer for %s %s", method, path)
+                text = f"no recorded answer in {self.path.name} for {method} {path}\n"
+                return (
+                    MISS_STATUS,
+                    "No Recorded Answer",
+                    {"Content-Type": ["text/plain"]},
+                    text.encode(),
+                )
+        response = self._forward(method, path, forwarded, body)
         with self._lock:
-            last = None
-            for n, interaction in enumerate(self.interactions):
-                if interaction.key != key:
-                    continue
-                last = interaction
-                if not self._played[n]:
-                    self._played[n] = True
-                    return self._reply(interaction)
-            if last is not None and self.allow_repeats:
-                return self._reply(last)
-            self.misses.append(f"{method} {path}")
-        log.warning("replay: no recorded answer for %s %s", method, path)
-        text = f"no recorded answer in {self.cassette.name} for {method} {path}\n"
-        return MISS_STATUS, "No Recorded Answer", {"Content-Type": ["text/plain"]}, text.encode()
+            self.cassette.append(self._request(method, path, forwarded, body), response)
+        return _reply(response)
 
-    @staticmethod
-    def _reply(interaction: Interaction) -> tuple[int, str, dict[str, list[str]], bytes]:
-        headers = {
-            k: list(v)
-            for k, v in interaction.response_headers.items()
-            if k.lower() not in _DROP_HEADERS
-        }
-        return (
-            interaction.status,
-            interaction.message,
-            headers,
-            interaction.response_body.encode("utf-8"),
+    def _request(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Request:
+        return Request(
+            method, (self.target or self.record_base) + path, body or None, dict(headers)
         )
 
     def _forward(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
-    ) -> tuple[int, str, dict[str, list[str]], bytes]:
+    ) -> dict[str, Any]:
+        """The target's answer, in vcrpy's form of a response."""
         assert self.target is not None
         target = urllib.parse.urlsplit(self.target)
         connection: http.client.HTTPConnection
@@ -360,52 +300,41 @@ class ReplayServer:
             )
         else:
             connection = http.client.HTTPConnection(target.netloc, timeout=self._target_timeout)
-        forwarded = {k: v for k, v in headers.items() if k.lower() not in _DROP_HEADERS}
         try:
-            connection.request(method, path, body=body or None, headers=forwarded)
-            response = connection.getresponse()
-            payload = response.read()
-            status, reason = response.status, response.reason
-            response_headers: dict[str, list[str]] = {}
-            for name, value in response.getheaders():
-                response_headers.setdefault(name, []).append(value)
+            connection.request(method, path, body=body or None, headers=dict(headers))
+            reply = connection.getresponse()
+            answer_headers: dict[str, list[str]] = {}
+            for name, value in reply.getheaders():
+                answer_headers.setdefault(name, []).append(value)
+            return {
+                "status": {"code": reply.status, "message": reply.reason},
+                "headers": answer_headers,
+                "body": {"string": reply.read()},
+            }
         finally:
             connection.close()
-        text = payload.decode("utf-8", "replace")
-        # An absolute URL in an answer's headers (a 201's Location) names the live host.
-        named = {
-            name: [value.replace(self.target, self.record_base) for value in values]
-            for name, values in response_headers.items()
-        }
-        recorded = Interaction(
-            method=method,
-            uri=self.record_base + path,
-            request_headers=_recorded_headers({k: [v] for k, v in headers.items()}),
-            request_body=_scrub_text(body.decode("utf-8", "replace")) if body else None,
-            status=status,
-            message=reason,
-            response_headers=_recorded_headers(named),
-            response_body=_scrub_text(text) or "",
-        )
-        with self._lock:
-            self.interactions.append(recorded)
-            self._played.append(True)
-        return (
-            status,
-            reason,
-            {k: v for k, v in response_headers.items() if k.lower() not in _DROP_HEADERS},
-            payload,
-        )
+
+
+def _reply(response: Mapping[str, Any]) -> tuple[int, str, dict[str, list[str]], bytes]:
+    body = response["body"]["string"]
+    return (
+        int(response["status"]["code"]),
+        str(response["status"].get("message") or ""),
+        _kept(response["headers"]),
+        body.encode() if isinstance(body, str) else body,
+    )
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    owner: ReplayServer
+    answer: Callable[
+        [str, str, Mapping[str, str], bytes], tuple[int, str, dict[str, list[str]], bytes]
+    ]
     protocol_version = "HTTP/1.1"
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        status, message, headers, payload = self.owner.answer(
+        status, message, headers, payload = self.answer(
             self.command, self.path, dict(self.headers.items()), body
         )
         self.send_response(status, message or None)
@@ -421,47 +350,3 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("replay-server: " + format, *args)
-
-
-def self_signed_cert(directory: str | Path) -> tuple[str, str]:
-    """Write a throw-away certificate for ``127.0.0.1`` and its key; return their paths.
-
-    The certificate is its own CA: give its path as the client's CA file.
-    """
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    directory = Path(directory)
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "replay-cert.pem", directory / "replay-key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert_path), str(key_path)
