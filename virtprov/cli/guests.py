@@ -181,8 +181,9 @@ def provision(
             # The answer may be lost after the cloud made it: look for it by name and run.
             _clean_up(record, run, provider, None)
             raise
-        record.created(run, guest.id)
         try:
+            # inside: an interrupt while this is written must not leave the guest behind
+            record.created(run, guest.id)
             guest = _wait_for(
                 provider,
                 guest,
