@@ -13,10 +13,11 @@ Subclass :class:`ProviderConformance` in your provider's tests and give it a
             return MyCloudProvider(...)
 
 The tests are deterministic (fixed guest names, no randomness), each creates at most one
-guest and destroys it in a ``finally``, so a cassette-backed provider records them once
-and replays them request for request. The tests of owned resources
-(:meth:`~virtprov.Provider.list_resources`) run for providers that override it and
-skip for the others. This module is also a pytest plugin (entry point
+guest and destroys it in a ``finally`` (to the end: until ``poll`` no longer sees it and
+what its destroy returned is deleted, with :func:`virtprov.teardown.destroy_and_wait`),
+so a cassette-backed provider records them once and replays them request for request.
+The tests of owned resources (:meth:`~virtprov.Provider.list_resources`) run for
+providers that override it and skip for the others. This module is also a pytest plugin (entry point
 ``pytest11: virtprov_conformance``), so nothing needs importing but the class.
 """
 
@@ -46,6 +47,7 @@ from virtprov.model import (
     ProviderInfo,
 )
 from virtprov.provider import Provider
+from virtprov.teardown import destroy_and_wait
 
 MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 #: An id no cloud will ever have given out.
@@ -90,6 +92,24 @@ class ProviderConformance:
     def spec(self, flavor: Flavor, n: int) -> GuestSpec:
         return GuestSpec.for_recipe(n, flavor, pool=POOL, prefix=self.name_prefix)
 
+    def destroy(self, provider: Provider, guest_id: str) -> None:
+        """Destroy the guest, wait until ``poll`` no longer sees it, and delete what the
+        destroy returned (what can only go once the guest is gone)."""
+        destroy_and_wait(
+            provider,
+            [guest_id],
+            timeout=self.ready_timeout,
+            interval=self.poll_interval,
+            sleep=time.sleep if self.poll_interval else lambda _: None,
+        )
+
+    def wait_gone(self, provider: Provider, guest_id: str) -> None:
+        deadline = time.monotonic() + self.ready_timeout
+        while guest_id in provider.poll([guest_id]):
+            assert time.monotonic() < deadline, "a destroyed guest must disappear"
+            if self.poll_interval:
+                time.sleep(self.poll_interval)
+
     def wait_for(self, provider: Provider, guest_id: str, state: GuestState) -> Guest:
         deadline = time.monotonic() + self.ready_timeout
         while True:
@@ -113,7 +133,7 @@ class ProviderConformance:
         try:
             yield guest
         finally:
-            provider.destroy_guest(guest.id)
+            self.destroy(provider, guest.id)
 
     # -- the contract -------------------------------------------------------------------
 
@@ -183,13 +203,12 @@ class ProviderConformance:
                 if self.poll_interval:
                     time.sleep(self.poll_interval)
         finally:
-            provider.destroy_guest(guest.id)
-        provider.destroy_guest(guest.id)  # a second time is silent
-        deadline = time.monotonic() + self.ready_timeout
-        while guest.id in provider.poll([guest.id]):
-            assert time.monotonic() < deadline, "a destroyed guest must disappear"
-            if self.poll_interval:
-                time.sleep(self.poll_interval)
+            # accepted: the guest may still be there (being deleted) when this returns
+            left = list(provider.destroy_guest(guest.id) or ())
+        left += provider.destroy_guest(guest.id) or ()  # a second time is silent
+        self.wait_gone(provider, guest.id)
+        for resource in left:  # what can only go once the guest is gone, twice: silent
+            provider.destroy_resource(resource)
         after = provider.capacity()
         if before.instances is not None and after.instances is not None:
             assert after.instances == before.instances, "destroy frees what create took"
@@ -206,7 +225,7 @@ class ProviderConformance:
         with pytest.raises(GuestNotFound):
             provider.start_guest(UNKNOWN_ID)
         assert UNKNOWN_ID not in provider.poll([UNKNOWN_ID])
-        provider.destroy_guest(UNKNOWN_ID)  # gone already: silent
+        assert not provider.destroy_guest(UNKNOWN_ID)  # gone already: silent, nothing left
 
     def test_console_output(self, provider: Provider, created: Guest) -> None:
         self.wait_for(provider, created.id, GuestState.READY)
@@ -244,16 +263,14 @@ class ProviderConformance:
     def test_destroy_removes_the_owned_resources_and_destroy_resource_is_idempotent(
         self, provider: Provider, owns_resources: None, flavor: Flavor
     ) -> None:
+        """What ``destroy_guest`` does not delete at once it returns; once the guest is
+        gone and those are deleted, nothing of the guest is left."""
         guest = provider.create_guest(self.spec(flavor, 9200))
         try:
             made = self.resources_of(provider, guest)
         finally:
-            provider.destroy_guest(guest.id)
-        deadline = time.monotonic() + self.ready_timeout
-        while left := self.resources_of(provider, guest):
-            assert time.monotonic() < deadline, f"destroy_guest left {left}"
-            if self.poll_interval:
-                time.sleep(self.poll_interval)
+            self.destroy(provider, guest.id)
+        assert self.resources_of(provider, guest) == []
         for resource in made:
             provider.destroy_resource(resource)  # gone already: silent
 
@@ -293,9 +310,5 @@ class ProviderConformance:
             assert seen.name == guest.name
             assert seen.labels[LABEL_POOL] == POOL
         finally:
-            provider.destroy_guest(guest.id)
-        deadline = time.monotonic() + self.ready_timeout
-        while guest.id in provider.poll([guest.id]):
-            assert time.monotonic() < deadline, "a destroyed guest must disappear"
-            if self.poll_interval:
-                time.sleep(self.poll_interval)
+            self.destroy(provider, guest.id)
+        assert guest.id not in provider.poll([guest.id])
