@@ -26,7 +26,7 @@ from collections.abc import Mapping
 import attrs
 import sqlalchemy as sa
 
-from virtprov.errors import GuestNotFound, ProviderError
+from virtprov.errors import ProviderError
 from virtprov.pool.events import EventBus
 from virtprov.pool.journal import UNDECIDED, GuestRow, Journal, _pid_alive
 from virtprov.pool.schema import guests, launchers, launches
@@ -129,13 +129,17 @@ def destroy_abandoned(
     providers: Mapping[str, Provider],
     events: EventBus,
     abandoned: list[Abandoned],
+    timeout: float,
 ) -> list[str]:
-    """Destroy the guests of ``abandoned`` launches now (the sweep has no workers).
+    """Destroy the guests of ``abandoned`` launches now (the sweep has no workers), and
+    wait up to ``timeout`` seconds until the cloud has deleted them and what they left.
 
     A guest whose create was cut short has no id in the journal: it is found by its name
     among the provider's guests that the journal does not know. Returns the problems
     met; a guest that could not be destroyed stays doomed for the next launcher or sweep.
     """
+    from virtprov.teardown import destroy_and_wait
+
     problems: list[str] = []
     for item in abandoned:
         for row_id in item.guest_rows:
@@ -145,19 +149,15 @@ def destroy_abandoned(
                 problems.append(f"{row.provider}: not configured, {row.name} left doomed")
                 continue
             try:
-                for guest_id in _ids_of(journal, provider, row):
-                    provider.destroy_guest(guest_id)
-                    events.emit(
-                        "guest.destroyed",
-                        provider=row.provider,
-                        guest_id=guest_id,
-                        reason="abandoned",
-                    )
-            except GuestNotFound:
-                pass
+                ids = _ids_of(journal, provider, row)
+                destroy_and_wait(provider, ids, timeout=timeout)
             except ProviderError as exc:
                 problems.append(f"{row.provider}: destroying {row.name}: {exc.message}")
                 continue
+            for guest_id in ids:
+                events.emit(
+                    "guest.destroyed", provider=row.provider, guest_id=guest_id, reason="abandoned"
+                )
             journal.update_guest(row.id, state="gone")
     return problems
 

@@ -239,7 +239,10 @@ class Pool:
         """
         if not dry_run:
             abandoned = abandon_orphaned(self.journal, self.events)
-            for problem in destroy_abandoned(self.journal, self.providers, self.events, abandoned):
+            destroyed = destroy_abandoned(
+                self.journal, self.providers, self.events, abandoned, self.settings.close_timeout
+            )
+            for problem in destroyed:
                 log.warning("sweep: %s", problem)
         return sweep(
             pool=self.settings.name,
