@@ -184,6 +184,10 @@ class Launcher:
         self._waiting: dict[str, str] = {}
         #: when the cloud accepted the start of a launch's guest (for guest.running)
         self._started: dict[str, float] = {}
+        #: destroyed guests (rows) a poll saw gone, whose leftovers are being deleted: not
+        #: polled again (after a restart, one more poll finds them gone again)
+        self._seen_gone: set[int] = set()
+        self._seen_gone_lock = threading.Lock()
         #: launches that could not even be decided after a failure: left alone until then
         self._quarantine: dict[str, float] = {}
         self._outage: _Outage | None = None
@@ -825,7 +829,7 @@ class Launcher:
         self._poll_soon(state)
 
     def _poll(self, building: dict[str, list[LaunchRow]], now: float) -> None:
-        destroyed = {guest.provider for guest in self.journal.guests_in(["destroyed"])}
+        destroyed = {guest.provider for guest in self._destroyed()}
         for name in set(building) | destroyed:
             state = self.providers.get(name)
             if state is None or state.polling or now < state.next_poll:
@@ -867,7 +871,7 @@ class Launcher:
                 and fresh.guest_row == r.guest_row
                 and not self._is_busy(("launch", r.recipe_id))
             ]
-            destroyed = self.journal.guests_in(["destroyed"], name)
+            destroyed = self._destroyed(name)
             rows = {r.guest_row: self.journal.guest(r.guest_row) for r in building if r.guest_row}
             ids = [g.guest_id for g in rows.values() if g.guest_id]
             ids += [g.guest_id for g in destroyed if g.guest_id]
@@ -908,24 +912,36 @@ class Launcher:
             state.polling = False
             self._wake.set()
 
+    def _destroyed(self, provider: str | None = None) -> list[GuestRow]:
+        """The destroyed guests a poll has not seen gone yet."""
+        rows = self.journal.guests_in(["destroyed"], provider)
+        with self._seen_gone_lock:
+            return [row for row in rows if row.id not in self._seen_gone]
+
     def _confirm_gone(self, rows: list[GuestRow], state: _ProviderState) -> None:
         """Destroyed guests the poll no longer sees: gone, once what they left is deleted."""
-        name = state.provider.info.name
-        now = time.time()
-        clear = [g for g in rows if g.leftovers]
         for gone in rows:
             if not gone.leftovers:
                 self._gone(gone)
-        for guest in self._ours_to_destroy(clear, now):
-            if guest.next_at <= now:
-                self._dispatch(
-                    ("guest", str(guest.id)),
-                    f"deleting what {guest.name} left on {name}",
-                    self._clear,
-                    guest,
-                )
+        clear = [g for g in rows if g.leftovers]
+        with self._seen_gone_lock:
+            self._seen_gone.update(g.id for g in clear)
+        self._clear_due(clear, time.time())
+
+    def _clear_due(self, rows: list[GuestRow], now: float) -> None:
+        """Delete what the guests of ``rows`` (gone) left, those due and ours."""
+        due = [g for g in rows if g.next_at <= now and not self._is_busy(("guest", str(g.id)))]
+        for guest in self._ours_to_destroy(due, now):
+            self._dispatch(
+                ("guest", str(guest.id)),
+                f"deleting what {guest.name} left on {guest.provider}",
+                self._clear,
+                guest,
+            )
 
     def _gone(self, guest: GuestRow) -> None:
+        with self._seen_gone_lock:
+            self._seen_gone.discard(guest.id)
         self.journal.update_guest(guest.id, state="gone", leftovers=None)
         self.events.emit(
             "guest.destroyed",
@@ -1033,6 +1049,13 @@ class Launcher:
                 self._destroy,
                 guest,
             )
+        with self._seen_gone_lock:
+            clearing = set(self._seen_gone)
+        if clearing:  # gone, what they left not all deleted yet (a deletion failed)
+            rows = [row for row in self.journal.guests_in(["destroyed"]) if row.id in clearing]
+            with self._seen_gone_lock:  # finished meanwhile, here or by another launcher
+                self._seen_gone -= clearing - {row.id for row in rows}
+            self._clear_due(rows, now)
 
     def _destroy(self, guest: GuestRow) -> None:
         """Ask the cloud to delete the guest; a later poll confirms it gone."""
