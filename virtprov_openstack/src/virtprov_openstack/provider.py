@@ -1035,6 +1035,8 @@ class OpenStackProvider(Provider):
         """Like :meth:`_advance` without side effects (listing never stops a server)."""
         status = str(server.status or "").upper()
         phase = (server.metadata or {}).get(META_PHASE, PHASE_STARTED)
+        if status in ("DELETED", "SOFT_DELETED"):  # deleted, still listed for a moment
+            return self._guest(server, GuestState.DELETED)
         if status == "ERROR":
             return self._guest(server, GuestState.ERROR, self._fault_text(server))
         if status == "BUILD" or (phase == PHASE_BUILD and status != "SHUTOFF"):
