@@ -460,3 +460,25 @@ def test_destroy_is_one_delete_and_returns_what_must_wait_for_the_server(
     for resource in left:  # once the server is gone, as the pool does
         provider.destroy_resource(resource)
     assert [r for r in provider.list_resources("vptest-") if r.guest == guest.name] == []
+
+
+def test_a_server_nova_still_lists_as_deleted_is_a_deleted_guest(
+    provider: OpenStackProvider,
+) -> None:
+    """Nova lists a deleted server for a moment (status DELETED): not a running guest,
+    for the sweeper's listing as for the pool's poll (where it is already gone)."""
+    from types import SimpleNamespace
+
+    server = SimpleNamespace(
+        id="9b2c0000-0000-4000-8000-000000000001",
+        name="vptest-recipe-301",
+        status="DELETED",
+        task_state=None,
+        metadata={LABEL_POOL: "lab-pool", "virtprov-phase": "started"},
+        addresses={},
+        created_at=None,
+        flavor=None,
+        fault=None,
+    )
+    assert provider._advance_passive(server).state is GuestState.DELETED  # type: ignore[arg-type]
+    assert provider._advance(server) is None  # type: ignore[arg-type]
