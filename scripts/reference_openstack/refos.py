@@ -727,10 +727,15 @@ def start_rabbitmq(pw: dict[str, str]) -> None:
 
 
 def config_digest(confdir: str) -> str:
+    """The service's configuration and the code installed for it (a changed shim, such
+    as the server's settings in serve.py, restarts the services too)."""
     digest = hashlib.sha256()
     for path in sorted((ETC / confdir).rglob("*")):
         if path.is_file():
             digest.update(path.name.encode() + path.read_bytes())
+    stamp = VENV / ".virtprov-installed"
+    if stamp.exists():
+        digest.update(stamp.read_bytes())
     return digest.hexdigest()
 
 
