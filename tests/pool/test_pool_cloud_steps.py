@@ -24,6 +24,30 @@ def _until(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.02)
 
 
+class MostThreads:
+    """The most threads alive at once beyond those alive when it started (itself not
+    counted), sampled every 10 ms."""
+
+    def __init__(self) -> None:
+        self.most = 0
+        self._before = {t.ident for t in threading.enumerate()}
+        self._done = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.01):
+            new = [t for t in threading.enumerate() if t.ident not in self._before]
+            self.most = max(self.most, len(new) - 1)  # the sampler is one of them
+
+    def __enter__(self) -> MostThreads:
+        self._sampler.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._sampler.join()
+
+
 class TimedFake(FakeProvider):
     """The fake, remembering how long each destroy call kept its caller."""
 
@@ -50,9 +74,12 @@ def test_two_workers_destroy_twenty_guests_without_waiting_for_the_deletes(
     delete = 3.0
     fake = TimedFake(latency=Latency(delete=delete))
     recorder = Recorder()
-    with fast_pool(
-        {"fake": fake}, journal=journal_url, workers=2, poll_interval=1.0, subscribe=recorder
-    ) as pool:
+    with (
+        MostThreads() as threads,
+        fast_pool(
+            {"fake": fake}, journal=journal_url, workers=2, poll_interval=1.0, subscribe=recorder
+        ) as pool,
+    ):
         handles = [pool.submit(Recipe(n)) for n in range(20)]
         outcomes = [handle.wait(60) for handle in handles]
         assert all(o is not None and o.status is Status.SUCCEEDED for o in outcomes)
@@ -64,6 +91,8 @@ def test_two_workers_destroy_twenty_guests_without_waiting_for_the_deletes(
         _until(lambda: len(recorder.kinds("guest.destroyed")) == 20, 60, "all confirmed gone")
         took = time.monotonic() - released
         rows = pool.journal.guests_in(["gone"])
+    # docs/pool.md: 2 workers, a driver and a watchdog, whatever the number of guests
+    assert threads.most == 4
     assert took >= delete  # confirmed by a poll, never assumed
     assert took < 20 * delete / 2 / 2, f"{took:.1f} s: the deletes were waited for"
     assert max(fake.destroy_calls) < delete / 2  # no destroy call waited for its guest
