@@ -212,8 +212,9 @@ def catalogue(workdir: Path) -> list[Input]:
         Input("xml stream 1e999999999", "xml", "stream",
               lambda: hr('<cpu><speed op="&gt;=" value="1e999999999"/></cpu>').encode()),
         # tmt hardware: as YAML text
-        Input("tmt model-name ~ (.*.*)*Z", "tmt", "text",
-              lambda: 'cpu:\n  model-name: "~ (.*.*)*Z"\n'),
+        # Q: no Xeon model name holds one, in either case (patterns ignore case)
+        Input("tmt model-name ~ (.*.*)*Q", "tmt", "text",
+              lambda: 'cpu:\n  model-name: "~ (.*.*)*Q"\n'),
         Input("tmt lab-controller ~ (.*.*)*Z", "tmt", "text",
               lambda: 'location:\n  lab-controller: "~ (.*.*)*Z"\n'),
         Input("tmt hostname x + 400,000 spaces + y", "tmt", "text",
@@ -255,8 +256,8 @@ def catalogue(workdir: Path) -> list[Input]:
         Input("tmt file alias bomb", "tmt", "file",
               file_of("bomb.yaml", alias_bomb(9) + "cpu:\n  flag: *l8\n")),
         Input("tmt stream endless", "tmt", "stream", lambda: None),
-        Input("tmt stream model-name ~ (.*.*)*Z", "tmt", "stream",
-              lambda: b'cpu:\n  model-name: "~ (.*.*)*Z"\n'),
+        Input("tmt stream model-name ~ (.*.*)*Q", "tmt", "stream",
+              lambda: b'cpu:\n  model-name: "~ (.*.*)*Q"\n'),
         # tmt hardware: as Python mappings
         Input("mapping alias bomb (yaml.safe_load)", "tmt", "mapping",
               lambda: yaml.safe_load(alias_bomb(9) + "cpu:\n  flag: *l8\n")),
@@ -265,8 +266,8 @@ def catalogue(workdir: Path) -> list[Input]:
         Input("mapping that contains itself", "tmt", "mapping", self_referencing),
         Input("mapping 5000-digit int", "tmt", "mapping", lambda: {"memory": 10**5000}),
         Input("mapping 2 MiB string", "tmt", "mapping", lambda: {"hostname": "x" * (2 * MiB)}),
-        Input("mapping model-name ~ (.*.*)*Z", "tmt", "mapping",
-              lambda: {"cpu": {"model-name": "~ (.*.*)*Z"}}),
+        Input("mapping model-name ~ (.*.*)*Q", "tmt", "mapping",
+              lambda: {"cpu": {"model-name": "~ (.*.*)*Q"}}),
         Input("mapping 100 regexes within the budget", "tmt", "mapping",
               many_regexes(".{0,12}Z")),  # 148 RE2 instructions each, of 200
         Input("mapping 100 regexes over the budget", "tmt", "mapping",
@@ -433,7 +434,7 @@ POOL_HOSTILE = [
     "xml 10,000 deep",
     "xml 20,000 elements",
     "xml control characters in values",
-    "tmt model-name ~ (.*.*)*Z",
+    "tmt model-name ~ (.*.*)*Q",
     "tmt lab-controller ~ (.*.*)*Z",
     "tmt hostname x + 400,000 spaces + y",
     "tmt unquoted 5000-digit int",
@@ -441,7 +442,7 @@ POOL_HOSTILE = [
     "tmt ~ backreference",
     "tmt ~ (\\pL){60}: 9 characters",
     "tmt memory with 200,000 spaces",
-    "mapping model-name ~ (.*.*)*Z",
+    "mapping model-name ~ (.*.*)*Q",
     "Recipe(hardware=alias bomb)",
 ]
 

@@ -13,7 +13,10 @@ versions uv.lock pins) and runs them from outside the repository:
   inter-distribution version bounds hold), provision -> list -> destroy, the scheduler
   example, the conformance suite against the fake, ``virtprov journal upgrade`` of a new
   SQLite journal and Alembic's ``check`` that the migrations build the schema the code
-  expects, and ``py.typed`` and the migration template in every installed package.
+  expects, and ``py.typed`` and the migration template in every installed package;
+* the example plugin of ``docs/plugins.md`` (``docs/examples/plugin``), built and
+  installed with the core and virtprov-testing alone: ``virtprov providers`` lists it,
+  and its own tests (the conformance suite, a pool test) pass.
 
 Any failure prints what failed (the command, its output) and exits 1. Run by
 ``scripts/test``; on its own: ``scripts/test-artifacts``.
@@ -47,6 +50,8 @@ DISTRIBUTIONS = {
     "virtprov-speedups": ("virtprov_speedups", "virtprov_speedups/src/virtprov_speedups"),
 }
 PROVIDERS = {"fake", "openstack", "ovirt", "libcloud"}
+#: The example third-party plugin: a distribution outside the workspace.
+EXAMPLE_PLUGIN = ROOT / "docs" / "examples" / "plugin"
 
 
 class Failed(Exception):
@@ -253,6 +258,28 @@ def everything(dist: Path, constraints: Path, work: Path) -> None:
     )
 
 
+def example_plugin(dist: Path, constraints: Path, work: Path) -> None:
+    step("the example plugin: built, installed with virtprov and virtprov-testing, its tests")
+    plugin_dist = work / "example-dist"
+    run(
+        [UV, "build", "--quiet", "--no-config", "--build-constraint", constraints,
+         "--out-dir", plugin_dist, "--python", PYTHON, EXAMPLE_PLUGIN],
+        cwd=ROOT,
+    )  # fmt: skip
+    wheels = [
+        archive_of(dist, "virtprov", ".whl"),
+        archive_of(dist, "virtprov-testing", ".whl"),
+        archive_of(plugin_dist, "virtprov-toy", ".whl"),
+    ]
+    python = venv(work / "plugin-venv", wheels, constraints)
+    home = work / "plugin-home"
+    # Its tests only, copied: the plugin itself comes from its wheel.
+    shutil.copytree(EXAMPLE_PLUGIN / "tests", home / "tests")
+    env = clean_env(home, python.parent)
+    providers(python.parent, env, home, {"fake", "toy"})
+    run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=home, env=env)
+
+
 def main() -> int:
     started = time.monotonic()
     if not UV.exists():
@@ -268,6 +295,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="virtprov-artifacts-") as tmp:
             core_alone(dist, constraints, Path(tmp))
             everything(dist, constraints, Path(tmp))
+            example_plugin(dist, constraints, Path(tmp))
     except Failed as exc:
         print(f"artifacts: FAILED: {exc}", file=sys.stderr)
         return 1

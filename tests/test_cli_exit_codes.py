@@ -60,6 +60,29 @@ def test_an_unexpected_exception_is_one_line_with_status_1(cli_plugin_env: dict[
     assert "Traceback" in debug.stderr
 
 
+def test_what_the_cli_logs_is_escaped_one_line_each_without_traceback(
+    cli_plugin_env: dict[str, str],
+) -> None:
+    result = run(cli_plugin_env, "fixture", "logs")
+    assert result.returncode == 0
+    assert result.stderr == (
+        "WARNING virtprov_cli_plugin: the cloud said \\x1b[2J\\u202eevil\\x0aFORGED line"
+        "\\x09and a tab\n"
+    )
+    debug = run(cli_plugin_env, "--debug", "fixture", "logs")
+    lines = debug.stderr.splitlines()
+    assert lines[0] == result.stderr.strip()
+    assert lines[1] == "Traceback (most recent call last):"
+    assert lines[-1] == "RuntimeError: \\x1b[31mred"  # the traceback escaped too
+
+
+def test_one_line_escapes_as_everything_shown_to_a_user_does() -> None:
+    from virtprov.cli import one_line
+
+    assert one_line("a\tb\x1b[31m\u202ec\r\nd\u2028e") == "a\\x09b\\x1b[31m\\u202ec  d\\u2028e"
+    assert one_line("caf\u00e9 \u4e2d\u6587") == "caf\u00e9 \u4e2d\u6587"  # text stays text
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -78,7 +101,9 @@ def test_bad_usage_is_one_line_with_status_2(cli_env: dict[str, str], args: list
     assert "--help" in lines[0]
 
 
-def test_ctrl_c_during_provision_is_130_and_leaves_no_guest(tmp_path: Path) -> None:
+def test_ctrl_c_during_provision_is_130_and_leaves_no_guest(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
     state = tmp_path / "cloud.sqlite"
     config = tmp_path / "virtprov.toml"
     config.write_text(
@@ -87,6 +112,7 @@ def test_ctrl_c_during_provision_is_130_and_leaves_no_guest(tmp_path: Path) -> N
     )
     process = subprocess.Popen(
         [*VIRTPROV, "--config", str(config), "provision", "--poll-interval", "0.05"],
+        env=cli_env,  # its CLI journal in the test's state directory, not the user's
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

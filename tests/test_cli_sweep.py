@@ -270,3 +270,17 @@ def test_a_killed_provision_on_a_provider_no_longer_configured_stays_and_sweep_s
     assert "no provider named 'retired-cloud'" in left["result"]
     with CliJournal() as record:
         assert record.undecided() == 1  # kept for a sweep with that provider configured
+
+
+def test_a_sweep_error_is_one_line_with_what_a_cloud_said_escaped(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from virtprov.pool import Pool, SweepReport
+
+    error = "cloud: listing guests: RuntimeError: \x1b[2Jgone\nFORGED line"
+    monkeypatch.setattr(Pool, "sweep", lambda *_, **__: SweepReport(0, 0, (), errors=(error,)))
+    result = CliRunner().invoke(cli, ["--config", str(config), "sweep"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        "virtprov: cloud: listing guests: RuntimeError: \\x1b[2Jgone FORGED line"
+    )

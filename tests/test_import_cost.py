@@ -24,6 +24,7 @@ HEAVY = {
     "attrs",
     "pint",
     "yaml",
+    "prometheus_client",
 }
 
 
@@ -52,3 +53,25 @@ def test_lazy_names_resolve() -> None:
     assert "Flavor" in dir(virtprov)
     with pytest.raises(AttributeError, match="NoSuchThing"):
         virtprov.NoSuchThing  # noqa: B018
+
+
+def test_what_a_plugin_needs_comes_from_the_package_root() -> None:
+    import virtprov
+    from virtprov import config, error_mapping, model, plugins
+
+    needed = [
+        (model, ("BootRequest", "NetworkBoot", "KernelBoot", "OwnedResource", "MAC_ADDRESS")),
+        (model, ("LABEL_POOL", "LABEL_RECIPE", "GiB", "MiB")),
+        (config, ("Options", "ProviderConfig", "Secret", "parse_config")),
+        (error_mapping, ("ErrorMapping", "mapping_errors")),
+        (plugins, ("build_provider",)),
+    ]
+    for module, names in needed:
+        for name in names:
+            assert getattr(virtprov, name) is getattr(module, name), name
+
+
+def test_all_lists_exactly_the_lazy_names() -> None:
+    import virtprov
+
+    assert sorted(virtprov.__all__) == sorted(virtprov._EXPORTS)

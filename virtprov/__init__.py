@@ -17,19 +17,27 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     # model
+    "BootRequest": "virtprov.model",
     "Capacity": "virtprov.model",
     "ConsoleOutput": "virtprov.model",
     "Flavor": "virtprov.model",
     "Guest": "virtprov.model",
     "GuestSpec": "virtprov.model",
     "GuestState": "virtprov.model",
+    "GiB": "virtprov.model",
     "ImageBoot": "virtprov.model",
     "KernelBoot": "virtprov.model",
+    "LABEL_POOL": "virtprov.model",
+    "LABEL_RECIPE": "virtprov.model",
+    "MAC_ADDRESS": "virtprov.model",
+    "MiB": "virtprov.model",
     "NetworkBoot": "virtprov.model",
     "OwnedResource": "virtprov.model",
     "ProviderInfo": "virtprov.model",
     # contract
     "Provider": "virtprov.provider",
+    "ErrorMapping": "virtprov.error_mapping",
+    "mapping_errors": "virtprov.error_mapping",
     # errors
     "CapacityExhausted": "virtprov.errors",
     "ConfigError": "virtprov.errors",
@@ -42,11 +50,57 @@ _EXPORTS = {
     "VirtprovError": "virtprov.errors",
     # configuration and plugins
     "Config": "virtprov.config",
+    "Options": "virtprov.config",
+    "ProviderConfig": "virtprov.config",
+    "Secret": "virtprov.config",
     "load_config": "virtprov.config",
+    "parse_config": "virtprov.config",
+    "build_provider": "virtprov.plugins",
     "build_providers": "virtprov.plugins",
 }
 
-__all__ = sorted(_EXPORTS)
+# A literal list, so that type checkers see what the package exports (with
+# no_implicit_reexport, a plugin's `from virtprov import Provider` needs it); a test
+# holds it equal to _EXPORTS.
+__all__ = [
+    "LABEL_POOL",
+    "LABEL_RECIPE",
+    "MAC_ADDRESS",
+    "BootRequest",
+    "Capacity",
+    "CapacityExhausted",
+    "Config",
+    "ConfigError",
+    "ConsoleOutput",
+    "ErrorMapping",
+    "Flavor",
+    "GiB",
+    "Guest",
+    "GuestNotFound",
+    "GuestSpec",
+    "GuestState",
+    "HostRequiresError",
+    "ImageBoot",
+    "KernelBoot",
+    "MiB",
+    "NetworkBoot",
+    "Options",
+    "OwnedResource",
+    "PermanentError",
+    "PluginError",
+    "Provider",
+    "ProviderConfig",
+    "ProviderError",
+    "ProviderInfo",
+    "Secret",
+    "TransientError",
+    "VirtprovError",
+    "build_provider",
+    "build_providers",
+    "load_config",
+    "mapping_errors",
+    "parse_config",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -65,7 +119,15 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from typing import Any
 
-    from virtprov.config import Config, load_config
+    from virtprov.config import (
+        Config,
+        Options,
+        ProviderConfig,
+        Secret,
+        load_config,
+        parse_config,
+    )
+    from virtprov.error_mapping import ErrorMapping, mapping_errors
     from virtprov.errors import (
         CapacityExhausted,
         ConfigError,
@@ -78,17 +140,23 @@ if TYPE_CHECKING:
         VirtprovError,
     )
     from virtprov.model import (
+        LABEL_POOL,
+        LABEL_RECIPE,
+        MAC_ADDRESS,
+        BootRequest,
         Capacity,
         ConsoleOutput,
         Flavor,
+        GiB,
         Guest,
         GuestSpec,
         GuestState,
         ImageBoot,
         KernelBoot,
+        MiB,
         NetworkBoot,
         OwnedResource,
         ProviderInfo,
     )
-    from virtprov.plugins import build_providers
+    from virtprov.plugins import build_provider, build_providers
     from virtprov.provider import Provider

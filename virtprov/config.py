@@ -16,9 +16,10 @@ import os
 import re
 import stat
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal, TypeAlias, TypeVar, overload
 
 import attrs
 
@@ -38,6 +39,12 @@ MAX_CONFIG_DEPTH: Final = 16
 MAX_SECRET_BYTES: Final = 64 * 1024
 
 _log = logging.getLogger(__name__)
+
+#: A value as TOML gives it (what :meth:`Options.raw` returns).
+TomlValue: TypeAlias = (
+    "str | int | float | bool | datetime | date | time | list[TomlValue] | dict[str, TomlValue]"
+)
+_T = TypeVar("_T")
 
 
 @attrs.frozen(repr=False)
@@ -127,10 +134,16 @@ class Secret:
 
 
 class Options:
-    """Typed, path-aware access to one TOML table.
+    """Typed, path-aware access to one TOML table (a ``[providers.NAME]`` table, or a
+    table inside it).
 
-    Each accessor consumes its key; :meth:`finish` then reports keys nobody asked for,
-    so a misspelt option is an error instead of being silently ignored.
+    Every accessor reads one key and *consumes* it; :meth:`finish` then reports the keys
+    nobody read, so that a misspelt option is an error instead of being ignored. Every
+    error is a :class:`~virtprov.errors.ConfigError` naming the file and the whole key
+    (``virtprov.toml: providers.east.timeout: must be a number, got a string``).
+
+    A missing key and a key whose value is absent are the same: the accessor returns
+    ``default`` (``None`` unless given), or raises when ``required=True``.
     """
 
     def __init__(
@@ -143,12 +156,20 @@ class Options:
     ) -> None:
         self._table = dict(table)
         self._seen: set[str] = set()
+        #: The configuration file, for messages (``None``: not from a file).
         self.path = path
+        #: The dotted key of this table (``providers.east``), for messages.
         self.prefix = prefix
         self._parent = parent
         self._secrets: list[Secret] = []
 
     def error(self, key: str, message: str) -> ConfigError:
+        """A :class:`~virtprov.errors.ConfigError` about ``key`` of this table, naming the
+        file and the whole key; for checks of your own::
+
+            if port > 65535:
+                raise options.error("port", f"must be at most 65535, got {port}")
+        """
         return ConfigError(message, path=self.path, key=self._key(key))
 
     def _key(self, key: str) -> str:
@@ -165,45 +186,122 @@ class Options:
         return value
 
     def __contains__(self, key: str) -> bool:
+        """Whether the table holds ``key`` (without consuming it)."""
         return key in self._table
 
     def names(self) -> list[str]:
+        """The keys of the table, in file order (without consuming them)."""
         return list(self._table)
 
-    def string(self, key: str, default: str | None = None, *, required: bool = False) -> Any:
-        value = self._get(key, str, "a string")
+    @overload
+    def string(self, key: str, default: str, *, required: bool = False) -> str: ...
+    @overload
+    def string(self, key: str, default: None = None, *, required: Literal[True]) -> str: ...
+    @overload
+    def string(self, key: str, default: None = None, *, required: bool = False) -> str | None: ...
+    def string(self, key: str, default: str | None = None, *, required: bool = False) -> str | None:
+        """A TOML string: ``url = "https://cloud.example.com"``.
+
+        ``options.string("url", required=True)`` is a ``str``; ``options.string("region",
+        "east")`` is ``"east"`` when absent; ``options.string("zone")`` is ``None`` then.
+        """
+        value: str | None = self._get(key, str, "a string")
         return self._default(key, value, default, required, '"..."')
 
+    @overload
+    def integer(
+        self, key: str, default: int, *, required: bool = False, minimum: int = 0
+    ) -> int: ...
+    @overload
+    def integer(
+        self, key: str, default: None = None, *, required: Literal[True], minimum: int = 0
+    ) -> int: ...
+    @overload
+    def integer(
+        self, key: str, default: None = None, *, required: bool = False, minimum: int = 0
+    ) -> int | None: ...
     def integer(
         self, key: str, default: int | None = None, *, required: bool = False, minimum: int = 0
-    ) -> Any:
-        value = self._get(key, int, "a whole number")
+    ) -> int | None:
+        """A whole number at least ``minimum`` (0 unless given): ``max_instances = 20``.
+
+        ``options.integer("retries", 3, minimum=1)`` is an ``int``; ``1.5`` or ``"3"`` in
+        the file is an error, as is a number below ``minimum``.
+        """
+        value: int | None = self._get(key, int, "a whole number")
         value = self._default(key, value, default, required, "a number")
         if value is not None and value < minimum:
             raise self.error(key, f"must be at least {minimum}, got {value}")
         return value
 
-    def number(self, key: str, default: float | None = None, *, required: bool = False) -> Any:
-        value = self._get(key, (int, float), "a number")
+    @overload
+    def number(
+        self, key: str, default: float, *, required: bool = False, minimum: float = 0.0
+    ) -> float: ...
+    @overload
+    def number(
+        self, key: str, default: None = None, *, required: Literal[True], minimum: float = 0.0
+    ) -> float: ...
+    @overload
+    def number(
+        self, key: str, default: None = None, *, required: bool = False, minimum: float = 0.0
+    ) -> float | None: ...
+    def number(
+        self,
+        key: str,
+        default: float | None = None,
+        *,
+        required: bool = False,
+        minimum: float = 0.0,
+    ) -> float | None:
+        """A number (whole or not), as a ``float``, at least ``minimum`` (0 unless given):
+        ``timeout = 30`` or ``timeout = 2.5``.
+
+        ``options.number("timeout", 30.0)`` is a ``float``.
+        """
+        value: float | None = self._get(key, (int, float), "a number")
         value = self._default(key, value, default, required, "a number")
-        if value is not None and value < 0:
-            raise self.error(key, f"must not be negative, got {value}")
+        if value is not None and value < minimum:
+            if minimum == 0:
+                raise self.error(key, f"must not be negative, got {value}")
+            raise self.error(key, f"must be at least {minimum:g}, got {value}")
         return None if value is None else float(value)
 
-    def boolean(self, key: str, default: bool | None = None) -> Any:
-        value = self._get(key, bool, "true or false")
-        return default if value is None else value
+    @overload
+    def boolean(self, key: str, default: bool, *, required: bool = False) -> bool: ...
+    @overload
+    def boolean(self, key: str, default: None = None, *, required: Literal[True]) -> bool: ...
+    @overload
+    def boolean(self, key: str, default: None = None, *, required: bool = False) -> bool | None: ...
+    def boolean(
+        self, key: str, default: bool | None = None, *, required: bool = False
+    ) -> bool | None:
+        """``true`` or ``false``: ``insecure = false``. ``options.boolean("insecure", False)``
+        is a ``bool``; ``"yes"`` or ``1`` in the file is an error."""
+        value: bool | None = self._get(key, bool, "true or false")
+        return self._default(key, value, default, required, "true")
 
-    def string_list(self, key: str, default: list[str] | None = None) -> list[str]:
-        value = self._get(key, list, "a list of strings")
+    def string_list(
+        self, key: str, default: Sequence[str] | None = None, *, required: bool = False
+    ) -> list[str]:
+        """A list of strings: ``arches = ["x86_64", "aarch64"]``. Absent: a copy of
+        ``default`` (empty unless given), or an error with ``required=True``."""
+        value: list[object] | None = self._get(key, list, "a list of strings")
         if value is None:
+            if required:
+                raise self.error(key, f'is required (add {key} = ["..."])')
             return list(default or [])
-        if not all(isinstance(item, str) for item in value):
+        strings = [item for item in value if isinstance(item, str)]
+        if len(strings) != len(value):
             raise self.error(key, "must be a list of strings")
-        return list(value)
+        return strings
 
     def table(self, key: str) -> Options:
-        """A nested table (missing = empty) with the same error reporting."""
+        """A nested table (``[providers.NAME.capacity]``, or an inline ``capacity = {
+        instances = 5 }``) with the same error reporting; absent, an empty one.
+
+        Call :meth:`finish` on it too, so that its unknown keys are reported.
+        """
         value = self._get(key, dict, "a table")
         return Options(value or {}, path=self.path, prefix=self._key(key), parent=self)
 
@@ -211,12 +309,26 @@ class Options:
         """The secret references read so far from this table and the tables below it."""
         return list(self._secrets)
 
-    def raw(self, key: str) -> Any:
-        """The value as TOML gave it, for options with a shape of their own."""
+    def raw(self, key: str) -> TomlValue | None:
+        """The value as TOML gave it (``None`` when absent), consumed, for options with a
+        shape of their own (a list of tables, a number or a range...). Check its type
+        yourself and report with :meth:`error`."""
         self._seen.add(key)
-        return self._table.get(key)
+        value: TomlValue | None = self._table.get(key)
+        return value
 
+    @overload
+    def secret(self, key: str, *, required: Literal[True]) -> Secret: ...
+    @overload
+    def secret(self, key: str, *, required: bool = False) -> Secret | None: ...
     def secret(self, key: str, *, required: bool = False) -> Secret | None:
+        """A secret, given by reference: ``password = { env = "MYCLOUD_PASSWORD" }`` or
+        ``password = { file = "/etc/virtprov/mycloud.password" }``.
+
+        Returns a :class:`Secret`, whose ``repr`` names the reference, never the value;
+        read the value with :meth:`Secret.reveal` when you connect, not here. A secret
+        written in the file as text is refused without being repeated.
+        """
         self._seen.add(key)
         value = self._table.get(key)
         if value is None:
@@ -242,12 +354,16 @@ class Options:
         return secret
 
     def finish(self) -> None:
-        """Raise for every key that no accessor consumed."""
+        """Raise a :class:`~virtprov.errors.ConfigError` for the first key (in sorted order)
+        that no accessor read, with the closest known key as a suggestion. Call it once all
+        options are read, in ``from_config``."""
         unknown = sorted(set(self._table) - self._seen)
         if unknown:
             raise self.error(unknown[0], "is not a known option" + _suggest(unknown[0], self._seen))
 
-    def _default(self, key: str, value: Any, default: Any, required: bool, example: str) -> Any:
+    def _default(
+        self, key: str, value: _T | None, default: _T | None, required: bool, example: str
+    ) -> _T | None:
         if value is None:
             if required:
                 raise self.error(key, f"is required (add {key} = {example})")
@@ -484,8 +600,9 @@ def _read_flavor_properties(table: Options) -> dict[str, dict[str, str]]:
                     path=table.path,
                     key=f'{key}."{name}"',
                 )
-            if isinstance(value, list) and all(isinstance(word, str) for word in value):
-                text = " ".join(value)
+            words = [w for w in value if isinstance(w, str)] if isinstance(value, list) else []
+            if isinstance(value, list) and len(words) == len(value):
+                text = " ".join(words)
             elif isinstance(value, bool):
                 text = "true" if value else "false"
             elif isinstance(value, str | int | float):

@@ -98,6 +98,19 @@ class ProviderError(VirtprovError):
         self.guest_id = guest_id
         super().__init__(f"{provider}: {message}" if provider else message)
 
+    def fill_in(self, *, provider: str, guest_id: str | None = None) -> None:
+        """Fill in the provider's name and the guest's id where the raiser left them out.
+
+        What a provider sets itself is kept. :class:`virtprov.Provider` calls this on every
+        error leaving one of its methods, so that a plugin need not thread its name into
+        each error it raises.
+        """
+        if self.guest_id is None:
+            self.guest_id = guest_id
+        if not self.provider:
+            self.provider = provider
+            self.args = (f"{provider}: {self.message}",)
+
 
 class CapacityExhausted(ProviderError):
     """The cloud cannot take this guest now (quota, no valid host, storage full).

@@ -7,10 +7,11 @@ times in seconds, timestamps timezone-aware UTC.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import TypeAlias
+from typing import Final, TypeAlias
 
 import attrs
 
@@ -21,6 +22,9 @@ MiB = 1024**2
 #: description/tags...), so that a sweeper can find what a pool made and nobody owns.
 LABEL_POOL = "virtprov-pool"
 LABEL_RECIPE = "virtprov-recipe"
+
+#: How a MAC address in :attr:`Guest.macs` is written: six lower-case hex pairs and colons.
+MAC_ADDRESS: Final = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 #: Beaker's default ``guest_name_prefix``.
 DEFAULT_NAME_PREFIX = "beaker-"
@@ -184,9 +188,12 @@ class Guest:
     ``id`` is the cloud's id (for OpenStack the instance UUID, which iPXE sees as the
     SMBIOS UUID). ``fault`` says why a guest is in ``ERROR``. ``ssh_port`` is where the
     guest's SSH server listens when that is not port 22 (a forwarded endpoint).
+    ``provider`` is the name of the provider that made it (its ``info.name``); a provider
+    may leave it out, and :class:`virtprov.Provider` fills it in on what the provider's
+    methods return.
     """
 
-    provider: str
+    provider: str = attrs.field(default="", kw_only=True)
     id: str
     name: str
     state: GuestState
@@ -210,10 +217,15 @@ class OwnedResource:
     that guest's name (``guest``), so that a sweeper can remove it once the guest is
     gone, even when the guest's own record of it (server metadata, a VM's attachments)
     went with the guest. ``kind`` is the provider's word for what it is; ``name`` is
-    the resource's own name (or address), for people reading a sweep report.
+    the resource's own name (or address), for people reading a sweep report. ``provider``
+    may be left out, as for :class:`Guest`.
+
+    ``labels`` is empty for something the cloud keeps no labels on (a key pair is a name
+    and a key): it is found by its name, and a sweeper takes it for its own only if its
+    journal made a guest of that name.
     """
 
-    provider: str
+    provider: str = attrs.field(default="", kw_only=True)
     kind: str
     id: str
     name: str

@@ -9,7 +9,8 @@ Rules every implementation follows:
 
 * Map the cloud's failures into :mod:`virtprov.errors` (``CapacityExhausted``,
   ``TransientError``, ``PermanentError``, ``GuestNotFound``); never let an SDK
-  exception escape, never make the caller match strings.
+  exception escape, never make the caller match strings. Wrap SDK calls in
+  :func:`virtprov.mapping_errors` with the provider's mapping.
 * Never wait for the cloud: :meth:`Provider.create_guest` returns as soon as the cloud
   has accepted the request and the guest's id is known, :meth:`Provider.destroy_guest`
   as soon as it has accepted the delete; :meth:`Provider.poll` advances and confirms.
@@ -25,33 +26,67 @@ A plugin is a class registered in the entry-point group ``virtprov.providers``::
     [project.entry-points."virtprov.providers"]
     mycloud = "virtprov_mycloud.provider:MyCloudProvider"
 
-and passes the conformance suite in ``virtprov_testing``.
+and passes the conformance suite in ``virtprov_testing``. The whole contract, method by
+method, with an example plugin: ``docs/plugins.md``.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
+
+import attrs
+
+from virtprov.errors import ProviderError
+from virtprov.model import Guest, OwnedResource
 
 if TYPE_CHECKING:
     from virtprov.config import ProviderConfig
-    from virtprov.errors import ProviderError
     from virtprov.model import (
         BootRequest,
         Capacity,
         ConsoleOutput,
         Flavor,
-        Guest,
         GuestSpec,
-        OwnedResource,
         ProviderInfo,
     )
 
+#: The contract's methods whose errors get the provider's name (and, for those whose first
+#: argument is a guest id, that id) filled in, and whose guests and owned resources get
+#: the provider's name where the implementation left it out. See
+#: :meth:`Provider.__init_subclass__`.
+_STAMPED: Final = (
+    "flavors",
+    "capacity",
+    "create_guest",
+    "poll",
+    "start_guest",
+    "stop_guest",
+    "destroy_guest",
+    "console_output",
+    "list_guests",
+    "list_resources",
+    "destroy_resource",
+)
+_ABOUT_ONE_GUEST: Final = frozenset(
+    {"start_guest", "stop_guest", "destroy_guest", "console_output"}
+)
+_STAMPED_MARK: Final = "__virtprov_stamped__"
+
 
 class Provider(abc.ABC):
-    """One configured cloud endpoint. Instances must be safe to call from several threads."""
+    """One configured cloud endpoint. Instances must be safe to call from several threads.
+
+    The provider's name (``info.name``, the ``NAME`` of ``[providers.NAME]``) is filled in
+    by this base class wherever an implementation leaves it out: on every
+    :class:`~virtprov.errors.ProviderError` leaving a contract method (with the guest id
+    too, for ``start_guest``, ``stop_guest``, ``destroy_guest`` and ``console_output``),
+    and on the :class:`~virtprov.model.Guest` and :class:`~virtprov.model.OwnedResource`
+    values they return. A value the implementation sets is kept as it is.
+    """
 
     #: The entry-point name of the driver (``openstack``, ``ovirt``, ``fake``...).
     driver: ClassVar[str]
@@ -60,6 +95,18 @@ class Provider(abc.ABC):
     #: (``flavor_properties``: flavor name or ``"*"`` -> property -> text). Set by
     #: :func:`virtprov.plugins.build_provider`; drivers need not read it.
     declarations: Mapping[str, Mapping[str, str]] = MappingProxyType({})
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Wrap the contract methods the subclass defines so that they stamp its name."""
+        super().__init_subclass__(**kwargs)
+        for name in _STAMPED:
+            method = cls.__dict__.get(name)
+            if (
+                callable(method)
+                and not getattr(method, "__isabstractmethod__", False)
+                and not getattr(method, _STAMPED_MARK, False)
+            ):
+                setattr(cls, name, _stamping(name, method))
 
     @classmethod
     @abc.abstractmethod
@@ -197,3 +244,52 @@ class Provider(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, empty by design
         """Release connections. Optional."""
+
+
+def _stamping(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` with the provider's name filled in on its errors and results."""
+    about_one_guest = name in _ABOUT_ONE_GUEST
+
+    @functools.wraps(method)
+    def stamped(self: Provider, *args: Any, **kwargs: Any) -> Any:
+        try:
+            result = method(self, *args, **kwargs)
+        except ProviderError as exc:
+            guest_id = None
+            if about_one_guest:
+                guest_id = args[0] if args else kwargs.get("guest_id")
+            if not exc.provider or (guest_id is not None and exc.guest_id is None):
+                exc.fill_in(provider=self.info.name, guest_id=guest_id)
+            raise
+        return _named(self, result)
+
+    setattr(stamped, _STAMPED_MARK, True)
+    return stamped
+
+
+def _named(provider: Provider, result: Any) -> Any:
+    """``result`` with the provider's name on each guest or owned resource that lacks it.
+
+    Cheap when nothing lacks it (the pool polls constantly): nothing is copied then.
+    """
+    if isinstance(result, Guest | OwnedResource):
+        return result if result.provider else attrs.evolve(result, provider=provider.info.name)
+    if isinstance(result, Mapping):
+        if all(not isinstance(v, Guest) or v.provider for v in result.values()):
+            return result
+        name = provider.info.name
+        return {
+            k: attrs.evolve(v, provider=name) if isinstance(v, Guest) and not v.provider else v
+            for k, v in result.items()
+        }
+    if isinstance(result, list | tuple):
+        if all(not isinstance(v, Guest | OwnedResource) or v.provider for v in result):
+            return result
+        name = provider.info.name
+        return [
+            attrs.evolve(v, provider=name)
+            if isinstance(v, Guest | OwnedResource) and not v.provider
+            else v
+            for v in result
+        ]
+    return result

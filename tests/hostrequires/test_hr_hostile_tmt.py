@@ -53,7 +53,8 @@ def xeon_flavors() -> tuple[Target, Any]:
 @pytest.mark.timeout(10)
 def test_nested_quantifiers_on_a_cpu_model_name(xeon_flavors: tuple[Target, Any]) -> None:
     target, flavors = xeon_flavors
-    hr = parse_tmt({"cpu": {"model-name": "~ (.*.*)*Z"}})  # minutes on Python's re
+    # minutes on Python's re; no Q in "Intel(R) Xeon(R) Gold 6248R CPU @ 3.00GHz", in any case
+    hr = parse_tmt({"cpu": {"model-name": "~ (.*.*)*Q"}})
     assert hr.virtualisable(target)
     match = hr.match(flavors)
     assert match.chosen is None

@@ -106,7 +106,7 @@ def test_reasons_and_equality_use_the_lazily_built_tree() -> None:
     assert "root" not in vars(a)  # nothing built yet
     verdict = a.virtualisable(TARGET)
     assert verdict.reasons == (
-        '<pool value="x"> (line 3): a virtual machine cannot satisfy a pool requirement',
+        '<pool value="x"> (line 3): a virtual machine cannot satisfy a beaker.pool requirement',
     )
     assert a == a
     assert a != b  # different parsed elements, as before

@@ -74,11 +74,21 @@ odd_leaf = st.one_of(
         st.sampled_from(["0", "00", "", " 2048", "+2048", "2048.0", "\u0663", "9" * 30, "0042"]),
     ),
     st.builds(
-        '<disk><size value="{}" units="{}"/></disk>'.format,
+        '<disk><size op="{}" value="{}" units="{}"/></disk>'.format,
+        st.sampled_from(["=", "!=", "&lt;=", "&gt;"]),
         st.sampled_from(["0", "10", "1.5", ""]),
-        st.sampled_from(["GiB", "GB", "gib", "", "TiB"]),
+        st.sampled_from(["GiB", "GB", "gib", "", "TiB", "kB", "TB"]),
     ),
-    st.builds('<diskspace value="{}"/>'.format, st.sampled_from(["", "10", "x"])),
+    st.builds(
+        '<diskspace op="{}" value="{}"/>'.format,
+        st.sampled_from(["=", "!="]),
+        st.sampled_from(["", "10", "x"]),
+    ),
+    st.builds(
+        '<{} op="{}" value="x"/>'.format,
+        st.sampled_from(["hostname", "pool", "group", "auto_prov", "device"]),
+        st.sampled_from(["=", "!=", "like", "&lt;"]),
+    ),
     st.builds(
         '<key_value key="{}" op="=" value="{}"/>'.format,
         st.sampled_from(["TPM", "HVM", "VIRT_IOMMU", "NETBOOT_METHOD", ""]),
@@ -155,6 +165,13 @@ def test_what_it_declines(body: str) -> None:
         '<key_value key="TPM" op="&gt;=" value="2.0"/><cpu><flag value="vmx"/></cpu>',
         '<key_value key="NETBOOT_METHOD" value="efi"/><device type="x"/><pool value="p"/>',
         '<memory value="1&#48;24"/><!-- comments and PIs are skipped --><?pi x?>',
+        # a new VM is not the system named (ABI 3)
+        '<hostname op="!=" value="kvm-01"/><system><serial op="!=" value="x"/></system>',
+        '<or><pool op="!=" value="rare"/><diskcount op="!=" value="2"/></or>',
+        '<key_value key="NETBOOT_METHOD" op="!=" value="efi"/><hostname value="kvm-01"/>',
+        # a decimal unit's span (ABI 3)
+        '<disk><size op="=" value="500" units="GB"/><size op="!=" value="1" units="TB"/></disk>',
+        '<not><disk><size op="&lt;=" value="8" units="kB"/></disk></not>',
     ],
 )
 def test_what_it_compiles(body: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -49,3 +50,12 @@ class Recorder:
 
     def kinds(self, kind: str) -> list[dict[str, Any]]:
         return [e.fields for e in self.events if e.kind == kind]
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 30.0) -> None:
+    """Wait until ``condition()`` holds; the deadline is generous (a loaded machine), so
+    only a condition that never comes fails."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)

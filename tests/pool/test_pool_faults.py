@@ -3,11 +3,12 @@ what it should not, a flavor listing that fails. The launcher's threads live on.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 
 import pytest
-from pool_helpers import Recorder, fast_pool
+from pool_helpers import Recorder, fast_pool, wait_for
 
 from virtprov.errors import TransientError
 from virtprov.fake import FakeProvider
@@ -250,20 +251,29 @@ def test_a_flaky_flavor_listing_never_precludes() -> None:
 
 def test_a_listing_that_keeps_failing_leaves_the_recipe_queued_until_its_deadline() -> None:
     fake = FakeProvider(faults=FaultPlan(rates={"flavors": 1.0}, kinds={"flavors": ("transient",)}))
-    settings = {"launch_timeout": 1.0, "retry_delay": 0.1, "retry_max_delay": 0.2}
+    settings = {"launch_timeout": 60.0, "retry_delay": 0.1, "retry_max_delay": 0.2}
+
+    def listings() -> list[float]:
+        return [c.started for c in fake.calls if c.operation == "flavors"]
+
     with fast_pool({"fake": fake}, **settings) as pool:
         handle = pool.submit(Recipe(1))
-        time.sleep(0.5)
+        wait_for(lambda: len(listings()) >= 4)
         assert pool.status()["launches"] == {"queued": 1}
-        outcome = handle.wait(10)
+        # its deadline passes (moved in the journal: nothing here waits for a clock)
+        assert pool.journal.update_launch("1", "test", deadline=time.time())
+        outcome = handle.wait(30)
     assert outcome is not None
     assert outcome.status is Status.FAILED
     assert outcome.error is not None
     assert outcome.error.startswith(
-        "TimeoutError: not ready within 1 s (fake: cannot list flavors:"
+        "TimeoutError: not ready within 60 s (fake: cannot list flavors:"
     )
     # retried with backoff (0.05-0.1 s, then 0.1-0.2 s), not on every pass (every 20 ms)
-    assert 4 <= len([c for c in fake.calls if c.operation == "flavors"]) <= 12
+    times = listings()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert gaps[0] >= 0.049
+    assert min(gaps[1:]) >= 0.099
 
 
 def test_a_permanent_error_listing_flavors_disables_the_provider() -> None:

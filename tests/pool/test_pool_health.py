@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pool_helpers import Recorder, fast_pool
@@ -49,6 +49,9 @@ def test_status_reports_each_thread_and_the_last_planning_pass() -> None:
     assert status["launches"] == {}
 
 
+READ = "the capacity read of fake"
+
+
 class Hangs(FakeProvider):
     """A cloud whose capacity call hangs until released (a socket without a timeout)."""
 
@@ -66,20 +69,26 @@ def test_a_stuck_thread_is_an_event_and_an_error_and_its_recovery_too(
 ) -> None:
     fake = Hangs()
     recorder = Recorder()
+
+    def hung() -> list[dict[str, Any]]:
+        # (on a loaded machine a planning pass may take longer than 0.2 s too: the
+        # driver is then reported as well, and recovers; the hung read is the one here)
+        return [e for e in recorder.kinds("thread.stuck") if e["task"] == READ]
+
     with fast_pool({"fake": fake}, subscribe=recorder, stuck_after=0.2) as pool:
-        wait_for(lambda: recorder.kinds("thread.stuck"))
+        wait_for(hung)
         status = pool.status()
         fake.release.set()
-        wait_for(lambda: recorder.kinds("thread.recovered"))
-        healthy = pool.status()["healthy"]
-    (stuck,) = recorder.kinds("thread.stuck")
+        (stuck,) = hung()
+        wait_for(
+            lambda: any(e["thread"] == stuck["thread"] for e in recorder.kinds("thread.recovered"))
+        )
+        wait_for(lambda: pool.status()["healthy"])
     assert stuck["thread"].startswith("virtprov-worker-")
-    assert stuck["task"] == "the capacity read of fake"
     assert stuck["seconds"] > 0.2
     assert status["healthy"] is False
     assert status["threads"][stuck["thread"]]["stuck"] is True
-    assert status["threads"][stuck["thread"]]["task"] == "the capacity read of fake"
-    assert healthy is True
+    assert status["threads"][stuck["thread"]]["task"] == READ
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert any("has been busy with the capacity read of fake" in r.getMessage() for r in errors)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 import pytest
@@ -16,8 +18,9 @@ from test_pool_recovery import MEDIUM
 from virtprov.errors import HostRequiresError
 from virtprov.fake import FakeProvider
 from virtprov.fake.faults import FaultPlan, Latency
-from virtprov.model import GuestSpec
-from virtprov.pool import Journal, Recipe
+from virtprov.model import Guest, GuestSpec
+from virtprov.pool import Journal, Pool, Recipe
+from virtprov.pool.journal import GuestRow
 from virtprov.pool.pool import Leftover
 
 # -- submit ---------------------------------------------------------------------------
@@ -87,12 +90,50 @@ def test_a_request_that_contains_itself_is_refused() -> None:
 # -- close ----------------------------------------------------------------------------
 
 
+class Held(FakeProvider):
+    """A cloud whose creates and deletes wait at ``gate`` (a slow cloud, without a
+    timing: the test says when they go through)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gate = threading.Event()
+        self.waiting = threading.Event()  # a call is waiting at the gate
+
+    def create_guest(self, spec: GuestSpec) -> Guest:
+        self._hold()
+        return super().create_guest(spec)
+
+    def destroy_guest(self, guest_id: str) -> None:
+        self._hold()
+        super().destroy_guest(guest_id)
+
+    def _hold(self) -> None:
+        self.waiting.set()
+        self.gate.wait(60)
+
+
+def open_when_closing(pool: Pool, gate: threading.Event) -> None:
+    """Open ``gate`` once ``close()`` has counted what it must destroy and drains."""
+    drain = pool.launcher.drain
+
+    def drain_then(timeout: float) -> list[GuestRow] | None:
+        gate.set()
+        return drain(timeout)
+
+    pool.launcher.drain = drain_then  # type: ignore[method-assign]
+
+
 def test_leaving_the_block_destroys_the_guests_released_before(journal_url: str) -> None:
-    fake = FakeProvider(latency=Latency(destroy=0.05))
+    fake = Held()
+    fake.gate.set()
     recorder = Recorder()
     with fast_pool({"fake": fake}, journal=journal_url, subscribe=recorder) as pool:
         outcomes = [pool.submit(Recipe(n)).wait(10) for n in range(3)]
         kept = outcomes.pop()
+        # Released guests are still there when the block is left, however slow this
+        # thread is: their deletes wait until close() drains.
+        fake.gate.clear()
+        open_when_closing(pool, fake.gate)
         for outcome in outcomes:
             assert outcome is not None
             pool.release(outcome)
@@ -136,15 +177,17 @@ def test_what_close_cannot_destroy_in_time_is_reported_and_the_next_pool_finishe
 
 
 def test_close_makes_no_new_guest() -> None:
-    fake = FakeProvider(latency=Latency(create=0.05, build=5.0))
+    fake = Held(latency=Latency(build=5.0))
     with fast_pool({"fake": fake}, workers=1) as pool:
+        open_when_closing(pool, fake.gate)
         for n in range(10):
             pool.submit(Recipe(n))
-        time.sleep(0.1)
+        assert fake.waiting.wait(30)  # the one worker is in the first create
         pool.close(timeout=0.2)
         made = len(fake.all_guest_ids())
         time.sleep(0.3)
-    assert len(fake.all_guest_ids()) == made < 10
+    # the create in flight when closing began ends; none of the 9 planned after it starts
+    assert len(fake.all_guest_ids()) == made == 1
 
 
 def test_a_doomed_guest_of_a_launcher_that_is_gone_is_destroyed_by_another(

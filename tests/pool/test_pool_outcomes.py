@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from pool_helpers import VMX, Recorder, fast_pool
+from pool_helpers import VMX, Recorder, fast_pool, wait_for
 
 from virtprov.fake import FakeProvider
 from virtprov.fake.faults import FaultPlan, Latency, ScriptedFault
@@ -13,7 +13,7 @@ from virtprov.model import LABEL_POOL, LABEL_RECIPE, GuestState, KernelBoot
 from virtprov.pool import Recipe, Status
 
 
-def wait_gone(fake: FakeProvider, keep: int = 0, timeout: float = 5.0) -> list[str]:
+def wait_gone(fake: FakeProvider, keep: int = 0, timeout: float = 30.0) -> list[str]:
     deadline = time.monotonic() + timeout
     while len(fake.all_guest_ids()) > keep and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -179,12 +179,16 @@ def test_a_lost_create_answer_is_found_by_name_and_destroyed() -> None:
 
 
 def test_a_launch_past_its_deadline_fails_and_its_guest_is_destroyed() -> None:
-    fake = FakeProvider(latency=Latency(build=30.0))
-    with fast_pool({"fake": fake}, launch_timeout=0.3) as pool:
-        outcome = pool.submit(Recipe(1)).wait(10)
+    fake = FakeProvider(latency=Latency(build=300.0))
+    with fast_pool({"fake": fake}, launch_timeout=60.0) as pool:
+        handle = pool.submit(Recipe(1))
+        wait_for(fake.all_guest_ids)  # building
+        # its deadline passes (moved in the journal: nothing here waits for a clock)
+        assert pool.journal.update_launch("1", "test", deadline=time.time())
+        outcome = handle.wait(30)
         assert outcome is not None
         assert outcome.status is Status.FAILED
-        assert outcome.error == "TimeoutError: not ready within 0.3 s"
+        assert outcome.error == "TimeoutError: not ready within 60 s"
         assert wait_gone(fake) == []
 
 

@@ -9,7 +9,7 @@ import pytest
 from pool_helpers import Recorder, fast_pool
 
 from virtprov.fake import DEFAULT_FLAVORS, FakeProvider, FaultPlan, ScriptedFault
-from virtprov.model import GuestSpec, OwnedResource
+from virtprov.model import Guest, GuestSpec, OwnedResource
 from virtprov.pool import Journal, Pool, Recipe, Status
 
 MEDIUM = DEFAULT_FLAVORS[2]
@@ -191,3 +191,89 @@ def test_a_guest_the_sweeper_deletes_is_no_longer_live_in_the_journal() -> None:
         assert row.reason == "swept: nobody owned it"
         # The launcher confirms it gone, as any destroyed guest.
         wait_for(lambda: pool.journal.guest_by_id("fake", forgotten.guest.id).state == "gone")  # type: ignore[union-attr]
+
+
+class KeyPairs(FakeProvider):
+    """The fake cloud plus a key pair per guest, named after it and unlabelled (as Nova's)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.keypairs: set[str] = set()
+        #: The next destroys die after the guest, before its key pair.
+        self.keep_keypairs = False
+
+    def create_guest(self, spec: GuestSpec) -> Guest:
+        guest = super().create_guest(spec)
+        self.keypairs.add(spec.name)
+        return guest
+
+    def destroy_guest(self, guest_id: str) -> None:
+        names = [g.name for g in self.poll([guest_id]).values()]
+        super().destroy_guest(guest_id)
+        if not self.keep_keypairs:
+            self.keypairs.difference_update(names)
+
+    def list_resources(self, prefix: str) -> Sequence[OwnedResource]:
+        pairs = [
+            OwnedResource(provider=self.info.name, kind="keypair", id=n, name=n, guest=n)
+            for n in sorted(self.keypairs)
+            if n.startswith(prefix)
+        ]
+        return [*super().list_resources(prefix), *pairs]
+
+    def destroy_resource(self, resource: OwnedResource) -> None:
+        if resource.kind == "keypair":
+            self.keypairs.discard(resource.name)
+        else:
+            super().destroy_resource(resource)
+
+
+def test_unlabelled_resources_are_swept_only_for_guests_this_pools_journal_made() -> None:
+    cloud = KeyPairs()
+    events = Recorder()
+    with fast_pool({"fake": cloud}, subscribe=events) as pool:
+        kept = pool.submit(Recipe(1)).wait(10)
+        released = pool.submit(Recipe(2)).wait(10)
+        assert kept is not None
+        assert released is not None
+        assert pool.poll() != []
+        cloud.keep_keypairs = True  # the destroy of recipe 2 dies before its key pair
+        pool.release(released)
+        wait_for(lambda: events.kinds("guest.destroyed"))
+        # A guest of another pool (its key pair is named after it), and a key pair that
+        # only looks like one of a guest: this journal made neither.
+        cloud.create_guest(GuestSpec.for_recipe(8, MEDIUM, pool="another-pool"))
+        cloud.keypairs.add("beaker-recipe-77")
+        # The caller owns recipe 2: its key pair is kept (the journal names the recipe).
+        assert pool.sweep(owned=["1", "2"]).orphan_resources == ()
+        first = pool.sweep()
+        assert [(o.kind, o.guest, o.sightings, o.deleted) for o in first.orphan_resources] == [
+            ("keypair", "beaker-recipe-2", 1, False)
+        ]
+        second = pool.sweep()
+        assert [(o.name, o.deleted) for o in second.orphan_resources] == [("beaker-recipe-2", True)]
+        assert second.errors == ()
+        for _ in range(3):
+            assert pool.sweep().orphan_resources == ()
+    # The key pair of the guest that still exists stays, as do the two nobody here made.
+    assert cloud.keypairs == {"beaker-recipe-1", "beaker-recipe-8", "beaker-recipe-77"}
+
+
+def test_the_journal_knows_every_guest_it_made_and_for_which_recipe(journal_url: str) -> None:
+    journal = Journal(journal_url)
+    try:
+        journal.register_launcher("test", lease=30)
+        journal.submit("9", Recipe(9).to_json(), "test", time.time() + 60)
+        journal.claim("test", time.time())
+        spec = GuestSpec.for_recipe(9, MEDIUM, pool="virtprov")
+        row = journal.begin_create(
+            recipe_id="9", launcher="test", provider="fake", flavor=MEDIUM, name=spec.name, now=0
+        )
+        assert row is not None
+        journal.update_guest(row, guest_id="g-9", state="gone")  # made, destroyed, confirmed
+        names = {spec.name, "beaker-recipe-77"}
+        assert journal.made("fake", names) == {spec.name: "9"}
+        assert journal.made("another-provider", names) == {}
+        assert journal.made("fake", []) == {}
+    finally:
+        journal.close()

@@ -27,6 +27,7 @@ from virtprov.errors import (
     ProviderError,
     VirtprovError,
 )
+from virtprov.printable import printable
 
 #: Built-in commands: name -> (module, attribute). Loaded only when invoked or listed.
 _BUILTIN: dict[str, tuple[str, str]] = {
@@ -41,6 +42,8 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "config": ("virtprov.cli.config_cmd", "group"),
     "journal": ("virtprov.cli.pool_cmd", "journal"),
     "sweep": ("virtprov.cli.pool_cmd", "sweep"),
+    "metrics": ("virtprov.cli.metrics_cmd", "metrics"),
+    "why": ("virtprov.cli.why_cmd", "why"),
 }
 
 
@@ -104,8 +107,33 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, debug: bool) 
     from virtprov.cli.runtime import Runtime
 
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_LogLines(debug=debug))
+    logging.basicConfig(level=level, handlers=[handler])
     ctx.obj = Runtime(config_path=config_path, debug=debug)
+
+
+class _LogLines(logging.Formatter):
+    """What the CLI logs, as its errors: one line per record with control characters
+    escaped (a message may carry a cloud's answer or a document's text), and a
+    traceback only with ``--debug``, escaped line by line."""
+
+    def __init__(self, *, debug: bool) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+        self.debug = debug
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:
+        if not self.debug:
+            return ""
+        return "\n".join(printable(line) for line in super().formatException(ei).splitlines())
+
+    def formatStack(self, stack_info: str) -> str:
+        if not self.debug:
+            return ""
+        return "\n".join(printable(line) for line in stack_info.splitlines())
 
 
 #: Exit status of each outcome, as docs/cli.md states them.
@@ -120,12 +148,9 @@ def _exit_status(error: BaseException) -> int:
 
 def one_line(text: str) -> str:
     """``text`` fit for one line of a terminal: line breaks become spaces, and other
-    control characters (escape sequences from a document or a cloud) are shown escaped."""
-    flat = " ".join(text.split("\n")).replace("\r", " ")
-    return "".join(
-        char if char == "\t" or char.isprintable() else char.encode("unicode_escape").decode()
-        for char in flat
-    )
+    control characters (escape sequences from a document or a cloud) are shown escaped,
+    as everywhere text is shown (:func:`virtprov.printable.printable`)."""
+    return printable(" ".join(text.split("\n")).replace("\r", " "))
 
 
 def _say(message: str) -> None:

@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from virtprov.hostrequires import HostRequires, Target
 
 
-def _evaluate(requires: HostRequires, target: Target, flavors: list[Any] | None) -> dict[str, Any]:
+def _evaluate(
+    requires: HostRequires, target: Target, flavors: list[Any] | None, verbose: bool = False
+) -> dict[str, Any]:
     verdict = requires.virtualisable(target)
     result: dict[str, Any] = {
         "virtualisable": verdict.virtualisable,
@@ -29,8 +31,15 @@ def _evaluate(requires: HostRequires, target: Target, flavors: list[Any] | None)
         result["chosen"] = match.chosen.name if match.chosen else None
         if verdict.virtualisable and match.chosen is None:
             result["reasons"].append("no flavor satisfies the requirements:")
-        if verdict.virtualisable or match.chosen is None:
-            result["reasons"].extend(r for r in match.reasons if r not in result["reasons"])
+        # The flavors that matter: those passed over for the chosen one, or all when none
+        # is; none when no VM can be (the verdict's reasons say why); every one if asked.
+        if verbose:
+            shown = match.reasons
+        elif verdict.virtualisable:
+            shown = match.reasons_of(match.passed_over)
+        else:
+            shown = ()
+        result["reasons"].extend(r for r in shown if r not in result["reasons"])
     return result
 
 
@@ -129,6 +138,12 @@ def _fail(message: str) -> NoReturn:
     metavar="PRESETS.yaml",
     help="tmt hardware presets (name: requirements) for `preset:` keys; never fetched.",
 )
+@click.option(
+    "--verbose",
+    is_flag=True,
+    help="With flavors, give every removed flavor's reasons (by default only those of the "
+    "flavors passed over for the chosen one, or of all when none is chosen).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.pass_context
 def command(
@@ -141,6 +156,7 @@ def command(
     hypervisor: str,
     document_format: str,
     presets_path: str | None,
+    verbose: bool,
     as_json: bool,
 ) -> None:
     """Check a recipe's <hostRequires/> (or every recipe of a Beaker job), or tmt
@@ -186,14 +202,14 @@ def command(
     )
     if targets is None:  # offline: one target, printed as it always was
         offline = offline_target(flavors, lab, arches, hypervisor)
-        document = _results(parsed, offline, tmt)
+        document = _results(parsed, offline, tmt, verbose)
         if as_json:
             click.echo(json.dumps(document, indent=2))
         else:
             _print_results(document, offline, tmt, None)
         return
     judged = [each for each in targets if each.error is None]
-    documents = {str(each.provider): _results(parsed, each, tmt) for each in judged}
+    documents = {str(each.provider): _results(parsed, each, tmt, verbose) for each in judged}
     failed = {str(each.provider): each.error for each in targets if each.error is not None}
     if as_json:
         click.echo(json.dumps({"providers": documents, "errors": failed}, indent=2))
@@ -206,19 +222,19 @@ def command(
         ctx.exit(1)
 
 
-def _results(parsed: Any, each: CheckTarget, tmt: bool) -> dict[str, Any]:
+def _results(parsed: Any, each: CheckTarget, tmt: bool, verbose: bool) -> dict[str, Any]:
     """The verdict on one target, as ``--json`` prints it."""
     if isinstance(parsed, tuple):  # a whole job (plan): one verdict per recipe (phase)
         key = "phases" if tmt else "recipes"
         results = []
         for recipe in parsed:
-            result = _evaluate(recipe.requires, each.target, each.flavors)
+            result = _evaluate(recipe.requires, each.target, each.flavors, verbose)
             results.append(
                 {recipe.kind: recipe.label, "id": recipe.recipe_id, "position": recipe.position}
                 | result
             )
         return {key: results}
-    return _evaluate(parsed, each.target, each.flavors)
+    return _evaluate(parsed, each.target, each.flavors, verbose)
 
 
 def _print_results(

@@ -13,6 +13,12 @@ if TYPE_CHECKING:
     from virtprov.cli.targets import CheckTarget
     from virtprov.hostrequires.tmt import TmtDocument
 
+#: What convert reads, for the message to a user who gave it something else.
+ACCEPTS = (
+    "convert reads tmt hardware: requirements (a hardware: mapping, a mapping with a "
+    "hardware: key, or a tmt plan, as YAML or fmf) and writes them as <hostRequires/>"
+)
+
 
 @click.command("convert")
 @click.argument("file", metavar="FILE|-")
@@ -22,6 +28,14 @@ if TYPE_CHECKING:
     type=click.Choice(["hostrequires"]),
     required=True,
     help="The language to write (Beaker's <hostRequires/>, what the hardware path takes).",
+)
+@click.option(
+    "--phase",
+    "phase_name",
+    metavar="NAME",
+    help="Of a plan with several provision phases, write only this one (its name, or #N "
+    "for the Nth) as a bare <hostRequires/>; without it, every phase is a <recipe> of one "
+    "<recipeSet>.",
 )
 @click.option(
     "--presets",
@@ -37,27 +51,60 @@ if TYPE_CHECKING:
 )
 @click.pass_context
 def command(
-    ctx: click.Context, file: str, target: str, presets_path: str | None, provider_name: str | None
+    ctx: click.Context,
+    file: str,
+    target: str,
+    phase_name: str | None,
+    presets_path: str | None,
+    provider_name: str | None,
 ) -> None:
-    """Write a tmt hardware: document (or each phase of a tmt plan) as <hostRequires/>.
+    """Write a tmt hardware: document (or the provision phases of a tmt plan) as
+    <hostRequires/>.
 
-    The XML goes to stdout; every key Beaker cannot express (exactly) is named on stderr
-    as a note. With a configuration, stderr also says, for each configured provider (or
-    --provider NAME), which flavor the tmt requirements and the <hostRequires/> choose.
-    Exit status 0 when converted, 2 for bad input.
+    The XML goes to stdout: one <hostRequires/>, or for a plan with several phases a
+    <recipeSet> with a <recipe> per phase (--phase NAME: that phase alone). Only what
+    Beaker's server implements for each element is written; every requirement written
+    weaker or left out is named on stderr as a note, and what reading the document warned
+    about (a key given twice, import-preset) as a warning. With a configuration, stderr
+    also says, for each configured provider (or --provider NAME), which flavor the tmt
+    requirements and the <hostRequires/> choose. Exit status 0 when converted, 2 for bad
+    input.
     """
+    import attrs
+
     from virtprov.cli.targets import choose_targets
     from virtprov.errors import HostRequiresError
-    from virtprov.hostrequires.convert import to_hostrequires
-    from virtprov.hostrequires.tmt import MAX_BYTES, tmt_phases
+    from virtprov.hostrequires.convert import (
+        comment_text,
+        phase_label,
+        to_hostrequires,
+        to_recipe_set,
+    )
+    from virtprov.hostrequires.tmt import MAX_BYTES, looks_like_xml, tmt_phases
 
     data = read_document(file, MAX_BYTES)
-    presets = _read_presets(presets_path) if presets_path else None
     name = "<stdin>" if file == "-" else file
+    if looks_like_xml(data):
+        _fail(f"{name}: this is XML; {ACCEPTS} (check XML with virtprov check)")
+    presets = _read_presets(presets_path) if presets_path else None
     try:
         shape, phases = tmt_phases(data, presets=presets)
     except HostRequiresError as exc:
         _fail(f"{name}: {exc}")
+    labelled = [
+        (phase_label(phase, position), phase, document)
+        for position, (phase, document) in enumerate(phases, start=1)
+    ]
+    if phase_name is not None:
+        chosen = [
+            each
+            for position, each in enumerate(labelled, start=1)
+            if phase_name in (each[1], f"#{position}")
+        ]
+        if shape != "plan" or not chosen:
+            known = ", ".join(label for label, _, _ in labelled) if shape == "plan" else "none"
+            _fail(f"{name}: no provision phase {phase_name!r} (its phases: {known})")
+        labelled = chosen[:1]
     targets = choose_targets(
         ctx,
         provider_name=provider_name,
@@ -66,27 +113,33 @@ def command(
         arches=(),
         hypervisor="",
     )
-    for position, (phase, document) in enumerate(phases, start=1):
+    if len(labelled) > 1:
+        conversion = to_recipe_set([(phase, document) for _, phase, document in labelled])
+    else:
+        label, _, document = labelled[0]
         conversion = to_hostrequires(document)
         if shape == "plan":
-            # the name is the user's: escaped, and no "--", which would end the comment
-            label = printable(phase or f"#{position}").replace("--", "- -")
-            click.echo(f"<!-- provision phase {label} -->")
-            prefix = f"phase {label}: "
-        else:
-            prefix = ""
-        click.echo(conversion.xml, nl=False)
-        for note in conversion.notes:
-            click.echo(printable(f"virtprov: note: {prefix}{note}"), err=True)
-        for line in compare_choices(document, conversion.xml, targets or []):
+            conversion = attrs.evolve(
+                conversion, notes=tuple(f"{label}: {note}" for note in conversion.notes)
+            )
+            # the name is the user's: nothing a terminal acts on, no "--"
+            click.echo(f"<!-- provision {printable(comment_text(label))} -->")
+    click.echo(conversion.xml, nl=False)
+    for warning in conversion.warnings:
+        click.echo(printable(f"virtprov: warning: {warning}"), err=True)
+    for note in conversion.notes:
+        click.echo(printable(f"virtprov: note: {note}"), err=True)
+    for label, _, document in labelled:
+        prefix = f"{label}: " if shape == "plan" else ""
+        for line in compare_choices(document, to_hostrequires(document).xml, targets or []):
             click.echo(printable(f"virtprov: {prefix}{line}"), err=True)
 
 
 def compare_choices(document: TmtDocument, xml: str, targets: list[CheckTarget]) -> list[str]:
     """For each target, which flavor the tmt requirements and their conversion choose.
 
-    Both are judged by one engine, so they agree but where a key has no exact Beaker
-    equivalent (its note says which); a difference is then spelt out.
+    Both are judged by one engine, so they agree but where a note names a requirement
+    written weaker or left out; a difference is then spelt out.
     """
     from virtprov.hostrequires import parse
     from virtprov.hostrequires.tmt import compile_document

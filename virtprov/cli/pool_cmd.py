@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from virtprov.cli import one_line
+from virtprov.cli.operators import prune
 from virtprov.cli.runtime import (
     Runtime,
     emit_json,
@@ -54,31 +56,15 @@ def upgrade(runtime: Runtime, as_json: bool) -> None:
 @json_option
 @click.pass_obj
 def status(runtime: Runtime, as_json: bool) -> None:
-    """Launches by state and outcome, disabled providers, capacity snapshots."""
-    from virtprov.pool.journal import Journal
-    from virtprov.pool.settings import PoolSettings
+    """What every launcher sharing the journal is doing: launches by state and provider,
+    guests, capacity, launchers and their leases, disabled providers. Read-only: runs
+    beside the schedulers, from any host that reaches the journal."""
+    from virtprov.cli.operators import status_command
 
-    settings = PoolSettings.from_options(runtime.config.pool)
-    store = Journal(settings.journal_url())
-    try:
-        counts = store.counts()
-        disabled = store.disabled_providers()
-        guests = store.guests_in(["creating", "live", "doomed", "destroyed"])
-    finally:
-        store.close()
-    held: dict[str, int] = {}
-    for guest in guests:
-        held[guest.state] = held.get(guest.state, 0) + 1
-    if as_json:
-        emit_json(
-            {"journal": store.safe_url, "launches": counts, "guests": held, "disabled": disabled}
-        )
-        return
-    click.echo(f"journal {store.safe_url}")
-    emit_table(("LAUNCHES", "COUNT"), sorted(counts.items()))
-    emit_table(("GUESTS", "COUNT"), sorted(held.items()))
-    for name, reason in disabled.items():
-        click.echo(f"provider {name} is DISABLED: {reason}")
+    status_command(runtime, as_json)
+
+
+journal.add_command(prune)
 
 
 @click.command()
@@ -195,7 +181,7 @@ def sweep(runtime: Runtime, dry_run: bool, owned_file: Path | None, as_json: boo
         f"resources, {len(resources)} without their guest, "
         f"{sum(o.deleted for o in resources)} deleted" + (" (dry run)" if dry_run else "")
     )
-    for error in errors:
-        click.echo(f"virtprov: {error}", err=True)
+    for error in errors:  # a cloud's or an SDK's words: one line, escaped
+        click.echo(f"virtprov: {one_line(error)}", err=True)
     if errors:
         raise SystemExit(1)

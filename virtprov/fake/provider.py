@@ -500,6 +500,13 @@ class FakeProvider(Provider):
         with self._transaction() as db:
             return [row[0] for row in db.execute("SELECT id FROM resources ORDER BY id")]
 
+    def orphan_resource_ids(self) -> list[str]:
+        """The networks and ports whose guest is gone: what destroys that died half-way
+        left, and only a sweep removes (for leak checks)."""
+        with self._transaction() as db:
+            query = "SELECT id FROM resources WHERE guest_id IS NULL ORDER BY id"
+            return [row[0] for row in db.execute(query)]
+
     # -- plumbing ----------------------------------------------------------------------
 
     @contextmanager
@@ -768,13 +775,10 @@ def _seconds(table: Options, key: str) -> Seconds:
     value = table.raw(key)
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
         return float(value)
-    if (
-        isinstance(value, list)
-        and len(value) == 2
-        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-        and 0 <= value[0] <= value[1]
-    ):
-        return (float(value[0]), float(value[1]))
+    if isinstance(value, list):
+        bounds = [float(v) for v in value if isinstance(v, int | float) and not isinstance(v, bool)]
+        if len(bounds) == len(value) == 2 and 0 <= bounds[0] <= bounds[1]:
+            return (bounds[0], bounds[1])
     raise table.error(key, "must be seconds (a number) or a range [low, high]")
 
 
@@ -805,7 +809,7 @@ def _fault_plan(table: Options) -> FaultPlan:
         plan = FaultPlan(
             rates={op: rate for op, rate in rates.items() if rate is not None},
             kinds=kinds,
-            script=parse_script(script),
+            script=parse_script(script),  # type: ignore[arg-type]  # any shape: errors caught below
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise table.error("script", f"is not a list of {{operation, nth, kind}} ({exc})") from None

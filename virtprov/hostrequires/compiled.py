@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 import attrs
 
 from virtprov.hostrequires import properties
-from virtprov.hostrequires.patterns import Like, Pattern, like
+from virtprov.hostrequires.patterns import Like, Pattern, fold, like
+from virtprov.hostrequires.quantities import span_holds
 from virtprov.hostrequires.units import format_bytes
 from virtprov.model import Flavor, GiB, ProviderInfo
 from virtprov.printable import excerpt
@@ -46,6 +47,9 @@ if TYPE_CHECKING:
 
 #: Three-valued answers of :meth:`Node.tri`.
 NO, DEPENDS, YES = 0, 1, 2
+
+#: Arch names a flavor set remembers the candidates of (real documents name a few).
+_REMEMBERED_ARCHES = 256
 
 #: Flavors whose root disk is smaller cannot hold an installed system (Beaker's rule).
 MIN_ROOT_DISK_BYTES = 10 * GiB
@@ -80,9 +84,15 @@ def like_pattern(value: str) -> Like:
 
 
 def compare_text(op: str, left: str, value: str, pattern: Pattern | None) -> bool:
+    """``op(left, value)`` on text, ignoring case as Beaker's database compares (every
+    operator: ``=``, ``!=``, the orderings; patterns ignore case themselves)."""
     if pattern is not None:
         return pattern.matches(left)
-    return _COMPARE[op](left, value)
+    if left == value:  # the usual case, without folding
+        return op in ("=", "<=", ">=")
+    if len(left) != len(value) and op in ("=", "!="):  # folding keeps the length
+        return op == "!="
+    return _COMPARE[op](fold(left), fold(value))
 
 
 def _quote(value: str) -> str:
@@ -180,6 +190,7 @@ class Candidates:
 
     __slots__ = (
         "all",
+        "arch_lookup",
         "arch_masks",
         "arches",
         "declared",
@@ -189,6 +200,7 @@ class Candidates:
         "flavor_masks",
         "flavor_of",
         "flavors",
+        "folded_arch_masks",
         "index",
         "target",
         "unfit",
@@ -235,6 +247,13 @@ class Candidates:
         self.arch_masks: dict[str, int] = {}
         for position, arch in enumerate(arches):
             self.arch_masks[arch] = self.arch_masks.get(arch, 0) | (1 << position)
+        #: the same by the arch's case-folded name (arches compare ignoring case)
+        self.folded_arch_masks: dict[str, int] = {}
+        #: arch_mask's answers (a few arch names recur in every document)
+        self.arch_lookup: dict[str, int] = dict(self.arch_masks)
+        for arch, arch_mask in self.arch_masks.items():
+            folded = fold(arch)
+            self.folded_arch_masks[folded] = self.folded_arch_masks.get(folded, 0) | arch_mask
         # Rules applied after the filter, whatever the document says.
         self.unfit: dict[int, tuple[str, ...]] = {}
         eligible = self.all
@@ -265,7 +284,26 @@ class Candidates:
             self.declared_masks[key] = mask
         return mask
 
-    def size_mask(self, dim: str, op: str, value: int | Fraction) -> int:
+    def arch_mask(self, value: str) -> int:
+        """The candidates running arch ``value`` (ignoring case)."""
+        found = self.arch_lookup.get(value)
+        if found is None:
+            found = self.folded_arch_masks.get(fold(value), 0)
+            if len(self.arch_lookup) < _REMEMBERED_ARCHES:  # bounded: names are the user's
+                self.arch_lookup[value] = found
+        return found
+
+    def size_mask(
+        self, dim: str, op: str, value: int | Fraction, high: int | Fraction | None = None
+    ) -> int:
+        """The candidates whose ``dim`` meets ``op value`` (``value..high``: a span, as
+        :func:`~virtprov.hostrequires.quantities.span_holds` compares)."""
+        if high is not None and op not in (">=", "<"):
+            if op in ("<=", ">"):
+                value = high
+            else:
+                inside = self.size_mask(dim, ">=", value) & self.size_mask(dim, "<=", high)
+                return inside if op == "=" else self.all ^ inside
         values, prefix = self.index[dim]
         if op == ">=":
             return self.all ^ prefix[bisect_left(values, value)]
@@ -523,6 +561,8 @@ class ArchTest(NamedTuple):
         return YES if self._holds(arch) else NO
 
     def why_not(self, t: Target, arch: str) -> list[str]:
+        if any(self._holds(offered) for offered in t.arches):
+            return [f"{describe(self.loc)} not met by {arch}"]  # another arch meets it
         return [
             f"{describe(self.loc)} not met: this provider offers {', '.join(t.arches) or 'no arch'}"
         ]
@@ -531,20 +571,24 @@ class ArchTest(NamedTuple):
 class SizeTest(NamedTuple):
     """``op(flavor.<dim>, value)`` for ``ram_mib``, ``vcpus`` or ``disk_bytes``.
 
-    ``value`` is a Fraction when a tmt size is not a whole number of the dimension's unit
-    (``memory: 8 GB`` is 7629.39... MiB): comparisons stay exact.
+    ``value`` is a Fraction when a size is not a whole number of the dimension's unit
+    (``memory: >= 8 GB`` is 7629.39... MiB): comparisons stay exact. ``high``, when not
+    None, makes the value the span ``value..high`` of a size written with a decimal unit
+    (``8 GB``: 7629.39... to 8192 MiB; see :func:`~virtprov.hostrequires.quantities.
+    span_holds`).
     """
 
     dim: str
     op: str
     value: int | Fraction
     loc: Where
+    high: int | Fraction | None = None
 
     def mask(self, c: Candidates) -> int:
-        return c.size_mask(self.dim, self.op, self.value)
+        return c.size_mask(self.dim, self.op, self.value, self.high)
 
     def holds(self, c: Candidates, i: int) -> bool:
-        return _COMPARE[self.op](c.values[self.dim][i], self.value)
+        return span_holds(self.op, c.values[self.dim][i], self.value, self.high)
 
     def explain(self, c: Candidates, i: int) -> list[str]:
         have = SIZE_DIMENSIONS[self.dim](c.values[self.dim][i])
@@ -560,9 +604,11 @@ class SizeTest(NamedTuple):
 class Unsatisfiable(NamedTuple):
     """A requirement on something a guest does not offer (default-deny).
 
-    ``feature`` names it independently of the front end (``cpu.flag``, ``host.device``,
-    ``system.vendor``...), with the requested ``op`` and ``value``: the place where a later
-    version lets flavors that *declare* the property (``Flavor.properties``) satisfy it.
+    ``feature`` names it independently of the front end (``hostname``, ``device``,
+    ``system.vendor-name``...; see :mod:`~virtprov.hostrequires.semantics`), with the
+    requested ``op`` and ``value``. Its negation (``!=``, ``!~``) is not one: a new VM is
+    not the system named, so the front ends compile that to a requirement every guest
+    meets (:func:`always`).
     """
 
     feature: str
@@ -660,6 +706,26 @@ def dedupe(reasons: Iterable[str]) -> tuple[str, ...]:
     return tuple(distinct)
 
 
+def across(guests: Iterable[tuple[str, list[str]]]) -> tuple[str, ...]:
+    """The reasons of a "no" for several guests (a flavor's, or a provider's: one per arch
+    it runs), given each guest's own: those true of every guest, which say why none can;
+    or, when no reason is, each guest's own, named by its arch. So a requirement one of
+    the guests meets is never given as the reason for all (``<arch value="x86_64"/>`` is
+    not "unmet" because an i386 guest would not meet it)."""
+    listed = [(arch, reasons) for arch, reasons in guests]
+    if not listed:
+        return ()
+    if len(listed) == 1:
+        return dedupe(listed[0][1])
+    common = [
+        r for r in listed[0][1] if r != LEFT_OUT and all(r in others for _, others in listed[1:])
+    ]
+    if common:
+        cut = any(LEFT_OUT in reasons for _, reasons in listed)  # some were never computed
+        return dedupe([*common, LEFT_OUT] if cut else common)
+    return dedupe(f"as {arch}: {reason}" for arch, reasons in listed for reason in reasons)
+
+
 def masked_parts(root: Node, c: Candidates) -> tuple[tuple[Node, int], ...]:
     """The requirements of an ``<and>`` root (through lone nested ``<and>``s), each with
     the candidates satisfying it: the question explaining each flavor asks of every one
@@ -693,12 +759,14 @@ def explain_flavor(
             reason for child, mask in parts if not mask >> i & 1 for reason in child.explain(c, i)
         )
 
-    reasons = dedupe(
-        reason
-        for i in c.candidates_of(number)
-        if not (root.holds(c, i) if matched is None else matched >> i & 1)
-        for reason in explain(i)
-    )
+    candidates = c.candidates_of(number)
+    if matched is None:
+        met = any(root.holds(c, i) for i in candidates)
+    else:
+        met = any(matched >> i & 1 for i in candidates)
+    if met:  # the document is met (as one of its arches): only the fixed rules removed it
+        return c.unfit.get(number, ())
+    reasons = across((c.arches[i], list(explain(i))) for i in candidates)
     return reasons + c.unfit.get(number, ())
 
 
@@ -720,6 +788,7 @@ __all__ = [
     "Target",
     "TargetTest",
     "Unsatisfiable",
+    "across",
     "always",
     "explain_flavor",
     "like_pattern",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from virtprov.hostrequires.compiled import NO, Candidates, Node, Target, dedupe, describe
+from virtprov.hostrequires.compiled import NO, Candidates, Node, Target, across, describe
 from virtprov.hostrequires.program import declared_names, from_node, mask, tri
 from virtprov.hostrequires.verdict import FlavorMatch, Verdict
 from virtprov.model import Flavor, ProviderInfo
@@ -138,7 +138,7 @@ class HostRequires:
 
         def reasons() -> tuple[str, ...]:
             root = self.root
-            return dedupe(reason for arch in t.arches for reason in root.why_not(t, arch))
+            return across((arch, root.why_not(t, arch)) for arch in t.arches)
 
         return Verdict(False, reasons, warnings)
 

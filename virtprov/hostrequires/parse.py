@@ -53,6 +53,7 @@ from virtprov.hostrequires.patterns import (
 )
 from virtprov.hostrequires.properties import kind_of
 from virtprov.hostrequires.units import (
+    BINARY_TWINS,
     BYTE_UNITS,
     MAX_DIGITS,
     byte_multiplier,
@@ -344,6 +345,8 @@ class _Compiler:
                 elif kind is E.DECLARED:
                     typed = _declared_text(value_type, text)
                     append(DeclaredTest(arg, kind_of(arg) or "", op, typed, pattern, child))
+                elif op == "!=":  # a new VM is not the system (pool, vendor...) named
+                    append(always(child))
                 else:
                     append(Unsatisfiable(arg, op, text, child))
         return tuple(nodes)
@@ -351,34 +354,49 @@ class _Compiler:
     def number(self, el: etree._Element, spec: E.Element, op: str, value: str | None) -> Node:
         if op == "like":
             raise self.error(el, "op 'like' compares text, and this element takes a number")
-        number: float | None = None
-        try:
-            if value is None or not value.strip():
-                pass
-            elif value.isascii() and value.isdigit() and len(value) <= MAX_DIGITS:
-                number = int(value)  # the usual case, without a regex
-            elif spec.value_type == E.DECIMAL:
-                number = parse_decimal(value)
-            else:
-                number = parse_integer(value)
-            if spec.value_type == E.BYTES:
-                units = el.get("units")
-                if units is not None:
-                    multiplier = byte_multiplier(units)
-                    number = None if number is None else number * multiplier
-        except ValueError as exc:
-            raise self.error(el, str(exc)) from None
+        number, high = _read_number(el, spec.value_type, value)
         if spec.kind is E.DECLARED and number is not None and value is not None:
             typed = _declared_number(spec.value_type, value, number)
             return DeclaredTest(spec.arg, kind_of(spec.arg) or "", op, typed, None, el)
         if spec.kind != E.SIZE:
+            if spec.kind is E.NEVER and op == "!=":
+                return always(el)  # a new VM is not the system named
             return Unsatisfiable(spec.arg, op, value or "", el)
         if not number:  # Beaker: a missing or zero value imposes nothing
             self.warnings.append(
                 f"{describe(el)}: no value (or 0), so it imposes nothing (as in Beaker)"
             )
             return always(el)
-        return SizeTest(spec.arg, op, int(number), el)
+        return SizeTest(spec.arg, op, int(number), el, high)
+
+
+def _read_number(
+    el: etree._Element, value_type: str, value: str | None
+) -> tuple[float | None, int | None]:
+    """The number an element's ``value`` (and ``units``) says, and for a size in a decimal
+    unit the high end of its span (``units="GB"``: to the GiB; see semantics.py)."""
+    number: float | None = None
+    high: int | None = None
+    try:
+        if value is None or not value.strip():
+            pass
+        elif value.isascii() and value.isdigit() and len(value) <= MAX_DIGITS:
+            number = int(value)  # the usual case, without a regex
+        elif value_type == E.DECIMAL:
+            number = parse_decimal(value)
+        else:
+            number = parse_integer(value)
+        if value_type == E.BYTES:
+            units = el.get("units")
+            if units is not None:
+                multiplier = byte_multiplier(units)
+                if number is not None:
+                    twin = BINARY_TWINS.get(units)
+                    high = None if twin is None else int(number) * twin
+                    number = number * multiplier
+    except ValueError as exc:
+        raise _Compiler.error(el, str(exc)) from None
+    return number, high
 
 
 # The vocabulary as dispatch tables for the compiler below. Per level, tag -> (what to do,
@@ -503,8 +521,8 @@ class _FastCompiler:
                         continue
                 if what != _TEXT:
                     node = self.number(child, kind, number or "", name, op, value)
-                elif kind is E.NEVER:
-                    node = P.FALSE
+                elif kind is E.NEVER:  # a new VM is not the system (pool...) named
+                    node = P.TRUE if op == P.NE else P.FALSE
                 elif kind is E.DECLARED:
                     text = value or ""
                     pattern = self.like(child, text) if op == _LIKE else None
@@ -563,39 +581,23 @@ class _FastCompiler:
     ) -> P.Program:
         if op == P.LIKE:
             raise _Compiler.error(el, "op 'like' compares text, and this element takes a number")
-        number: float | None = None
-        try:
-            if value is None or not value.strip():
-                pass
-            elif value.isascii() and value.isdigit() and len(value) <= MAX_DIGITS:
-                number = int(value)  # the usual case, without a regex
-            elif value_type == E.DECIMAL:
-                number = parse_decimal(value)
-            else:
-                number = parse_integer(value)
-            if value_type == E.BYTES:
-                units = el.get("units")
-                if units is not None:
-                    multiplier = byte_multiplier(units)
-                    number = None if number is None else number * multiplier
-        except ValueError as exc:
-            raise _Compiler.error(el, str(exc)) from None
+        number, high = _read_number(el, value_type, value)
         if kind is E.DECLARED and number is not None and value is not None:
             typed = _declared_number(value_type, value, number)
             written = el.get("op")
             return (P.DECLARED, None, dim, kind_of(dim), _OP_TEXT[written], typed, None)
         if kind is not E.SIZE:
-            return P.FALSE
+            return P.TRUE if kind is E.NEVER and op == P.NE else P.FALSE
         if not number:  # Beaker: a missing or zero value imposes nothing
             self.warnings.append(
                 f"{describe(el)}: no value (or 0), so it imposes nothing (as in Beaker)"
             )
             return P.TRUE
-        return (P.SIZE, DEPENDS, dim, op, int(number))
+        return P.size_program(dim, op, int(number), high)
 
 
 #: The contract of virtprov-speedups' compiler this module speaks (its ``ABI``).
-_NATIVE_ABI = 2
+_NATIVE_ABI = 3
 
 
 def _load_native() -> ModuleType | None:
@@ -647,12 +649,15 @@ def _configure(compiled: ModuleType) -> None:
             "P_CONSTANT": P.CONSTANT,
             "P_DECLARED": P.DECLARED,
             "P_LIKE": P.LIKE,
+            "P_NE": P.NE,
             "what_INTEGER_SIZE": _INTEGER_SIZE,
             "what_TEXT": _TEXT,
             "like_pattern": like_pattern,
             "declared_text": _declared_text,
             "kind_of": kind_of,
             "byte_units": BYTE_UNITS,
+            "binary_twins": BINARY_TWINS,
+            "size_program": P.size_program,
             "max_pattern_length": MAX_PATTERN_LENGTH,
             "max_patterns": MAX_PATTERNS,
             "max_pattern_characters": MAX_PATTERN_CHARACTERS,

@@ -19,6 +19,7 @@ are still made from the node tree, built only when a reason is asked for.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from virtprov.hostrequires.compiled import (
@@ -37,6 +38,7 @@ from virtprov.hostrequires.compiled import (
     TargetTest,
     Unsatisfiable,
 )
+from virtprov.hostrequires.patterns import fold
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -124,7 +126,7 @@ def from_node(node: Node) -> Program:
     if isinstance(node, NoneOf):
         return fold_all([from_node(child) for child in node.children], NOT)
     if isinstance(node, SizeTest):
-        return (SIZE, DEPENDS, node.dim, OPCODES[node.op], node.value)
+        return size_program(node.dim, OPCODES[node.op], node.value, node.high)
     if isinstance(node, ArchTest):
         return (ARCH, None, OPCODES[node.op], node.value, node.pattern)
     if isinstance(node, TargetTest):
@@ -147,12 +149,17 @@ def declared_names(node: Program) -> frozenset[str]:
 
 
 def compare(op: int, left: str, value: str, pattern: Any) -> bool:
+    """Text compared ignoring case, as :func:`~virtprov.hostrequires.compiled.compare_text`.
+
+    Case-folding keeps the length (one character for one), so texts of two lengths are
+    never equal: most answers need no folding."""
     if op == EQ:
-        return left == value
+        return left == value or (len(left) == len(value) and fold(left) == fold(value))
     if op == NE:
-        return left != value
+        return left != value and (len(left) != len(value) or fold(left) != fold(value))
     if op in (LIKE, MATCH):
         return bool(pattern.matches(left))
+    left, value = fold(left), fold(value)
     if op == LT:
         return left < value
     if op == LE:
@@ -160,6 +167,19 @@ def compare(op: int, left: str, value: str, pattern: Any) -> bool:
     if op == GT:
         return left > value
     return left >= value
+
+
+def size_program(dim: str, op: int, low: int | Fraction, high: int | Fraction | None) -> Program:
+    """The program of a size test: ``op(flavor's dim, low)``, or, for a span ``low..high``
+    (a size written with a decimal unit), what :func:`~virtprov.hostrequires.quantities.
+    span_holds` means by it, in plain size tests."""
+    if high is None or op in (GE, LT):
+        return (SIZE, DEPENDS, dim, op, low)
+    if op in (LE, GT):
+        return (SIZE, DEPENDS, dim, op, high)
+    if op == EQ:
+        return (AND, DEPENDS, ((SIZE, DEPENDS, dim, GE, low), (SIZE, DEPENDS, dim, LE, high)))
+    return (OR, DEPENDS, ((SIZE, DEPENDS, dim, LT, low), (SIZE, DEPENDS, dim, GT, high)))
 
 
 def target_holds(node: Program, t: Target) -> bool:
@@ -209,7 +229,8 @@ def mask(node: Program, c: Candidates) -> int:
     if kind == ARCH:
         _, _, op, value, pattern = node
         if op == EQ:
-            return c.arch_masks.get(value, 0)
+            found = c.arch_lookup.get(value)
+            return c.arch_mask(value) if found is None else found
         result = 0
         for arch, arch_mask in c.arch_masks.items():
             if compare(op, arch, value, pattern):
@@ -273,5 +294,6 @@ __all__ = [
     "fold_any",
     "from_node",
     "mask",
+    "size_program",
     "tri",
 ]

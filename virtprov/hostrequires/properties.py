@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from virtprov.hostrequires.quantities import quantity, whole
+from virtprov.hostrequires.patterns import fold
+from virtprov.hostrequires.quantities import Span, quantity, span_holds, whole
 from virtprov.hostrequires.units import MAX_DIGITS, too_many_digits
 from virtprov.printable import excerpt
 
@@ -137,8 +138,8 @@ def read(kind: str, text: str) -> Any:
     """A declared value of ``kind`` from its text; ``ValueError`` when it is not one."""
     if kind == TEXT:
         return text
-    if kind in (SET, CHOICE):
-        return frozenset(word for word in _WORDS.split(text) if word)
+    if kind in (SET, CHOICE):  # words compare ignoring case: kept case-folded
+        return frozenset(fold(word) for word in _WORDS.split(text) if word)
     if kind == INTEGER:
         return parse_integer(text)
     if kind == FLAG:
@@ -209,9 +210,9 @@ def meets(kind: str, have: Any, op: str, value: Any, pattern: Pattern | None) ->
         return False  # not declared: Beaker's default-deny
     if kind in (SET, CHOICE):
         if op == "=":
-            return bool(value in have)
+            return fold(value) in have
         if op == "!=":
-            return bool(have - {value}) if kind == CHOICE else value not in have
+            return bool(have - {fold(value)}) if kind == CHOICE else fold(value) not in have
         return any(_compare(op, word, value, pattern) for word in have)
     if kind == FLAG:
         if op == "=":
@@ -221,9 +222,14 @@ def meets(kind: str, have: Any, op: str, value: Any, pattern: Pattern | None) ->
 
 
 def _compare(op: str, have: Any, value: Any, pattern: Pattern | None) -> bool:
-    if pattern is not None:  # like, and tmt's ~ and !~
+    if pattern is not None:  # like, and tmt's ~ and !~ (both ignore case)
         found = pattern.matches(have)
         return not found if op == "!~" else found
+    if isinstance(value, Span):  # a size written with a decimal unit: a span
+        return span_holds(op, have, value.low, value.high)
+    if isinstance(have, str) and isinstance(value, str):
+        # text ignores case, as Beaker's database compares it
+        have, value = fold(have), fold(value)
     if op == "=":
         return bool(have == value)
     if op == "!=":

@@ -16,7 +16,7 @@ import functools
 import re
 import threading
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from virtprov.hostrequires.units import MAX_DIGITS, too_many_digits
 from virtprov.printable import excerpt
@@ -71,6 +71,67 @@ def quantity(text: str, base: str, default_unit: str) -> Fraction:
     A number without a unit is in ``default_unit`` (tmt: MiB for memory, bytes for disks,
     MHz for CPU frequency). ``ValueError`` with a readable message otherwise.
     """
+    number, unit = _number_and_unit(text, default_unit)
+    if unit == base:
+        return number
+    return number * _factor(unit, base)
+
+
+class Span(NamedTuple):
+    """A size as a requirement states it: exactly ``low`` bytes (``high`` None), or, when
+    written with a decimal unit, any amount from ``low`` to ``high`` (see :func:`span`)."""
+
+    low: Fraction
+    high: Fraction | None = None
+
+
+@functools.lru_cache(maxsize=1024)  # documents repeat their sizes; a Span is immutable
+def span(text: str, default_unit: str) -> Span:
+    """A size requirement's value in bytes: ``8 GB`` is the span from 8 * 1000**3 (tmt's
+    unit, pint's) to 8 * 1024**3 bytes (what is sold as 8 GB of RAM, and what a cloud's
+    "8 GB" flavor has); a binary unit (``GiB``) or none is exact.
+
+    A unit of 1000**k bytes spans to 1024**k (kB, MB, GB, TB, PB... by any name pint
+    gives them); ``ValueError`` as :func:`quantity`.
+    """
+    number, unit = _number_and_unit(text, default_unit)
+    if unit == "byte":
+        return Span(number)
+    factor = _factor(unit, "byte")
+    power = _DECIMAL_POWERS.get(factor.numerator) if factor.denominator == 1 else None
+    return Span(number * factor, None if power is None else number * 1024**power)
+
+
+#: 1000**k bytes -> k: the decimal units, whose binary namesake is 1024**k bytes.
+_DECIMAL_POWERS = {1000**power: power for power in range(1, 7)}
+
+
+def span_holds(op: str, have: Any, low: Any, high: Any) -> bool:
+    """``op(have, value)`` for a size value ``low`` (``high`` None) or the span
+    ``low..high``: ``=`` within it, ``!=`` outside, ``<`` and ``>=`` compared with its low
+    end, ``<=`` and ``>`` with its high end, so that ``<=`` is ``<`` or ``=``, ``>=`` is
+    ``>`` or ``=``, and exactly one of ``<``, ``=``, ``>`` holds."""
+    if high is None or op in (">=", "<"):
+        value = low
+    elif op in ("<=", ">"):
+        value = high
+    else:
+        inside = bool(low <= have <= high)
+        return inside if op == "=" else not inside
+    if op == "=":
+        return bool(have == value)
+    if op == "!=":
+        return bool(have != value)
+    if op == "<":
+        return bool(have < value)
+    if op == "<=":
+        return bool(have <= value)
+    if op == ">":
+        return bool(have > value)
+    return bool(have >= value)
+
+
+def _number_and_unit(text: str, default_unit: str) -> tuple[Fraction, str]:
     match = _QUANTITY.fullmatch(text) if len(text) <= _MAX_TEXT else None
     if match is None:
         stripped = text.strip()
@@ -87,10 +148,7 @@ def quantity(text: str, base: str, default_unit: str) -> Fraction:
         number = Fraction(int(whole_part or "0") * scale + int(decimals or "0"), scale)
     else:
         number = Fraction(int(written))  # (Fraction("12") parses with a regex, slowly)
-    unit = match["unit"] or default_unit
-    if unit == base:
-        return number
-    return number * _factor(unit, base)
+    return number, match["unit"] or default_unit
 
 
 def whole(value: Fraction) -> int | Fraction:

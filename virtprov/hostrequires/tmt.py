@@ -35,6 +35,7 @@ import attrs
 
 from virtprov.errors import HostRequiresError
 from virtprov.hostrequires import properties as props
+from virtprov.hostrequires import semantics as S
 from virtprov.hostrequires.compiled import (
     AllOf,
     AnyOf,
@@ -49,8 +50,8 @@ from virtprov.hostrequires.compiled import (
     always,
 )
 from virtprov.hostrequires.document import HostRequires, RecipeRequires
-from virtprov.hostrequires.patterns import Budget, Pattern, literal
-from virtprov.hostrequires.quantities import quantity, whole
+from virtprov.hostrequires.patterns import Budget, Pattern
+from virtprov.hostrequires.quantities import quantity, span, whole
 from virtprov.hostrequires.units import MAX_DIGITS
 from virtprov.model import MiB
 from virtprov.printable import excerpt, printable
@@ -70,84 +71,37 @@ MAX_VALUE_LENGTH = 4096
 
 # -- the vocabulary -----------------------------------------------------------------------
 
-# What a key compiles to.
-RAM = "ram"  # flavor RAM
-VCPUS = "vcpus"  # flavor vCPUs
-ROOT_DISK = "root-disk"  # flavor root disk (disk[0].size)
-ARCH = "arch"  # an arch the provider offers
-LAB = "lab"  # the provider's lab controller
-HYPERVISOR = "hypervisor"  # the provider's hypervisor (case-insensitive, as Beaker's DB)
-SYSTEM_TYPE = "system-type"  # "Machine" for every guest
-VIRTUALIZED = "virtualized"  # every guest is virtualised
-DECLARED = "declared"  # a property a flavor may declare (properties.py)
-NEVER = "never"  # nothing a VM has (even when a flavor declares it)
-IGNORED = "ignored"  # a Beaker run option, not a hardware requirement
-
-# How a value is read.
-SIZE_MIB = "size-mib"  # a size, MiB without a unit (memory)
-SIZE_BYTES = "size-bytes"  # a size, bytes without a unit (disks)
-INTEGER = "integer"
-TEXT = "text"
-FLAG = "flag"
-LIST = "list"  # a list of words, each with its own = or != (cpu.flag, compatible.distro)
-
-NUMERIC_OPS = ("=", "!=", "<", "<=", ">", ">=")
-TEXT_OPS = ("=", "!=", "~", "!~")
-FLAG_OPS = ("=", "!=")
+# How a value is read (semantics.py: the one table of both languages).
+SIZE_MIB = S.SIZE_MIB  # a size, MiB without a unit (memory)
+SIZE_BYTES = S.SIZE_BYTES  # a size, bytes without a unit (disks)
+INTEGER = S.INTEGER
+TEXT = S.TEXT
+FLAG = S.FLAG
+LIST = S.LIST  # a list of words, each with its own = or != (cpu.flag, compatible.distro)
 
 
 class Key(NamedTuple):
-    """One tmt key: how its value is read, which operators it takes, what it means."""
+    """One tmt key: how its value is read, what a guest offers for it (``kind`` and
+    ``arg``, as in :data:`~virtprov.hostrequires.semantics.FEATURES`), which operators
+    it takes."""
 
     reads: str
-    means: str
+    kind: str
+    arg: str
     ops: tuple[str, ...]
 
 
-def _declared(name: str) -> Key:
-    kind = props.kind_of(name)
-    if kind in (props.SET,):
-        return Key(LIST, DECLARED, FLAG_OPS)
-    if kind in (props.FLAG, props.CHOICE):
-        return Key(FLAG if kind == props.FLAG else TEXT, DECLARED, FLAG_OPS)
-    if kind == props.TEXT:
-        # tmt compares TPM versions with orderings too ("tpm.version: >= 2.0")
-        ops = TEXT_OPS + NUMERIC_OPS[2:] if name == "tpm.version" else TEXT_OPS
-        return Key(TEXT, DECLARED, ops)
-    reads = {props.SIZE: SIZE_BYTES, props.FREQUENCY: props.FREQUENCY}.get(kind or "", INTEGER)
-    return Key(reads, DECLARED, NUMERIC_OPS)
+def _key_of(form: S.TmtForm) -> Key:
+    feature = S.FEATURES[form.feature]
+    return Key(form.reads, feature.kind, feature.arg, form.ops)
 
 
 #: Every key tmt knows, by its path with list indices dropped (``disk.size``).
-KEYS: dict[str, Key] = {
-    "arch": Key(TEXT, ARCH, TEXT_OPS),
-    "memory": Key(SIZE_MIB, RAM, NUMERIC_OPS),
-    "hostname": Key(TEXT, NEVER, TEXT_OPS),
-    "cpu.processors": Key(INTEGER, VCPUS, NUMERIC_OPS),
-    "cpu.cores": Key(INTEGER, VCPUS, NUMERIC_OPS),  # N vCPUs = N single-core processors
-    "disk.size": Key(SIZE_BYTES, ROOT_DISK, NUMERIC_OPS),  # disk[0]; others are declared
-    "beaker.pool": Key(TEXT, NEVER, FLAG_OPS),
-    "beaker.panic-watchdog": Key(FLAG, IGNORED, FLAG_OPS),
-    "location.lab-controller": Key(TEXT, LAB, TEXT_OPS),
-    "system.type": Key(TEXT, SYSTEM_TYPE, TEXT_OPS),
-    "system.vendor": Key(INTEGER, NEVER, NUMERIC_OPS),
-    "system.vendor-name": Key(TEXT, NEVER, TEXT_OPS),
-    "system.model": Key(INTEGER, NEVER, NUMERIC_OPS),
-    "system.model-name": Key(TEXT, NEVER, TEXT_OPS),
-    "virtualization.is-virtualized": Key(FLAG, VIRTUALIZED, FLAG_OPS),
-    "virtualization.hypervisor": Key(TEXT, HYPERVISOR, TEXT_OPS),
-    "zcrypt.adapter": Key(TEXT, NEVER, TEXT_OPS),
-    "zcrypt.mode": Key(TEXT, NEVER, TEXT_OPS),
-    **{name: _declared(name) for name in props.PROPERTIES},
-    **{
-        f"{group}.{key}": _declared(f"{group}[1].{key}")
-        for group, keys in props.INDEXED.items()
-        for key in keys
-        if f"{group}.{key}" != "disk.size"
-    },
-}
+KEYS: dict[str, Key] = {name: _key_of(form) for name, form in S.TMT.items()}
+#: disk[N].size for N >= 1: a disk a flavor may declare (disk[0] is its root disk).
+_FURTHER_DISK = _key_of(S.TmtForm("disk[N].size", SIZE_BYTES, S.NUMBER_OPS))
 #: Keys whose value is a list of blocks (``disk[N].size``).
-LISTS = frozenset(props.INDEXED)
+LISTS = frozenset(S.INDEXED_KEYS)
 #: Keys whose value is a mapping of keys (``cpu.cores``).
 GROUPS = frozenset(name.split(".", 1)[0] for name in KEYS if "." in name)
 
@@ -346,8 +300,8 @@ class _Reader:
                         f"{where}.{key}",
                         value.line,
                     )
-                if index and spec.means == ROOT_DISK:
-                    spec = _declared(f"disk[{index}].size")
+                if index and spec.kind == S.SIZE:
+                    spec = _FURTHER_DISK
                 yield from self.leaf(f"{group}[{index}].{key}", spec, value, f"{where}.{key}")
 
     def grouped(
@@ -401,14 +355,14 @@ class _Reader:
 
 
 def _read(spec: Key, key: str, op: str, raw: str, patterns: Budget) -> Any:
-    if op in ("~", "!~"):  # hypervisor names ignore case, as for =
-        return patterns.regex(raw, ignore_case=spec.means == HYPERVISOR)
+    if op in ("~", "!~"):  # text ignores case, as Beaker's database compares it
+        return patterns.regex(raw, ignore_case=True)
     reads = spec.reads
     if reads == SIZE_MIB:
-        return quantity(raw, "byte", "MiB")
+        return span(raw, "MiB")
     if reads == SIZE_BYTES:
-        return quantity(raw, "byte", "byte")
-    if reads == props.FREQUENCY:
+        return span(raw, "byte")
+    if reads == S.FREQUENCY:
         return whole(quantity(raw, "MHz", "MHz"))
     if reads == INTEGER:
         return props.parse_integer(raw)
@@ -749,37 +703,32 @@ def to_node(item: Requirement | Group) -> Node:
 
 
 def _requirement_node(req: Requirement) -> Node:
-    means, op, value, loc = req.spec.means, req.op, req.value, req.loc
+    kind, arg, op, value, loc = req.spec.kind, req.spec.arg, req.op, req.value, req.loc
     negated = op == "!~"
     if negated:
         op = "~"
     node: Node
-    if means == RAM:
-        node = SizeTest("ram_mib", op, whole(value / MiB), loc)
-    elif means == VCPUS:
-        node = SizeTest("vcpus", op, value, loc)
-    elif means == ROOT_DISK:
-        node = SizeTest("disk_bytes", op, whole(value), loc)
-    elif means == ARCH:
+    if kind == S.SIZE:
+        if arg == "vcpus":
+            node = SizeTest(arg, op, value, loc)
+        else:  # a Span of bytes
+            unit = MiB if arg == "ram_mib" else 1
+            high = None if value.high is None else whole(value.high / unit)
+            node = SizeTest(arg, op, whole(value.low / unit), loc, high)
+    elif kind == S.ARCH:
         node = ArchTest(op, req.raw, _pattern(op, value), loc)
-    elif means == LAB:
-        node = TargetTest("lab", op, req.raw, _pattern(op, value), loc)
-    elif means == SYSTEM_TYPE:
-        node = TargetTest("system_type", op, req.raw, _pattern(op, value), loc)
-    elif means == HYPERVISOR:
-        if op == "~":
-            node = TargetTest("hypervisor", op, req.raw, value, loc)
-        else:  # names compare ignoring case, as Beaker's database and tmt's plugin do
-            node = TargetTest("hypervisor", "~", req.raw, literal(value), loc)
-            negated = op == "!="
-    elif means == VIRTUALIZED:
+    elif kind == S.TARGET:
+        node = TargetTest(arg, op, req.raw, _pattern(op, value), loc)
+    elif kind == S.VIRTUALIZED:
         if value == (op == "="):
             return always(loc)
         return Unsatisfiable(req.key, req.op, req.raw, loc)
-    elif means == IGNORED:
+    elif kind == S.IGNORED:
         return always(loc)
-    elif means == NEVER:
-        return Unsatisfiable(req.key, req.op, req.raw, loc)
+    elif kind == S.NEVER:
+        if req.op in ("!=", "!~"):  # a new VM is not the system (pool, vendor...) named
+            return always(loc)
+        return Unsatisfiable(arg, req.op, req.raw, loc)
     else:
         kind = props.kind_of(req.key) or props.TEXT
         pattern = value if req.op in ("~", "!~") else None
@@ -798,10 +747,14 @@ def compile_document(document: TmtDocument) -> HostRequires:
     assert isinstance(root, AllOf | AnyOf)
     if isinstance(root, AnyOf):
         root = AllOf((root,), document.root.loc)
-    lab_locs = tuple(req.loc for req in document.root.requirements() if req.spec.means == LAB)
+    lab_locs = tuple(
+        req.loc
+        for req in document.root.requirements()
+        if req.spec.kind == S.TARGET and req.spec.arg == "lab"
+    )
     warnings = list(document.warnings)
     for req in document.root.requirements():
-        if req.spec.means == IGNORED:
+        if req.spec.kind == S.IGNORED:
             warnings.append(f"{req.loc}: a Beaker run option, not a hardware requirement: ignored")
     return HostRequires(root, document.root.loc, None, tuple(warnings), lab_locs)
 

@@ -25,6 +25,17 @@ BYTE_UNITS: dict[str, int] = {
     "TiB": 1024**4,
 }
 
+#: The decimal units and their binary namesakes: a size written in one names the span from
+#: the decimal amount to the binary one (``8 GB`` of RAM is sold as 8 GiB; see
+#: :mod:`~virtprov.hostrequires.semantics`), in both languages.
+BINARY_TWINS: dict[str, int] = {
+    "kB": 1024,
+    "KB": 1024,
+    "MB": 1024**2,
+    "GB": 1024**3,
+    "TB": 1024**4,
+}
+
 #: Digits in a number a document may write (before anything converts it): memory in MiB
 #: or disk bytes need fewer than 20; a billion-digit integer must never be built.
 MAX_DIGITS = 30

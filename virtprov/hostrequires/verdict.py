@@ -113,6 +113,25 @@ class FlavorMatch:
             removals.append(Removal(flavor, reasons))
         return tuple(removals)
 
+    @functools.cached_property
+    def passed_over(self) -> tuple[Removal, ...]:
+        """The removals that explain the answer. With a chosen flavor: those of the
+        flavors cheaper than it that could run an arch it runs here (each would have been
+        chosen but for its reasons); a flavor of another arch, or a dearer one, is not
+        passed over. With no chosen flavor: every removal."""
+        selected = self.selected
+        if not selected:
+            return self.removed
+        c = self.candidates
+        chosen = c.flavor_of[(selected & -selected).bit_length() - 1]
+        arches = {c.arches[i] for i in c.candidates_of(chosen) if selected >> i & 1}
+        cheaper = {
+            id(flavor)
+            for number, flavor in enumerate(c.flavors[:chosen])
+            if any(c.arches[i] in arches for i in c.candidates_of(number))
+        }
+        return tuple(removal for removal in self.removed if id(removal.flavor) in cheaper)
+
     @property
     def warnings(self) -> tuple[str, ...]:
         return self.requires.warnings_for(self.candidates.target)
@@ -120,12 +139,14 @@ class FlavorMatch:
     @property
     def reasons(self) -> tuple[str, ...]:
         """One line per removed flavor (``"m1.small: <memory ...> (line 3) not met..."``)."""
+        return self.reasons_of(self.removed)
+
+    def reasons_of(self, removals: tuple[Removal, ...]) -> tuple[str, ...]:
+        """The lines of :attr:`reasons` for some of the removals (:attr:`passed_over`)."""
         if not self.candidates.flavors:
             return ("the provider offers no flavor",)
         return tuple(
-            f"{removal.flavor.name}: {reason}"
-            for removal in self.removed
-            for reason in removal.reasons
+            f"{removal.flavor.name}: {reason}" for removal in removals for reason in removal.reasons
         )
 
     def __bool__(self) -> bool:

@@ -26,10 +26,11 @@ from collections.abc import Mapping
 import attrs
 import sqlalchemy as sa
 
-from virtprov.errors import ProviderError
+from virtprov.errors import GuestNotFound, JournalError
 from virtprov.pool.events import EventBus
-from virtprov.pool.journal import UNDECIDED, GuestRow, Journal, _pid_alive
-from virtprov.pool.schema import guests, launchers, launches
+from virtprov.pool.journal import GuestRow, Journal, _pid_alive
+from virtprov.pool.schema import guests, launch_is_live, launchers, launches, outcome_waits
+from virtprov.pool.sweeper import failed
 from virtprov.provider import Provider
 
 log = logging.getLogger("virtprov.pool")
@@ -63,20 +64,26 @@ def abandon_orphaned(
             )
         ).all()
     alive = [name for name, on, pid in leases if on != host or _pid_alive(pid)]
-    pending = sa.select(launches.c.recipe_id, launches.c.request, launches.c.submitted_by).where(
-        sa.or_(launches.c.state.in_(UNDECIDED), launches.c.taken.is_(False)),
-        launches.c.submitted_by.not_in(alive),
-        # Recipe.to_json writes the flag exactly so (sorted keys); checked again below
-        launches.c.request.contains('"attended": true'),
-    )
+    # Live rows only, one query per partial index (a planner uses one for each, not for
+    # an OR of both): never a scan of history.
+    pending = [
+        sa.select(launches.c.recipe_id, launches.c.request, launches.c.submitted_by).where(
+            live,
+            launches.c.submitted_by.not_in(alive),
+            # Recipe.to_json writes the flag exactly so (sorted keys); checked again below
+            launches.c.request.contains('"attended": true'),
+        )
+        for live in (launch_is_live, outcome_waits)
+    ]
     # The journal's own transactions, used on purpose: a read first (the usual case:
     # nothing to do, no write), then one write in which no launcher can claim these rows.
     with journal._read() as conn:
-        if not conn.execute(pending.limit(1)).first():
+        if not any(conn.execute(query.limit(1)).first() for query in pending):
             return []
     abandoned: list[Abandoned] = []
     with journal._write() as conn:
-        for recipe_id, request, submitted_by in conn.execute(pending).all():
+        found = [row for query in pending for row in conn.execute(query).all()]
+        for recipe_id, request, submitted_by in found:
             if not json.loads(request).get("attended"):
                 continue  # a scheduler's launch: it comes back for the outcome
             reason = f"abandoned: {submitted_by}, which waited for this launch, is gone"
@@ -136,7 +143,9 @@ def destroy_abandoned(
 
     A guest whose create was cut short has no id in the journal: it is found by its name
     among the provider's guests that the journal does not know. Returns the problems
-    met; a guest that could not be destroyed stays doomed for the next launcher or sweep.
+    met (``"<provider>: <what>: <error>"``, as a sweep reports them; whatever the
+    provider raised, logged as :func:`~virtprov.pool.sweeper.failed` logs it); a guest
+    that could not be destroyed stays doomed for the next launcher.
     """
     from virtprov.teardown import destroy_and_wait
 
@@ -144,15 +153,21 @@ def destroy_abandoned(
     for item in abandoned:
         for row_id in item.guest_rows:
             row = journal.guest(row_id)
+            ids: list[str] = []
             provider = providers.get(row.provider)
             if provider is None:
                 problems.append(f"{row.provider}: not configured, {row.name} left doomed")
+                log.warning("sweep: %s", problems[-1])
                 continue
             try:
                 ids = _ids_of(journal, provider, row)
                 destroy_and_wait(provider, ids, timeout=timeout)
-            except ProviderError as exc:
-                problems.append(f"{row.provider}: destroying {row.name}: {exc.message}")
+            except GuestNotFound:
+                pass  # gone already
+            except (JournalError, sa.exc.SQLAlchemyError):
+                raise  # not the provider's: the sweep cannot go on without its journal
+            except Exception as exc:  # whatever a provider raises: this guest's problem
+                failed(problems, row.provider, f"destroying {row.name}", exc)
                 continue
             for guest_id in ids:
                 events.emit(

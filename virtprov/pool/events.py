@@ -17,6 +17,8 @@ Kinds:
 * ``ratelimit.wait``: provider, budget ("mutating" or "read"), seconds
 * ``provider.disabled`` / ``provider.enabled``: provider, reason
 * ``leak.found`` / ``leak.removed``: provider, guest_id, name
+* ``cloud.call``: provider, operation, seconds, error (class name, or "" when it did not raise)
+* ``history.pruned``: launches, guests, launchers (rows pruned), seconds
 * ``leak.resource.found`` / ``leak.resource.removed``: provider, resource_kind, resource_id,
   name, guest (an owned resource whose guest is gone)
 * ``callback.error``: where, error (a done callback or a subscriber raised; the pool

@@ -28,7 +28,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
@@ -44,13 +44,13 @@ from virtprov.pool.schema import capacity, guests, launchers, launches, provider
 from virtprov.urls import redact_url
 
 #: The schema revision this code reads and writes (the newest migration).
-HEAD_REVISION: Final = "0002"
+HEAD_REVISION: Final = "0003"
 _MIGRATIONS: Final = str(Path(__file__).with_name("migrations"))
 
 #: Guest rows that hold (or may hold) a cloud resource and count against capacity.
-HOLDING: Final = ("creating", "live", "doomed", "destroyed")
+HOLDING: Final = schema.HELD_STATES
 #: Launch states before the outcome.
-UNDECIDED: Final = ("queued", "creating", "building", "starting")
+UNDECIDED: Final = schema.LIVE_STATES
 
 
 def default_journal_url() -> str:
@@ -255,15 +255,7 @@ class Journal:
             raise
 
     def _why_not(self, exc: sa.exc.DBAPIError) -> str:
-        """What the operator can act on, for a journal the database refused to open."""
-        database = self.url.database or ""
-        if self.is_sqlite and database not in ("", ":memory:"):
-            path = Path(database)
-            if isinstance(exc.orig, sqlite3.DatabaseError) and not isinstance(
-                exc.orig, sqlite3.OperationalError
-            ):
-                return f"{path} is not an SQLite database (is [pool] journal the right file?)"
-        return str(exc.orig).strip().replace("\n", " ")
+        return refusal(self.url, exc)
 
     @property
     def safe_url(self) -> str:
@@ -280,29 +272,7 @@ class Journal:
             return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
     def check_revision(self) -> None:
-        found = self.revision()
-        if found == HEAD_REVISION:
-            return
-        if found is None:
-            raise JournalError(
-                f"the journal {self.safe_url} is empty: run `virtprov journal upgrade` "
-                "to create its tables"
-            )
-        if found.isdigit() and int(found) > int(HEAD_REVISION):
-            raise JournalError(
-                f"the journal {self.safe_url} has schema {found}, newer than this virtprov "
-                f"knows ({HEAD_REVISION}): upgrade virtprov on this machine"
-            )
-        if not _known_revision(found):
-            raise JournalError(
-                f"the journal {self.safe_url} is stamped with schema revision {found[:40]!r}, "
-                f"which no virtprov made (this one knows up to {HEAD_REVISION}): is [pool] "
-                "journal the database of another program?"
-            )
-        raise JournalError(
-            f"the journal {self.safe_url} has schema {found}, this virtprov needs "
-            f"{HEAD_REVISION}: run `virtprov journal upgrade`"
-        )
+        revision_problem(self.revision(), self.safe_url)
 
     def upgrade(self) -> tuple[str | None, str]:
         """Apply pending migrations; ``(revision before, revision after)``."""
@@ -382,6 +352,7 @@ class Journal:
                 "pid": pid,
                 "started_at": now,
                 "lease_until": now + lease,
+                "renewed_at": now,
             }
             if old is None:
                 conn.execute(sa.insert(launchers).values(name=name, **values))
@@ -393,7 +364,9 @@ class Journal:
         now = time.time() if now is None else now
         with self._write() as conn:
             conn.execute(
-                sa.update(launchers).where(launchers.c.name == name).values(lease_until=now + lease)
+                sa.update(launchers)
+                .where(launchers.c.name == name)
+                .values(lease_until=now + lease, renewed_at=now)
             )
             alive = conn.execute(
                 sa.select(sa.func.count()).where(launchers.c.lease_until > now)
@@ -475,12 +448,10 @@ class Journal:
         """
         dead = sa.select(launchers.c.name).where(launchers.c.lease_until <= now)
         unowned = sa.select(launches.c.recipe_id, launches.c.owner).where(
-            launches.c.state.in_(UNDECIDED),
+            schema.launch_is_live,
             sa.or_(launches.c.owner.is_(None), launches.c.owner.in_(dead)),
         )
-        mine = sa.select(launches).where(
-            launches.c.owner == launcher, launches.c.state.in_(UNDECIDED)
-        )
+        mine = sa.select(launches).where(launches.c.owner == launcher, schema.launch_is_live)
         with self._read() as conn:
             candidates = conn.execute(unowned.order_by(launches.c.submitted_at)).all()
             if not candidates:  # the usual case: no write at all
@@ -558,9 +529,7 @@ class Journal:
     def take_outcomes(self, submitted_by: str | None) -> list[LaunchRow]:
         """Decided launches not yet taken (of one submitter, or all); marks them taken."""
         with self._write() as conn:
-            query = sa.select(launches).where(
-                launches.c.state == "decided", launches.c.taken.is_(False)
-            )
+            query = sa.select(launches).where(schema.outcome_waits)
             if submitted_by is not None:
                 query = query.where(launches.c.submitted_by == submitted_by)
             rows = conn.execute(query.order_by(launches.c.decided_at)).all()
@@ -688,6 +657,8 @@ class Journal:
 
     def guests_in(self, states: Sequence[str], provider: str | None = None) -> list[GuestRow]:
         query = sa.select(guests).where(guests.c.state.in_(states))
+        if set(states) <= set(HOLDING):
+            query = query.where(schema.guest_is_held)  # the small index of held guests
         if provider is not None:
             query = query.where(guests.c.provider == provider)
         with self._read() as conn:
@@ -706,12 +677,24 @@ class Journal:
         with self._read() as conn:
             rows = conn.execute(
                 sa.select(guests.c.guest_id, guests.c.name, guests.c.state).where(
-                    guests.c.provider == provider, guests.c.state.in_(HOLDING)
+                    guests.c.provider == provider, schema.guest_is_held
                 )
             ).all()
         ids = {r.guest_id for r in rows if r.guest_id is not None}
         names = {r.name for r in rows if r.guest_id is None}
         return ids, names
+
+    def made(self, provider: str, names: Iterable[str]) -> dict[str, str]:
+        """Of ``names``, those of guests this journal ever made on ``provider``, in any
+        state (its rows are kept): name -> the recipe it was made for."""
+        wanted = sorted(set(names))
+        if not wanted:
+            return {}
+        query = sa.select(guests.c.name, guests.c.recipe_id).where(
+            guests.c.provider == provider, guests.c.name.in_(wanted)
+        )
+        with self._read() as conn:
+            return {str(name): str(recipe) for name, recipe in conn.execute(query).all()}
 
     # -- capacity ----------------------------------------------------------------------
 
@@ -765,7 +748,7 @@ class Journal:
                 sa.func.coalesce(sa.func.sum(guests.c.disk_bytes), 0),
             ).where(
                 guests.c.provider == provider,
-                guests.c.state.in_(HOLDING),
+                schema.guest_is_held,
                 # A create in flight may or may not be in the snapshot: count it anyway.
                 sa.or_(guests.c.created_at >= since, guests.c.state == "creating"),
             )
@@ -838,6 +821,54 @@ class Journal:
                 )
         return counts
 
+    # -- history (pruned by virtprov.pool.history) ---------------------------------------
+
+    def prune_launches(self, before: float, limit: int) -> int:
+        """Delete up to ``limit`` launches decided before ``before`` whose outcome was
+        taken, oldest first; how many. One short transaction: launches go on meanwhile.
+
+        On PostgreSQL rows another launcher is pruning at the same moment are skipped
+        (``SKIP LOCKED``), so several launchers pruning together never wait on each other.
+        """
+        oldest = (
+            sa.select(launches.c.recipe_id)
+            .where(schema.launch_is_history, launches.c.decided_at < before)
+            .order_by(launches.c.decided_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self._write() as conn:
+            result = conn.execute(sa.delete(launches).where(launches.c.recipe_id.in_(oldest)))
+        return int(result.rowcount)
+
+    def prune_guests(self, before: float, limit: int) -> int:
+        """Delete up to ``limit`` guest rows gone (nothing left in the cloud) and created
+        before ``before``, oldest first; how many."""
+        oldest = (
+            sa.select(guests.c.id)
+            .where(schema.guest_is_gone, guests.c.created_at < before)
+            .order_by(guests.c.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self._write() as conn:
+            result = conn.execute(sa.delete(guests).where(guests.c.id.in_(oldest)))
+        return int(result.rowcount)
+
+    def prune_launchers(self, before: float) -> int:
+        """Forget launchers whose lease ended before ``before`` and that own no live launch
+        (renamed or retired scheduler processes); how many."""
+        owners = sa.select(launches.c.owner).where(
+            schema.launch_is_live, launches.c.owner.is_not(None)
+        )
+        with self._write() as conn:
+            result = conn.execute(
+                sa.delete(launchers).where(
+                    launchers.c.lease_until < before, launchers.c.name.not_in(owners)
+                )
+            )
+        return int(result.rowcount)
+
 
 class _LostLaunch(Exception):
     """Raised inside a transaction to roll it back: the launch is another's now."""
@@ -883,6 +914,46 @@ def _pid_alive(pid: int) -> bool:
 
 #: The databases the journal is written for and tested on.
 _BACKENDS: Final = ("sqlite", "postgresql")
+
+
+def revision_problem(found: str | None, shown: str) -> None:
+    """Raise the :class:`JournalError` that says why a journal stamped ``found`` (``None``:
+    empty) cannot be used by this virtprov; nothing when it is at the head. ``shown`` is
+    the journal's URL with any password hidden."""
+    if found == HEAD_REVISION:
+        return
+    if found is None:
+        raise JournalError(
+            f"the journal {shown} is empty: run `virtprov journal upgrade` to create its tables"
+        )
+    if found.isdigit() and int(found) > int(HEAD_REVISION):
+        raise JournalError(
+            f"the journal {shown} has schema {found}, newer than this virtprov "
+            f"knows ({HEAD_REVISION}): upgrade virtprov on this machine"
+        )
+    if not _known_revision(found):
+        raise JournalError(
+            f"the journal {shown} is stamped with schema revision {found[:40]!r}, "
+            f"which no virtprov made (this one knows up to {HEAD_REVISION}): is [pool] "
+            "journal the database of another program?"
+        )
+    raise JournalError(
+        f"the journal {shown} has schema {found}, this virtprov needs "
+        f"{HEAD_REVISION}: run `virtprov journal upgrade`"
+    )
+
+
+def refusal(url: sa.URL, exc: sa.exc.DBAPIError) -> str:
+    """What the operator can act on, for a journal the database refused to open."""
+    database = url.database or ""
+    on_file = url.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+    # sqlite3 says "file is not a database" as a DatabaseError that is no OperationalError
+    not_sqlite = isinstance(exc.orig, sqlite3.DatabaseError) and not isinstance(
+        exc.orig, sqlite3.OperationalError
+    )
+    if on_file and not_sqlite:
+        return f"{database} is not an SQLite database (is [pool] journal the right file?)"
+    return str(exc.orig).strip().replace("\n", " ")
 
 
 def url_problem(url: str) -> str | None:

@@ -172,6 +172,9 @@ class Launcher:
         )
         self._sequence = itertools.count()
         self._busy: set[Key] = set()
+        #: keys whose task ended since the driver last read the journal: their rows in
+        #: that read may be older than what the task wrote (see _reading)
+        self._ended: set[Key] = set()
         self._busy_lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -362,6 +365,7 @@ class Launcher:
         self._refresh_capacity(now)
         disabled = self.journal.disabled_providers()
         building: dict[str, list[LaunchRow]] = {}
+        self._reading()
         for row in self.journal.claim(self.name, now, self._share):
             if self._is_busy(("launch", row.recipe_id)):
                 continue
@@ -427,9 +431,20 @@ class Launcher:
             self._quarantine[row.recipe_id] = now + self.settings.retry_max_delay
             log.exception("recipe %s: its failure cannot be recorded either", row.recipe_id)
 
-    def _is_busy(self, key: Key) -> bool:
+    def _reading(self) -> None:
+        """The driver is about to read rows to plan from: a task that ends from now on
+        may change them after the read, so its key is left alone until the next read."""
         with self._busy_lock:
-            return key in self._busy
+            self._ended.clear()
+
+    def _is_busy(self, key: Key) -> bool:
+        """A task on ``key`` is queued or running, or ended since the driver's last read
+        (which may then hold the row as it was before the task: planning from it would
+        do the step again, e.g. recover a create that already lost its answer and adopt
+        the lost guest, or destroy again a guest already confirmed gone). The next pass
+        reads the row afresh."""
+        with self._busy_lock:
+            return key in self._busy or key in self._ended
 
     def _put(self, priority: int, label: str, task: Callable[[], None]) -> None:
         self._tasks.put((priority, next(self._sequence), (label, task)))
@@ -438,7 +453,7 @@ class Launcher:
         self, key: Key, label: str, task: Callable[..., None], *args: Any, read: bool = False
     ) -> None:
         with self._busy_lock:
-            if key in self._busy:
+            if key in self._busy or key in self._ended:
                 return
             self._busy.add(key)
 
@@ -456,6 +471,7 @@ class Launcher:
             finally:
                 with self._busy_lock:
                     self._busy.discard(key)
+                    self._ended.add(key)
                 self._wake.set()
 
         self._put(READ if read else MUTATING, label, run)
@@ -901,7 +917,9 @@ class Launcher:
                     )
         finally:
             # Soon again after a change (or a call that makes one), later while nothing
-            # changes; a longer wait already set (the poll failed: its backoff) stays.
+            # changes; a longer wait already set (the poll failed: its backoff) stays. A
+            # tick that read these launches before this poll decided them may plan the
+            # next poll soon: that poll reads their rows afresh (above) and leaves them.
             if changed or state.soon:
                 state.poll_delay = self._first_poll_delay
             else:
@@ -1035,6 +1053,7 @@ class Launcher:
         return ours
 
     def _destroy_doomed(self, now: float) -> None:
+        self._reading()
         due = [
             guest
             for guest in self.journal.guests_in(["doomed"])
@@ -1279,7 +1298,8 @@ class Launcher:
             "launch.outcome",
             recipe_id=row.recipe_id,
             status=status.value,
-            provider=provider or "",
+            # the guest's provider, else the one the launch last tried (metrics by provider)
+            provider=provider or row.provider or "",
             reason=reason,
             seconds=time.time() - row.submitted_at,
         )

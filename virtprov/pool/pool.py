@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import attrs
 
@@ -31,13 +31,18 @@ from virtprov.config import Config, Defaults, load_config
 from virtprov.errors import GuestNotFound
 from virtprov.model import BootRequest, Guest
 from virtprov.pool.abandon import abandon_orphaned, destroy_abandoned
+from virtprov.pool.calls import reporting
 from virtprov.pool.events import Event, EventBus, describe, name_of
+from virtprov.pool.history import HistoryPruner
 from virtprov.pool.journal import Journal, JournalUnavailable
 from virtprov.pool.launcher import Launcher
 from virtprov.pool.outcome import Handle, Outcome, Recipe, Status, checked_request
 from virtprov.pool.settings import PoolSettings
 from virtprov.pool.sweeper import SweepReport, sweep
 from virtprov.provider import Provider
+
+if TYPE_CHECKING:
+    from virtprov.pool.metrics import MetricsServer, PoolMetrics
 
 log = logging.getLogger("virtprov.pool")
 
@@ -72,9 +77,14 @@ class Pool:
         journal: Journal | str | None = None,
         subscribers: Iterable[Callable[[Event], None]] = (),
         start: bool = True,
+        metrics: bool | None = None,
     ) -> None:
         """``subscribers`` get every event from the start (the first capacity reads
-        happen as soon as the threads run: a :meth:`subscribe` afterwards may miss them)."""
+        happen as soon as the threads run: a :meth:`subscribe` afterwards may miss them).
+
+        ``metrics``: serve Prometheus metrics of this pool (``virtprov[metrics]``) on
+        ``[pool] metrics_port`` (default 9464); ``None``: when ``metrics_port`` is set.
+        """
         self.settings = settings or PoolSettings()
         self.defaults = defaults or Defaults()
         self.providers = dict(providers)
@@ -87,8 +97,18 @@ class Pool:
         self._handles: dict[str, Handle] = {}
         self._lock = threading.Lock()
         self._outcomes = threading.Condition(self._lock)
+        # Cloud calls are reported as ``cloud.call`` events (metrics of calls and errors).
+        self._reporting = {
+            name: reporting(provider, name, self.events) for name, provider in providers.items()
+        }
+        #: Prometheus metrics of this pool and their server, when enabled.
+        self.metrics: PoolMetrics | None = None
+        self.metrics_server: MetricsServer | None = None
+        if metrics or (metrics is None and self.settings.metrics_port is not None):
+            self._serve_metrics()
+        self.history = HistoryPruner(self.journal, self.settings.history_days, events=self.events)
         self.launcher = Launcher(
-            providers=self.providers,
+            providers=self._reporting,
             settings=self.settings,
             defaults=self.defaults,
             journal=self.journal,
@@ -98,6 +118,7 @@ class Pool:
         self._closed = False
         if start:
             self.launcher.start()
+            self.history.start()
 
     @classmethod
     def from_config(
@@ -106,6 +127,7 @@ class Pool:
         *,
         journal: Journal | str | None = None,
         subscribers: Iterable[Callable[[Event], None]] = (),
+        metrics: bool | None = None,
     ) -> Pool:
         """A pool for ``virtprov.toml`` (found as the CLI finds it) and its providers."""
         from virtprov.plugins import build_providers
@@ -119,6 +141,7 @@ class Pool:
             defaults=config.defaults,
             journal=journal,
             subscribers=subscribers,
+            metrics=metrics,
         )
 
     # -- the scheduler's calls -----------------------------------------------------------
@@ -235,25 +258,28 @@ class Pool:
 
         ``owned``: the guest ids or recipe ids the scheduler still owns; ``None`` trusts
         the journal alone. Attended launches (tmt's) whose submitter died are abandoned
-        first and their guests destroyed (:mod:`virtprov.pool.abandon`).
+        first and their guests destroyed (:mod:`virtprov.pool.abandon`). Whatever a
+        provider raises is in the report's ``errors``, never raised; only the journal's
+        errors are.
         """
+        problems: list[str] = []
         if not dry_run:
             abandoned = abandon_orphaned(self.journal, self.events)
-            destroyed = destroy_abandoned(
-                self.journal, self.providers, self.events, abandoned, self.settings.close_timeout
+            problems = destroy_abandoned(
+                self.journal, self._reporting, self.events, abandoned, self.settings.close_timeout
             )
-            for problem in destroyed:
-                log.warning("sweep: %s", problem)
-        return sweep(
+        report = sweep(
             pool=self.settings.name,
             prefix=self.defaults.guest_name_prefix,
-            providers=self.providers,
+            providers=self._reporting,
             journal=self.journal,
             events=self.events,
             owned=owned,
             sightings=self.settings.sightings,
             dry_run=dry_run,
         )
+        # what an abandoned guest's destroy met is this sweep's error too
+        return attrs.evolve(report, errors=(*problems, *report.errors)) if problems else report
 
     def enable(self, provider: str) -> None:
         """Re-enable a provider disabled after a permanent error."""
@@ -325,10 +351,13 @@ class Pool:
         started = time.monotonic()
         left: tuple[Leftover, ...] = ()
         try:
+            self.history.stop(wait)
             if self.launcher.running:
                 left = self._drain(wait, started)
         finally:
             self.launcher.stop(max(1.0, wait - (time.monotonic() - started)))
+            if self.metrics_server is not None:
+                self.metrics_server.close()
             self.journal.close()
         return left
 
@@ -378,6 +407,21 @@ class Pool:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    def _serve_metrics(self) -> None:
+        try:
+            from virtprov.pool.metrics import DEFAULT_PORT, PoolMetrics
+
+            self.metrics = PoolMetrics()
+            self.metrics.seed(self.providers, self.journal.disabled_providers())
+            port = self.settings.metrics_port
+            self.metrics_server = self.metrics.serve(
+                DEFAULT_PORT if port is None else port, self.settings.metrics_address
+            )
+        except Exception:  # no extra, or the port is taken: nothing may stay open
+            self.journal.close()
+            raise
+        self.events.subscribe(self.metrics)
 
     def _resolve(self, outcome: Outcome) -> None:
         with self._lock:

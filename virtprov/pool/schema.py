@@ -15,10 +15,16 @@ compares the two, so a change here without a migration fails.
   against it from ``guests``.
 * ``provider_status``: providers disabled after a permanent error, with the reason.
 * ``sightings``: guests the sweeper saw that nobody owns, and how often.
+
+Decided launches and gone guests are *history*: kept for ``[pool] history_days`` (what
+``virtprov why`` can answer), then pruned. The pool's own queries (planning, polling,
+claiming, taking outcomes) never read history: they are answered from partial indexes
+that hold only live rows, so their cost does not grow with the journal's age.
 """
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -43,6 +49,8 @@ launchers = Table(
     Column("pid", Integer, nullable=False),
     Column("started_at", Float, nullable=False),
     Column("lease_until", Float, nullable=False),
+    # When the lease was last renewed (None: by a virtprov older than schema 0002).
+    Column("renewed_at", Float, nullable=True),
 )
 
 launches = Table(
@@ -69,7 +77,6 @@ launches = Table(
     Column("outcome", Text, nullable=True),
     Column("decided_at", Float, nullable=True),
     Column("taken", Boolean, nullable=False, default=False),
-    Index("launches_by_state", "state", "owner"),
 )
 
 guests = Table(
@@ -93,7 +100,9 @@ guests = Table(
     # OwnedResource), emptied as they are deleted; NULL: nothing.
     Column("leftovers", Text, nullable=True),
     UniqueConstraint("provider", "guest_id", name="guests_provider_guest_id"),
-    Index("guests_by_state", "state", "provider"),
+    # A guest released by its id alone; one recipe's attempts (`virtprov why`).
+    Index("guests_by_guest_id", "guest_id"),
+    Index("guests_by_recipe", "recipe_id"),
 )
 
 capacity = Table(
@@ -124,4 +133,70 @@ sightings = Table(
     Column("first_seen", Float, nullable=False),
     Column("last_seen", Float, nullable=False),
     Column("count", Integer, nullable=False),
+)
+
+
+def _literals(*values: str) -> list[sa.ColumnElement[str]]:
+    return [sa.literal_column(f"'{value}'") for value in values]
+
+
+# The conditions below are written with literal values, not bound parameters: a planner
+# uses a partial index only when it can prove from the query text that the query's
+# condition implies the index's (SQLite cannot through an IN list of parameters, nor
+# PostgreSQL in a generic plan). The journal's queries use these very expressions.
+
+#: Launch states before the outcome.
+LIVE_STATES = ("queued", "creating", "building", "starting")
+#: A launch not yet decided.
+launch_is_live = launches.c.state.in_(_literals(*LIVE_STATES))
+#: A decided launch.
+launch_is_decided = launches.c.state == sa.literal_column("'decided'")
+#: A decided launch whose outcome the scheduler has not taken yet.
+outcome_waits = sa.and_(launch_is_decided, launches.c.taken.is_(False))
+#: A decided launch whose outcome was taken: history, kept for ``history_days``.
+launch_is_history = sa.and_(launch_is_decided, launches.c.taken.is_(True))
+#: Guest states that hold (or may hold) a cloud resource and count against capacity.
+HELD_STATES = ("creating", "live", "doomed", "destroyed")
+#: A guest row that holds (or may hold) a cloud resource.
+guest_is_held = guests.c.state.in_(_literals(*HELD_STATES))
+#: A guest row that holds nothing any more (history).
+guest_is_gone = guests.c.state == sa.literal_column("'gone'")
+
+# Live rows only: claiming and planning read these, never the decided history.
+Index(
+    "launches_live",
+    launches.c.state,
+    launches.c.owner,
+    sqlite_where=launch_is_live,
+    postgresql_where=launch_is_live,
+)
+# Outcomes waiting to be taken (each scheduler's poll), oldest first.
+Index(
+    "launches_untaken",
+    launches.c.decided_at,
+    sqlite_where=outcome_waits,
+    postgresql_where=outcome_waits,
+)
+# Guests that hold something: capacity reservations, polls, destroys, sweeps.
+Index(
+    "guests_held",
+    guests.c.state,
+    guests.c.provider,
+    sqlite_where=guest_is_held,
+    postgresql_where=guest_is_held,
+)
+# History by age: pruning takes the oldest; recent outcomes are a range of it. Its rows
+# and launches_untaken's never overlap, so no planner can take one for the other (with
+# statistics missing or stale, SQLite would read all of history to take outcomes).
+Index(
+    "launches_history",
+    launches.c.decided_at,
+    sqlite_where=launch_is_history,
+    postgresql_where=launch_is_history,
+)
+Index(
+    "guests_gone",
+    guests.c.created_at,
+    sqlite_where=guest_is_gone,
+    postgresql_where=guest_is_gone,
 )

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, cast
 
 import attrs
 
 from virtprov.config import Options, Secret
 
 Choice = Literal["ordered", "least-loaded"]
+
+#: Where metrics are served by default: every interface, as exporters do (Prometheus
+#: scrapes from another host, and metrics carry no secret); "127.0.0.1" keeps them local.
+METRICS_ADDRESS = "0.0.0.0"  # noqa: S104
 
 
 @attrs.frozen
@@ -53,6 +57,14 @@ class PoolSettings:
     stuck_after: float = 300.0
     default_limits: Limits = Limits()
     limits: Mapping[str, Limits] = attrs.field(factory=dict)
+    #: Days a decided launch stays in the journal after its outcome was taken (what
+    #: ``virtprov why`` can answer); older history is pruned in small batches.
+    history_days: float = 30.0
+    #: Port of the Prometheus exposition server (``virtprov[metrics]``); ``None``: no
+    #: server unless ``Pool(metrics=True)``; 0: any free port.
+    metrics_port: int | None = None
+    #: Address the exposition server listens on.
+    metrics_address: str = METRICS_ADDRESS
 
     def limits_for(self, provider: str) -> Limits:
         return self.limits.get(provider, self.default_limits)
@@ -115,15 +127,25 @@ class PoolSettings:
             expected_launchers=options.integer(
                 "expected_launchers", defaults.expected_launchers, minimum=1
             ),
-            choice=choice,
+            choice=cast(Choice, choice),  # checked above
             sightings=options.integer("sightings", defaults.sightings, minimum=1),
             close_timeout=options.number("close_timeout", defaults.close_timeout),
             stuck_after=_positive(options, "stuck_after", defaults.stuck_after),
             default_limits=default_limits,
             limits=limits,
+            history_days=options.number("history_days", defaults.history_days),
+            metrics_port=_port(options, "metrics_port"),
+            metrics_address=options.string("metrics_address", defaults.metrics_address),
         )
         options.finish()
         return settings
+
+
+def _port(options: Options, key: str) -> int | None:
+    port: int | None = options.integer(key, None)
+    if port is not None and port > 65535:
+        raise options.error(key, f"must be a TCP port (0 to 65535; 0: any free port), got {port}")
+    return port
 
 
 def _positive(options: Options, key: str, default: float) -> float:

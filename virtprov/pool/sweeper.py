@@ -14,28 +14,36 @@ left alone while any guest of its name exists on the provider, while the journal
 a guest of that name in any state (a create in flight makes its network before the
 guest; a destroy in progress removes it itself), or while the caller owns its recipe.
 The same ``sightings`` rule applies, and they are destroyed in the order the provider
-listed them (dependent ones first).
+listed them (dependent ones first). A resource the cloud keeps no labels on (a Nova or
+EC2 key pair, an oVirt disk copied from a template) is listed with none, named after its
+guest: it is this pool's only if this pool's journal made a guest of that name, on that
+provider (the journal keeps a row of every guest it made).
 
-Every provider call is guarded: whatever a provider raises is reported in
-:attr:`SweepReport.errors` and that provider's sweep stops or moves on; nothing is
+Every provider is guarded, as the launcher's tasks are: whatever it raises (or answers
+that cannot be read) is reported in :attr:`SweepReport.errors`, and that provider's
+sweep stops or moves on while the others are swept; what is not a ``ProviderError`` (a
+fault in the plugin or its SDK) is also logged at ERROR with its traceback. Nothing is
 deleted on a partial view (a provider whose guests cannot be listed has none of its
-resources swept either).
+resources swept either). Only the journal's own errors end a sweep.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 import sqlalchemy as sa
 
-from virtprov.errors import ProviderError
+from virtprov.errors import JournalError, ProviderError
 from virtprov.model import LABEL_POOL, LABEL_RECIPE, Guest, OwnedResource
-from virtprov.pool.events import EventBus
+from virtprov.pool.events import EventBus, describe
 from virtprov.pool.journal import HOLDING, Journal, leftovers_json
 from virtprov.pool.schema import sightings as sightings_table
 from virtprov.provider import Provider
+
+log = logging.getLogger("virtprov.pool")
 
 #: The journal's ``reason`` of a guest row the sweeper destroyed.
 SWEPT = "swept: nobody owned it"
@@ -106,13 +114,14 @@ def sweep(
     """Sweep every provider once. ``guests=False`` sweeps owned resources only."""
     owned_set = None if owned is None else {str(x) for x in owned}
     totals = _Totals()
+    job = _Sweep(pool, prefix, journal, events, owned_set, sightings, dry_run, guests)
     for name, provider in providers.items():
-        _sweep_provider(
-            name,
-            provider,
-            _Sweep(pool, prefix, journal, events, owned_set, sightings, dry_run, guests),
-            totals,
-        )
+        try:
+            _sweep_provider(name, provider, job, totals)
+        except (JournalError, sa.exc.SQLAlchemyError):
+            raise  # no provider's fault: the sweep cannot go on without its journal
+        except Exception as exc:  # e.g. an answer that is not what the contract says
+            failed(totals.errors, name, "sweeping", exc)
     return SweepReport(
         seen=totals.seen,
         owned=totals.kept,
@@ -151,15 +160,21 @@ def _sweep_provider(name: str, provider: Provider, job: _Sweep, totals: _Totals)
     try:
         every_guest = list(provider.list_guests(job.prefix))
     except Exception as exc:  # any provider failure: report it, delete nothing here
-        totals.errors.append(f"{name}: listing guests: {_message(exc)}")
+        failed(totals.errors, name, "listing guests", exc)
         return
     try:
-        resources: Sequence[OwnedResource] = [
-            r for r in provider.list_resources(job.prefix) if r.labels.get(LABEL_POOL) == job.pool
-        ]
+        listed_resources: Sequence[OwnedResource] = list(provider.list_resources(job.prefix))
     except Exception as exc:
-        totals.errors.append(f"{name}: listing owned resources: {_message(exc)}")
-        resources = []
+        failed(totals.errors, name, "listing owned resources", exc)
+        listed_resources = []
+    # Unlabelled resources are attributed by their guest's name: to this pool only if its
+    # journal made that guest here (and with the recipe the journal made it for).
+    made = job.journal.made(name, {r.guest for r in listed_resources if not r.labels})
+    resources = [
+        r
+        for r in listed_resources
+        if r.labels.get(LABEL_POOL) == job.pool or (not r.labels and r.guest in made)
+    ]
     # Read the journal after listing: a create that began meanwhile is in it by now.
     protected = _protected(job.journal, name, job.owned)
     listed = [g for g in every_guest if g.labels.get(LABEL_POOL) == job.pool] if job.guests else []
@@ -172,8 +187,7 @@ def _sweep_provider(name: str, provider: Provider, job: _Sweep, totals: _Totals)
     orphaned = {
         _key(r): r
         for r in resources
-        if r.guest not in alive
-        and (job.owned is None or r.labels.get(LABEL_RECIPE, "") not in job.owned)
+        if r.guest not in alive and (job.owned is None or _recipe(r, made) not in job.owned)
     }
     totals.resources_seen += len(resources)
     for guest in unowned.values():
@@ -221,7 +235,7 @@ def _destroy_guest(
     try:
         left = provider.destroy_guest(guest.id) or ()
     except Exception as exc:
-        totals.errors.append(f"{name}: destroying {guest.name}: {_message(exc)}")
+        failed(totals.errors, name, f"destroying {guest.name}", exc)
         return False
     row = job.journal.guest_by_id(name, guest.id)
     if row is not None and row.state == "live":
@@ -240,10 +254,8 @@ def _destroy_resource(
     try:
         provider.destroy_resource(resource)
     except Exception as exc:
-        totals.errors.append(
-            f"{name}: destroying {resource.kind} {resource.name or resource.id} "
-            f"of {resource.guest}: {_message(exc)}"
-        )
+        what = f"destroying {resource.kind} {resource.name or resource.id} of {resource.guest}"
+        failed(totals.errors, name, what, exc)
         return False
     job.events.emit(
         "leak.resource.removed",
@@ -264,15 +276,35 @@ def _sightings(journal: Journal, provider: str) -> dict[str, int]:
         return {key: int(count) for key, count in conn.execute(query).all()}
 
 
+def _recipe(resource: OwnedResource, made: Mapping[str, str]) -> str:
+    """The recipe a resource was made for: its label, else the journal's row of its guest."""
+    return resource.labels.get(LABEL_RECIPE) or made.get(resource.guest, "")
+
+
 def _key(resource: OwnedResource) -> str:
     """The resource's key among the sightings, which guests share (by their ids)."""
     return f"resource:{resource.kind}:{resource.id}"
 
 
+def failed(errors: list[str], provider: str, what: str, exc: Exception) -> None:
+    """Record that ``what`` failed on ``provider`` (``"<provider>: <what>: <error>"``).
+
+    A ``ProviderError`` is the cloud's answer: the report says it. Anything else is a
+    fault in the plugin or its SDK, logged at ERROR with its traceback, as the launcher
+    logs one.
+    """
+    error = f"{provider}: {what}: {_message(exc)}"
+    errors.append(error)
+    if isinstance(exc, ProviderError):
+        log.info("sweep: %s", error)
+    else:
+        log.error("sweep: %s", error, exc_info=exc)
+
+
 def _message(exc: BaseException) -> str:
     if isinstance(exc, ProviderError):
         return exc.message
-    return f"{type(exc).__name__}: {exc}"
+    return describe(exc)
 
 
 @attrs.frozen

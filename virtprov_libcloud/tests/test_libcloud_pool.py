@@ -15,8 +15,9 @@ from virtprov.pool import Recipe
 def test_pool_launches_and_releases_a_guest(
     make_provider: Callable[..., LibcloudProvider],
 ) -> None:
-    # Without max_instances: capacity is unknown and read without a call, so every
-    # DescribeInstances in the cassette belongs to one step of the launch, in order.
+    # Without max_instances: capacity is unknown and its one call lists the zones, not
+    # the instances, so every DescribeInstances in the cassette belongs to one step of
+    # the launch, in order.
     outcome = launch_and_release(
         make_provider(), Recipe(501, labs=["lab.example.com"], owner="jdoe")
     )

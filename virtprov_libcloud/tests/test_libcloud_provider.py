@@ -10,7 +10,7 @@ import requests
 from libcloud.common.exceptions import BaseHTTPError, RateLimitReachedError
 from libcloud.common.types import InvalidCredsError, ServiceUnavailableError
 from libcloud.compute.base import NodeSize
-from libcloud_testenv import IMAGE
+from libcloud_testenv import IMAGE, SECURITY_GROUP, SUBNET, SUBNET_CIDR
 from virtprov_libcloud.faults import map_error
 from virtprov_libcloud.provider import LibcloudProvider, _size_vcpus
 
@@ -103,6 +103,16 @@ def test_kernel_boot_is_refused(make_provider: Make) -> None:
         ({"size_overrides": {"t3.micro": {"vcpus": 0}}}, "size_overrides.t3.micro.vcpus", "1"),
         ({"arches": []}, "arches", "at least one"),
         ({"imagee": "x"}, "imagee", "not a known option"),
+        (
+            {
+                "driver_options": {
+                    "ex_force_auth_url": "https://keystone.example.com:5000/v3",
+                    "ex_force_auth_version": "2.0_password",
+                }
+            },
+            "driver_options.ex_force_auth_url",
+            "Keystone's v3 URL, but ex_force_auth_version is '2.0_password'",
+        ),
     ],
 )
 def test_bad_options_name_the_key(
@@ -112,6 +122,26 @@ def test_bad_options_name_the_key(
         make_provider(**table)
     assert info.value.key == f"providers.ec2.{key}"
     assert info.value.path == "virtprov.toml"
+
+
+@pytest.mark.parametrize(
+    ("given", "root"),
+    [
+        ("https://keystone.example.com:5000/v3", "https://keystone.example.com:5000"),
+        ("https://keystone.example.com:5000/v3/", "https://keystone.example.com:5000"),
+        ("https://cloud.example.com/identity/v3", "https://cloud.example.com/identity"),
+        ("https://cloud.example.com/identity", "https://cloud.example.com/identity"),
+    ],
+)
+def test_the_keystone_url_of_clouds_yaml_is_taken_to_its_root(
+    make_provider: Make, given: str, root: str
+) -> None:
+    # libcloud adds /v3/auth/tokens itself: clouds.yaml's .../v3 would ask for /v3/v3/...
+    provider = make_provider(
+        libcloud_driver="openstack",
+        driver_options={"ex_force_auth_url": given, "ex_tenant_name": "lab"},
+    )
+    assert provider.settings.driver_options["ex_force_auth_url"] == root
 
 
 def test_the_secret_never_shows(make_provider: Make, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,3 +187,37 @@ def test_libcloud_errors_map_into_the_error_tree(exc: BaseException, kind: str) 
     mapped = map_error(exc, provider="ec2", action="do it", guest_id="i-1")
     assert type(mapped) is expected
     assert mapped.provider == "ec2"
+
+
+@pytest.mark.vcr
+def test_a_subnet_and_a_security_group_chosen_by_name(make_provider: Make) -> None:
+    provider = make_provider(
+        network=SUBNET, create_options={"ex_security_groups": [SECURITY_GROUP]}
+    )
+    flavor = next(f for f in provider.flavors() if f.id == "t3.micro")
+    guest = provider.create_guest(GuestSpec.for_recipe(7030, flavor, pool="p"))
+    try:
+        ready = provider.poll([guest.id])[guest.id]
+        assert any(a.startswith(SUBNET_CIDR.rsplit(".", 2)[0]) for a in ready.addresses), ready
+        (node,) = [n for n in provider._nodes() if n.id == guest.id]
+        subnets = {s.name: s.id for s in provider._node_driver().ex_list_subnets()}
+        assert node.extra["subnet_id"] == subnets[SUBNET]
+        assert [g["group_name"] for g in node.extra["groups"]] == [SECURITY_GROUP]
+    finally:
+        provider.destroy_guest(guest.id)
+
+
+@pytest.mark.vcr
+def test_a_name_that_matches_nothing_names_the_option_and_creates_nothing(
+    make_provider: Make,
+) -> None:
+    provider = make_provider(network=SUBNET, create_options={"ex_security_groups": ["vp-lab-sgg"]})
+    flavor = next(f for f in provider.flavors() if f.id == "t3.micro")
+    with pytest.raises(errors.PermanentError) as info:
+        provider.create_guest(GuestSpec.for_recipe(7031, flavor, pool="p"))
+    assert info.value.message.startswith(
+        "providers.ec2.create_options.ex_security_groups: no security group named or "
+        "numbered 'vp-lab-sgg' in vpc-"
+    )
+    assert SECURITY_GROUP in info.value.message  # what the service has, to choose from
+    assert provider.list_guests("beaker-recipe-7031") == []

@@ -17,7 +17,9 @@ ERROR with the scheduler's fault, a network named ``*overquota*`` gets Neutron's
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import json
 import re
 import threading
@@ -70,6 +72,7 @@ class Cloud:
         self.routers: dict[str, dict[str, Any]] = {}
         self.ports: dict[str, dict[str, Any]] = {}
         self.fips: dict[str, dict[str, Any]] = {}
+        self.keypairs: dict[str, dict[str, Any]] = {}
         self.images: dict[str, dict[str, Any]] = {}
         self.used = {"instances": 0, "cores": 0, "ram": 0}
         external = sample("neutron_network_create")["network"]
@@ -519,6 +522,44 @@ def nova_delete_server(cloud: Cloud, q: Any, b: Any, server_id: str) -> Any:
     return 204, None, {}
 
 
+def _fingerprint(public_key: str) -> str:
+    # nova/crypto.py generate_fingerprint: the MD5 of the key's blob, in colon-separated hex.
+    digest = hashlib.md5(base64.b64decode(public_key.split(" ")[1])).hexdigest()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def nova_create_keypair(cloud: Cloud, q: Any, body: Any) -> Any:
+    req = body["keypair"]
+    if req["name"] in cloud.keypairs:
+        message = f"Key pair '{req['name']}' already exists."
+        raise Reply(409, {"conflictingRequest": {"code": 409, "message": message}})
+    pair = sample("nova_keypair_create_real")["keypair"]
+    pair.update(
+        name=req["name"],
+        public_key=req["public_key"],
+        fingerprint=_fingerprint(req["public_key"]),
+        user_id=USER_ID,
+    )
+    cloud.keypairs[req["name"]] = pair
+    return 201, {"keypair": pair}, {}  # nova/api/openstack/compute/keypairs.py: 201 from 2.2
+
+
+def nova_list_keypairs(cloud: Cloud, q: Any, b: Any) -> Any:
+    # nova/api/openstack/compute/views/keypairs.py index (2.2+), ordered by name
+    # (nova/objects/keypair.py paginates on it).
+    fields = ("name", "public_key", "fingerprint", "type")
+    pairs = [cloud.keypairs[name] for name in sorted(cloud.keypairs)]
+    return 200, {"keypairs": [{"keypair": {k: p[k] for k in fields}} for p in pairs]}, {}
+
+
+def nova_delete_keypair(cloud: Cloud, q: Any, b: Any, name: str) -> Any:
+    if cloud.keypairs.pop(name, None) is None:
+        missing = sample("nova_keypair_not_found_real")
+        missing["itemNotFound"]["message"] = f"Keypair {name} not found for user {USER_ID}"
+        raise Reply(404, missing)
+    return 204, None, {}  # 204 from 2.2
+
+
 # -- neutron -----------------------------------------------------------------------------
 
 
@@ -549,6 +590,13 @@ def neutron_list(kind: str, store: str) -> Callable[..., Any]:
         return 200, {kind: _filtered(items, q)}, {}
 
     return handler
+
+
+def neutron_list_routers(cloud: Cloud, q: dict[str, list[str]], b: Any) -> Any:
+    routers = [
+        {k: v for k, v in r.items() if not k.startswith("_")} for r in cloud.routers.values()
+    ]
+    return 200, {"routers": _filtered(routers, q)}, {}
 
 
 def neutron_get(kind: str, store: str) -> Callable[..., Any]:
@@ -833,7 +881,6 @@ def glance_create(cloud: Cloud, q: Any, body: Any) -> Any:
 
 
 def glance_upload(cloud: Cloud, q: Any, body: Any, image_id: str) -> Any:
-    import hashlib
 
     image = cloud.images[image_id]
     data = body if isinstance(body, bytes) else b""
@@ -862,12 +909,17 @@ ROUTES: list[tuple[str, Callable[..., Any]]] = [
     (r"DELETE /compute/v2.1/servers/([^/]+)", nova_delete_server),
     (r"POST /compute/v2.1/servers/([^/]+)/action", nova_action),
     (r"POST /compute/v2.1/servers/([^/]+)/metadata", nova_set_metadata),
+    (r"GET /compute/v2.1/os-keypairs", nova_list_keypairs),
+    (r"POST /compute/v2.1/os-keypairs", nova_create_keypair),
+    (r"DELETE /compute/v2.1/os-keypairs/([^/]+)", nova_delete_keypair),
     (r"GET /networking", neutron_versions),
     (r"GET /networking/v2.0/networks", neutron_list("networks", "networks")),
     (r"GET /networking/v2.0/networks/([^/]+)", neutron_get("network", "networks")),
     (r"POST /networking/v2.0/networks", neutron_create_network),
     (r"DELETE /networking/v2.0/networks/([^/]+)", neutron_delete("network", "networks")),
+    (r"GET /networking/v2.0/subnets", neutron_list("subnets", "subnets")),
     (r"POST /networking/v2.0/subnets", neutron_create_subnet),
+    (r"GET /networking/v2.0/routers", neutron_list_routers),
     (r"POST /networking/v2.0/routers", neutron_create_router),
     (
         r"PUT /networking/v2.0/routers/([^/]+)/(add_router_interface|remove_router_interface)",
@@ -877,6 +929,7 @@ ROUTES: list[tuple[str, Callable[..., Any]]] = [
     (r"GET /networking/v2.0/ports", neutron_list("ports", "ports")),
     (r"POST /networking/v2.0/ports", neutron_create_port),
     (r"DELETE /networking/v2.0/ports/([^/]+)", neutron_delete("port", "ports")),
+    (r"GET /networking/v2.0/floatingips", neutron_list("floatingips", "fips")),
     (r"POST /networking/v2.0/floatingips", neutron_create_fip),
     (r"DELETE /networking/v2.0/floatingips/([^/]+)", neutron_delete("floatingip", "fips")),
     (r"GET /image", glance_versions),

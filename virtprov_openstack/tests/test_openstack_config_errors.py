@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from keystoneauth1 import exceptions as ks
-from virtprov_openstack.errors import fault_is_capacity, translate
+from virtprov_openstack.errors import translate
 from virtprov_openstack.provider import OpenStackProvider
 
 from virtprov import errors
@@ -90,14 +90,6 @@ def test_with_trust_keeps_the_cloud_and_sets_the_trust() -> None:
     ],
 )
 def test_transport_failures(exc: Exception, cls: type[errors.ProviderError]) -> None:
-    mapped = translate(exc, provider="os", doing="listing flavors")
+    mapped = translate(exc, provider="os", action="listing flavors")
     assert type(mapped) is cls
     assert mapped.provider == "os"
-
-
-def test_fault_texts() -> None:
-    assert fault_is_capacity("No valid host was found. There are not enough hosts available.")
-    # the older shape: message "NoValidHost", the text in details
-    assert fault_is_capacity("NoValidHost: No valid host was found. Exceeded max scheduling")
-    assert not fault_is_capacity("Build of instance aborted: Failed to allocate the network(s)")
-    assert not fault_is_capacity(None)

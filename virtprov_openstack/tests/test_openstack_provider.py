@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import email
 import json
-import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,8 +23,7 @@ from virtprov_openstack.provider import OpenStackProvider
 
 from virtprov import errors
 from virtprov.model import LABEL_POOL, LABEL_RECIPE, Flavor, GuestSpec, GuestState, ImageBoot
-
-MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+from virtprov.model import MAC_ADDRESS as MAC
 
 
 def cheapest(provider: OpenStackProvider) -> Flavor:

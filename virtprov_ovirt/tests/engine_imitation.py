@@ -11,10 +11,17 @@ restapi/``, ``bll/`` is ``backend/manager/modules/bll/src/main/java/org/ovirt/en
 bll/``), each with the file it follows:
 
 * the inventory (``datacenters``, ``clusters``, ``hosts``, ``vnicprofiles``,
-  ``networks``, ``datacenters/{id}/storagedomains`` and the VMs already there): verbatim
-  bodies of a real RHV 4.3 engine recorded by ManageIQ's test suite (``data/``);
+  ``networks``, ``datacenters/{id}/storagedomains``, the VMs and the templates already
+  there, with the templates' disks): verbatim bodies of a real RHV 4.3 engine recorded by
+  ManageIQ's test suite (``data/``);
 * the VMs it creates, their NICs and disks: XML in the shape and order of those real
   bodies; the stock instance types as the engine's database seeds them;
+* the disk collection (``GET /disks?search=…``, ``DELETE /disks/{id}``): the disks of the
+  VMs it made and those no VM uses, in the elements and order of a real RHV 4.3
+  ``GET /disks``;
+* VMs made from a template with disks (thin copies, made by storage tasks), with the
+  cloud-init initialization they were given, and the addresses a guest agent reports
+  once such a VM runs (``reported_devices``, in the shape of a real RHV 4.3 answer);
 * searches as the engine's search backend parses them (``engine_search.py``);
 * refusals as the engine renders them, texts from its catalogue (``engine_messages.py``);
 * the SSO token endpoint as the SDK's own test server answers it.
@@ -27,6 +34,7 @@ finds it): a look right after a change still sees it under way (a disk ``locked`
 
 from __future__ import annotations
 
+import copy
 import datetime
 import http.server
 import itertools
@@ -41,7 +49,12 @@ from pathlib import Path
 from typing import Any
 
 from engine_messages import Refusal, document
-from engine_search import InvalidSearch, compile_search
+from engine_search import (
+    InvalidSearch,
+    compile_disk_search,
+    compile_search,
+    compile_template_search,
+)
 
 DATA = Path(__file__).parent / "data"
 API = "/ovirt-engine/api"
@@ -83,6 +96,7 @@ class Disk:
     domain: str
     #: What looks see, one step per look: the head now; "gone" removes the disk.
     steps: list[str]
+    description: str = ""
 
 
 @dataclass
@@ -111,6 +125,12 @@ class Vm:
     run_once: bool = False
     nics: list[Nic] = field(default_factory=list)
     disks: list[Disk] = field(default_factory=list)
+    template: str = BLANK
+    boot: tuple[str, ...] = ("network", "hd")
+    #: The cloud-init initialization it was given (API names -> values), if any.
+    initialization: dict[str, str] | None = None
+    #: Looks at it while up: its guest agent reports its addresses from the second on.
+    up_looks: int = 0
 
     @property
     def status(self) -> str:
@@ -139,21 +159,39 @@ class Imitation:
         self.system_permissions = system_permissions
         #: How many of the next disks fail asynchronously.
         self.failing_disks = 0
+        #: How many of the next VM removals fail to remove their disks' images.
+        self.failing_image_removals = 0
+        #: Disks attached to no VM, by id.
+        self.floating: dict[str, Disk] = {}
         self._ids = (str(uuid.UUID(int=0x5E7A0000 << 96 | n)) for n in itertools.count(1))
         self._macs = (f"{MAC_PREFIX}:{n >> 8:02x}:{n & 0xFF:02x}" for n in itertools.count(1))
         self._clock = itertools.count(1)
         #: (method, path regex) -> answers given once each, before anything else.
-        self._injected: dict[tuple[str, str], list[tuple[int, str] | Refusal]] = {}
+        self._injected: dict[tuple[str, str], list[Injected | Refusal]] = {}
         self.lock = threading.Lock()
         self.password = "imitation-password"
         self._real_vms = ET.parse(self.dir / "vms.xml").getroot()
         self._hosts = ET.parse(self.dir / "hosts.xml").getroot()
+        templates = self.dir / "templates.xml"
+        self._templates = ET.parse(templates).getroot() if templates.exists() else None
+        #: cluster id -> data center id; data center id -> name.
+        self._cluster_dc = {
+            c.get("id", ""): dc.get("id", "")
+            for c in ET.parse(self.dir / "clusters.xml").getroot().findall("cluster")
+            if (dc := c.find("data_center")) is not None
+        }
+        self._dc_names = {
+            dc.get("id", ""): dc.findtext("name") or ""
+            for dc in ET.parse(self.dir / "datacenters.xml").getroot().findall("data_center")
+        }
 
     # -- what a test asks of it --------------------------------------------------------
 
-    def inject(self, method: str, path: str, status: int, body: str) -> None:
-        """Answer the next ``method path`` (a regex) with this raw answer."""
-        self._injected.setdefault((method, path), []).append((status, body))
+    def inject(
+        self, method: str, path: str, status: int, body: str, headers: dict[str, str] | None = None
+    ) -> None:
+        """Answer the next ``method path`` (a regex) with this raw answer (and headers)."""
+        self._injected.setdefault((method, path), []).append(Injected(status, body, headers or {}))
 
     def refuse(self, method: str, path: str, refusal: Refusal) -> None:
         """Refuse the next ``method path`` (a regex) as the engine's command would."""
@@ -166,6 +204,21 @@ class Imitation:
         failed image and, with it, the disk and its attachment to the VM.
         """
         self.failing_disks += count
+
+    def fail_image_removals(self, count: int = 1) -> None:
+        """The next ``count`` VM removals remove the VM and fail to remove its disks.
+
+        RemoveVmCommand.removeVm (``bll/``) removes the VM from the database first, then
+        its images (RemoveAllVmImagesCommand, ``bll/storage/disk/image/``); an image whose
+        removal fails is set illegal and stays, with its disk, attached to nothing.
+        """
+        self.failing_image_removals += count
+
+    def float_disk(self, name: str, description: str) -> str:
+        """A disk already on the engine that no VM uses (another pool's, one made by hand)."""
+        disk = Disk(next(self._ids), name, 20 * 1024**3, FLOATING_DOMAIN, ["ok"], description)
+        self.floating[disk.id] = disk
+        return disk.id
 
     # -- answers ---------------------------------------------------------------------
 
@@ -190,19 +243,19 @@ class Imitation:
                 return 404, {"Content-Type": "text/html"}, "<html><body>Not Found</body></html>"
             return self._api(method, path[len(API) :].strip("/"), query, body, base)
 
-    def _take_injected(self, method: str, path: str) -> tuple[int, str] | Refusal | None:
+    def _take_injected(self, method: str, path: str) -> Injected | Refusal | None:
         for (m, pattern), queue in self._injected.items():
             if m == method and re.fullmatch(pattern, path) and queue:
                 return queue.pop(0)
         return None
 
     def _injected_answer(
-        self, injected: tuple[int, str] | Refusal, path: str, body: bytes
+        self, injected: Injected | Refusal, path: str, body: bytes
     ) -> tuple[int, dict[str, str], str]:
         if isinstance(injected, Refusal):
             text = injected.action_xml(body) if _is_action(path) else injected.fault_xml()
             return injected.status, {"Content-Type": XML}, text
-        status, text = injected
+        text = injected.body
         kind = (
             "application/json"
             if text.startswith("{")
@@ -210,7 +263,7 @@ class Imitation:
             if text.lstrip().lower().startswith(("<html", "<!doctype"))
             else XML
         )
-        return status, {"Content-Type": kind}, text
+        return injected.status, {"Content-Type": kind, **injected.headers}, text
 
     def _token(self, body: bytes) -> tuple[int, str]:
         form = dict(urllib.parse.parse_qsl(body.decode()))
@@ -241,6 +294,10 @@ class Imitation:
             return _xml(200, file.read_text()) if file.exists() else _empty(404)
         if method == "GET" and path == "instancetypes":
             return _xml(200, _instance_types())
+        if parts[0] == "disks":
+            return self._disks(method, parts, query)
+        if parts[0] == "templates" and method == "GET" and len(parts) <= 2:
+            return self._get_templates(parts, query)
         if parts[0] != "vms":
             return _empty(404)
         if method == "GET" and path == "vms":
@@ -299,11 +356,14 @@ class Imitation:
     def _advance(self, vm: Vm) -> None:
         """One step of the engine's background work on this VM and its disks."""
         if len(vm.steps) > 1:
-            vm.steps.pop(0)
-            if vm.status == "down":
+            was = vm.steps.pop(0)
+            if vm.status == "down" and was not in NOT_RUNNING:
                 # ResourceManager.internalSetVmStatus (vdsbroker): the stop time is set
-                # when a VM goes down; the start time is kept but no longer shown.
+                # when a VM goes down; the start time is kept but no longer shown. (A VM
+                # that was image_locked is unlocked, not stopped: VmCommand.endVmCommand,
+                # unlockVm, when its disks' tasks end.)
                 vm.stop_time = self._now()
+        vm.up_looks = vm.up_looks + 1 if vm.status == "up" else 0
         for disk in list(vm.disks):
             if len(disk.steps) > 1:
                 disk.steps.pop(0)
@@ -318,6 +378,8 @@ class Imitation:
             refusal = Refusal.of("ACTION_TYPE_FAILED_NAME_ALREADY_USED", "ADD", "VM")
             return _xml(refusal.status, refusal.fault_xml())
         cluster = spec.find("cluster")
+        cluster_id = cluster.get("id", "") if cluster is not None else ""
+        template = self._template_for(spec.find("template"), cluster_id)
         now = self._now()
         vm = Vm(
             id=next(self._ids),
@@ -326,16 +388,154 @@ class Imitation:
             comment=spec.findtext("comment") or "",
             memory=int(spec.findtext("memory") or 1073741824),
             sockets=int(spec.findtext("cpu/topology/sockets") or 1),
-            cluster=cluster.get("id", "") if cluster is not None else "",
+            cluster=cluster_id,
             console=spec.findtext("console/enabled") == "true",
             created=now,
             # AddVmCommand.java (line 1356) sets the last stop time of a new VM.
             stop_time=now,
+            template=template.get("id", BLANK),
+            # The VM's own boot order, else the template's (VmMapper over the template's).
+            boot=tuple(
+                d.text or ""
+                for d in (
+                    spec.findall("os/boot/devices/device")
+                    or template.findall("os/boot/devices/device")
+                )
+            ),
+            initialization=_initialization(spec.find("initialization")),
         )
         self.vms[vm.id] = vm
-        # A VM from Blank has no disk to copy, hence no task: 201 with the VM and its
-        # Location (AbstractBackendCollectionResource.fetchCreatedEntity).
-        return _created(base, self._vm_xml(vm, follow=False))
+        copies = self._template_disks(template, spec)
+        if not copies:
+            # A VM from Blank has no disk to copy, hence no task: 201 with the VM and its
+            # Location (AbstractBackendCollectionResource.fetchCreatedEntity).
+            return _created(base, self._vm_xml(vm, follow=False))
+        # AddVmCommand.addVmImages locks the VM and creates a thin copy of each template
+        # disk (CreateSnapshotFromTemplateCommand: the template's image, the alias asked
+        # for); the VM is unlocked when the storage tasks end (VmCommand.endVmCommand),
+        # which outlast a request more than a new disk's (the NIC a caller adds meanwhile).
+        steps = self.disk_looks + 2
+        for disk in copies:
+            disk.steps = ["locked"] * steps + ["ok"]
+        vm.disks.extend(copies)
+        vm.steps = ["image_locked"] * steps + ["down"]
+        # A task running: 202 with the VM, its creation status and that status's link,
+        # no Location (fetchCreatedEntity, handleAsynchrony).
+        element = self._vm_xml(vm, follow=False)
+        status = ET.Element("creation_status")
+        status.text = "pending"
+        link = ET.Element(
+            "link",
+            href=f"{element.get('href')}/creation_status/{next(self._ids)}",
+            rel="creation_status",
+        )
+        element[0:0] = [status, link]
+        return _xml(202, document(element))
+
+    # -- templates ---------------------------------------------------------------------
+
+    def _template_for(self, wanted: ET.Element | None, cluster: str) -> ET.Element:
+        """The template a new VM is made from (BackendVmsResource.lookupTemplate).
+
+        By id; or by name, the newest version of that name in the cluster's data center
+        or in none (GetVmTemplateQuery, ``GetVmTemplateByVmtName`` orders by version).
+        """
+        ident = wanted.get("id") if wanted is not None else None
+        name = wanted.findtext("name") if wanted is not None else None
+        dc = self._cluster_dc.get(cluster)
+        found = []
+        for template in self._all_templates():
+            by_id = ident is not None and template.get("id") == ident
+            by_name = ident is None and template.findtext("name") == name
+            if by_id or (by_name and self._template_dc(template) in (None, dc)):
+                found.append(template)
+        if not found:
+            raise NotImplementedError(f"the imitation knows no template {ident or name!r}")
+        return max(found, key=lambda t: int(t.findtext("version/version_number") or 0))
+
+    def _all_templates(self) -> list[ET.Element]:
+        if self._templates is None:  # an inventory without templates: Blank alone
+            blank = ET.Element("template", href=f"{API}/templates/{BLANK}", id=BLANK)
+            _text(blank, "name", "Blank")
+            return [blank]
+        return self._templates.findall("template")
+
+    def _template_dc(self, template: ET.Element) -> str | None:
+        cluster = template.find("cluster")
+        return self._cluster_dc.get(cluster.get("id", "")) if cluster is not None else None
+
+    def _template_attachments(self, template_id: str) -> list[ET.Element]:
+        """The template's disk attachments, each with its disk inlined (both recorded)."""
+        file = self.dir / f"templates_{template_id}_diskattachments.xml"
+        if not file.exists():
+            return []
+        disks = {d.get("id"): d for d in ET.parse(self.dir / "disks.xml").getroot()}
+        attachments = ET.parse(file).getroot().findall("disk_attachment")
+        for attachment in attachments:
+            inner = attachment.find("disk")
+            assert inner is not None
+            index = list(attachment).index(inner)
+            attachment[index] = disks[inner.get("id")]
+        return attachments
+
+    def _template_disks(self, template: ET.Element, spec: ET.Element) -> list[Disk]:
+        aliases = {
+            d.get("id"): d.findtext("name") or d.findtext("alias")
+            for d in spec.iterfind("disk_attachments/disk_attachment/disk")
+        }
+        copies = []
+        for attachment in self._template_attachments(template.get("id", "")):
+            disk = attachment.find("disk")
+            assert disk is not None
+            domain = disk.find("storage_domains/storage_domain")
+            copies.append(
+                Disk(
+                    id=next(self._ids),
+                    # The alias asked for (BackendVmsResource.getDisksToClone), else the
+                    # template disk's (AddVmCommand.makeNewImage).
+                    name=aliases.get(disk.get("id")) or disk.findtext("alias") or "",
+                    size=int(disk.findtext("provisioned_size") or 0),
+                    domain=domain.get("id", "") if domain is not None else "",
+                    steps=["ok"],
+                    # BaseImagesCommand.cloneDiskImage copies the template image's.
+                    description=disk.findtext("description") or "",
+                )
+            )
+        return copies
+
+    def _get_templates(
+        self, parts: list[str], query: dict[str, str]
+    ) -> tuple[int, dict[str, str], str]:
+        follow = set(query.get("follow", "").split(",")) - {""}
+        if follow - {"disk_attachments.disk", "disk_attachments", "nics"}:
+            raise NotImplementedError(f"the imitation does not follow {follow} on templates")
+        if len(parts) == 2:
+            chosen = [t for t in self._all_templates() if t.get("id") == parts[1]]
+            if not chosen:
+                return _empty(404)  # BackendTemplateResource.get: not found as 404
+            return _xml(200, document(self._template_xml(chosen[0], follow)))
+        found = ET.Element("templates")
+        try:
+            matches = compile_template_search(query.get("search", ""))
+        except InvalidSearch:
+            return _xml(200, document(found))
+        for template in sorted(self._all_templates(), key=lambda t: t.findtext("name") or ""):
+            dc = self._template_dc(template)
+            record = {"name": template.findtext("name"), "datacenter": self._dc_names.get(dc or "")}
+            if matches(record):
+                found.append(self._template_xml(template, follow))
+        return _xml(200, document(found))
+
+    def _template_xml(self, template: ET.Element, follow: set[str]) -> ET.Element:
+        element = copy.deepcopy(template)
+        if follow & {"disk_attachments", "disk_attachments.disk"}:
+            attachments = ET.SubElement(element, "disk_attachments")
+            attachments.extend(self._template_attachments(template.get("id", "")))
+        if "nics" in follow:
+            # A template imported from a Glance image is made from Blank, without NICs
+            # (ImportRepoImageCommand.createTemplate); no NICs were recorded for these.
+            ET.SubElement(element, "nics")
+        return element
 
     def _update_vm(self, vm: Vm, body: bytes) -> tuple[int, dict[str, str], str]:
         # BackendVmResource.update: the given fields over the VM's own; comment and
@@ -360,9 +560,49 @@ class Imitation:
         if refusal is not None:
             return _xml(refusal.status, refusal.fault_xml())
         del self.vms[vm.id]
+        if self.failing_image_removals > 0:
+            # RemoveAllVmImagesCommand.executeVmCommand: an image whose removal fails is
+            # set illegal (updateDiskImagesToIllegal); the VM is gone all the same.
+            self.failing_image_removals -= 1
+            for disk in vm.disks:
+                disk.steps = ["illegal"]
+                self.floating[disk.id] = disk
         # BackendResource.performAction: the VM is gone at once (RemoveVmCommand.removeVm),
         # the answer an <action> with its job.
         return _xml(200, document(self._action(ET.Element("action"))))
+
+    # -- disks -------------------------------------------------------------------------
+
+    def _disks(
+        self, method: str, parts: list[str], query: dict[str, str]
+    ) -> tuple[int, dict[str, str], str]:
+        attached = {d.id: (d, 1) for vm in self.vms.values() for d in vm.disks}
+        every = attached | {i: (d, 0) for i, d in self.floating.items()}
+        if method == "GET" and len(parts) == 1:
+            found = ET.Element("disks")
+            try:
+                matches = compile_disk_search(query.get("search", ""))
+            except InvalidSearch:
+                return _xml(200, document(found))  # SearchQuery: an empty list, and success
+            chosen = [
+                disk
+                for disk, vms in every.values()
+                if matches({"id": disk.id, "alias": disk.name, "number_of_vms": str(vms)})
+            ]
+            # SearchObjectAutoCompleter: disks sort by "disk_alias ASC, disk_id ASC".
+            chosen.sort(key=lambda d: (d.name, d.id))
+            found.extend(_disk_xml(d) for d in chosen)
+            return _xml(200, document(found))
+        if method == "DELETE" and len(parts) == 2:
+            if parts[1] not in every:
+                return _empty(404)  # BackendDiskResource.remove calls get() first
+            if parts[1] in attached:
+                raise NotImplementedError("the imitation removes only disks no VM uses")
+            # RemoveDiskCommand: an illegal image can be removed; BackendResource.
+            # performAction answers the <action> with its job.
+            del self.floating[parts[1]]
+            return _xml(200, document(self._action(ET.Element("action"))))
+        return _empty(404)
 
     def _add_nic(self, vm: Vm, body: bytes, base: str) -> tuple[int, dict[str, str], str]:
         spec = ET.fromstring(body)
@@ -387,6 +627,7 @@ class Imitation:
             size=int(spec.findtext("disk/provisioned_size") or 0),
             domain=domain.get("id", "") if domain is not None else "",
             steps=["locked"] * (self.disk_looks + 1) + ["gone" if failing else "ok"],
+            description=spec.findtext("disk/description") or "",
         )
         vm.disks.append(disk)
         # AddDiskCommand creates the volume in an SPM task: with a task running the answer
@@ -417,7 +658,10 @@ class Imitation:
             return _xml(refusal.status, refusal.action_xml(body))
         # CreateVDSCommand (vdsbroker) sets the start time and WaitForLaunch; the host
         # reports powering_up, then up. A start with <vm> is a run-once
-        # (BackendVmResource.start: RunVmOnce).
+        # (BackendVmResource.start: RunVmOnce). A VM with an initialization that has not
+        # run with it gets its cloud-init payload (RunVmCommand.updateVmInit: the engine
+        # decides when the action names no initialization type), which nothing in the
+        # API shows.
         vm.steps = ["wait_for_launch", "powering_up", "up"]
         vm.start_time = self._now()
         vm.run_once = action.find("vm") is not None
@@ -455,7 +699,11 @@ class Imitation:
 
     def _search(self, query: dict[str, str]) -> str:
         search = query.get("search", "")
-        follow = "follow" in query
+        follows = set(query.get("follow", "").split(",")) - {""}
+        if follows - {"nics", "disk_attachments.disk", "reported_devices"}:
+            raise NotImplementedError(f"the imitation does not follow {follows} on VMs")
+        follow = bool(follows & {"nics", "disk_attachments.disk"})
+        reported = "reported_devices" in follows
         vms = ET.Element("vms")
         try:
             matches = compile_search(search)
@@ -468,7 +716,7 @@ class Imitation:
             if matches({"id": vm.id, "name": vm.name, "status": vm.status}):
                 if naming:
                     self._advance(vm)
-                chosen.append((vm.name, self._vm_xml(vm, follow=follow)))
+                chosen.append((vm.name, self._vm_xml(vm, follow=follow, reported=reported)))
         # The VMs of the recorded inventory are found too, verbatim (without the lists
         # that follow would inline: their NICs and disks were not recorded).
         for real in self._real_vms.findall("vm"):
@@ -479,7 +727,7 @@ class Imitation:
         vms.extend(element for _, element in sorted(chosen, key=lambda item: item[0]))
         return document(vms)
 
-    def _vm_xml(self, vm: Vm, *, follow: bool) -> ET.Element:
+    def _vm_xml(self, vm: Vm, *, follow: bool, reported: bool = False) -> ET.Element:
         """A VM as VmMapper writes it, in the order of the real RHV 4.3 bodies."""
         href = f"{API}/vms/{vm.id}"
         element = ET.Element("vm", href=href, id=vm.id)
@@ -495,13 +743,15 @@ class Imitation:
             _text(topology, name, str(value))
         _text(element, "creation_time", vm.created)
         _text(element, "delete_protected", "false")
+        if vm.initialization is not None:
+            element.append(_initialization_xml(vm.initialization))
         _text(element, "memory", str(vm.memory))
         policy = ET.SubElement(element, "memory_policy")
         _text(policy, "guaranteed", str(vm.memory))
         _text(policy, "max", str(vm.memory))
         os_ = ET.SubElement(element, "os")
         devices = ET.SubElement(ET.SubElement(os_, "boot"), "devices")
-        for device in ("network", "hd"):
+        for device in vm.boot:
             _text(devices, "device", device)
         _text(os_, "type", "other")
         _text(element, "stateless", "false")
@@ -527,8 +777,13 @@ class Imitation:
         if follow:
             nics = ET.SubElement(element, "nics")
             nics.extend(_nic_xml(vm.id, n) for n in vm.nics)
+        if reported:
+            devices = ET.SubElement(element, "reported_devices")
+            # The guest agent reports once the guest has booted: a look after it is up.
+            if vm.up_looks >= 2:
+                devices.extend(_reported_xml(vm.id, n) for n in vm.nics)
         for name in ("original_template", "template"):
-            ET.SubElement(element, name, href=f"{API}/templates/{BLANK}", id=BLANK)
+            ET.SubElement(element, name, href=f"{API}/templates/{vm.template}", id=vm.template)
         return element
 
     def _host_in(self, cluster: str) -> str | None:
@@ -541,6 +796,17 @@ class Imitation:
 
 
 _FIELDS = ("id", "name", "status")
+#: The data domain floating disks are on (Newd's venus_data, of the recorded inventory).
+FLOATING_DOMAIN = "26c8cd54-65d4-424f-a870-8145439bba1c"
+
+
+@dataclass(frozen=True)
+class Injected:
+    """A raw answer a test has the imitation give once."""
+
+    status: int
+    body: str
+    headers: dict[str, str]
 
 
 def _is_action(path: str) -> bool:
@@ -616,6 +882,87 @@ def _attachment_xml(vm_id: str, disk: Disk, *, inline: bool) -> ET.Element:
         ET.SubElement(
             domains, "storage_domain", href=f"{API}/storagedomains/{disk.domain}", id=disk.domain
         )
+    ET.SubElement(element, "vm", href=f"{API}/vms/{vm_id}", id=vm_id)
+    return element
+
+
+def _disk_xml(disk: Disk) -> ET.Element:
+    """A disk as ``GET /disks`` writes it: the elements and order of a real RHV 4.3 answer
+    (ManageIQ's recording, ``009_GET_disks.xml``; its actions, image and profile links left
+    out)."""
+    href = f"{API}/disks/{disk.id}"
+    element = ET.Element("disk", href=href, id=disk.id)
+    _text(element, "name", disk.name)
+    _text(element, "description", disk.description)
+    for rel in ("permissions", "statistics"):
+        ET.SubElement(element, "link", href=f"{href}/{rel}", rel=rel)
+    for name, value in (
+        ("actual_size", "200704"),
+        ("alias", disk.name),
+        ("backup", "none"),
+        ("content_type", "data"),
+        ("format", "cow"),
+        ("propagate_errors", "false"),
+        ("provisioned_size", str(disk.size)),
+        ("shareable", "false"),
+        ("sparse", "true"),
+        ("status", disk.steps[0]),
+        ("storage_type", "image"),
+        ("wipe_after_delete", "false"),
+    ):
+        _text(element, name, value)
+    domains = ET.SubElement(element, "storage_domains")
+    ET.SubElement(
+        domains, "storage_domain", href=f"{API}/storagedomains/{disk.domain}", id=disk.domain
+    )
+    return element
+
+
+#: The fields of an initialization a VM shows (InitializationMapper.map), in the order of
+#: a real RHV 4.3 body; the root password only as stars.
+_INIT_FIELDS = ("authorized_ssh_keys", "custom_script", "host_name", "user_name")
+
+
+def _initialization(element: ET.Element | None) -> dict[str, str] | None:
+    """What a create's ``<initialization>`` sets (InitializationMapper.map to VmInit)."""
+    if element is None:
+        return None
+    fields = {name: element.findtext(name) for name in (*_INIT_FIELDS, "root_password")}
+    return {name: value for name, value in fields.items() if value is not None}
+
+
+def _initialization_xml(init: dict[str, str]) -> ET.Element:
+    element = ET.Element("initialization")
+    for name in _INIT_FIELDS:
+        if name in init:
+            _text(element, name, init[name])
+    _text(element, "regenerate_ssh_keys", "false")
+    if "root_password" in init:  # InitializationMapper.map: never the password itself
+        _text(element, "root_password", "******")
+    return element
+
+
+def _reported_xml(vm_id: str, nic: Nic) -> ET.Element:
+    """A NIC as the guest agent reports it, in the shape of the real RHV 4.3 answer
+    (``data/rhv43-refresh/vms_a1293e54-…_reporteddevices.xml``): an IPv4 address, a
+    global and a link-local IPv6 one, from documentation ranges (RFC 5737, RFC 3849)."""
+    n = int(nic.mac.replace(":", "")[-4:], 16)
+    ident = str(uuid.uuid5(uuid.NAMESPACE_OID, f"{vm_id}/{nic.mac}"))
+    element = ET.Element("reported_device", href=f"{API}/vms/{vm_id}/reporteddevices/{ident}")
+    element.set("id", ident)
+    _text(element, "name", "eth0")
+    _text(element, "description", "guest reported data")
+    ips = ET.SubElement(element, "ips")
+    for address, version in (
+        (f"192.0.2.{n % 254 + 1}", "v4"),
+        (f"2001:db8::{n:x}", "v6"),
+        (f"fe80::{n:x}", "v6"),
+    ):
+        ip = ET.SubElement(ips, "ip")
+        _text(ip, "address", address)
+        _text(ip, "version", version)
+    _text(ET.SubElement(element, "mac"), "address", nic.mac)
+    _text(element, "type", "network")
     ET.SubElement(element, "vm", href=f"{API}/vms/{vm_id}", id=vm_id)
     return element
 

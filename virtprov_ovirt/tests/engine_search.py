@@ -1,4 +1,5 @@
-"""The engine's VM search, for the forms the provider sends: ``field=value`` joined by ``or``.
+"""The engine's searches, for the forms the provider sends: ``field=value`` joined by ``and``
+and ``or`` (``and`` binds first), over VMs, disks and templates.
 
 Follows oVirt/ovirt-engine at commit ``0111fc63036bca662aa6275a8ad16282cccf86bf``, under
 ``backend/manager/modules/``:
@@ -14,6 +15,12 @@ Follows oVirt/ovirt-engine at commit ``0111fc63036bca662aa6275a8ad16282cccf86bf`
   ``<vms/>``. No fault tells the caller that the search was wrong.
 * A string compares with SQL ``LIKE``, ``*`` being the wildcard, case-sensitively (the
   REST layer's ``case_sensitive`` defaults to true).
+* ``searchbackend/.../DiskConditionFieldAutoCompleter.java``: a disk's ``alias`` (and its
+  synonym ``name``) is a string (column ``disk_alias``), ``number_of_vms`` an integer
+  (``Integer.class``: a value that is not one is invalid), ``id`` a UUID.
+* ``searchbackend/.../VmTemplateConditionFieldAutoCompleter.java``: a template's ``name``
+  and ``datacenter`` (the name of its data center, column ``storage_pool_name``) are
+  strings.
 """
 
 from __future__ import annotations
@@ -44,45 +51,92 @@ VM_STATUSES: Mapping[str, str] = {
     "poweringdown": "powering_down",
 }
 _OR = re.compile(r"\s+or\s+", re.IGNORECASE)
-#: What a VM must offer for a search: its id, name and status (API spelling).
+_AND = re.compile(r"\s+and\s+", re.IGNORECASE)
+#: What an object offers a search: its fields (API spelling for a VM's status).
 Record = Mapping[str, str | None]
+Condition = Callable[[Record], bool]
 
 
 class InvalidSearch(ValueError):
     """The engine's search would not parse this: it answers an empty list."""
 
 
-def compile_search(search: str) -> Callable[[Record], bool]:
-    """A predicate for ``search``; :class:`InvalidSearch` where the engine's search fails.
+def compile_search(search: str) -> Condition:
+    """A predicate for a VM ``search``; :class:`InvalidSearch` where the engine's fails.
 
     Raises ``NotImplementedError`` for a field the imitation does not know, so that a
     provider change that searches something new is noticed instead of imitated wrongly.
     """
+    return _compile(search, _vm_condition)
+
+
+def compile_disk_search(search: str) -> Condition:
+    """A predicate for a disk ``search`` (records: ``id``, ``alias``, ``number_of_vms``)."""
+    return _compile(search, _disk_condition)
+
+
+def compile_template_search(search: str) -> Condition:
+    """A predicate for a template ``search`` (records: ``name``, ``datacenter``)."""
+    return _compile(search, _template_condition)
+
+
+def _compile(search: str, condition: Callable[[str, str], Condition]) -> Condition:
     if not search.strip():
         return lambda record: True
-    clauses = []
-    for clause in _OR.split(search.strip()):
-        field, equals, value = clause.partition("=")
-        field, value = field.strip().lower(), value.strip()
-        if not equals or not value:
-            raise InvalidSearch(f"not field=value: {clause!r}")
-        clauses.append(_condition(field, value))
-    return lambda record: any(condition(record) for condition in clauses)
+    alternatives: list[list[Condition]] = []
+    for alternative in _OR.split(search.strip()):
+        conjunction = []
+        for clause in _AND.split(alternative):
+            field, equals, value = clause.partition("=")
+            field, value = field.strip().lower(), value.strip()
+            if not equals or not value:
+                raise InvalidSearch(f"not field=value: {clause!r}")
+            conjunction.append(condition(field, value))
+        alternatives.append(conjunction)
+    return lambda record: any(all(c(record) for c in both) for both in alternatives)
 
 
-def _condition(field: str, value: str) -> Callable[[Record], bool]:
+def _vm_condition(field: str, value: str) -> Condition:
     if field == "status":
         wanted = VM_STATUSES.get(value.lower())
         if wanted is None:
             raise InvalidSearch(f"{value!r} is not a VMStatus name")
         return lambda record: record.get("status") == wanted
     if field == "id":
-        try:
-            wanted_id = str(uuid.UUID(value))
-        except ValueError:
-            raise InvalidSearch(f"{value!r} is not a UUID") from None
-        return lambda record: record.get("id") == wanted_id
+        return _uuid("id", value)
     if field == "name":
-        like = re.compile(".*".join(re.escape(part) for part in value.split("*")))
-        return lambda record: like.fullmatch(record.get("name") or "") is not None
+        return _like("name", value)
     raise NotImplementedError(f"the imitation does not search VMs by {field!r}")
+
+
+def _disk_condition(field: str, value: str) -> Condition:
+    if field in ("alias", "name"):  # both the column disk_alias
+        return _like("alias", value)
+    if field == "number_of_vms":
+        try:
+            count = int(value)
+        except ValueError:
+            raise InvalidSearch(f"{value!r} is not an integer") from None
+        return lambda record: record.get("number_of_vms") == str(count)
+    if field == "id":
+        return _uuid("id", value)
+    raise NotImplementedError(f"the imitation does not search disks by {field!r}")
+
+
+def _template_condition(field: str, value: str) -> Condition:
+    if field in ("name", "datacenter"):
+        return _like(field, value)
+    raise NotImplementedError(f"the imitation does not search templates by {field!r}")
+
+
+def _uuid(key: str, value: str) -> Condition:
+    try:
+        wanted = str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidSearch(f"{value!r} is not a UUID") from None
+    return lambda record: record.get(key) == wanted
+
+
+def _like(key: str, value: str) -> Condition:
+    like = re.compile(".*".join(re.escape(part) for part in value.split("*")))
+    return lambda record: like.fullmatch(record.get(key) or "") is not None

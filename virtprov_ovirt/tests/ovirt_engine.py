@@ -28,6 +28,10 @@ LIVE_URL = os.environ.get("VIRTPROV_OVIRT_URL")
 RECOMPOSE = os.environ.get("VIRTPROV_OVIRT_RECOMPOSE") == "1"
 #: The data center of the recorded RHV 4.3 inventory the cassettes use.
 DATA_CENTER = "Newd"
+#: The template image-boot tests boot, and its data center: in the recorded inventory,
+#: "CentOS 7 Generic Cloud Image v1901" imported from Glance as a template in newd1.
+TEMPLATE = os.environ.get("VIRTPROV_OVIRT_TEMPLATE", "template_cd2")
+TEMPLATE_DATA_CENTER = os.environ.get("VIRTPROV_OVIRT_TEMPLATE_DATA_CENTER", "newd1")
 
 
 @attrs.define
@@ -39,14 +43,16 @@ class Engine:
     ca_file: str
     live: bool = False
 
-    def inject(self, method: str, path: str, status: int, body: str) -> None:
+    def inject(
+        self, method: str, path: str, status: int, body: str, headers: dict[str, str] | None = None
+    ) -> None:
         """Make the imitation answer ``method path`` once with this raw answer.
 
         Only while composing: in replay the cassette already holds the answer; against a
         live engine the test is skipped by :meth:`needs_imitation`.
         """
         if self.imitation is not None:
-            self.imitation.inject(method, path, status, body)
+            self.imitation.inject(method, path, status, body, headers)
 
     def refuse(self, method: str, path: str, refusal: Refusal) -> None:
         """Make the imitation refuse ``method path`` once as the engine's command would."""
@@ -57,6 +63,16 @@ class Engine:
         """Make the next disks fail while the imitation creates them."""
         if self.imitation is not None:
             self.imitation.fail_disks(count)
+
+    def fail_image_removals(self, count: int = 1) -> None:
+        """Make the next VM removals leave their disks behind, as failed image removals do."""
+        if self.imitation is not None:
+            self.imitation.fail_image_removals(count)
+
+    def float_disk(self, name: str, description: str) -> None:
+        """Put a disk that no VM uses on the imitated engine."""
+        if self.imitation is not None:
+            self.imitation.float_disk(name, description)
 
     def needs_imitation(self) -> None:
         if self.live:

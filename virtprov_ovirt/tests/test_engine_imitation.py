@@ -272,3 +272,107 @@ def test_an_injected_refusal_of_an_action_is_an_action(
     status, answer = client.xml("POST", f"/vms/{vm_id}/start", "<action/>")
     assert (status, answer.tag, answer.findtext("status")) == (400, "action", "failed")
     assert client.vm(vm_id).findtext("status") == "down"
+
+
+def test_the_disk_collection_and_its_search(client: Client, imitation: Imitation) -> None:
+    vm_id = client.new_vm()
+    client.call("POST", f"/vms/{vm_id}/diskattachments", DISK)
+    hand_made = imitation.float_disk("vp-9_disk0", "made by hand")
+
+    def found(search: str) -> list[tuple[str | None, str | None]]:
+        status, disks = client.xml("GET", "/disks?search=" + urllib.request.quote(search))
+        assert status == 200  # an invalid search is no error: an empty list
+        return [(d.findtext("alias"), d.findtext("status")) for d in disks.findall("disk")]
+
+    # Sorted by alias; number_of_vms tells a VM's disk from one no VM uses.
+    assert found("alias=vp-*") == [("vp-1_disk0", "locked"), ("vp-9_disk0", "ok")]
+    assert found("alias=vp-* and number_of_vms=0") == [("vp-9_disk0", "ok")]
+    assert found("name=vp-1_disk0 and number_of_vms=1") == [("vp-1_disk0", "locked")]
+    assert found("alias=vp-* and number_of_vms=none") == []
+    client.vm(vm_id)  # a look later the disk is ok
+    # A removal that fails to remove the image: the VM goes, its disk stays, illegal.
+    imitation.fail_image_removals()
+    assert client.call("DELETE", f"/vms/{vm_id}")[0] == 200
+    assert client.call("GET", f"/vms/{vm_id}")[0] == 404
+    assert found("alias=vp-* and number_of_vms=0") == [
+        ("vp-1_disk0", "illegal"),
+        ("vp-9_disk0", "ok"),
+    ]
+    status, answer = client.xml("DELETE", f"/disks/{hand_made}")
+    assert (status, answer.findtext("status")) == (200, "complete")
+    assert client.call("DELETE", f"/disks/{hand_made}")[:3:2] == (404, "")
+    assert found("alias=vp-*") == [("vp-1_disk0", "illegal")]
+
+
+CD2 = "5037cc2a-0268-4412-a591-ee7da56efe53"  # template_cd2 of data center newd1
+NEWD1_CLUSTER = "1c273044-e6ca-492f-9ac2-47381b626808"
+
+
+def test_templates_are_the_recorded_ones_with_their_disks(client: Client) -> None:
+    follow = "&follow=disk_attachments.disk,nics"
+    status, found = client.xml("GET", "/templates?search=name%3Dtemplate_cd2" + follow)
+    assert status == 200
+    (template,) = found.findall("template")
+    assert template.get("id") == CD2
+    assert (
+        template.findtext("description")
+        == "CentOS 7 Generic Cloud Image v1901 for x86_64 (fe03ebf)"
+    )
+    (disk,) = template.findall("disk_attachments/disk_attachment/disk")
+    assert (disk.findtext("alias"), disk.findtext("provisioned_size")) == (
+        "GlanceDisk-fe03ebf",
+        str(8 * 1024**3),
+    )
+    nics = template.find("nics")  # imported from Glance: made from Blank, without NICs
+    assert nics is not None
+    assert list(nics) == []
+    _, in_dc = client.xml("GET", "/templates?search=name%3Dtemplate_cd2+and+datacenter%3DNewd")
+    assert in_dc.findall("template") == []  # it is in newd1
+    assert client.xml("GET", f"/templates/{CD2}")[1].findtext("name") == "template_cd2"
+    assert client.call("GET", f"/templates/{UNKNOWN}")[0] == 404
+
+
+def test_a_vm_from_a_template_with_disks_is_image_locked_then_runs_and_reports(
+    client: Client,
+) -> None:
+    body = (
+        f"<vm><name>vp-2</name><cluster id='{NEWD1_CLUSTER}'/><template id='{CD2}'/>"
+        "<disk_attachments><disk_attachment><disk id='d7355822-5742-4d87-81c8-ffdbd87515db'>"
+        "<name>vp-2_disk0</name></disk></disk_attachment></disk_attachments>"
+        "<initialization><custom_script>#cloud-config\n</custom_script>"
+        "<root_password>s3cr3t</root_password></initialization></vm>"
+    )
+    status, headers, text = client.call("POST", "/vms", body)
+    vm = ET.fromstring(text)
+    vm_id = vm.get("id") or ""
+    # Storage tasks copy the template's disk: 202, a creation status, no Location.
+    assert (status, vm.findtext("creation_status"), "Location" in headers) == (
+        202,
+        "pending",
+        False,
+    )
+    assert vm.findtext("status") == "image_locked"
+    assert vm.find("template").get("id") == CD2  # type: ignore[union-attr]
+    assert [d.text for d in vm.iterfind("os/boot/devices/device")] == ["hd"]
+    init = vm.find("initialization")
+    assert init is not None
+    assert init.findtext("custom_script") == "#cloud-config\n"
+    assert init.findtext("root_password") == "******"  # never the password itself
+    assert "s3cr3t" not in text
+    client.call("POST", f"/vms/{vm_id}/nics", "<nic><name>nic1</name><vnic_profile id='p'/></nic>")
+    # Each request that names the VM is a step of the copy (the NIC's addition one).
+    looks = [client.vm(vm_id).findtext("status") for _ in range(2)]
+    assert looks == ["image_locked", "down"]
+    _, disks = client.xml("GET", f"/vms?search=id%3D{vm_id}&follow=disk_attachments.disk")
+    assert [d.findtext("alias") for d in disks.iterfind("vm/disk_attachments/*/disk")] == [
+        "vp-2_disk0"
+    ]
+    client.xml("POST", f"/vms/{vm_id}/start", "<action/>")
+
+    def reported() -> list[str]:
+        _, vms = client.xml("GET", f"/vms?search=id%3D{vm_id}&follow=reported_devices")
+        return [a.text or "" for a in vms.iterfind("vm/reported_devices/*/ips/ip/address")]
+
+    # powering_up, up: nothing yet; a look later the guest agent reports its addresses.
+    assert [reported(), reported()] == [[], []]
+    assert reported() == ["192.0.2.2", "2001:db8::1", "fe80::1"]

@@ -8,33 +8,20 @@ source); see ``cassettes/README.md``.
 from __future__ import annotations
 
 import pytest
-from ovirt_engine import Engine
+from ovirt_engine import PASSWORD_ENV, TEMPLATE, TEMPLATE_DATA_CENTER, Engine
 from virtprov_ovirt.provider import OVirtProvider
 from virtprov_testing.conformance import ProviderConformance
 
-from virtprov.model import Flavor, Guest
-from virtprov.provider import Provider
-
 
 class TestOVirtConformance(ProviderConformance):
+    secrets = {PASSWORD_ENV: "replayed"}  # never in a repr, an error or a log record
     poll_interval = 0.0  # replaying: no need to wait between polls
     ready_timeout = 60.0
+    image = TEMPLATE  # a template, by name
 
     @pytest.fixture
-    def provider(self, engine: Engine) -> OVirtProvider:
+    def provider(self, engine: Engine, request: pytest.FixtureRequest) -> OVirtProvider:
+        if "boot_image" in request.fixturenames:
+            # The image-boot test, in the data center that has the template.
+            return engine.provider(data_centers=[TEMPLATE_DATA_CENTER])
         return engine.provider()
-
-    # The engine imitation that composes these cassettes does not serve the disk
-    # collection (GET /disks?search=...): list_resources and destroy_resource are tested
-    # against composed disk answers in test_ovirt_sweeping.py instead.
-    _NO_DISKS = "the engine imitation has no disk collection; see test_ovirt_sweeping.py"
-
-    @pytest.mark.skip(reason=_NO_DISKS)
-    def test_owned_resources_carry_their_guest_and_its_labels(
-        self, provider: Provider, owns_resources: None, created: Guest
-    ) -> None: ...
-
-    @pytest.mark.skip(reason=_NO_DISKS)
-    def test_destroy_removes_the_owned_resources_and_destroy_resource_is_idempotent(
-        self, provider: Provider, owns_resources: None, flavor: Flavor
-    ) -> None: ...

@@ -8,7 +8,6 @@ from __future__ import annotations
 import urllib.parse
 import xml.etree.ElementTree as ET
 
-import attrs
 import pytest
 from ovirt_engine import Engine
 from virtprov_ovirt.naming import encode_labels
@@ -21,7 +20,6 @@ from virtprov.model import (
     GiB,
     GuestSpec,
     GuestState,
-    ImageBoot,
     KernelBoot,
     MiB,
 )
@@ -150,15 +148,6 @@ def test_kernel_boot_from_http_is_refused_before_any_call(engine: Engine) -> Non
     boot = KernelBoot(kernel="http://x/vmlinuz", initrd="http://x/initrd.img")
     with pytest.raises(ProviderError, match="autofs on /net"):
         provider.start_guest("5e7a0000-0000-0000-0000-000000000001", boot)
-
-
-def test_image_boot_is_refused_before_any_call(engine: Engine) -> None:
-    provider = engine.provider()
-    spec = GuestSpec.for_recipe(203, SMALL, pool="p1", prefix="vpt-")
-    before = len(engine.server.requests)
-    with pytest.raises(ProviderError, match="image boot is not available on oVirt"):
-        provider.create_guest(attrs.evolve(spec, boot=ImageBoot("fedora-template")))
-    assert len(engine.server.requests) == before
 
 
 def test_list_and_poll_many(engine: Engine) -> None:

@@ -44,12 +44,15 @@ def spec(n: int, flavor: Flavor = SMALL, pool: str = "p") -> GuestSpec:
 
 
 class TestFakeConformance(ProviderConformance):
-    poll_interval = 0.0
+    """Built from virtprov.toml text, through the ``fake`` entry point."""
+
     image = "fake-image"  # the fake boots any image name
 
-    @pytest.fixture
-    def provider(self) -> FakeProvider:
-        return FakeProvider(instances=10, vcpus=40, ram_mib=65536, disk_bytes=1000 * GiB)
+    poll_interval = 0.0
+    config = """
+        driver = "fake"
+        capacity = { instances = 10, vcpus = 40, ram_mib = 65536, disk_gib = 1000 }
+    """
 
 
 class TestFakeWithStateFileConformance(ProviderConformance):
@@ -163,6 +166,23 @@ def test_lost_response_creates_the_guest_but_says_it_failed() -> None:
         cloud.create_guest(spec(2))
     assert len(cloud.all_guest_ids()) == 2
     assert [g.name for g in cloud.list_guests("beaker-")] == ["beaker-recipe-1", "beaker-recipe-2"]
+
+
+def test_a_destroy_that_loses_its_answer_leaves_network_and_port_orphaned() -> None:
+    cloud = FakeProvider(faults=FaultPlan(script=(ScriptedFault("destroy", 1, "lost_response"),)))
+    gone, kept = cloud.create_guest(spec(1)), cloud.create_guest(spec(2))
+    with pytest.raises(TransientError, match="lost_response"):
+        cloud.destroy_guest(gone.id)
+    assert cloud.all_guest_ids() == [kept.id]
+    orphans = cloud.orphan_resource_ids()
+    assert len(orphans) == 2
+    assert sorted(r.kind for r in cloud.list_resources("") if r.id in orphans) == [
+        "network",
+        "port",
+    ]
+    assert len(cloud.all_resource_ids()) == 4  # the kept guest's network and port too
+    cloud.destroy_guest(kept.id)
+    assert cloud.orphan_resource_ids() == orphans  # a whole destroy leaves nothing
 
 
 def test_a_build_fault_ends_in_error_classified_as_capacity() -> None:

@@ -37,7 +37,8 @@ _NOT_FOUND: Final = re.compile(
 )
 _PERMANENT: Final = re.compile(
     r"AuthFailure|UnauthorizedOperation|InvalidClientTokenId|SignatureDoesNotMatch|"
-    r"OptInRequired|Blocked|InvalidAMIID|InvalidParameter|MissingParameter",
+    r"OptInRequired|Blocked|InvalidAMIID|InvalidParameter|MissingParameter|"
+    r"Multiple possible networks found",  # Nova: the project sees several; set network
     re.IGNORECASE,
 )
 _TRANSIENT: Final = re.compile(

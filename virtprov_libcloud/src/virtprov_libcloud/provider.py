@@ -6,30 +6,40 @@ that interface onto the provider contract and is meant to be read as the worked 
 of a provider plugin (``docs/libcloud.md`` walks through it):
 
 * **flavors** are the driver's ``list_sizes()`` (RAM, disk and vCPUs where the driver
-  reports them; what it cannot report is configured per size);
-* **capacity** is unknown (``None``): libcloud has no quota call. ``max_instances``
-  caps the guests this provider keeps at once, counted from ``list_nodes()``;
+  reports them; what it cannot report is configured per size; OpenStack flavors' arch
+  and declared properties from their extra specs);
+* **capacity** is unknown (``None``): libcloud has no quota call. It makes one cheap
+  authenticated call (the size listing, briefly cached and shared with ``flavors``; EC2's
+  zones), so that the pool's capacity refresh disables the provider on bad credentials.
+  ``max_instances`` caps the guests this provider keeps at once, counted from
+  ``list_nodes()``;
 * **create** is one ``create_node`` with the ownership labels as the driver's tags,
-  labels or metadata; **poll** is one ``list_nodes()`` for any number of guests. Most
-  services start a node as soon as it is built: ``stop_when_built`` stops it once, so
-  that ``ready`` means built and powered off, as with the other providers;
-* libcloud's exceptions are mapped in :mod:`virtprov_libcloud.faults`.
+  labels or metadata, and the names or ids of networks, subnets, security groups and
+  key pairs turned into the driver's objects (:mod:`virtprov_libcloud.arguments`);
+  **poll** is one ``list_nodes()`` for any number of guests. Most services start a
+  node as soon as it is built: ``stop_when_built`` stops it once, so that ``ready``
+  means built and powered off, as with the other providers; a stop another poller sent
+  first is no failure (:mod:`virtprov_libcloud.power`);
+* a build that fails after the create is read and judged per driver family in
+  :mod:`virtprov_libcloud.build_faults`; libcloud's exceptions are mapped in
+  :mod:`virtprov_libcloud.faults`.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 
-from virtprov import errors
+from virtprov import errors, nova
+from virtprov.error_mapping import mapping_errors
 from virtprov.model import (
     LABEL_POOL,
+    MAC_ADDRESS,
     BootRequest,
     Capacity,
     ConsoleOutput,
@@ -39,9 +49,14 @@ from virtprov.model import (
     GuestState,
     ImageBoot,
     KernelBoot,
+    OwnedResource,
     ProviderInfo,
 )
 from virtprov.provider import Provider
+from virtprov_libcloud import build_faults, power
+from virtprov_libcloud.arguments import ArgumentResolver
+from virtprov_libcloud.cache import Listings
+from virtprov_libcloud.families import Family, family_of
 from virtprov_libcloud.faults import map_error
 from virtprov_libcloud.settings import Settings, read_settings
 
@@ -59,7 +74,6 @@ LABEL_BOOT: Final = "virtprov-boot"
 _LABEL_EXTRAS: Final = ("labels", "tags", "metadata")
 #: ``Node.extra`` keys that hold a MAC address (EC2 interfaces, OpenStack addresses...).
 _MAC_KEYS: Final = frozenset({"mac_address", "mac", "macaddress", "os-ext-ips-mac:mac_addr"})
-_MAC: Final = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 _BUILDING_STATES: Final = frozenset({"pending", "starting", "rebooting", "unknown", "updating"})
 _RUNNING_STATES: Final = frozenset({"running", "normal", "migrating", "reconfiguring"})
@@ -67,6 +81,13 @@ _STOPPED_STATES: Final = frozenset({"stopped", "suspended", "paused"})
 _GONE_STATES: Final = frozenset({"terminated"})
 
 _NO_CONSOLE: Final = "this libcloud driver offers no console output (no ex_get_console_output)"
+
+#: Seconds a size listing serves both flavors() and the health check in capacity(): short
+#: enough that each capacity refresh of the pool (every minute by default) asks again.
+SIZES_TTL: Final = 30.0
+#: Seconds networks, subnets, security groups, key pairs and locations stay cached for
+#: create_node (a name that matches nothing is looked up again before it is an error).
+LISTING_TTL: Final = 600.0
 
 
 class LibcloudProvider(Provider):
@@ -82,6 +103,11 @@ class LibcloudProvider(Provider):
         # portable way to mark a node, so "built and stopped once" is remembered here.
         self._started: set[str] = set()
         self._stop_requested: set[str] = set()
+        # Nodes that ended on purpose (destroyed here, or terminated with a reason that is
+        # no failure): a terminated one among them needs no look at why it ended.
+        self._ended: set[str] = set()
+        self._sizes: Listings[list[Any]] = Listings(SIZES_TTL)
+        self._listings: Listings[list[Any]] = Listings(LISTING_TTL)
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> Self:
@@ -103,17 +129,17 @@ class LibcloudProvider(Provider):
                     self._driver = get_driver(s.libcloud_driver)(*args, **s.driver_options)
             return self._driver
 
-    @contextmanager
-    def _call(self, action: str, guest_id: str | None = None) -> Iterator[None]:
-        """Turn every libcloud or transport failure into virtprov's error tree."""
-        try:
-            yield
-        except errors.VirtprovError:
-            raise
-        except Exception as exc:  # libcloud raises plain Exception subclasses
-            raise map_error(
-                exc, provider=self.settings.name, action=action, guest_id=guest_id
-            ) from None
+    @property
+    def family(self) -> Family:
+        """The driver's family (OpenStack, EC2, other): what it does beyond the interface."""
+        return family_of(self._node_driver())
+
+    def _call(self, action: str, guest_id: str | None = None) -> AbstractContextManager[None]:
+        """Turn every libcloud or transport failure into virtprov's error tree (libcloud
+        raises plain ``Exception`` subclasses, so every exception is mapped)."""
+        return mapping_errors(
+            map_error, provider=self.settings.name, action=action, guest_id=guest_id
+        )
 
     # -- what it is -------------------------------------------------------------------------
 
@@ -127,15 +153,23 @@ class LibcloudProvider(Provider):
             arches=self.settings.arches,
         )
 
+    def _list_sizes(self) -> list[Any]:
+        def fetch() -> list[Any]:
+            with self._call("list sizes"):
+                return list(self._node_driver().list_sizes())
+
+        return self._sizes.get("sizes", fetch)
+
     def flavors(self) -> Sequence[Flavor]:
         s = self.settings
-        with self._call("list sizes"):
-            sizes = self._node_driver().list_sizes()
+        sizes = self._list_sizes()
         wanted = set(s.sizes)
         flavors = []
         for size in sizes:
             if wanted and str(size.id) not in wanted:
                 continue
+            if (size.extra or {}).get("disabled") is True:
+                continue  # OpenStack: a flavor its operators retired
             flavor = self._flavor(size)
             if flavor is not None:
                 flavors.append(flavor)
@@ -164,16 +198,32 @@ class LibcloudProvider(Provider):
         disk = override.disk_bytes if override and override.disk_bytes is not None else None
         if disk is None:
             disk = int(size.disk or 0) * 1024**3  # libcloud sizes give disk in GB
+        specs = self._extra_specs(size)
         return Flavor(
             id=str(size.id),
             name=str(size.name or size.id),
             vcpus=int(vcpus),
             ram_mib=ram,
             disk_bytes=disk,
-            arch=override.arch if override else None,
+            arch=(override and override.arch) or nova.flavor_arch(specs),
+            properties=nova.flavor_properties(specs) if specs else {},
         )
 
+    def _extra_specs(self, size: Any) -> dict[str, str]:
+        """An OpenStack flavor's extra specs (one call per flavor, cached like the sizes):
+        its architecture and what it declares. Other families have none."""
+        if self.family is not Family.OPENSTACK:
+            return {}
+
+        def fetch() -> list[Any]:
+            with self._call(f"read the extra specs of flavor {size.name or size.id}"):
+                specs = self._node_driver().ex_get_size_extra_specs(size.id) or {}
+            return [(str(key), str(value)) for key, value in specs.items()]
+
+        return dict(self._sizes.get(("extra_specs", str(size.id)), fetch))
+
     def capacity(self) -> Capacity:
+        self._health_check()
         limit = self.settings.max_instances
         if limit is None:
             return Capacity()  # libcloud exposes no quota: unknown, never zero
@@ -181,6 +231,23 @@ class LibcloudProvider(Provider):
             nodes = self._node_driver().list_nodes()
         ours = [n for n in nodes if _state(n) not in _GONE_STATES and LABEL_POOL in _labels(n)]
         return Capacity(instances=max(0, limit - len(ours)))
+
+    def _health_check(self) -> None:
+        """One cheap authenticated call, so that the pool's capacity refresh disables the
+        provider on bad credentials with the service's reason (libcloud has no quota call).
+
+        The size listing, briefly cached and shared with :meth:`flavors`; but libcloud's
+        EC2 sizes are a table inside libcloud, so EC2 lists its availability zones.
+        """
+        if self.family is not Family.EC2:
+            self._list_sizes()
+            return
+
+        def fetch() -> list[Any]:
+            with self._call("list availability zones"):
+                return list(self._node_driver().list_locations())
+
+        self._sizes.get("zones", fetch)
 
     # -- create -----------------------------------------------------------------------------
 
@@ -207,7 +274,7 @@ class LibcloudProvider(Provider):
             price=0.0,
             driver=driver,
         )
-        kwargs: dict[str, Any] = dict(s.create_options)
+        kwargs = self._create_arguments(spec)
         labels = dict(spec.labels)
         if boot is not None:
             labels[LABEL_BOOT] = "image"  # read back by poll: never stopped once built
@@ -215,8 +282,6 @@ class LibcloudProvider(Provider):
         argument = self._label_argument()
         if argument is not None:
             kwargs[argument] = labels
-        if s.location:
-            kwargs["location"] = self._location(s.location)
         try:
             with self._call(f"create node {spec.name}"):
                 node = driver.create_node(name=spec.name, size=size, image=image, **kwargs)
@@ -278,17 +343,33 @@ class LibcloudProvider(Provider):
         parameters = inspect.signature(self._node_driver().create_node).parameters
         return next((name for name in LABEL_ARGUMENTS if name in parameters), None)
 
-    def _location(self, wanted: str) -> Any:
-        with self._call("list locations"):
-            locations = self._node_driver().list_locations()
-        for location in locations:
-            if wanted in (str(location.id), location.name):
-                return location
-        raise errors.PermanentError(
-            f"the service has no location {wanted!r} "
-            f"(it has: {', '.join(sorted(str(loc.name) for loc in locations))})",
-            provider=self.settings.name,
+    def _create_arguments(self, spec: GuestSpec) -> dict[str, Any]:
+        """``create_options``, the location and the guest's network, as the driver wants
+        them (its own objects, looked up by name or id)."""
+        s = self.settings
+        resolver = ArgumentResolver(
+            provider=s.name,
+            driver=self._node_driver(),
+            family=self.family,
+            listing=self._listing,
         )
+        return resolver.arguments(
+            s.create_options,
+            network=spec.network or s.network,
+            network_from="GuestSpec.network" if spec.network else "network",
+            location=s.location,
+        )
+
+    def _listing(self, method: str, *, fresh: bool = False) -> list[Any]:
+        """What the driver's listing ``method`` returns, cached (``fresh``: listed again)."""
+        if fresh:
+            self._listings.forget(method)
+
+        def fetch() -> list[Any]:
+            with self._call(f"look up {method}"):
+                return list(getattr(self._node_driver(), method)())
+
+        return self._listings.get(method, fetch)
 
     # -- looking ----------------------------------------------------------------------------
 
@@ -307,11 +388,39 @@ class LibcloudProvider(Provider):
         if not wanted:
             return {}
         found: dict[str, Guest] = {}
-        for node in self._nodes():
+        terminated: list[Any] = []
+        nodes = self._nodes()
+        self._ended &= {str(node.id) for node in nodes}  # forget what the service forgot
+        for node in nodes:
             node_id = str(node.id)
-            if node_id in wanted and _state(node) not in _GONE_STATES:
+            if node_id not in wanted:
+                continue
+            if _state(node) not in _GONE_STATES:
                 found[node_id] = self._advance(node)
+            elif node_id not in self._ended:
+                terminated.append(node)
+        if terminated:
+            found.update(self._failed_launches(terminated))
         return found
+
+    def _failed_launches(self, nodes: Sequence[Any]) -> dict[str, Guest]:
+        """Terminated nodes whose launch failed, as guests in ``ERROR`` (EC2: an instance
+        the service terminated, with its state reason); the others are gone."""
+        failed: dict[str, Guest] = {}
+        if self.family is Family.EC2:
+            with self._call("read why instances terminated"):
+                reasons = build_faults.ec2_state_reasons(
+                    self._node_driver(), [str(node.id) for node in nodes]
+                )
+            for node in nodes:
+                fault = build_faults.ec2_launch_failure(*reasons.get(str(node.id), ("", "")))
+                if fault is not None:
+                    failed[str(node.id)] = self._guest(node, GuestState.ERROR, fault=fault)
+        self._ended.update(str(node.id) for node in nodes if str(node.id) not in failed)
+        return failed
+
+    def classify_fault(self, guest: Guest) -> type[errors.ProviderError]:
+        return build_faults.classify(self.family, guest.fault)
 
     def _advance(self, node: Any) -> Guest:
         """Map a node to a guest, stopping it once when its build completes."""
@@ -319,7 +428,7 @@ class LibcloudProvider(Provider):
         state = _state(node)
         if state == "error":
             return self._guest(
-                node, GuestState.ERROR, fault=f"the service reports the node {state}"
+                node, GuestState.ERROR, fault=build_faults.error_fault(self.family, node)
             )
         if node_id in self._started or _labels(node).get(LABEL_BOOT) == "image":
             if state in _STOPPED_STATES:
@@ -329,12 +438,35 @@ class LibcloudProvider(Provider):
             return self._guest(node, GuestState.READY)
         if state in _RUNNING_STATES and not self.settings.stop_when_built:
             return self._guest(node, GuestState.READY)
-        if state in _RUNNING_STATES and node_id not in self._stop_requested:
-            # Built: power it off once, so that the first real boot is the lab's.
-            with self._call("stop the built node", node_id):
-                self._node_driver().stop_node(node)
-            self._stop_requested.add(node_id)
+        if (
+            state in _RUNNING_STATES
+            and node_id not in self._stop_requested
+            and not power.in_transition(self.family, node)
+        ):
+            self._stop_when_built(node)
         return self._guest(node, GuestState.BUILDING)
+
+    def _stop_when_built(self, node: Any) -> None:
+        """Power a built node off once, so that its first real boot is the lab's.
+
+        Another poller may have sent the stop first: "already stopping" is done. Any other
+        failure but a permanent one leaves the node building for the next poll to try
+        again, instead of failing the look at every other guest.
+        """
+        node_id = str(node.id)
+        try:
+            self._power("stop", node, "stop the built node", node_id)
+        except errors.PermanentError:
+            raise
+        except errors.ProviderError as exc:
+            log.info(
+                "%s: stopping built node %s failed, next poll retries: %s",
+                self.settings.name,
+                node_id,
+                exc,
+            )
+            return
+        self._stop_requested.add(node_id)
 
     def list_guests(self, prefix: str) -> Sequence[Guest]:
         return [
@@ -392,17 +524,22 @@ class LibcloudProvider(Provider):
         self._started.add(guest_id)
         if _state(node) in _RUNNING_STATES:
             return  # stop_when_built = false: it runs already
-        self._power(self._node_driver().start_node, node, "start node", guest_id)
+        self._power("start", node, "start node", guest_id)
 
     def stop_guest(self, guest_id: str) -> None:
         node = self._existing(guest_id)
         if _state(node) in _STOPPED_STATES:
             return
-        self._power(self._node_driver().stop_node, node, "stop node", guest_id)
+        self._power("stop", node, "stop node", guest_id)
 
-    def _power(self, call: Callable[[Any], Any], node: Any, action: str, guest_id: str) -> None:
+    def _power(self, wanted: power.Action, node: Any, action: str, guest_id: str) -> None:
         with self._call(action, guest_id):
-            done = call(node)
+            try:
+                done = getattr(self._node_driver(), f"{wanted}_node")(node)
+            except Exception as exc:
+                if power.already_done(self.family, wanted, exc):
+                    return  # another caller got there first: the node is (getting) there
+                raise
         if done is False:
             raise errors.TransientError(
                 f"{action}: the service did not accept it",
@@ -411,6 +548,7 @@ class LibcloudProvider(Provider):
             )
 
     def destroy_guest(self, guest_id: str) -> None:
+        self._ended.add(guest_id)
         node = self._node(guest_id)
         if node is None:
             return  # gone already
@@ -433,6 +571,49 @@ class LibcloudProvider(Provider):
             output = driver.ex_get_console_output(node)
         text = output.get("output") if isinstance(output, dict) else output
         return ConsoleOutput(text=str(text or ""))
+
+    # -- what guests leave behind (for sweepers) --------------------------------------------
+
+    def list_resources(self, prefix: str) -> Sequence[OwnedResource]:
+        """The key pairs image boots imported for guests named ``prefix*``.
+
+        Where the driver keeps key pairs, an image boot imports one named after its guest
+        and ``destroy_guest`` deletes it; a destroy that dies between the two leaves it.
+        A key pair carries no labels (EC2's, through libcloud, is a name and a
+        fingerprint), so it is found by its name and listed without labels: the sweeper
+        takes it for its pool's only if its journal made a guest of that name.
+        """
+        from libcloud.compute.base import NodeDriver
+
+        driver = self._node_driver()
+        # The drivers _image_boot imports key pairs on (ex_keyname) and that can list
+        # them (NodeDriver's own list_key_pairs raises NotImplementedError); the others
+        # make nothing but nodes.
+        imports = "ex_keyname" in inspect.signature(driver.create_node).parameters
+        lists = type(driver).list_key_pairs is not NodeDriver.list_key_pairs
+        if not (imports and lists):
+            return []
+        with self._call("list key pairs"):
+            names = sorted(str(pair.name) for pair in driver.list_key_pairs())
+        return [
+            OwnedResource(
+                provider=self.settings.name, kind="keypair", id=name, name=name, guest=name
+            )
+            for name in names
+            if name.startswith(prefix)
+        ]
+
+    def destroy_resource(self, resource: OwnedResource) -> None:
+        if resource.kind != "keypair":
+            raise errors.ProviderError(
+                f"no such kind of resource: {resource.kind!r}", provider=self.settings.name
+            )
+        driver = self._node_driver()
+        with self._call(f"delete the key pair {resource.name}"):
+            # Looked up in the listing: gone already is done, a failed look is an error.
+            for pair in driver.list_key_pairs():
+                if pair.name == resource.id:
+                    driver.delete_key_pair(pair)
 
 
 def _state(node: Any) -> str:
@@ -468,7 +649,7 @@ def _macs(value: Any, depth: int = 0) -> Iterator[str]:
         for key, item in value.items():
             if str(key).lower() in _MAC_KEYS and isinstance(item, str):
                 mac = item.lower()
-                if _MAC.match(mac):
+                if MAC_ADDRESS.match(mac):
                     yield mac
             else:
                 yield from _macs(item, depth + 1)

@@ -5,14 +5,22 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
 from virtprov.config import Options, ProviderConfig, Secret
 from virtprov.model import GiB
+from virtprov.urls import redact_url
 
 #: Driver options whose values are credentials: they go in ``secret``, never inline.
 _SECRET_WORDS: Final = re.compile(r"pass|secret|token|credential|private_key", re.IGNORECASE)
+#: The OpenStack drivers' Keystone URL option, and the version path libcloud adds to it
+#: per auth version family (``3.x_password`` -> ``/v3/auth/tokens``, ``2.0_password`` ->
+#: ``/v2.0/tokens``).
+_AUTH_URL: Final = "ex_force_auth_url"
+_AUTH_VERSION: Final = "ex_force_auth_version"
+_KEYSTONE_PATHS: Final = {"v3": "3", "v2.0": "2.0"}
 
 
 @attrs.frozen
@@ -37,6 +45,8 @@ class Settings:
     driver_options: Mapping[str, Any]
     image: str
     location: str | None
+    #: the network guests join (name or id), unless a guest's spec names another
+    network: str | None
     #: size ids offered (empty: every size the driver lists)
     sizes: tuple[str, ...]
     size_overrides: Mapping[str, SizeOverride]
@@ -64,9 +74,10 @@ def read_settings(config: ProviderConfig) -> Settings:
         libcloud_driver=libcloud_driver,
         key=options.string("key"),
         secret=options.secret("secret"),
-        driver_options=_plain_table(options, "driver_options"),
+        driver_options=_keystone_root(options, _plain_table(options, "driver_options")),
         image=options.string("image", required=True),
         location=options.string("location"),
+        network=options.string("network"),
         sizes=tuple(options.string_list("sizes")),
         size_overrides=_size_overrides(options),
         create_options=_plain_table(options, "create_options"),
@@ -107,6 +118,32 @@ def _plain_table(options: Options, key: str) -> dict[str, Any]:
             )
         values[name] = value
     return values
+
+
+def _keystone_root(options: Options, driver_options: dict[str, Any]) -> dict[str, Any]:
+    """``ex_force_auth_url`` as libcloud wants it: Keystone's root, not its ``/v3``.
+
+    Every ``clouds.yaml`` holds ``https://keystone.example.com:5000/v3``; libcloud adds
+    the version path itself, so that URL would ask for ``/v3/v3/auth/tokens`` and get a
+    404 that reads like a missing flavor list. A trailing version path that matches the
+    auth version is dropped; one that contradicts it is an error naming both options.
+    """
+    url = driver_options.get(_AUTH_URL)
+    if not isinstance(url, str):
+        return driver_options
+    parts = urlsplit(url)
+    head, _, last = parts.path.rstrip("/").rpartition("/")
+    if last not in _KEYSTONE_PATHS:
+        return driver_options
+    version = driver_options.get(_AUTH_VERSION)
+    if isinstance(version, str) and not version.startswith(_KEYSTONE_PATHS[last]):
+        root = redact_url(urlunsplit(parts._replace(path=head)))
+        raise options.error(
+            f"driver_options.{_AUTH_URL}",
+            f"{redact_url(url)!r} is Keystone's {last} URL, but {_AUTH_VERSION} is "
+            f"{version!r}: give Keystone's root URL ({root!r}) and the auth version you mean",
+        )
+    return {**driver_options, _AUTH_URL: urlunsplit(parts._replace(path=head))}
 
 
 def _size_overrides(options: Options) -> dict[str, SizeOverride]:

@@ -143,4 +143,4 @@ def _upload(conn: Connection, path: Path, name: str, visibility: str) -> str:
         except errors.VirtprovError:
             raise
         except Exception as exc:
-            raise translate(exc, provider="openstack", doing="uploading the image") from exc
+            raise translate(exc, provider="openstack", action="uploading the image") from exc

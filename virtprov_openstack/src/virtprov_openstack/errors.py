@@ -1,26 +1,17 @@
 """Mapping openstacksdk and keystoneauth failures into virtprov's error tree.
 
 Nobody above the provider matches message strings; this module is the one place that
-does, and only for the two texts OpenStack gives no structured code for: Nova's
+does, and only for the texts OpenStack gives no structured code for: Nova's
 "Quota exceeded" (HTTP 403, not 413, since microversion 2.1) and Neutron's
-``OverQuota`` type (HTTP 409), and the scheduler's "No valid host was found" fault.
+``OverQuota`` type (HTTP 409). Build faults ("No valid host was found") are judged by
+:mod:`virtprov.nova`, which the libcloud provider's OpenStack driver shares.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Final
-
 from virtprov import errors
+from virtprov.nova import QUOTA_EXCEEDED as _QUOTA
 from virtprov.retry_after import retry_after_of
-
-_QUOTA: Final = re.compile(r"quota exceeded|overquota|over quota|exceeds quota", re.IGNORECASE)
-_NO_VALID_HOST: Final = re.compile(r"no ?valid ?host", re.IGNORECASE)
-
-
-def fault_is_capacity(fault: str | None) -> bool:
-    """Whether a server's ERROR fault says the cloud had no room (scheduler failure)."""
-    return bool(fault and (_NO_VALID_HOST.search(fault) or _QUOTA.search(fault)))
 
 
 def _retry_after(response: object) -> float | None:
@@ -39,13 +30,14 @@ def translate(
     exc: BaseException,
     *,
     provider: str,
-    doing: str,
+    action: str,
     guest_id: str | None = None,
     not_found: str | None = None,
 ) -> errors.ProviderError:
-    """The virtprov error for an exception raised by openstacksdk or keystoneauth.
+    """The virtprov error for an exception raised by openstacksdk or keystoneauth: the
+    provider's mapping for :func:`virtprov.mapping_errors`.
 
-    ``doing`` says what the provider was doing ("creating the server"); ``not_found``
+    ``action`` says what the provider was doing ("creating the server"); ``not_found``
     is the fix to give when a 404 means a configured resource is missing (a 404 on a
     guest operation is :class:`~virtprov.errors.GuestNotFound`).
     """
@@ -53,7 +45,7 @@ def translate(
     from openstack import exceptions as sdk
 
     def make(cls: type[errors.ProviderError], message: str) -> errors.ProviderError:
-        return cls(f"{doing}: {message}", provider=provider, guest_id=guest_id)
+        return cls(f"{action}: {message}", provider=provider, guest_id=guest_id)
 
     if isinstance(exc, errors.ProviderError):
         return exc
@@ -100,14 +92,14 @@ def translate(
         return make(errors.CapacityExhausted, detail)
     if status == 429 or status == 413:
         return errors.TransientError(
-            f"{doing}: rate limited ({status}: {detail})",
+            f"{action}: rate limited ({status}: {detail})",
             provider=provider,
             guest_id=guest_id,
             retry_after=_retry_after(response),
         )
     if status >= 500 or status == 408:
         return errors.TransientError(
-            f"{doing}: the cloud failed ({status}: {detail})",
+            f"{action}: the cloud failed ({status}: {detail})",
             provider=provider,
             guest_id=guest_id,
             retry_after=_retry_after(response),

@@ -27,19 +27,21 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import ipaddress
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Self
 
 import attrs
 
-from virtprov import errors
-from virtprov.hostrequires.properties import from_nova_extra_specs
+from virtprov import errors, nova
+from virtprov.error_mapping import mapping_errors
 from virtprov.model import (
     LABEL_POOL,
+    MAC_ADDRESS,
     BootRequest,
     Capacity,
     ConsoleOutput,
@@ -55,7 +57,7 @@ from virtprov.model import (
 )
 from virtprov.provider import Provider
 from virtprov.urls import redact_url
-from virtprov_openstack.errors import fault_is_capacity, translate
+from virtprov_openstack.errors import translate
 
 if TYPE_CHECKING:
     from dogpile.cache.region import CacheRegion
@@ -95,10 +97,6 @@ _OWN_KEYS: Final = frozenset(
 
 MODE_FLOATING: Final = "floating"
 MODE_FIXED: Final = "fixed"
-
-# Flavor extra specs that name an architecture, in the order they are trusted.
-_ARCH_SPECS: Final = ("hw:architecture", "capabilities:cpu_info:arch", "cpu_arch", "architecture")
-_MAC: Final = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 
 @attrs.frozen(repr=False)
@@ -354,7 +352,14 @@ class _Owns:
             ("network", META_NETWORK, self.name),
         )
         return [
-            OwnedResource(provider, kind, self.meta[key], name, self.name, self.labels)
+            OwnedResource(
+                provider=provider,
+                kind=kind,
+                id=self.meta[key],
+                name=name,
+                guest=self.name,
+                labels=self.labels,
+            )
             for kind, key, name in kinds
             if self.meta.get(key)
         ]
@@ -433,20 +438,19 @@ class OpenStackProvider(Provider):
         not_found: str | None = None,
     ) -> errors.ProviderError:
         return translate(
-            exc, provider=self._name, doing=doing, guest_id=guest_id, not_found=not_found
+            exc, provider=self._name, action=doing, guest_id=guest_id, not_found=not_found
         )
 
-    @contextlib.contextmanager
     def _calling(
         self, doing: str, guest_id: str | None = None, *, not_found: str | None = None
-    ) -> Iterator[None]:
+    ) -> contextlib.AbstractContextManager[None]:
         """Turn any SDK failure inside the block into the virtprov error tree."""
-        try:
-            yield
-        except errors.VirtprovError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, doing, guest_id, not_found) from exc
+        return mapping_errors(
+            functools.partial(translate, not_found=not_found),
+            provider=self._name,
+            action=doing,
+            guest_id=guest_id,
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -478,7 +482,7 @@ class OpenStackProvider(Provider):
                 if item.is_disabled:
                     continue
                 specs = {str(k): str(v) for k, v in (item.extra_specs or {}).items()}
-                arch = next((specs[key] for key in _ARCH_SPECS if key in specs), image_arch)
+                arch = nova.flavor_arch(specs) or image_arch
                 result.append(
                     Flavor(
                         id=str(item.id),
@@ -488,7 +492,7 @@ class OpenStackProvider(Provider):
                         disk_bytes=int(item.disk or 0) * GiB,
                         arch=arch,
                         # the raw specs, and what they declare (CPU flags, TPM, UEFI...)
-                        properties=specs | from_nova_extra_specs(specs),
+                        properties=nova.flavor_properties(specs),
                     )
                 )
         return tuple(result)
@@ -806,7 +810,7 @@ class OpenStackProvider(Provider):
             return None
         if status == "ERROR":
             state = GuestState.ERROR
-            fault = self._fault_text(server)
+            fault = nova.fault_text(server.fault)
         elif status == "BUILD":
             state = GuestState.BUILDING
         elif phase == PHASE_BUILD:
@@ -832,15 +836,6 @@ class OpenStackProvider(Provider):
         ):
             self.conn.compute.stop_server(guest_id)
 
-    @staticmethod
-    def _fault_text(server: Server) -> str:
-        fault = server.fault or {}
-        parts = [str(fault.get("message") or "").strip(), str(fault.get("details") or "")]
-        # "details" can be a whole traceback; its first line is the useful part.
-        first = parts[1].strip().splitlines()[0] if parts[1].strip() else ""
-        text = parts[0] if not first or first in parts[0] else f"{parts[0]}: {first}"
-        return text or "the server went into ERROR without a fault"
-
     def _guest(self, server: Server, state: GuestState, fault: str | None = None) -> Guest:
         meta = dict(server.metadata or {})
         self._remember(str(server.id), _Owns.of(str(server.name), meta))
@@ -853,7 +848,7 @@ class OpenStackProvider(Provider):
         for entries in (server.addresses or {}).values():
             for entry in entries:
                 mac = str(entry.get("OS-EXT-IPS-MAC:mac_addr") or "").lower()
-                if _MAC.match(mac) and mac not in macs:
+                if MAC_ADDRESS.match(mac) and mac not in macs:
                     macs.append(mac)
                 addr = entry.get("addr")
                 if addr and addr not in addresses:
@@ -878,7 +873,7 @@ class OpenStackProvider(Provider):
         )
 
     def classify_fault(self, guest: Guest) -> type[errors.ProviderError]:
-        if fault_is_capacity(guest.fault):
+        if nova.fault_is_capacity(guest.fault):
             return errors.CapacityExhausted
         return errors.ProviderError
 
@@ -965,14 +960,16 @@ class OpenStackProvider(Provider):
     # -- what guests own (for sweepers) ----------------------------------------------------
 
     def list_resources(self, prefix: str) -> Sequence[OwnedResource]:
-        """The floating-mode resources of guests named ``prefix*``, found by description.
+        """What guests named ``prefix*`` own besides their server.
 
-        Routers, networks, subnets, ports and floating IPs carry the guest's name and
-        labels in their description (Neutron has no prefix filter, so each kind is one
-        list of the project's resources, filtered here). In the order they can be
-        deleted: floating IPs, ports, routers (with their interfaces), subnets,
-        networks. Servers in fixed mode own nothing here: Nova makes and deletes their
-        ports. virtprov makes no key pairs.
+        Routers, networks, subnets, ports and floating IPs (floating mode) carry the
+        guest's name and labels in their description (Neutron has no prefix filter, so
+        each kind is one list of the project's resources, filtered here). In the order
+        they can be deleted: floating IPs, ports, routers (with their interfaces),
+        subnets, networks. Servers in fixed mode own nothing there: Nova makes and
+        deletes their ports. Then the key pairs made for image-boot guests: a Nova key
+        pair is a name and a public key, nothing more, so they are found by their name,
+        the guest's, and listed without labels (see :meth:`_key_pairs`).
         """
         net_api = self.conn.network
         listings = (
@@ -1003,7 +1000,21 @@ class OpenStackProvider(Provider):
                             labels=labels,
                         )
                     )
-        return found
+        return [*found, *self._key_pairs(prefix)]
+
+    def _key_pairs(self, prefix: str) -> list[OwnedResource]:
+        """The key pairs named ``prefix*``: each an image-boot guest's, named after it.
+
+        No labels: Nova keeps none on a key pair. The sweeper takes one for its pool's
+        only if its journal made a guest of that name, and only once no such guest exists.
+        """
+        with self._calling("listing the key pairs"):
+            names = sorted(str(pair.name) for pair in self.conn.compute.keypairs())
+        return [
+            OwnedResource(provider=self._name, kind="keypair", id=name, name=name, guest=name)
+            for name in names
+            if name.startswith(prefix)
+        ]
 
     def destroy_resource(self, resource: OwnedResource) -> None:
         from openstack import exceptions as sdk
@@ -1026,6 +1037,8 @@ class OpenStackProvider(Provider):
                 net_api.delete_subnet(resource.id, ignore_missing=True)
             elif resource.kind == "network":
                 net_api.delete_network(resource.id, ignore_missing=True)
+            elif resource.kind == "keypair":
+                self.conn.compute.delete_keypair(resource.id, ignore_missing=True)
             else:
                 raise errors.ProviderError(
                     f"no such kind of resource: {resource.kind!r}", provider=self._name
@@ -1038,7 +1051,7 @@ class OpenStackProvider(Provider):
         if status in ("DELETED", "SOFT_DELETED"):  # deleted, still listed for a moment
             return self._guest(server, GuestState.DELETED)
         if status == "ERROR":
-            return self._guest(server, GuestState.ERROR, self._fault_text(server))
+            return self._guest(server, GuestState.ERROR, nova.fault_text(server.fault))
         if status == "BUILD" or (phase == PHASE_BUILD and status != "SHUTOFF"):
             return self._guest(server, GuestState.BUILDING)
         if phase == PHASE_BUILD:

@@ -21,6 +21,11 @@ DESCRIPTION_LIMIT: Final = 255
 #: how a stopped guest is told from one that never ran, by any process, at any time.
 STARTED_COMMENT: Final = "made by virtprov; started"
 
+#: The label (in the VM's description) of a guest booted from a template with cloud-init:
+#: read back by ``poll``, which then looks for the addresses its guest agent reports.
+BOOT_LABEL: Final = "virtprov-boot"
+IMAGE_BOOT: Final = "image"
+
 _NFS_URL = re.compile(r"^nfs://(?P<server>[^/:]+)(?::(?P<port>\d+))?:?(?P<path>/.*)?$")
 
 

@@ -7,7 +7,13 @@ never did: a capacity check before creating, and no half-made VM left behind.
   the configured vNIC profile (MAC from the engine's pool, read back) and a bootable
   thin COW disk on a data storage domain of the mapped data center; boot order
   network, then disk. Ownership labels travel in the VM's description.
-* ``poll`` makes one ``GET /vms?search=id=… or …&follow=nics,disk_attachments.disk``:
+* An image-boot guest (:class:`~virtprov.model.ImageBoot`, tmt's) is a VM made from the
+  template the image names, with thin copies of its disks named after the guest, a
+  cloud-init initialization (the SSH keys, the user data as the custom script, the
+  guest's name as host name) that the engine applies at its first start, and a NIC when
+  the template has none. It is ``RUNNING`` once its guest agent reports an address.
+* ``poll`` makes one ``GET /vms?search=id=… or …&follow=nics,disk_attachments.disk``
+  (and ``reported_devices`` for image-boot guests, whose addresses come from there):
   ``image_locked`` or a locked disk is ``BUILDING``; a VM whose disk the engine removed
   (its creation failed) is ``ERROR``; ``down`` with every disk ``ok`` is ``READY`` until
   virtprov has started it, ``STOPPED`` after (``start_guest`` marks the VM's comment
@@ -22,6 +28,7 @@ never did: a capacity check before creating, and no half-made VM left behind.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import logging
 import re
@@ -38,6 +45,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
 import attrs
 
 from virtprov import errors
+from virtprov.error_mapping import mapping_errors
 from virtprov.model import (
     LABEL_POOL,
     BootRequest,
@@ -56,8 +64,11 @@ from virtprov.model import (
 from virtprov.provider import Provider
 from virtprov.retry_after import retry_after_of
 from virtprov.urls import redact_url
+from virtprov_ovirt.cloudinit import check_user_data
 from virtprov_ovirt.faults import Forbidden, NameInUse, is_not_running, map_error
 from virtprov_ovirt.naming import (
+    BOOT_LABEL,
+    IMAGE_BOOT,
     STARTED_COMMENT,
     autofs_path,
     created_comment,
@@ -76,6 +87,10 @@ _UUID: Final = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
 _SEARCH_SAFE: Final = re.compile(r"^[A-Za-z0-9._-]*$")
+#: What the engine allows in a template's name (and nothing its search would read as syntax).
+_TEMPLATE_NAME: Final = re.compile(r"^[\w.-]+$")
+#: What a template lookup brings along: its disks (the ones a VM gets copies of), its NICs.
+_TEMPLATE_FOLLOW: Final = "disk_attachments.disk,nics"
 #: The name of a guest's disk, ``<guest>_disk<n>`` (see ``_create_in``).
 _DISK_OF: Final = re.compile(r"(.+)_disk[0-9]+")
 #: VM states the engine reports while a VM is (going) up.
@@ -136,6 +151,16 @@ class ClusterPlace:
 
 
 @attrs.frozen
+class TemplateChoice:
+    """The template an image-boot guest is made from, in one data center."""
+
+    id: str
+    #: Its disks' ids, bootable first, and their provisioned sizes in bytes.
+    disks: tuple[tuple[str, int], ...]
+    has_nics: bool
+
+
+@attrs.frozen
 class EngineRoom:
     """What the engine can still take, per host and storage domain."""
 
@@ -144,6 +169,8 @@ class EngineRoom:
     domains: tuple[DomainRoom, ...]
     #: Memory of this provider's guests that exist but do not run yet, per cluster id.
     pending_mib: Mapping[str, int] = attrs.field(factory=dict)
+    #: The data center of every cluster of the mapped data centers (also those not used).
+    data_center_of: Mapping[str, str] = attrs.field(factory=dict)
 
     def capacity(self) -> Capacity:
         pending = sum(self.pending_mib.values())
@@ -259,6 +286,22 @@ def _connection_class() -> type:
     return Connection
 
 
+def _map_call_error(
+    exc: Exception, *, provider: str, action: str, guest_id: str | None
+) -> errors.ProviderError:
+    """:func:`~virtprov_ovirt.faults.map_error`, with what the transport saw of the answer
+    that failed (its status, a 503's or 429's ``Retry-After``); a socket error is
+    transient."""
+    if isinstance(exc, OSError):
+        return errors.TransientError(f"{action}: {exc}", provider=provider, guest_id=guest_id)
+    error = map_error(
+        exc, provider=provider, action=action, guest_id=guest_id, status=_last_status.code
+    )
+    if isinstance(error, errors.TransientError) and error.retry_after is None:
+        error.retry_after = _last_status.retry_after
+    return error
+
+
 class OVirtProvider(Provider):
     """One oVirt engine serving one lab (see ``docs/ovirt.md``)."""
 
@@ -269,6 +312,8 @@ class OVirtProvider(Provider):
         self._lock = threading.Lock()
         self._connection: Any = None
         self._vnic_profile_ids: dict[str, str] = {}
+        #: Image-boot guests this process has seen: their polls follow reported_devices.
+        self._image_boots: set[str] = set()
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> Self:
@@ -305,25 +350,14 @@ class OVirtProvider(Provider):
         import ovirtsdk4
 
         _last_status.code = _last_status.retry_after = None
-        try:
+        with mapping_errors(
+            _map_call_error,
+            provider=self.settings.name,
+            action=action,
+            guest_id=guest_id,
+            catch=(ovirtsdk4.Error, OSError),
+        ):
             yield
-        except errors.VirtprovError:
-            raise
-        except ovirtsdk4.Error as exc:
-            error = map_error(
-                exc,
-                provider=self.settings.name,
-                action=action,
-                guest_id=guest_id,
-                status=_last_status.code,
-            )
-            if isinstance(error, errors.TransientError) and error.retry_after is None:
-                error.retry_after = _last_status.retry_after  # a 503's or 429's Retry-After
-            raise error from None
-        except OSError as exc:
-            raise errors.TransientError(
-                f"{action}: {exc}", provider=self.settings.name, guest_id=guest_id
-            ) from None
 
     def close(self) -> None:
         with self._lock:
@@ -405,10 +439,12 @@ class OVirtProvider(Provider):
                 )
             clusters = []
             threads: dict[str, bool] = {}
+            data_center_of: dict[str, str] = {}
             for cluster in system.clusters_service().list():
                 dc_id = cluster.data_center.id if cluster.data_center is not None else None
                 if dc_id is None or dc_id not in mapped:
                     continue
+                data_center_of[cluster.id] = dc_id
                 only = wanted[mapped[dc_id]].clusters
                 if only and cluster.name not in only:
                     continue
@@ -446,7 +482,7 @@ class OVirtProvider(Provider):
                 if LABEL_POOL not in decode_labels(vm.description):
                     continue
                 pending[vm.cluster.id] = pending.get(vm.cluster.id, 0) + (vm.memory or 0) // MiB
-        return EngineRoom(tuple(clusters), tuple(hosts), tuple(domains), pending)
+        return EngineRoom(tuple(clusters), tuple(hosts), tuple(domains), pending, data_center_of)
 
     def capacity(self) -> Capacity:
         return self.room().capacity()
@@ -454,20 +490,26 @@ class OVirtProvider(Provider):
     # -- create -----------------------------------------------------------------------------
 
     def create_guest(self, spec: GuestSpec) -> Guest:
-        if isinstance(spec.boot, ImageBoot):
-            # Not built yet (a VM from a template with cloud-init initialization): refuse
-            # before any call rather than make a netboot VM the caller did not ask for.
-            raise errors.ProviderError(
-                "image boot is not available on oVirt yet (docs/tmt-plugin.md)",
-                provider=self.settings.name,
-            )
+        boot = spec.boot if isinstance(spec.boot, ImageBoot) else None
         ram_mib, disk_bytes = self.settings.floor(spec.flavor)
         vcpus = spec.flavor.vcpus
+        labels = {**spec.labels, BOOT_LABEL: IMAGE_BOOT} if boot else dict(spec.labels)
         try:
-            description = encode_labels(spec.labels)
+            description = encode_labels(labels)
+            if boot is not None and boot.user_data is not None:
+                check_user_data(boot.user_data)  # before any call: the engine cannot tell
         except ValueError as exc:
             raise errors.ProviderError(str(exc), provider=self.settings.name) from None
         room = self.room()
+        templates: dict[str, TemplateChoice] = {}
+        if boot is not None:
+            templates = self._templates(boot.image, room)
+            # The VM is made in a data center that has the template, on the template's
+            # storage (thin copies of its disks): room for those, not the shape's disk.
+            room = attrs.evolve(
+                room, clusters=tuple(c for c in room.clusters if c.data_center_id in templates)
+            )
+            disk_bytes = max(sum(size for _, size in t.disks) for t in templates.values())
         storage = {c.data_center_id: self._storage_for(c.data_center) for c in room.clusters}
         places, reasons = room.placements(ram_mib, vcpus, disk_bytes, storage)
         if not places:
@@ -479,6 +521,9 @@ class OVirtProvider(Provider):
         last: errors.ProviderError | None = None
         for cluster, domain in places:
             try:
+                if boot is not None:
+                    template = templates[cluster.data_center_id]
+                    return self._create_from(spec, boot, cluster, template, ram_mib, description)
                 return self._create_in(
                     spec, cluster, domain, ram_mib, vcpus, disk_bytes, description
                 )
@@ -500,6 +545,162 @@ class OVirtProvider(Provider):
                 return mapping.storage_domain
         return None
 
+    def _templates(self, image: str, room: EngineRoom) -> dict[str, TemplateChoice]:
+        """The template ``image`` names, per mapped data center that has it.
+
+        An id (a UUID) is that template. A name is looked up as the engine does when a VM
+        names its template: the newest version of that name in the data center
+        (``GetVmTemplateByVmtName``). A missing template fails this launch, not the
+        provider (the image is the recipe's, not the configuration's).
+        """
+        import ovirtsdk4
+
+        service = self._system().templates_service()
+        if _UUID.match(image):
+            with self._call(f"look up template {image}"):
+                try:
+                    listed = [service.template_service(image).get(follow=_TEMPLATE_FOLLOW)]
+                except ovirtsdk4.NotFoundError:
+                    listed = []
+        elif _TEMPLATE_NAME.match(image):
+            with self._call(f"look up template {image}"):
+                found = service.list(search=f"name={image}", follow=_TEMPLATE_FOLLOW)
+            listed = [t for t in found if t.name == image]
+        else:
+            raise errors.ProviderError(
+                f"image {image!r} is neither an oVirt template's name (letters, digits, "
+                "'.', '_', '-') nor its id",
+                provider=self.settings.name,
+            )
+        # A template's data center: its cluster's, else its disks' storage domains'.
+        domains = {d.id: d.data_center_id for d in room.domains}
+        chosen: dict[str, tuple[int, Any]] = {}
+        for template in listed:
+            cluster = template.cluster.id if template.cluster is not None else ""
+            places = {room.data_center_of.get(cluster)} | {
+                domains.get(sd.id)
+                for a in template.disk_attachments or []
+                if a.disk is not None
+                for sd in a.disk.storage_domains or []
+            }
+            version = (template.version.version_number if template.version else None) or 0
+            for dc in places:
+                if dc is not None and (dc not in chosen or chosen[dc][0] < version):
+                    chosen[dc] = (version, template)
+        names = ", ".join(sorted({c.data_center for c in room.clusters})) or "(none)"
+        if not chosen:
+            raise errors.ProviderError(
+                f"no template {image!r} in data center {names} (an image boot's image is "
+                "an oVirt template, by name or id)",
+                provider=self.settings.name,
+            )
+        result = {}
+        for dc, (_, template) in chosen.items():
+            attachments = sorted(
+                (a for a in (template.disk_attachments or []) if a.disk is not None),
+                key=lambda a: not a.bootable,
+            )
+            if not attachments:
+                raise errors.ProviderError(
+                    f"template {image!r} has no disk to boot from", provider=self.settings.name
+                )
+            result[dc] = TemplateChoice(
+                id=str(template.id),
+                disks=tuple(
+                    (str(a.disk.id), int(a.disk.provisioned_size or 0)) for a in attachments
+                ),
+                has_nics=bool(template.nics),
+            )
+        return result
+
+    def _add_vm(self, vm_spec: Any, spec: GuestSpec, cluster: ClusterPlace) -> Any:
+        """``POST /vms``; a VM of that name that is this guest's leftover is replaced."""
+        vms = self._system().vms_service()
+        try:
+            with self._call(f"create VM {spec.name} in cluster {cluster.name}"):
+                return vms.add(vm_spec)
+        except NameInUse:
+            self._reclaim_name(spec)
+            with self._call(f"create VM {spec.name} in cluster {cluster.name}"):
+                return vms.add(vm_spec)
+
+    def _create_from(
+        self,
+        spec: GuestSpec,
+        boot: ImageBoot,
+        cluster: ClusterPlace,
+        template: TemplateChoice,
+        ram_mib: int,
+        description: str,
+    ) -> Guest:
+        """An image-boot VM: the template's disks (thin copies), cloud-init, a NIC."""
+        from ovirtsdk4 import types
+
+        memory = ram_mib * MiB
+        vcpus = spec.flavor.vcpus
+        initialization = types.Initialization(
+            host_name=spec.name,
+            # The engine gives them to cloud-init as the image's default user's keys.
+            authorized_ssh_keys="\n".join(boot.ssh_public_keys) or None,
+            # Appended by the engine to the #cloud-config it writes (checked above).
+            custom_script=boot.user_data,
+        )
+        vm_spec = types.Vm(
+            name=spec.name,
+            description=description,
+            comment=created_comment(spec.labels.get("virtprov-recipe", spec.name)),
+            cluster=types.Cluster(id=cluster.id),
+            template=types.Template(id=template.id),
+            type=types.VmType.SERVER,
+            memory=memory,
+            memory_policy=types.MemoryPolicy(guaranteed=memory, max=memory),
+            cpu=types.Cpu(topology=types.CpuTopology(sockets=vcpus, cores=1, threads=1)),
+            console=types.Console(enabled=True),
+            # Named after the guest, as a netboot guest's disk: a disk its VM's removal
+            # leaves behind is found by that name (list_resources).
+            disk_attachments=[
+                types.DiskAttachment(disk=types.Disk(id=disk_id, name=f"{spec.name}_disk{n}"))
+                for n, (disk_id, _) in enumerate(template.disks)
+            ],
+            initialization=initialization,
+        )
+        vm = self._add_vm(vm_spec, spec, cluster)
+        vm_id = vm.id
+        macs: tuple[str, ...] = ()
+        if not template.has_nics:
+            try:
+                profile_id = self._vnic_profile_id(cluster.data_center_id)
+                with self._call(f"add a NIC to {spec.name}", vm_id):
+                    nic = (
+                        self._system()
+                        .vms_service()
+                        .vm_service(vm_id)
+                        .nics_service()
+                        .add(
+                            types.Nic(
+                                name="nic1",
+                                interface=types.NicInterface.VIRTIO,
+                                vnic_profile=types.VnicProfile(id=profile_id),
+                            )
+                        )
+                    )
+            except BaseException as exc:
+                self._remove_half_made(vm_id, spec.name, exc)
+                raise
+            if nic.mac is not None and nic.mac.address:
+                macs = (nic.mac.address.lower(),)
+        self._image_boots.add(vm_id)
+        return Guest(
+            provider=self.settings.name,
+            id=vm_id,
+            name=spec.name,
+            state=GuestState.BUILDING,
+            macs=macs,
+            labels=decode_labels(description),
+            flavor_id=spec.flavor.id,
+            created_at=_utc(vm.creation_time),
+        )
+
     def _create_in(
         self,
         spec: GuestSpec,
@@ -512,8 +713,7 @@ class OVirtProvider(Provider):
     ) -> Guest:
         from ovirtsdk4 import types
 
-        system = self._system()
-        vms = system.vms_service()
+        vms = self._system().vms_service()
         memory = ram_mib * MiB
         vm_spec = types.Vm(
             name=spec.name,
@@ -532,13 +732,7 @@ class OVirtProvider(Provider):
             # A serial console, so that an installation can be watched (console_output).
             console=types.Console(enabled=True),
         )
-        try:
-            with self._call(f"create VM {spec.name} in cluster {cluster.name}"):
-                vm = vms.add(vm_spec)
-        except NameInUse:
-            vm = self._reclaim_name(spec)
-            with self._call(f"create VM {spec.name} in cluster {cluster.name}"):
-                vm = vms.add(vm_spec)
+        vm = self._add_vm(vm_spec, spec, cluster)
         vm_id = vm.id
         try:
             vm_service = vms.vm_service(vm_id)
@@ -582,7 +776,7 @@ class OVirtProvider(Provider):
             created_at=_utc(vm.creation_time),
         )
 
-    def _reclaim_name(self, spec: GuestSpec) -> Any:
+    def _reclaim_name(self, spec: GuestSpec) -> None:
         """A VM already has the name: remove it only if it is this very guest's leftover."""
         with self._call(f"look up the VM named {spec.name}"):
             existing = self._system().vms_service().list(search=f"name={spec.name}")
@@ -598,7 +792,7 @@ class OVirtProvider(Provider):
                     vm.id,
                 )
                 self.destroy_guest(vm.id)
-                return vm
+                return
         raise errors.ProviderError(
             f"a VM named {spec.name} already exists and does not belong to this guest; "
             "it was left alone",
@@ -659,11 +853,30 @@ class OVirtProvider(Provider):
         for start in range(0, len(ids), _POLL_BATCH):
             batch = ids[start : start + _POLL_BATCH]
             search = " or ".join(f"id={i}" for i in batch)
+            # The addresses of image-boot guests are what their guest agent reports:
+            # followed in the same search for the ones this process knows of.
+            known = any(i in self._image_boots for i in batch)
+            follow = "nics,disk_attachments.disk" + (",reported_devices" if known else "")
             with self._call("poll VMs"):
-                listed = vms.list(search=search, follow="nics,disk_attachments.disk")
+                listed = [vm for vm in vms.list(search=search, follow=follow) if vm.id in batch]
+            addresses = {vm.id: _addresses(vm) for vm in listed if known}
+            # Image-boot guests first seen here (a new process) that run: one more search.
+            unseen = [
+                vm.id
+                for vm in listed
+                if _is_image_boot(vm)
+                and vm.id not in self._image_boots
+                and _enum(vm.status) in _RUNNING
+            ]
+            self._image_boots.update(vm.id for vm in listed if _is_image_boot(vm))
+            if unseen:
+                search = " or ".join(f"id={i}" for i in unseen)
+                with self._call("read the addresses of VMs"):
+                    reported = vms.list(search=search, follow="reported_devices")
+                addresses.update({vm.id: _addresses(vm) for vm in reported if vm.id in unseen})
             for vm in listed:
-                if vm.id in batch:
-                    found[vm.id] = self._guest(vm)
+                found[vm.id] = self._guest(vm, addresses.get(vm.id, ()))
+        self._image_boots.difference_update(set(ids) - set(found))
         return found
 
     def list_guests(self, prefix: str) -> Sequence[Guest]:
@@ -681,7 +894,7 @@ class OVirtProvider(Provider):
             if vm.name.startswith(prefix) and LABEL_POOL in decode_labels(vm.description)
         ]
 
-    def _guest(self, vm: Any) -> Guest:
+    def _guest(self, vm: Any, addresses: tuple[str, ...] = ()) -> Guest:
         status = _enum(vm.status)
         disks = [a.disk for a in (vm.disk_attachments or []) if a.disk is not None]
         disk_states = {_enum(d.status) for d in disks}
@@ -715,6 +928,7 @@ class OVirtProvider(Provider):
             name=vm.name,
             state=state,
             macs=macs,
+            addresses=addresses if state is GuestState.RUNNING else (),
             labels=decode_labels(vm.description),
             created_at=_utc(vm.creation_time),
             fault=fault,
@@ -795,6 +1009,7 @@ class OVirtProvider(Provider):
         if not _UUID.match(guest_id):
             return  # no engine id looks like this: nothing to remove
         vm_service = self._vm_service(guest_id)
+        self._image_boots.discard(guest_id)
         try:
             with self._call("look up VM", guest_id):
                 vm = vm_service.get()
@@ -840,7 +1055,10 @@ class OVirtProvider(Provider):
         the engine fails to remove the image: the VM is gone and the disk stays, floating.
         One search finds those: ``alias`` (the disk's name, ``<guest>_disk0``) and
         ``number_of_vms=0`` (the engine's disk search, DiskConditionFieldAutoCompleter);
-        the labels are in the disk's description. NICs belong to their VM and go with it.
+        the labels are in the disk's description. An image-boot guest's disks are copies
+        of its template's, whose description they keep: they are listed without labels,
+        named after their guest (the sweeper then goes by its journal). NICs belong to
+        their VM and go with it.
         """
         if not _SEARCH_SAFE.match(prefix):
             raise ValueError(f"a guest name prefix is letters, digits, '.', '_', '-': {prefix!r}")
@@ -853,8 +1071,10 @@ class OVirtProvider(Provider):
             name = str(disk.name or disk.alias or "")
             owner = _DISK_OF.fullmatch(name)
             labels = decode_labels(disk.description)
-            if owner is None or not owner[1].startswith(prefix) or LABEL_POOL not in labels:
+            if owner is None or not owner[1].startswith(prefix):
                 continue
+            if labels and LABEL_POOL not in labels:
+                continue  # labelled by virtprov, but for no pool: not a guest's
             found.append(
                 OwnedResource(
                     provider=self.settings.name,
@@ -878,6 +1098,27 @@ class OVirtProvider(Provider):
             self._call(f"remove disk {resource.name}", resource.id),
         ):
             service.remove()  # a 404 (gone already) maps to GuestNotFound: done
+
+
+def _is_image_boot(vm: Any) -> bool:
+    return decode_labels(vm.description).get(BOOT_LABEL) == IMAGE_BOOT
+
+
+def _addresses(vm: Any) -> tuple[str, ...]:
+    """The addresses the VM's guest agent reports, IPv4 first, without link-local ones."""
+    found: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+    for device in vm.reported_devices or []:
+        if _enum(device.type) not in (None, "network"):
+            continue
+        for ip in device.ips or []:
+            try:
+                address = ipaddress.ip_address(str(ip.address))
+            except ValueError:
+                continue
+            if not (address.is_link_local or address.is_loopback or address.is_unspecified):
+                found.append(address)
+    found.sort(key=lambda a: a.version)
+    return tuple(dict.fromkeys(str(a) for a in found))
 
 
 def _enum(value: Any) -> str | None:

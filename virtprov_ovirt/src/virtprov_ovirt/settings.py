@@ -107,7 +107,7 @@ def read_settings(config: ProviderConfig) -> Settings:
         lab=config.lab,
         url=url.rstrip("/"),
         username=options.string("username", required=True),
-        password=options.secret("password", required=True),  # type: ignore[arg-type]
+        password=options.secret("password", required=True),
         ca_file=ca_file,
         insecure=insecure,
         timeout=_positive(options, "timeout", 30.0),

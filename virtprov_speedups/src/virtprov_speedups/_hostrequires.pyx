@@ -28,7 +28,7 @@ from lxml.includes cimport tree
 cetree.import_lxml__etree()
 
 #: What virtprov checks before using this module: the contract of configure/compile_tree.
-ABI = 2
+ABI = 3
 
 # What an element is, as the walk needs it (configure() fills these from virtprov's
 # tables); the Python objects they point to are kept alive by _KEEP.
@@ -76,12 +76,13 @@ cdef object _NEVER_KEY_VALUE = None  # the _BoxedEntry of every other key
 cdef list _KEEP = []
 cdef object _V_TEXT, _V_BYTES
 cdef object _TRUE, _FALSE, _DEPENDS, _YES, _LAB
-cdef int _AND, _OR, _NOT, _CONSTANT, _LIKE
+cdef int _AND, _OR, _NOT, _CONSTANT, _LIKE, _NE
 # the program kinds as the Python ints the tuples hold
 cdef object _AND_O, _OR_O, _NOT_O, _SIZE_O, _ARCH_O, _TARGET_O, _DECLARED_O
 cdef int _INTEGER_SIZE, _W_TEXT
-cdef object _like_pattern, _declared_text, _kind_of
+cdef object _like_pattern, _declared_text, _kind_of, _size_program
 cdef dict _BYTE_UNITS = None
+cdef dict _BINARY_TWINS = None  # a decimal unit -> its binary namesake (a size's span)
 # virtprov's patterns.Budget, which this walk only checks (past it, Python raises)
 cdef Py_ssize_t _MAX_PATTERN_LENGTH = 0  # characters in one like pattern
 cdef int _MAX_PATTERNS = 0  # like patterns in one document
@@ -127,14 +128,14 @@ def configure(dict spec):
     """Take the vocabulary and constants from virtprov (keys: see virtprov's parse.py)."""
     global _LEVELS, _LEVEL_COUNT, _HOST, _OPERATORS, _OPERATOR_COUNT, _ABSENT_OP
     global _KEY_VALUE_ENTRIES, _NEVER_KEY_VALUE, _V_TEXT, _V_BYTES, _TRUE, _FALSE, _DEPENDS, _LAB
-    global _YES, _AND, _OR, _NOT, _CONSTANT, _LIKE, _OPERATOR_FIRST
+    global _YES, _AND, _OR, _NOT, _CONSTANT, _LIKE, _NE, _OPERATOR_FIRST
     global _AND_O, _OR_O, _NOT_O, _SIZE_O, _ARCH_O, _TARGET_O, _DECLARED_O
-    global _INTEGER_SIZE, _W_TEXT, _like_pattern, _declared_text, _kind_of
-    global _BYTE_UNITS, _MAX_PATTERN_LENGTH, _MAX_PATTERNS, _MAX_PATTERN_CHARACTERS
-    global _MAX_VALUE_LENGTH
+    global _INTEGER_SIZE, _W_TEXT, _like_pattern, _declared_text, _kind_of, _size_program
+    global _BYTE_UNITS, _BINARY_TWINS, _MAX_PATTERN_LENGTH, _MAX_PATTERNS
+    global _MAX_PATTERN_CHARACTERS, _MAX_VALUE_LENGTH
     _free()
     _AND, _OR, _NOT = spec["P_AND"], spec["P_OR"], spec["P_NOT"]
-    _CONSTANT, _LIKE = spec["P_CONSTANT"], spec["P_LIKE"]
+    _CONSTANT, _LIKE, _NE = spec["P_CONSTANT"], spec["P_LIKE"], spec["P_NE"]
     _INTEGER_SIZE, _W_TEXT = spec["what_INTEGER_SIZE"], spec["what_TEXT"]
     _AND_O, _OR_O, _NOT_O, _SIZE_O = spec["P_AND"], spec["P_OR"], spec["P_NOT"], spec["P_SIZE"]
     _ARCH_O, _TARGET_O, _DECLARED_O = spec["P_ARCH"], spec["P_TARGET"], spec["P_DECLARED"]
@@ -143,7 +144,9 @@ def configure(dict spec):
     _V_TEXT, _V_BYTES = spec["value_TEXT"], spec["value_BYTES"]
     _like_pattern = spec["like_pattern"]
     _declared_text, _kind_of = spec["declared_text"], spec["kind_of"]
+    _size_program = spec["size_program"]
     _BYTE_UNITS = spec["byte_units"]
+    _BINARY_TWINS = spec["binary_twins"]
     _MAX_PATTERN_LENGTH = spec["max_pattern_length"]
     _MAX_PATTERNS = spec["max_patterns"]
     _MAX_PATTERN_CHARACTERS = spec["max_pattern_characters"]
@@ -336,7 +339,7 @@ cdef object _walk(_Walk walk, tree.xmlNode* el, int level, int depth, int contai
     cdef const char* written
     cdef const char* value
     cdef Found has_op, has_value, found
-    cdef object node, name, amount, text, pattern
+    cdef object node, name, amount, high, text, pattern
     while child is not NULL:
         if child.type != tree.XML_ELEMENT_NODE:  # text, comments, processing instructions
             child = child.next
@@ -377,25 +380,33 @@ cdef object _walk(_Walk walk, tree.xmlNode* el, int level, int depth, int contai
                 amount = _digits(value)
                 if amount is None:
                     return None
+                high = None
                 if entry.bytes_value:
                     found = _attr(child, b"units", &written)
                     if found == COMPLEX:
                         return None
                     if found == FOUND:
-                        multiplier = _BYTE_UNITS.get(_text(written))
+                        units = _text(written)
+                        multiplier = _BYTE_UNITS.get(units)
                         if multiplier is None:
                             return None
+                        twin = _BINARY_TWINS.get(units)
+                        if twin is not None:  # a decimal unit: the span to its binary one
+                            high = amount * twin
                         amount = amount * multiplier
                 if entry.kind != K_SIZE:
-                    node = _FALSE
+                    # a new VM is not the system named: != holds, the rest does not
+                    node = _TRUE if entry.kind == K_NEVER and op.opcode == _NE else _FALSE
                 elif not amount:  # Python warns: 0 imposes nothing
                     return None
+                elif high is not None:
+                    node = _size_program(name, <object>op.code, amount, high)
                 else:
                     kept.append((_SIZE_O, _DEPENDS, name, <object>op.code, amount))
                     child = child.next
                     continue
-            elif entry.kind == K_NEVER:
-                node = _FALSE
+            elif entry.kind == K_NEVER:  # a new VM is not the system (pool...) named
+                node = _TRUE if op.opcode == _NE else _FALSE
             else:
                 text = _text(value) if has_value == FOUND else ""
                 if op.opcode == _LIKE:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any, Final
 
 #: What replaces every secret in a cassette.
@@ -98,7 +98,9 @@ def scrub_body(body: bytes | str | None) -> bytes | str | None:
     return cleaned_json.encode() if isinstance(body, bytes) else cleaned_json
 
 
-def _scrub_headers(headers: Any, names: Iterable[str]) -> None:
+def scrub_headers(headers: MutableMapping[str, Any], names: Iterable[str] = SECRET_HEADERS) -> None:
+    """Scrub, in place, the value of every header named in ``names`` (in any case): it
+    becomes :data:`SCRUBBED`, a list of values a list of as many."""
     wanted = {name.lower() for name in names}
     for key in list(headers.keys()):
         if key.lower() in wanted:
@@ -108,7 +110,7 @@ def _scrub_headers(headers: Any, names: Iterable[str]) -> None:
 
 def scrub_request(request: Any) -> Any:
     """vcrpy ``before_record_request`` hook: clean headers and the body of a request."""
-    _scrub_headers(request.headers, SECRET_HEADERS)
+    scrub_headers(request.headers, SECRET_HEADERS)
     if isinstance(request.body, bytes | str) and request.body:
         request.body = scrub_body(request.body)
     return request
@@ -116,7 +118,7 @@ def scrub_request(request: Any) -> Any:
 
 def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     """vcrpy ``before_record_response`` hook: clean headers and body of a response."""
-    _scrub_headers(response.get("headers", {}), SECRET_HEADERS)
+    scrub_headers(response.get("headers", {}), SECRET_HEADERS)
     body = response.get("body", {})
     if isinstance(body, dict) and body.get("string"):
         body["string"] = scrub_body(body["string"])
@@ -158,12 +160,12 @@ def cassette_config(
 
     def on_request(request: Any) -> Any:
         request = scrub_request(request)
-        _scrub_headers(request.headers, extra_headers)
+        scrub_headers(request.headers, extra_headers)
         return before_record_request(request) if before_record_request else request
 
     def on_response(response: dict[str, Any]) -> dict[str, Any]:
         response = scrub_response(response)
-        _scrub_headers(response.get("headers", {}), extra_headers)
+        scrub_headers(response.get("headers", {}), extra_headers)
         return before_record_response(response) if before_record_response else response
 
     return {

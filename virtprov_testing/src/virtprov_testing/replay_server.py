@@ -42,7 +42,7 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from virtprov_testing.cassettes import SCRUBBED, SECRET_HEADERS, scrub_body
+from virtprov_testing.cassettes import scrub_body, scrub_headers
 
 log = logging.getLogger(__name__)
 
@@ -184,13 +184,13 @@ def save_cassette(path: str | Path, interactions: list[Interaction]) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def scrub_headers(headers: Mapping[str, list[str]]) -> dict[str, list[str]]:
-    secret = set(SECRET_HEADERS)
-    return {
-        name: [SCRUBBED] * len(values) if name.lower() in secret else list(values)
-        for name, values in headers.items()
-        if name.lower() not in _DROP_HEADERS
+def _recorded_headers(headers: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """The headers as a cassette keeps them: without the transport's, secrets scrubbed."""
+    kept = {
+        name: list(values) for name, values in headers.items() if name.lower() not in _DROP_HEADERS
     }
+    scrub_headers(kept)
+    return kept
 
 
 def _scrub_text(body: str | None) -> str | None:
@@ -380,11 +380,11 @@ class ReplayServer:
         recorded = Interaction(
             method=method,
             uri=self.record_base + path,
-            request_headers=scrub_headers({k: [v] for k, v in headers.items()}),
+            request_headers=_recorded_headers({k: [v] for k, v in headers.items()}),
             request_body=_scrub_text(body.decode("utf-8", "replace")) if body else None,
             status=status,
             message=reason,
-            response_headers=scrub_headers(named),
+            response_headers=_recorded_headers(named),
             response_body=_scrub_text(text) or "",
         )
         with self._lock:

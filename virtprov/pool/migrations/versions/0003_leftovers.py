@@ -1,7 +1,7 @@
 """What a destroyed guest leaves to delete once it is gone.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 
 ``guests.leftovers``: the resources ``destroy_guest`` returned (a port and the network
 it is on...), which can only be deleted once a poll no longer sees the guest; the
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,229 @@
+"""The fleet-wide status as Prometheus metrics: what ``virtprov metrics serve`` exports.
+
+A custom collector: each scrape reads the journal once, read-only, in one snapshot
+(:func:`virtprov.pool.fleet.read_fleet_status`), so the figures are those of that
+moment across every launcher. When the journal cannot be read the scrape still
+succeeds, with ``virtprov_journal_up 0`` (alert on it) and no other figures.
+
+Label values are provider names, launcher names and host names (configuration), states
+and statuses: bounded. The series are listed in ``docs/operations.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator, Mapping
+
+from virtprov.errors import ConfigError, JournalError
+from virtprov.pool.fleet import NO_PROVIDER, WINDOW, FleetStatus, read_fleet_status
+from virtprov.pool.readonly import ReadOnlyJournal
+
+try:
+    from prometheus_client import generate_latest
+    from prometheus_client.core import GaugeMetricFamily, Metric
+    from prometheus_client.registry import Collector, CollectorRegistry
+except ModuleNotFoundError as missing:  # pragma: no cover - the extra is not installed
+    if missing.name != "prometheus_client":
+        raise
+    raise ConfigError(
+        "metrics need the prometheus_client package: pip install 'virtprov[metrics]'"
+    ) from None
+
+log = logging.getLogger("virtprov.metrics")
+
+LIVE_STATES = ("queued", "creating", "building", "starting")
+GUEST_STATES = ("creating", "live", "doomed", "destroyed")
+STATUSES = ("precluded", "skipped", "succeeded", "failed")
+RESOURCES = ("instances", "vcpus", "ram_mib", "disk_bytes")
+
+
+class JournalCollector(Collector):
+    """Reads the journal on each scrape and reports the fleet's state.
+
+    ``providers``: the configured providers, whose series start at zero.
+    """
+
+    def __init__(
+        self, journal: ReadOnlyJournal, providers: Iterable[str] = (), window: float = WINDOW
+    ) -> None:
+        self.journal = journal
+        self.providers = tuple(providers)
+        self.window = window
+        self._failing = False
+
+    def collect(self) -> Iterator[Metric]:
+        started = time.perf_counter()
+        up = GaugeMetricFamily("virtprov_journal_up", "1 when the journal could be read, else 0.")
+        try:
+            with self.journal.snapshot() as conn:
+                status = read_fleet_status(
+                    conn, journal=self.journal.safe_url, window=self.window, history=True
+                )
+        except JournalError as exc:
+            if not self._failing:  # once per outage, not once per scrape
+                log.warning("%s", exc)
+            self._failing = True
+            up.add_metric([], 0)
+            yield up
+            return
+        self._failing = False
+        up.add_metric([], 1)
+        yield up
+        yield from self._families(status)
+        took = GaugeMetricFamily(
+            "virtprov_journal_read_seconds", "Seconds this scrape took to read the journal."
+        )
+        took.add_metric([], time.perf_counter() - started)
+        yield took
+
+    def _families(self, status: FleetStatus) -> Iterator[Metric]:
+        providers = sorted(
+            (
+                set(self.providers)
+                | {p for by in status.launches.values() for p in by}
+                | {p for by in status.guests.values() for p in by}
+                | set(status.capacity)
+                | set(status.disabled)
+            )
+            - {NO_PROVIDER}
+        )
+
+        launches = GaugeMetricFamily(
+            "virtprov_journal_launches",
+            "Undecided launches of every launcher, by state and the provider they are on "
+            "(none: not yet on one).",
+            labels=["state", "provider"],
+        )
+        _fill(launches, status.launches, LIVE_STATES, [*providers, NO_PROVIDER])
+        yield launches
+
+        waiting = GaugeMetricFamily(
+            "virtprov_journal_outcomes_waiting",
+            "Decided launches whose outcome no scheduler has taken yet, by status and provider.",
+            labels=["status", "provider"],
+        )
+        _fill(waiting, status.waiting, STATUSES, [*providers, NO_PROVIDER])
+        yield waiting
+
+        recent = GaugeMetricFamily(
+            "virtprov_journal_outcomes_recent",
+            f"Launches decided in the last {status.window:g} seconds, by status and provider.",
+            labels=["status", "provider"],
+        )
+        _fill(recent, status.recent, STATUSES, [*providers, NO_PROVIDER])
+        yield recent
+
+        oldest = GaugeMetricFamily(
+            "virtprov_journal_oldest_undecided_seconds",
+            "Seconds since the oldest undecided launch was submitted (0: none is undecided).",
+        )
+        oldest.add_metric([], status.oldest_undecided or 0.0)
+        yield oldest
+
+        history = GaugeMetricFamily(
+            "virtprov_journal_history_launches",
+            "Decided launches the journal keeps ([pool] history_days).",
+        )
+        history.add_metric([], status.history or 0)
+        yield history
+
+        guests = GaugeMetricFamily(
+            "virtprov_journal_guests",
+            "Guests holding (or about to hold) a cloud resource, by state and provider.",
+            labels=["state", "provider"],
+        )
+        _fill(guests, status.guests, GUEST_STATES, providers)
+        yield guests
+
+        held = GaugeMetricFamily(
+            "virtprov_journal_held",
+            "What the pool's guests hold on each provider, by resource.",
+            labels=["provider", "resource"],
+        )
+        for provider, resources in status.held.items():
+            for resource in RESOURCES:
+                held.add_metric([provider, resource], getattr(resources, resource) or 0)
+        yield held
+
+        free = GaugeMetricFamily(
+            "virtprov_journal_capacity_free",
+            "What each provider can still take as the planner sees it (its last capacity "
+            "read less the guests made since), by resource; absent: the cloud does not say.",
+            labels=["provider", "resource"],
+        )
+        age = GaugeMetricFamily(
+            "virtprov_journal_capacity_age_seconds",
+            "Seconds since each provider's capacity was last read.",
+            labels=["provider"],
+        )
+        for provider, snapshot in status.capacity.items():
+            age.add_metric([provider], snapshot.age)
+            for resource in RESOURCES:
+                value = getattr(snapshot.free, resource)
+                if value is not None:
+                    free.add_metric([provider, resource], value)
+        yield free
+        yield age
+
+        disabled = GaugeMetricFamily(
+            "virtprov_journal_provider_disabled",
+            "1 while a provider is disabled after a permanent error (for every launcher).",
+            labels=["provider"],
+        )
+        for provider in providers:
+            disabled.add_metric([provider], 1 if provider in status.disabled else 0)
+        yield disabled
+
+        alive = GaugeMetricFamily(
+            "virtprov_journal_launchers_alive", "Launchers whose lease has not run out."
+        )
+        alive.add_metric([], status.launchers_alive)
+        yield alive
+        up = GaugeMetricFamily(
+            "virtprov_journal_launcher_up",
+            "1 while a launcher's lease has not run out, else 0.",
+            labels=["launcher", "host"],
+        )
+        lease_age = GaugeMetricFamily(
+            "virtprov_journal_launcher_lease_age_seconds",
+            "Seconds since each launcher last renewed its lease (it renews every second).",
+            labels=["launcher"],
+        )
+        for launcher in status.launchers:
+            up.add_metric([launcher.name, launcher.host], 1 if launcher.alive else 0)
+            if launcher.lease_age is not None:
+                lease_age.add_metric([launcher.name], launcher.lease_age)
+        yield up
+        yield lease_age
+
+
+def fleet_registry(
+    journal: ReadOnlyJournal, providers: Iterable[str] = (), window: float = WINDOW
+) -> CollectorRegistry:
+    """A registry holding only the journal's fleet-wide metrics."""
+    registry = CollectorRegistry()
+    registry.register(JournalCollector(journal, providers, window))
+    return registry
+
+
+def exposition(registry: CollectorRegistry) -> str:
+    """The registry's metrics in Prometheus' text format."""
+    return generate_latest(registry).decode()
+
+
+def _fill(
+    family: GaugeMetricFamily,
+    counts: Mapping[str, Mapping[str, int]],
+    firsts: Iterable[str],
+    providers: Iterable[str],
+) -> None:
+    """One sample per (first label, provider): zero where there is none yet."""
+    seen: dict[tuple[str, str], int] = {
+        (first, provider): 0 for first in firsts for provider in providers
+    }
+    for first, by_provider in counts.items():
+        for provider, count in by_provider.items():
+            seen[(first, provider)] = count
+    for (first, provider), count in sorted(seen.items()):
+        family.add_metric([first, provider], count)
