@@ -26,7 +26,9 @@ gone, the requests (in all and per guest) and the threads that did the work; the
 line is JSON: ``guests``, ``create_ratio_vs_threaded`` and ``delete_ratio_vs_threaded``
 (the pool's wall time over the threaded way's), ``requests_per_guest`` (the pool's),
 ``requests_per_guest_sequential``, ``requests_per_guest_threaded``, ``threads`` (the
-pool's) and the wall times.
+most of the pool's launcher threads alive at once: workers, driver and watchdog, which
+do the work), ``threads_all`` (every thread the pool started, its history pruner too,
+which sleeps through the run) and the wall times.
 
 The cloud: ``OS_CLOUD`` (and ``OS_CLIENT_CONFIG_FILE``) if set; else this checkout's
 reference OpenStack, brought up with ``scripts/reference-openstack up --guests N`` (and
@@ -80,18 +82,31 @@ class Requests:
 
 
 class Threads:
-    """The most threads alive at once, beyond those there were at the start."""
+    """The most threads alive at once beyond those there were at the start (the sampler
+    not counted): all of them, and those of the pool's launcher (its workers, driver and
+    watchdog, by their names), with the names seen."""
+
+    LAUNCHER = ("virtprov-worker-", "virtprov-driver", "virtprov-watchdog")
 
     def __init__(self) -> None:
         self.most = 0
-        self._base = threading.active_count()
+        self.most_launcher = 0
+        self.names: set[str] = set()
+        self._before = {t.ident for t in threading.enumerate()}
         self._done = threading.Event()
         self._sampler = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
         while not self._done.wait(0.05):
-            # the sampler itself is one of them
-            self.most = max(self.most, threading.active_count() - self._base - 1)
+            new = [
+                t
+                for t in threading.enumerate()
+                if t.ident not in self._before and t is not self._sampler
+            ]
+            self.most = max(self.most, len(new))
+            launcher = [t for t in new if t.name.startswith(self.LAUNCHER)]
+            self.most_launcher = max(self.most_launcher, len(launcher))
+            self.names.update(t.name for t in new)
 
     def __enter__(self) -> Threads:
         self._sampler.start()
@@ -156,7 +171,13 @@ def sequential(cloud: str, guests: int) -> dict[str, Any]:
         conn.compute.wait_for_delete(server, wait=600)
     gone = time.monotonic() - deleting
     conn.close()
-    return {"create": running, "delete": gone, "requests": counted.count, "threads": 1}
+    return {
+        "create": running,
+        "delete": gone,
+        "requests": counted.count,
+        "threads": 1,
+        "threads_all": 1,
+    }
 
 
 def threaded(cloud: str, guests: int) -> dict[str, Any]:
@@ -208,7 +229,13 @@ def threaded(cloud: str, guests: int) -> dict[str, Any]:
         thread.join()
     gone = time.monotonic() - deleting
     conn.close()
-    return {"create": running, "delete": gone, "requests": counted.count, "threads": guests}
+    return {
+        "create": running,
+        "delete": gone,
+        "requests": counted.count,
+        "threads": guests,
+        "threads_all": guests,
+    }
 
 
 def pool(cloud: str, guests: int) -> dict[str, Any]:
@@ -260,7 +287,9 @@ def pool(cloud: str, guests: int) -> dict[str, Any]:
         "create": running,
         "delete": gone,
         "requests": counted.count,
-        "threads": threads.most,
+        "threads": threads.most_launcher,
+        "threads_all": threads.most,
+        "thread_names": sorted(threads.names),
     }
 
 
@@ -320,9 +349,11 @@ def main() -> None:
                 f"{name:10}  create -> all running {figures['create']:6.1f} s   "
                 f"delete -> all gone {figures['delete']:6.1f} s   "
                 f"requests {figures['requests']:5d} ({figures['requests'] / guests:5.2f} "
-                f"per guest)   threads {figures['threads']}",
+                f"per guest)   threads {figures['threads']} ({figures['threads_all']} in all)",
                 flush=True,
             )
+            if "thread_names" in figures:
+                print(f"{'':10}  threads seen: {', '.join(figures['thread_names'])}", flush=True)
         conn.close()
     ours, theirs = results["pool"], results["threaded"]
     summary = {
@@ -333,6 +364,7 @@ def main() -> None:
         "requests_per_guest_sequential": round(results["sequential"]["requests"] / guests, 2),
         "requests_per_guest_threaded": round(theirs["requests"] / guests, 2),
         "threads": ours["threads"],
+        "threads_all": ours["threads_all"],
         "seconds": {
             name: {"create": round(r["create"], 2), "delete": round(r["delete"], 2)}
             for name, r in results.items()
