@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ def launcher(spec: dict[str, Any]) -> None:
     """Run one scheduler process until every recipe is decided and every guest released."""
     from virtprov.fake import FakeProvider
     from virtprov.fake.faults import FaultPlan, Latency
-    from virtprov.model import BootRequest, GuestSpec
+    from virtprov.model import BootRequest, GuestSpec, OwnedResource
     from virtprov.pool import Limits, Pool, PoolSettings, Recipe
 
     log = Path(spec["log"]).open("a", buffering=1)  # noqa: SIM115 - lives as long as the process
@@ -84,9 +85,9 @@ def launcher(spec: dict[str, Any]) -> None:
             note(call="stop", t=time.time())
             super().stop_guest(guest_id)
 
-        def destroy_guest(self, guest_id: str) -> None:
+        def destroy_guest(self, guest_id: str) -> Sequence[OwnedResource]:
             note(call="destroy", t=time.time())
-            super().destroy_guest(guest_id)
+            return super().destroy_guest(guest_id)
 
     fake = LoggedFake(
         state_file=spec["cloud"],

@@ -62,6 +62,30 @@ def test_list_links_guests_where_the_provider_has_a_dashboard(
     assert row.split()[-1] == f"https://dash.example.com/{guest_id}/"
 
 
+def test_destroy_waits_until_the_cloud_deleted_the_guests_and_what_they_left(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    from virtprov.fake import DEFAULT_FLAVORS, FakeProvider
+    from virtprov.model import GuestSpec
+
+    state = tmp_path / "cloud.sqlite"
+    config = tmp_path / "virtprov.toml"
+    config.write_text(
+        f'[providers.slow]\ndriver = "fake"\nlab = "l"\nstate_file = "{state}"\n'
+        "[providers.slow.latency]\ndelete = 1.5\n"
+    )
+    cloud = FakeProvider(state_file=state)
+    specs = [GuestSpec.for_recipe(n, DEFAULT_FLAVORS[2], pool="p") for n in (1, 2)]
+    ids = [cloud.create_guest(spec).id for spec in specs]
+    assert len(cloud.all_resource_ids()) == 4
+    gone = run(cli_env, "--config", str(config), "destroy", *ids, "--json")
+    assert gone.returncode == 0, gone.stderr
+    assert json.loads(gone.stdout)["destroyed"] == ids
+    assert cloud.all_guest_ids() == []  # not only asked: gone when the command returns
+    assert cloud.all_resource_ids() == []
+    cloud.close()
+
+
 def test_provision_with_host_requires_picks_the_cheapest_match(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -131,7 +131,9 @@ class GuestState(enum.Enum):
     """Where a guest is in its life.
 
     ``READY`` means created and stopped, waiting to be started for the first time: the
-    point at which a scheduler can hand the guest to a recipe.
+    point at which a scheduler can hand the guest to a recipe. ``DELETED`` means the
+    cloud accepted its delete and still shows it; it is gone once ``poll`` no longer
+    returns it.
     """
 
     BUILDING = "building"

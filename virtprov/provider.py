@@ -11,8 +11,9 @@ Rules every implementation follows:
   ``TransientError``, ``PermanentError``, ``GuestNotFound``); never let an SDK
   exception escape, never make the caller match strings. Wrap SDK calls in
   :func:`virtprov.mapping_errors` with the provider's mapping.
-* Never block on a build: :meth:`Provider.create_guest` returns as soon as the cloud
-  has accepted the request and the guest's id is known; :meth:`Provider.poll` advances.
+* Never wait for the cloud: :meth:`Provider.create_guest` returns as soon as the cloud
+  has accepted the request and the guest's id is known, :meth:`Provider.destroy_guest`
+  as soon as it has accepted the delete; :meth:`Provider.poll` advances and confirms.
 * Label everything you create with ``spec.labels`` and name it after ``spec.name``, so
   that a guest (and any port, network, disk made for it) can always be found again.
   A provider that makes anything besides the guest lists it with
@@ -224,10 +225,17 @@ class Provider(abc.ABC):
         """Power the guest off (hard stop is fine: the installer owns the disk)."""
 
     @abc.abstractmethod
-    def destroy_guest(self, guest_id: str) -> None:
-        """Delete the guest and every resource made for it; idempotent.
+    def destroy_guest(self, guest_id: str) -> Sequence[OwnedResource] | None:
+        """Ask the cloud to delete the guest and every resource made for it; idempotent.
 
-        Destroying a guest that is already gone succeeds silently.
+        Return as soon as the cloud has accepted the delete: never wait for the guest to
+        go (the caller's :meth:`poll` confirms it, one batched look for many guests).
+        What can only be deleted once the guest is gone (the network its port is on) is
+        returned, as :class:`~virtprov.model.OwnedResource` in the order to delete them;
+        the caller deletes them with :meth:`destroy_resource` once :meth:`poll` no longer
+        sees the guest. A provider that deletes everything with the guest returns
+        nothing (``None`` or an empty sequence). Destroying a guest that is already
+        gone, or going, succeeds silently.
         """
 
     @abc.abstractmethod
@@ -259,11 +267,14 @@ class Provider(abc.ABC):
         return ()
 
     def destroy_resource(self, resource: OwnedResource) -> None:
-        """Delete one resource :meth:`list_resources` returned; idempotent.
+        """Delete one resource :meth:`list_resources` or :meth:`destroy_guest` returned;
+        idempotent.
 
-        A resource that is already gone succeeds silently. Only called by a sweeper, for
-        resources whose guest is gone. A provider that overrides :meth:`list_resources`
-        overrides this too; the default raises ``NotImplementedError``.
+        A resource that is already gone succeeds silently. Only called for resources
+        whose guest is gone (by a sweeper, or by whoever destroyed the guest). A provider
+        that overrides :meth:`list_resources` or returns resources from
+        :meth:`destroy_guest` overrides this too; the default raises
+        ``NotImplementedError``.
         """
         raise NotImplementedError(
             f"{type(self).__name__} lists owned resources but cannot destroy them "

@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import math
 import os
 import secrets
 import shutil
@@ -52,6 +53,14 @@ PORTS = {
     "neutron": 19696,
 }
 KEYSTONE_URL = f"http://{HOST}:{PORTS['keystone']}/v3"
+# What the fake hypervisor reports to Placement (shims/driver.py): 8 vCPUs, 16 GiB, 100 GiB.
+HYPERVISOR = {"vcpus": 8, "ram_mib": 16384, "disk_gib": 100}
+# The largest of the seeded flavors a guest may boot (m1.large and m1.nested: 4 vCPUs,
+# 8 GiB; m1.nested's 90 GiB disk); m1.xlarge is meant never to fit (seed.py).
+LARGEST = {"vcpus": 4, "ram_mib": 8192, "disk_gib": 90}
+# `up --guests N`: at most this many (the seeded networks are /24s, and a floating-mode
+# guest takes two addresses of the external one: see quotas in seed.py).
+MAX_GUESTS = 250
 DEBIAN_PACKAGES = ("rabbitmq-server", "mariadb-server")
 DATABASES = ("keystone", "glance", "placement", "nova_api", "nova", "nova_cell0", "neutron")
 # Service start order; `down` goes the other way.
@@ -377,7 +386,27 @@ def ini(sections: dict[str, dict[str, object]]) -> str:
     return "".join(out)
 
 
-def write_configs(pw: dict[str, str]) -> None:
+def allocation_ratios(guests: int | None) -> dict[str, float]:
+    """Placement's allocation ratios so that ``guests`` guests of the largest bootable
+    flavor fit on the fake hypervisor at once: 1.0 each without ``--guests``.
+
+    Only the totals grow: a single guest still cannot be larger than the hypervisor
+    (Placement's ``max_unit``), so m1.xlarge still finds no valid host.
+    """
+    if guests is None:
+        return {"cpu": 1.0, "ram": 1.0, "disk": 1.0}
+
+    def ratio(need: int, have: int) -> float:
+        return max(1.0, float(math.ceil(guests * need / have)))
+
+    return {
+        "cpu": ratio(LARGEST["vcpus"], HYPERVISOR["vcpus"]),
+        "ram": ratio(LARGEST["ram_mib"], HYPERVISOR["ram_mib"]),
+        "disk": ratio(LARGEST["disk_gib"], HYPERVISOR["disk_gib"]),
+    }
+
+
+def write_configs(pw: dict[str, str], guests: int | None = None) -> None:
     def db(name: str) -> str:
         return f"mysql+pymysql://openstack:{pw['database']}@{HOST}:{PORTS['mariadb']}/{name}"
 
@@ -489,12 +518,11 @@ def write_configs(pw: dict[str, str]) -> None:
             "instances_path": DATA / "nova" / "instances",
             "reserved_host_memory_mb": 0,
             "reserved_host_disk_mb": 0,
-            "initial_cpu_allocation_ratio": 1.0,
-            "initial_ram_allocation_ratio": 1.0,
-            "initial_disk_allocation_ratio": 1.0,
-            "cpu_allocation_ratio": 1.0,
-            "ram_allocation_ratio": 1.0,
-            "disk_allocation_ratio": 1.0,
+            **{
+                f"{prefix}{what}_allocation_ratio": value
+                for what, value in allocation_ratios(guests).items()
+                for prefix in ("initial_", "")
+            },
             # The fake driver plugs nothing: never wait for network-vif-plugged.
             "vif_plugging_is_fatal": False,
             "vif_plugging_timeout": 0,
@@ -699,10 +727,15 @@ def start_rabbitmq(pw: dict[str, str]) -> None:
 
 
 def config_digest(confdir: str) -> str:
+    """The service's configuration and the code installed for it (a changed shim, such
+    as the server's settings in serve.py, restarts the services too)."""
     digest = hashlib.sha256()
     for path in sorted((ETC / confdir).rglob("*")):
         if path.is_file():
             digest.update(path.name.encode() + path.read_bytes())
+    stamp = VENV / ".virtprov-installed"
+    if stamp.exists():
+        digest.update(stamp.read_bytes())
     return digest.hexdigest()
 
 
@@ -814,11 +847,12 @@ def db_syncs(pw: dict[str, str]) -> None:
     run("nova db sync", [*nova, "db", "sync"])
 
 
-def seed(stage: str) -> None:
+def seed(stage: str, guests: int | None = None) -> None:
     env = {
         "VIRTPROV_REFOS_DIR": str(STATE),
         "VIRTPROV_REFOS_KEYSTONE": KEYSTONE_URL,
         "VIRTPROV_REFOS_PORTS": json.dumps(PORTS),
+        "VIRTPROV_REFOS_GUESTS": "" if guests is None else str(guests),
     }
     run(f"seed {stage}", [venv_bin("python"), str(HERE / "seed.py"), stage], env=env)
 
@@ -862,7 +896,7 @@ def timed(what: str) -> Iterator[None]:
     log(f"{what} in {time.monotonic() - started:.0f} s")
 
 
-def up() -> None:
+def up(guests: int | None = None) -> None:
     require_root()
     for path in (STATE, ETC, DATA, LOGS, RUN):
         path.mkdir(parents=True, exist_ok=True)
@@ -871,7 +905,7 @@ def up() -> None:
     debian_packages()
     install_venv()
     pw = passwords()
-    write_configs(pw)
+    write_configs(pw, guests)
     first = not (STATE / "seeded").exists()
     with timed("database and broker up"):
         start_mariadb(pw)
@@ -890,11 +924,12 @@ def up() -> None:
     for name in ("nova-conductor", "nova-scheduler", "nova-compute"):
         start_nova_service(name)
     wait_compute()
-    seed("resources")
+    seed("resources", guests)
     disable_retired_flavor()
     clouds = write_clouds(pw)
     (STATE / "seeded").write_text("1\n")
-    log(f"up in {time.monotonic() - started:.0f} s; logs in {LOGS}")
+    sized = "" if guests is None else f", sized for {guests} guests of each flavor"
+    log(f"up in {time.monotonic() - started:.0f} s{sized}; logs in {LOGS}")
     print(f"export OS_CLIENT_CONFIG_FILE={clouds} OS_CLOUD={CLOUD}")
 
 
@@ -931,10 +966,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="A real OpenStack on 127.0.0.1 for the OpenStack provider's live tests.",
     )
     parser.add_argument("command", choices=("up", "down", "status"))
+    parser.add_argument(
+        "--guests",
+        type=int,
+        metavar="N",
+        help=(
+            "with up: allocation ratios and quotas so that N guests of every seeded flavor "
+            f"fit at once (1 to {MAX_GUESTS}; default: Nova's default quotas, ratios 1.0)"
+        ),
+    )
     args = parser.parse_args(argv)
+    if args.guests is not None and (args.command != "up" or not 1 <= args.guests <= MAX_GUESTS):
+        parser.error(f"--guests goes with up and is 1 to {MAX_GUESTS}")
     try:
         if args.command == "up":
-            up()
+            up(args.guests)
         elif args.command == "down":
             down()
         else:

@@ -8,6 +8,7 @@ Runs with the services' venv (it needs keystoneauth1); never prints a password.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
@@ -22,6 +24,8 @@ STATE = Path(os.environ["VIRTPROV_REFOS_DIR"])
 KEYSTONE = os.environ["VIRTPROV_REFOS_KEYSTONE"]
 PORTS: dict[str, int] = json.loads(os.environ["VIRTPROV_REFOS_PORTS"])
 PW: dict[str, str] = json.loads((STATE / "passwords.json").read_text())
+# `up --guests N`: quotas so that N guests of every seeded flavor fit (empty: defaults).
+GUESTS = int(os.environ.get("VIRTPROV_REFOS_GUESTS") or 0) or None
 REGION = "RegionOne"
 HOST = "127.0.0.1"
 
@@ -260,11 +264,40 @@ def networks(neutron: Api, lab: str) -> None:
     )
 
 
+def lab_quotas(guests: int | None) -> tuple[dict[str, int], dict[str, int]]:
+    """Nova's and Neutron's quotas of the project ``lab``.
+
+    Without ``guests``, Nova's defaults, explicit (10 instances, 20 cores, 50 GiB of RAM)
+    and Neutron's own. With it, room for that many guests of the largest bootable flavor
+    (4 vCPUs, 8 GiB), each in floating mode (a router, network, subnet, floating IP and
+    up to 4 ports), never less than the defaults.
+    """
+    nova = {"instances": 10, "cores": 20, "ram": 51200}
+    if guests is None:
+        return nova, {}
+    nova = {
+        "instances": max(10, guests),
+        "cores": max(20, 4 * guests),
+        "ram": max(51200, 8192 * guests),
+    }
+    neutron = {
+        "router": max(10, guests),
+        "network": max(100, guests),
+        "subnet": max(100, guests),
+        "floatingip": max(50, guests),
+        "port": max(500, 4 * guests),
+    }
+    return nova, neutron
+
+
 def quotas(nova: Api, neutron: Api, ids: dict[str, str]) -> None:
-    # Nova's defaults, explicit: 10 instances, 20 cores, 50 GiB of RAM.
-    nova.put(
-        f"/os-quota-sets/{ids[LAB]}", {"quota_set": {"instances": 10, "cores": 20, "ram": 51200}}
-    )
+    compute, network = lab_quotas(GUESTS)
+    nova.put(f"/os-quota-sets/{ids[LAB]}", {"quota_set": compute})
+    if network:
+        neutron.put(f"/v2.0/quotas/{ids[LAB]}", {"quota": network})
+    else:  # Neutron's defaults again (after an `up --guests N`); 404: they are
+        with contextlib.suppress(ks_exceptions.NotFound):
+            neutron.call("DELETE", f"/v2.0/quotas/{ids[LAB]}")
     nova.put(f"/os-quota-sets/{ids['lab-quota-instances']}", {"quota_set": {"instances": 0}})
     nova.put(f"/os-quota-sets/{ids['lab-quota-cores-ram']}", {"quota_set": {"cores": 0, "ram": 0}})
     neutron.put(f"/v2.0/quotas/{ids['lab-overquota']}", {"quota": {"network": 0}})

@@ -42,11 +42,11 @@ def invoke(config: Path, *args: str) -> tuple[int, str]:
 def test_journal_upgrade_is_idempotent_and_status_reads_it(config: Path) -> None:
     assert invoke(config, "journal", "upgrade") == (
         0,
-        f"sqlite:///{config.parent / 'journal.sqlite'}: schema (empty) -> 0002\n",
+        f"sqlite:///{config.parent / 'journal.sqlite'}: schema (empty) -> 0003\n",
     )
     code, output = invoke(config, "journal", "upgrade", "--json")
     assert code == 0
-    assert json.loads(output)["from"] == "0002"
+    assert json.loads(output)["from"] == "0003"
     code, output = invoke(config, "journal", "status", "--json")
     assert code == 0
     assert json.loads(output)["launches"] == {}
@@ -95,4 +95,4 @@ def test_a_newer_journal_is_exit_2_with_one_line(config: Path) -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     (line,) = done.stderr.splitlines()
-    assert "schema 0099, newer than this virtprov knows (0002)" in line
+    assert "schema 0099, newer than this virtprov knows (0003)" in line

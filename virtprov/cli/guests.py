@@ -22,6 +22,7 @@ from virtprov.cli.runtime import (
 from virtprov.errors import ConfigError, HostRequiresError, ProviderError
 from virtprov.model import Flavor, Guest, GuestState
 from virtprov.provider import Provider
+from virtprov.teardown import DEFAULT_TIMEOUT, Progress, destroy_and_wait
 
 if TYPE_CHECKING:
     from virtprov.cli.provisions import CliJournal, Finished, Run
@@ -181,8 +182,9 @@ def provision(
             # The answer may be lost after the cloud made it: look for it by name and run.
             _clean_up(record, run, provider, None)
             raise
-        record.created(run, guest.id)
         try:
+            # inside: an interrupt while this is written must not leave the guest behind
+            record.created(run, guest.id)
             guest = _wait_for(
                 provider,
                 guest,
@@ -223,8 +225,7 @@ def _clean_up(record: CliJournal, run: Run, provider: Provider, guest_id: str | 
     """
     try:
         ids = [guest_id] if guest_id else record.find(provider, run)
-        for each in ids:
-            provider.destroy_guest(each)
+        destroy_and_wait(provider, ids, timeout=DEFAULT_TIMEOUT)
     except Exception:
         click.echo(f"virtprov: could not destroy {run.name} now; `virtprov sweep` will", err=True)
         return
@@ -248,6 +249,14 @@ def _print_guest(guest: Guest) -> None:
     is_flag=True,
     help="An id the cloud does not know is not an error (already gone is fine).",
 )
+@click.option(
+    "--timeout",
+    type=float,
+    callback=seconds(),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    help="Seconds to wait until the cloud has deleted them.",
+)
 @json_option
 @click.pass_context
 def destroy(
@@ -255,18 +264,34 @@ def destroy(
     guest_ids: Sequence[str],
     provider_name: str | None,
     missing_ok: bool,
+    timeout: float,
     as_json: bool,
 ) -> None:
-    """Destroy guests and everything made for them.
+    """Destroy guests and everything made for them, and wait until the cloud has.
 
-    An id the cloud does not know is reported as "not found, nothing destroyed", and
-    the status is 1 unless --missing-ok is given.
+    All are deleted at once, then watched with one look at the cloud for all of them
+    at a time; progress goes to stderr on a terminal. An id the cloud does not know is
+    reported as "not found, nothing destroyed", and the status is 1 unless --missing-ok
+    is given.
     """
     from virtprov.cli.provisions import CliJournal
 
     runtime: Runtime = ctx.obj
     provider = runtime.provider(provider_name)
     wanted = list(dict.fromkeys(guest_ids))
+    show = sys.stderr.isatty() and not as_json
+    shown: list[Progress] = []
+
+    def report(now: Progress) -> None:
+        """A line on stderr whenever another guest is gone (or stuck)."""
+        before = (shown[-1].gone, shown[-1].blocked) if shown else None
+        if show and (now.gone, now.blocked) != before:
+            waiting = f", {len(now.deleting)} being deleted" if now.deleting else ""
+            click.echo(f"  {now.seconds:6.1f}s  {len(now.gone)} gone{waiting}", err=True)
+            for guest_id, why in now.blocked:
+                click.echo(f"           {guest_id}: what it left is not deleted: {why}", err=True)
+        shown[:] = [now]
+
     with CliJournal() as record:
         finish_killed(runtime, record, "destroy")
         # One batched look first: destroy_guest is idempotent, so it cannot say what it found.
@@ -275,7 +300,10 @@ def destroy(
         missing = [guest_id for guest_id in wanted if guest_id not in found]
         for guest_id in found:
             record.destroying(provider.info.name, guest_id)
-            provider.destroy_guest(guest_id)
+        if show and found:
+            click.echo(f"destroying {len(found)} on {provider.info.name}", err=True)
+        destroy_and_wait(provider, found, timeout=timeout, progress=report)
+        for guest_id in found:
             record.destroyed(provider.info.name, guest_id, "destroyed by virtprov destroy")
     if as_json:
         emit_json({"destroyed": found, "not_found": missing, "provider": provider.info.name})

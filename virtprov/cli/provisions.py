@@ -29,7 +29,6 @@ host: its pid no longer runs; elsewhere: its lease ran out) was killed:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import socket
@@ -41,11 +40,12 @@ from typing import Any, Final
 import attrs
 import sqlalchemy as sa
 
-from virtprov.errors import ConfigError, GuestNotFound, JournalError, ProviderError
+from virtprov.errors import ConfigError, JournalError, ProviderError
 from virtprov.model import LABEL_POOL, Flavor, Guest, GuestSpec
 from virtprov.pool.journal import UNDECIDED, GuestRow, Journal, LaunchRow, pid_alive
 from virtprov.pool.schema import launchers, launches
 from virtprov.provider import Provider
+from virtprov.teardown import DEFAULT_TIMEOUT, destroy_and_wait
 
 #: Guests made by hand from the command line carry this pool label.
 CLI_POOL: Final = "cli"
@@ -219,8 +219,7 @@ class CliJournal:
                     if row.state == "live" and row.guest_id in found:
                         continue  # in use
                     if row.guest_id in found:
-                        with contextlib.suppress(GuestNotFound):
-                            provider.destroy_guest(row.guest_id)
+                        destroy_and_wait(provider, [row.guest_id], timeout=DEFAULT_TIMEOUT)
                         reason = f"its destroy failed; destroyed again by virtprov {by}"
                     elif row.state == "doomed":
                         reason = f"its destroy died after the guest went (seen by virtprov {by})"
@@ -315,9 +314,7 @@ class CliJournal:
             return Finished(row.provider, row.name, row.guest_id, f"left: {exc.message}", False)
         try:
             ids = [row.guest_id] if row.guest_id else self.find(provider, run)
-            for guest_id in ids:
-                with contextlib.suppress(GuestNotFound):  # gone already: fine
-                    provider.destroy_guest(guest_id)
+            destroy_and_wait(provider, ids, timeout=DEFAULT_TIMEOUT)  # gone already: fine
         except Exception as exc:  # the cloud or its SDK failed: keep it for the next call
             return Finished(row.provider, row.name, row.guest_id, f"left: {_message(exc)}", False)
         reason = f"provision killed; destroyed by virtprov {by}"

@@ -62,11 +62,13 @@ Seconds: TypeAlias = float | tuple[float, float]
 
 @attrs.frozen
 class Latency:
-    """Seconds each API call takes, and cloud-side build/stop times.
+    """Seconds each API call takes, and cloud-side build/stop/start/delete times.
 
     Each figure is a fixed number or a ``(low, high)`` range drawn uniformly (seeded).
     ``create``, ``poll``, ``start``, ``stop``, ``destroy`` are the calls' own durations;
-    ``build`` and ``shutdown`` pass in the cloud between polls.
+    ``build``, ``shutdown`` (the stop after the build), ``boot`` (from an accepted start
+    to running) and ``delete`` (from an accepted destroy to gone) pass in the cloud
+    between polls, as a real cloud's do.
     """
 
     create: Seconds = 0.0
@@ -76,6 +78,8 @@ class Latency:
     destroy: Seconds = 0.0
     build: Seconds = 0.0
     shutdown: Seconds = 0.0
+    boot: Seconds = 0.0
+    delete: Seconds = 0.0
     flavors: Seconds = 0.0
     capacity: Seconds = 0.0
     list_guests: Seconds = 0.0

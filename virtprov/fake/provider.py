@@ -9,7 +9,12 @@ Guest state is derived from timestamps, as a real cloud advances on its own: a g
 ``building`` until its build time has passed, then the fake "stops" it (as the OpenStack
 flow does) and it is ``ready`` once the stop time has passed too. ``poll`` applies those
 transitions, one batched query for any number of guests. A guest booted from an image
-(:class:`~virtprov.model.ImageBoot`) is ``running`` as soon as its build is over.
+(:class:`~virtprov.model.ImageBoot`) is ``running`` as soon as its build is over. A start
+and a destroy are accepted at once and take their ``boot`` and ``delete`` times in the
+cloud: a starting guest is still ``stopped``, a guest being deleted is ``deleted`` until
+it is gone. Each guest has a network and a port, as OpenStack's floating mode makes: a
+destroy that takes time leaves them to its caller (``destroy_guest`` returns them, to be
+deleted once the guest is gone; the port cannot go before).
 
 The fake has no real guests to log in to; give it an SSH endpoint (:class:`SshEndpoint`:
 a real ``sshd`` a test starts on 127.0.0.1) and every guest's address is that endpoint,
@@ -90,7 +95,7 @@ CREATE TABLE IF NOT EXISTS guests (
     mac TEXT NOT NULL,
     address TEXT NOT NULL,
     phase TEXT NOT NULL,          -- building (booting: from an image) | shutting_down | ready
-                                  -- | running | stopped | error
+                                  -- | starting | running | stopped | error | deleting
     created_at REAL NOT NULL,
     phase_until REAL NOT NULL,    -- when the cloud-side step of this phase is over
     build_fault TEXT              -- the fault the build ends in, if any
@@ -123,9 +128,11 @@ _PUBLIC_STATE = {
     "booting": GuestState.BUILDING,  # an image boot's build: running once it is over
     "shutting_down": GuestState.BUILDING,
     "ready": GuestState.READY,
+    "starting": GuestState.STOPPED,  # started, not running yet (OpenStack: powering-on)
     "running": GuestState.RUNNING,
     "stopped": GuestState.STOPPED,
     "error": GuestState.ERROR,
+    "deleting": GuestState.DELETED,  # the delete is accepted; gone once its time is over
 }
 
 
@@ -326,7 +333,9 @@ class FakeProvider(Provider):
                     marks = ",".join("?" * len(ids))
                     rows = db.execute(f"SELECT {_STATE} FROM guests WHERE id IN ({marks})", ids)  # noqa: S608
                     for row in rows.fetchall():
-                        found[row[0]] = self._guest(db, self._advance(db, row))
+                        state = self._advance(db, row)
+                        if state is not None:
+                            found[row[0]] = self._guest(db, state)
             if len(found) < len(wanted):
                 with self._lock:
                     for gone in set(wanted).difference(found):
@@ -340,26 +349,21 @@ class FakeProvider(Provider):
         return ProviderError
 
     def start_guest(self, guest_id: str, boot: BootRequest | None = None) -> None:
-        self._power(guest_id, "start", "running", allowed=("ready", "stopped", "running"))
+        self._power(
+            guest_id, "start", "starting", allowed=("ready", "stopped", "starting", "running")
+        )
 
     def stop_guest(self, guest_id: str) -> None:
-        self._power(guest_id, "stop", "stopped", allowed=("running", "stopped", "ready"))
+        self._power(
+            guest_id, "stop", "stopped", allowed=("running", "stopped", "ready", "starting")
+        )
 
-    def destroy_guest(self, guest_id: str) -> None:
+    def destroy_guest(self, guest_id: str) -> Sequence[OwnedResource]:
         with self._call("destroy") as fault:
             if fault not in (None, "lost_response"):
                 raise error_for(fault, "destroy", self._info.name)
             with self._transaction() as db:
-                db.execute("DELETE FROM guests WHERE id = ?", (guest_id,))
-                self._seen.pop(guest_id, None)
-                if fault == "lost_response":
-                    # The guest goes, its network and port stay: what a destroy that
-                    # dies after deleting the server leaves behind (OpenStack's order).
-                    db.execute(
-                        "UPDATE resources SET guest_id = NULL WHERE guest_id = ?", (guest_id,)
-                    )
-                else:
-                    db.execute("DELETE FROM resources WHERE guest_id = ?", (guest_id,))
+                left = self._destroy(db, guest_id, lost=fault == "lost_response")
             if fault == "lost_response":
                 raise TransientError(
                     "connection reset while destroying (injected lost_response: the guest "
@@ -367,10 +371,43 @@ class FakeProvider(Provider):
                     provider=self._info.name,
                     guest_id=guest_id,
                 )
+            return left
+
+    def _destroy(self, db: sqlite3.Connection, guest_id: str, *, lost: bool) -> list[OwnedResource]:
+        """Delete the guest, at once or over its ``delete`` time; what it leaves."""
+        row = db.execute("SELECT phase FROM guests WHERE id = ?", (guest_id,)).fetchone()
+        if row is None:
+            return []  # gone already
+        left = self._resources(db, "guest_id = ?", (guest_id,))
+        if lost:
+            # Its network and port stay, known to nobody: what a destroy that dies after
+            # deleting the server leaves behind (OpenStack's order).
+            db.execute("UPDATE resources SET guest_id = NULL WHERE guest_id = ?", (guest_id,))
+            left = []
+        if row[0] == "deleting":
+            return left  # asked again: the same answer
+        delay = self._draw("delete")
+        if delay > 0:
+            db.execute(
+                "UPDATE guests SET phase = 'deleting', phase_until = ? WHERE id = ?",
+                (self._clock() + delay, guest_id),
+            )
+            return left
+        # Gone at once: what was made for it goes in the same call.
+        db.execute("DELETE FROM resources WHERE guest_id = ?", (guest_id,))
+        self._gone(db, guest_id)
+        return []
+
+    def _gone(self, db: sqlite3.Connection, guest_id: str) -> None:
+        """The guest is deleted; what was made for it stays until it is deleted in turn."""
+        db.execute("DELETE FROM guests WHERE id = ?", (guest_id,))
+        db.execute("UPDATE resources SET guest_id = NULL WHERE guest_id = ?", (guest_id,))
+        with self._lock:
+            self._seen.pop(guest_id, None)
 
     def console_output(self, guest_id: str) -> ConsoleOutput:
         with self._transaction() as db:
-            state = self._advance(db, self._state(db, guest_id))
+            state = self._state(db, guest_id)
             guest = self._guest(db, state)
         return ConsoleOutput(
             text=f"fake console of {guest.name} ({guest_id}): {state[1]}\n",
@@ -386,17 +423,25 @@ class FakeProvider(Provider):
                     "ORDER BY created_at, id",
                     (len(prefix), prefix),
                 ).fetchall()
-                guests = [self._guest(db, self._advance(db, row)) for row in rows]
+                states = [self._advance(db, row) for row in rows]
+                guests = [self._guest(db, state) for state in states if state is not None]
             return [guest for guest in guests if LABEL_POOL in guest.labels]
 
     def list_resources(self, prefix: str) -> Sequence[OwnedResource]:
         with self._transaction() as db:
-            rows = db.execute(
-                "SELECT id, kind, name, guest_name, labels FROM resources "
-                "WHERE substr(guest_name, 1, ?) = ? ORDER BY position, guest_name, id",
-                (len(prefix), prefix),
-            ).fetchall()
-        found = [
+            found = self._resources(db, "substr(guest_name, 1, ?) = ?", (len(prefix), prefix))
+        return [resource for resource in found if LABEL_POOL in resource.labels]
+
+    def _resources(
+        self, db: sqlite3.Connection, where: str, args: tuple[object, ...]
+    ) -> list[OwnedResource]:
+        """The resources ``where`` selects, in the order they can be deleted."""
+        rows = db.execute(
+            "SELECT id, kind, name, guest_name, labels FROM resources "  # noqa: S608
+            f"WHERE {where} ORDER BY position, guest_name, id",
+            args,
+        ).fetchall()
+        return [
             OwnedResource(
                 provider=self._info.name,
                 kind=kind,
@@ -407,7 +452,6 @@ class FakeProvider(Provider):
             )
             for resource_id, kind, name, guest_name, labels in rows
         ]
-        return [resource for resource in found if LABEL_POOL in resource.labels]
 
     def destroy_resource(self, resource: OwnedResource) -> None:
         with self._call("destroy") as fault:
@@ -420,6 +464,16 @@ class FakeProvider(Provider):
                 if in_use:  # as Neutron answers 409 while a port is on the network
                     raise ProviderError(
                         f"network {resource.name} is in use by a port",
+                        provider=self._info.name,
+                    )
+                (held,) = db.execute(
+                    "SELECT count(*) FROM resources JOIN guests ON guests.id = resources.guest_id "
+                    "WHERE resources.id = ?",
+                    (resource.id,),
+                ).fetchone()
+                if held:  # a guest being deleted still has its port
+                    raise ProviderError(
+                        f"{resource.kind} {resource.name} is in use by its guest",
                         provider=self._info.name,
                     )
                 db.execute("DELETE FROM resources WHERE id = ?", (resource.id,))
@@ -543,18 +597,28 @@ class FakeProvider(Provider):
         return value
 
     def _state(self, db: sqlite3.Connection, guest_id: str) -> _State:
+        """The guest's state now (transitions applied); ``GuestNotFound`` once it is gone."""
         row = db.execute(f"SELECT {_STATE} FROM guests WHERE id = ?", (guest_id,)).fetchone()  # noqa: S608
-        if row is None:
+        state = None if row is None else self._advance(db, row)
+        if state is None:
             raise GuestNotFound(f"no guest {guest_id}", provider=self._info.name, guest_id=guest_id)
-        return row  # type: ignore[no-any-return]
+        return state
 
-    def _advance(self, db: sqlite3.Connection, state: _State) -> _State:
-        """Apply the cloud-side transitions whose time has come; the state as it now is."""
+    def _advance(self, db: sqlite3.Connection, state: _State) -> _State | None:
+        """Apply the cloud-side transitions whose time has come; the state as it now is
+        (``None``: the guest is gone)."""
         guest_id, phase, until, fault = state
-        if phase not in ("building", "booting", "shutting_down"):
+        if phase not in ("building", "booting", "shutting_down", "starting", "deleting"):
             return state
         now = self._clock()
-        if phase in ("building", "booting") and now >= until:
+        if now < until:
+            return state
+        if phase == "deleting":
+            self._gone(db, guest_id)
+            return None
+        if phase == "starting":
+            phase = "running"
+        if phase in ("building", "booting"):
             if fault is not None:
                 # The build fails: the cloud says why in the guest's fault text.
                 phase = "error"
@@ -592,13 +656,24 @@ class FakeProvider(Provider):
             if fault is not None:
                 raise error_for(fault, operation, self._info.name)
             with self._transaction() as db:
-                phase = self._advance(db, self._state(db, guest_id))[1]
+                phase = self._state(db, guest_id)[1]
                 if phase not in allowed:
                     raise ProviderError(
                         f"cannot {operation} guest {guest_id} while it is {phase}",
                         provider=self._info.name,
                         guest_id=guest_id,
                     )
+                if target == "starting":
+                    if phase in ("starting", "running"):
+                        return  # started already
+                    boot = self._draw("boot")
+                    if boot <= 0:
+                        target = "running"
+                    db.execute(
+                        "UPDATE guests SET phase=?, phase_until=? WHERE id=?",
+                        (target, self._clock() + boot, guest_id),
+                    )
+                    return
                 db.execute("UPDATE guests SET phase=? WHERE id=?", (target, guest_id))
 
     def _guest(self, db: sqlite3.Connection, state: _State) -> Guest:

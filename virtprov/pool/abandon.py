@@ -136,8 +136,10 @@ def destroy_abandoned(
     providers: Mapping[str, Provider],
     events: EventBus,
     abandoned: list[Abandoned],
+    timeout: float,
 ) -> list[str]:
-    """Destroy the guests of ``abandoned`` launches now (the sweep has no workers).
+    """Destroy the guests of ``abandoned`` launches now (the sweep has no workers), and
+    wait up to ``timeout`` seconds until the cloud has deleted them and what they left.
 
     A guest whose create was cut short has no id in the journal: it is found by its name
     among the provider's guests that the journal does not know. Returns the problems
@@ -145,31 +147,32 @@ def destroy_abandoned(
     provider raised, logged as :func:`~virtprov.pool.sweeper.failed` logs it); a guest
     that could not be destroyed stays doomed for the next launcher.
     """
+    from virtprov.teardown import destroy_and_wait
+
     problems: list[str] = []
     for item in abandoned:
         for row_id in item.guest_rows:
             row = journal.guest(row_id)
+            ids: list[str] = []
             provider = providers.get(row.provider)
             if provider is None:
                 problems.append(f"{row.provider}: not configured, {row.name} left doomed")
                 log.warning("sweep: %s", problems[-1])
                 continue
             try:
-                for guest_id in _ids_of(journal, provider, row):
-                    provider.destroy_guest(guest_id)
-                    events.emit(
-                        "guest.destroyed",
-                        provider=row.provider,
-                        guest_id=guest_id,
-                        reason="abandoned",
-                    )
+                ids = _ids_of(journal, provider, row)
+                destroy_and_wait(provider, ids, timeout=timeout)
             except GuestNotFound:
-                pass
+                pass  # gone already
             except (JournalError, sa.exc.SQLAlchemyError):
                 raise  # not the provider's: the sweep cannot go on without its journal
             except Exception as exc:  # whatever a provider raises: this guest's problem
                 failed(problems, row.provider, f"destroying {row.name}", exc)
                 continue
+            for guest_id in ids:
+                events.emit(
+                    "guest.destroyed", provider=row.provider, guest_id=guest_id, reason="abandoned"
+                )
             journal.update_guest(row.id, state="gone")
     return problems
 

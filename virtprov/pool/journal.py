@@ -38,13 +38,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from virtprov.errors import JournalError
-from virtprov.model import Capacity, Flavor
+from virtprov.model import Capacity, Flavor, OwnedResource
 from virtprov.pool import schema
 from virtprov.pool.schema import capacity, guests, launchers, launches, provider_status, sightings
 from virtprov.urls import redact_url
 
 #: The schema revision this code reads and writes (the newest migration).
-HEAD_REVISION: Final = "0002"
+HEAD_REVISION: Final = "0003"
 _MIGRATIONS: Final = str(Path(__file__).with_name("migrations"))
 
 #: Guest rows that hold (or may hold) a cloud resource and count against capacity.
@@ -125,10 +125,12 @@ class GuestRow:
     recipe_id: str
     state: str
     created_at: float
-    #: when the next attempt to destroy it is due (after a failed one)
+    #: when the next attempt to destroy it (or what it left) is due, after a failed one
     next_at: float
     attempts: int
     reason: str | None
+    #: what its destroy left to delete once it is gone, in order (``destroy_resource``)
+    leftovers: tuple[OwnedResource, ...] = ()
 
     @classmethod
     def of(cls, row: Any) -> GuestRow:
@@ -144,7 +146,38 @@ class GuestRow:
             next_at=m["next_at"],
             attempts=m["attempts"],
             reason=m["reason"],
+            leftovers=leftovers_of(m["leftovers"]),
         )
+
+
+def leftovers_json(resources: Sequence[OwnedResource]) -> str | None:
+    """``guests.leftovers`` of ``resources`` (``None`` for none)."""
+    if not resources:
+        return None
+    return json.dumps(
+        [
+            {
+                "provider": r.provider,
+                "kind": r.kind,
+                "id": r.id,
+                "name": r.name,
+                "guest": r.guest,
+                "labels": dict(r.labels),
+            }
+            for r in resources
+        ]
+    )
+
+
+def leftovers_of(text: str | None) -> tuple[OwnedResource, ...]:
+    """The resources ``guests.leftovers`` holds. One that cannot be read (edited by hand)
+    is dropped: the sweeper finds what it named by its labels."""
+    if not text:
+        return ()
+    try:
+        return tuple(OwnedResource(**item) for item in json.loads(text))
+    except (TypeError, ValueError):
+        return ()
 
 
 class JournalUnavailable(JournalError):
@@ -572,6 +605,30 @@ class Journal:
             if not result.rowcount:
                 raise _LostLaunch  # rolls the reservation back
             return int(row)
+
+    def add_doomed(
+        self, *, provider: str, name: str, guest_id: str, recipe_id: str, reason: str
+    ) -> int:
+        """A guest the journal did not know (found by name after a lost create), doomed:
+        destroyed like any other, and counted against capacity until it is gone."""
+        now = time.time()
+        with self._write() as conn:
+            row = conn.execute(
+                sa.insert(guests)
+                .values(
+                    provider=provider,
+                    name=name,
+                    guest_id=guest_id,
+                    recipe_id=recipe_id,
+                    state="doomed",
+                    created_at=now,
+                    next_at=now,
+                    attempts=0,
+                    reason=reason,
+                )
+                .returning(guests.c.id)
+            ).scalar_one()
+        return int(row)
 
     def guest(self, row: int) -> GuestRow:
         with self._read() as conn:

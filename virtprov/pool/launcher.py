@@ -2,15 +2,30 @@
 
 One *driver* thread plans: it reads the launches this process owns from the journal,
 chooses a provider and flavor, batches one ``poll`` per provider for every guest that
-is building, and hands cloud calls to a small fixed set of *worker* threads (each call
-behind its provider's rate limit). No thread ever waits for one VM: a launch is a row
-whose state the driver advances (``queued`` -> ``creating`` -> ``building`` [->
-``starting``] -> ``decided``), so 2 workers drive hundreds of launches.
+is building, starting or being destroyed, and hands cloud calls to a small fixed set of
+*worker* threads (each call behind its provider's rate limit). No thread ever waits for
+one VM, to be built, started or deleted: a launch is a row whose state the driver
+advances (``queued`` -> ``creating`` -> ``building`` [-> ``starting``] -> ``decided``),
+and so is the destruction of a guest (``doomed`` -> ``destroyed`` -> ``gone``), so 2
+workers drive hundreds of launches.
 
 Every cloud call whose answer could be lost is preceded by a journal write (the guest
 row in state ``creating``, with its name) and followed by one (its id). A guest that
-may exist but is not wanted is *doomed*: destroyed by id, or found by name and
-destroyed when its create's answer was lost, then confirmed gone by a later poll.
+may exist but is not wanted is *doomed*. Its destroy is one call the cloud accepts
+(``destroyed``, with what the destroy left to delete once the guest is gone: a port and
+its network); a later poll that no longer sees the guest confirms it, the leftovers are
+deleted, one call each, and it is ``gone``. A guest whose create's answer was lost is
+found by name and doomed in its own row.
+
+``starting`` is for a recipe with a boot request: the start is due at the launch's
+``next_at``; once the cloud accepted it, ``next_at`` moves to the deadline and the launch
+waits, polled with the building ones, until a poll sees the guest ``running``: only
+then is it ``succeeded`` (``guest.running`` says how long the start took).
+
+Polls adapt to the cloud: a provider is polled soon (:data:`POLL_SOON`) after a call
+that changes something (a create, start or destroy the cloud accepted) and after a poll
+that saw a guest change state; while nothing changes the wait doubles, up to
+``poll_interval``. Each poll is one read of the provider's budget, like any other.
 
 No fault stops it. Whatever one recipe or one provider call raises decides or retries
 that launch alone (or backs that provider's reads off), with the error recorded and the
@@ -22,7 +37,6 @@ been busy with one task for longer than ``stuck_after``.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import itertools
 import logging
@@ -46,7 +60,13 @@ from virtprov.model import Flavor, Guest, GuestSpec, GuestState, ImageBoot
 from virtprov.pool import backoff
 from virtprov.pool.abandon import abandon_orphaned
 from virtprov.pool.events import EventBus, describe
-from virtprov.pool.journal import GuestRow, Journal, JournalUnavailable, LaunchRow
+from virtprov.pool.journal import (
+    GuestRow,
+    Journal,
+    JournalUnavailable,
+    LaunchRow,
+    leftovers_json,
+)
 from virtprov.pool.outcome import Outcome, Recipe, Status
 from virtprov.pool.ratelimit import TokenBucket
 from virtprov.pool.settings import PoolSettings
@@ -71,6 +91,9 @@ STOP, READ, MUTATING = range(3)
 JOURNAL_RETRY_MAX = 10.0
 #: Error texts kept in outcomes and events are cut here (a cloud may answer a whole page).
 MAX_ERROR_CHARS = 2000
+#: Seconds from a call that changes a guest (or a poll that saw one change) to the next
+#: poll of its provider (at most ``poll_interval``): a fraction of a real cloud's step.
+POLL_SOON = 0.25
 
 DRIVER = "virtprov-driver"
 
@@ -84,6 +107,13 @@ class _ProviderState:
     mutating: TokenBucket
     read: TokenBucket
     next_poll: float = 0.0
+    #: seconds from the end of one poll to the next: POLL_SOON after a change, doubling
+    #: while nothing changes, up to poll_interval
+    poll_delay: float = 0.0
+    #: a call that changes a guest was accepted since the last poll began
+    soon: bool = False
+    #: each polled guest's state in the last poll (None: gone), to see what changed
+    last_seen: dict[str, GuestState | None] = attrs.Factory(dict)
     polling: bool = False
     refreshing: bool = False
     listing: bool = False
@@ -159,6 +189,12 @@ class Launcher:
         # read), with why: later recipes wait too rather than jump the queue when a worker
         # fills the gap in the middle of the pass.
         self._unready: dict[str, str] = {}
+        #: when the cloud accepted the start of a launch's guest (for guest.running)
+        self._started: dict[str, float] = {}
+        #: destroyed guests (rows) a poll saw gone, whose leftovers are being deleted: not
+        #: polled again (after a restart, one more poll finds them gone again)
+        self._seen_gone: set[int] = set()
+        self._seen_gone_lock = threading.Lock()
         #: launches that could not even be decided after a failure: left alone until then
         self._quarantine: dict[str, float] = {}
         self._outage: _Outage | None = None
@@ -301,10 +337,16 @@ class Launcher:
             finally:
                 work.current = None
             if pause is None:
-                self._wake.wait(tick)
+                self._wake.wait(self._until_due(tick))
                 self._wake.clear()
             else:
                 self._stopping.wait(pause)
+
+    def _until_due(self, tick: float) -> float:
+        """Seconds the driver may sleep: ``tick``, or less when a poll is due sooner."""
+        now = time.time()
+        due = [s.next_poll - now for s in self.providers.values() if s.next_poll > now]
+        return min([tick, *due])
 
     def tick(self, now: float | None = None) -> None:
         """One planning round (the driver calls it; tests may too)."""
@@ -371,6 +413,9 @@ class Launcher:
                 self._start,
                 row,
             )
+        elif row.state == "starting" and row.provider is not None:
+            # started: polled with the building ones until it runs
+            building.setdefault(row.provider, []).append(row)
 
     def _fail_alone(self, row: LaunchRow, exc: Exception, now: float) -> None:
         """Something no launch step expects: fail this launch, and only this one."""
@@ -736,6 +781,7 @@ class Launcher:
             self.journal.update_guest(row, guest_id=guest.id, state="live", created_at=time.time())
             if not self.journal.update_launch(recipe_id, self.name, state="building"):
                 self.journal.update_guest(row, state="doomed", reason="launch taken over")
+            self._poll_soon(state)
 
     def _recover_create(self, row: LaunchRow) -> None:
         """A create was in flight when the owner died: adopt the guest, or start over."""
@@ -762,12 +808,19 @@ class Launcher:
             self.journal.update_guest(guest_row.id, guest_id=first.id, state="live")
             self.journal.update_launch(row.recipe_id, self.name, state="building")
             for extra in rest:
-                self._destroy_now(state, extra.id)
+                self.journal.add_doomed(
+                    provider=row.provider,
+                    name=extra.name,
+                    guest_id=extra.id,
+                    recipe_id=row.recipe_id,
+                    reason="lost: a second guest of an interrupted create",
+                )
             return
         self.journal.update_guest(guest_row.id, state="gone", reason="create never happened")
         self.journal.update_launch(row.recipe_id, self.name, state="queued", next_at=time.time())
 
     def _start(self, row: LaunchRow) -> None:
+        """Start the guest; a later poll that sees it running decides the launch."""
         assert row.guest_row is not None
         assert row.provider is not None
         recipe = Recipe.from_json(row.recipe_id, row.request)
@@ -779,7 +832,6 @@ class Launcher:
             assert guest_row.guest_id is not None
             # an image boot was given to the create; this is a plain power-on
             state.provider.start_guest(guest_row.guest_id, None if image_boot else recipe.boot)
-            guest = state.provider.poll([guest_row.guest_id]).get(guest_row.guest_id)
         except GuestNotFound as exc:
             self.journal.update_guest(guest_row.id, state="gone", reason=str(exc))
             self._retry(row.recipe_id, row.provider, exc)
@@ -792,46 +844,56 @@ class Launcher:
             _log_unexpected(exc, "start of %s on %s", guest_row.guest_id, row.provider)
             self._retry(row.recipe_id, row.provider, exc, state="starting")
             return
-        if guest is None:
-            self.journal.update_guest(guest_row.id, state="gone", reason="vanished at start")
-            self._retry(row.recipe_id, row.provider, GuestNotFound("vanished at start"))
-            return
-        if image_boot and not _reachable(guest):
-            # powering on: the driver's polls report it once it runs with an address
-            self.journal.update_launch(row.recipe_id, self.name, state="building")
-            return
-        self._succeed(row, guest, guest_row)
+        # Accepted: nothing is due before the deadline but the polls that see it run.
+        self._started[row.recipe_id] = time.time()
+        self._waiting[row.recipe_id] = f"{row.provider}: started, not running yet"
+        self.journal.update_launch(row.recipe_id, self.name, next_at=row.deadline)
+        self._poll_soon(state)
 
     def _poll(self, building: dict[str, list[LaunchRow]], now: float) -> None:
-        destroyed = {guest.provider for guest in self.journal.guests_in(["destroyed"])}
+        destroyed = {guest.provider for guest in self._destroyed()}
         for name in set(building) | destroyed:
             state = self.providers.get(name)
             if state is None or state.polling or now < state.next_poll:
                 continue
             state.polling = True
-            state.next_poll = now + self.settings.poll_interval
             self._put(
                 READ,
                 f"the poll of {name}",
                 functools.partial(self._poll_provider, state, building.get(name, [])),
             )
 
+    def _poll_soon(self, state: _ProviderState) -> None:
+        """The cloud accepted a call that changes a guest: poll its provider soon."""
+        state.soon = True
+        state.next_poll = min(state.next_poll, time.time() + self._first_poll_delay)
+        self._wake.set()
+
+    @property
+    def _first_poll_delay(self) -> float:
+        return min(POLL_SOON, self.settings.poll_interval)
+
     def _poll_provider(self, state: _ProviderState, building: list[LaunchRow]) -> None:
-        """One batched poll: advance the building launches, confirm destroyed guests gone."""
+        """One batched poll: advance the launches building or starting, confirm destroyed
+        guests gone and delete what they left."""
         name = state.provider.info.name
+        changed = False
+        state.soon = False
         try:
             # The rows were read when the poll was planned: a launch decided or moved on
-            # since (its guest released, another attempt begun) is not this poll's.
+            # since (its guest released, another attempt begun), or with a step in flight
+            # (its start), is not this poll's. The fresh rows are what it advances.
             current = self.journal.launches([r.recipe_id for r in building])
             building = [
-                r
+                fresh
                 for r in building
                 if (fresh := current.get(r.recipe_id)) is not None
-                and fresh.state == "building"
+                and fresh.state in ("building", "starting")
                 and fresh.owner == self.name
                 and fresh.guest_row == r.guest_row
+                and not self._is_busy(("launch", r.recipe_id))
             ]
-            destroyed = self.journal.guests_in(["destroyed"], name)
+            destroyed = self._destroyed(name)
             rows = {r.guest_row: self.journal.guest(r.guest_row) for r in building if r.guest_row}
             ids = [g.guest_id for g in rows.values() if g.guest_id]
             ids += [g.guest_id for g in destroyed if g.guest_id]
@@ -843,15 +905,10 @@ class Launcher:
                 state.next_poll = max(state.next_poll, time.time() + wait)
                 return
             state.poll_backoff.succeeded()
-            for gone in destroyed:
-                if gone.guest_id not in seen:
-                    self.journal.update_guest(gone.id, state="gone")
-                    self.events.emit(
-                        "guest.destroyed",
-                        provider=name,
-                        guest_id=gone.guest_id,
-                        reason=gone.reason or "",
-                    )
+            now_seen = {i: (seen[i].state if i in seen else None) for i in ids}
+            changed = any(state.last_seen.get(i, now_seen[i]) != now_seen[i] for i in ids)
+            state.last_seen = now_seen
+            self._confirm_gone([g for g in destroyed if g.guest_id not in seen], state)
             for launch in building:
                 guest_row = rows.get(launch.guest_row or -1)
                 if guest_row is None or guest_row.guest_id is None:
@@ -865,20 +922,78 @@ class Launcher:
                         ("launch", launch.recipe_id), f"advancing recipe {launch.recipe_id}", exc
                     )
         finally:
-            # The next poll waits a full interval from now: a tick that read these
-            # launches before this poll decided them must not poll them again (it would
-            # report a guest ready twice).
-            state.next_poll = max(state.next_poll, time.time() + self.settings.poll_interval)
+            # Soon again after a change (or a call that makes one), later while nothing
+            # changes; a longer wait already set (the poll failed: its backoff) stays. A
+            # tick that read these launches before this poll decided them may plan the
+            # next poll soon: that poll reads their rows afresh (above) and leaves them.
+            if changed or state.soon:
+                state.poll_delay = self._first_poll_delay
+            else:
+                state.poll_delay = min(
+                    max(2 * state.poll_delay, self._first_poll_delay), self.settings.poll_interval
+                )
+            state.next_poll = max(state.next_poll, time.time() + state.poll_delay)
             state.polling = False
             self._wake.set()
+
+    def _destroyed(self, provider: str | None = None) -> list[GuestRow]:
+        """The destroyed guests a poll has not seen gone yet."""
+        rows = self.journal.guests_in(["destroyed"], provider)
+        with self._seen_gone_lock:
+            return [row for row in rows if row.id not in self._seen_gone]
+
+    def _confirm_gone(self, rows: list[GuestRow], state: _ProviderState) -> None:
+        """Destroyed guests the poll no longer sees: gone, once what they left is deleted."""
+        for gone in rows:
+            if not gone.leftovers:
+                self._gone(gone)
+        clear = [g for g in rows if g.leftovers]
+        with self._seen_gone_lock:
+            self._seen_gone.update(g.id for g in clear)
+        self._clear_due(clear, time.time())
+
+    def _clear_due(self, rows: list[GuestRow], now: float) -> None:
+        """Delete what the guests of ``rows`` (gone) left, those due and ours."""
+        due = [g for g in rows if g.next_at <= now and not self._is_busy(("guest", str(g.id)))]
+        for guest in self._ours_to_destroy(due, now):
+            self._dispatch(
+                ("guest", str(guest.id)),
+                f"deleting what {guest.name} left on {guest.provider}",
+                self._clear,
+                guest,
+            )
+
+    def _gone(self, guest: GuestRow) -> None:
+        with self._seen_gone_lock:
+            self._seen_gone.discard(guest.id)
+        self.journal.update_guest(guest.id, state="gone", leftovers=None)
+        self.events.emit(
+            "guest.destroyed",
+            provider=guest.provider,
+            guest_id=guest.guest_id or "",
+            reason=guest.reason or "",
+        )
+
+    def _clear(self, guest: GuestRow) -> None:
+        """Delete, in order, what a destroyed guest left; each deletion is recorded, so a
+        failure (retried after a backoff) goes on from where it stopped."""
+        state = self.providers[guest.provider]
+        left = list(self.journal.guest(guest.id).leftovers)
+        while left:
+            self._acquire(guest.provider, state.mutating, "mutating")
+            state.provider.destroy_resource(left[0])
+            del left[0]
+            self.journal.update_guest(guest.id, leftovers=leftovers_json(left))
+        self._gone(guest)
 
     def _advance(
         self, launch: LaunchRow, guest_row: GuestRow, guest: Guest | None, state: _ProviderState
     ) -> None:
         name = state.provider.info.name
         if guest is None:
-            self.journal.update_guest(guest_row.id, state="gone", reason="vanished while building")
-            self._retry(launch.recipe_id, name, GuestNotFound("the guest vanished while building"))
+            why = f"vanished while {launch.state}"
+            self.journal.update_guest(guest_row.id, state="gone", reason=why)
+            self._retry(launch.recipe_id, name, GuestNotFound(f"the guest {why}"))
             return
         if guest.state is GuestState.ERROR:
             kind = state.provider.classify_fault(guest)
@@ -892,24 +1007,39 @@ class Launcher:
             else:
                 self._retry(launch.recipe_id, name, kind(guest.fault or "build failed"))
             return
-        if guest.state in (GuestState.READY, GuestState.STOPPED, GuestState.RUNNING):
-            recipe = Recipe.from_json(launch.recipe_id, launch.request)
-            running = guest.state is GuestState.RUNNING
-            if isinstance(recipe.boot, ImageBoot) and running and not _reachable(guest):
-                return  # running, its address not known yet: the next poll looks again
-            self.events.emit(
-                "guest.ready",
-                recipe_id=launch.recipe_id,
-                provider=name,
-                guest_id=guest.id,
-                seconds=time.time() - guest_row.created_at,
-            )
-            if recipe.boot is not None and guest.state is not GuestState.RUNNING:
-                self.journal.update_launch(
-                    launch.recipe_id, self.name, state="starting", next_at=time.time()
+        if guest.state not in (GuestState.READY, GuestState.STOPPED, GuestState.RUNNING):
+            return  # building (or being deleted by someone): the next poll looks again
+        recipe = Recipe.from_json(launch.recipe_id, launch.request)
+        running = guest.state is GuestState.RUNNING
+        if isinstance(recipe.boot, ImageBoot) and running and not _reachable(guest):
+            return  # running, its address not known yet: the next poll looks again
+        if launch.state == "starting":
+            # Started (or its start is due): succeeded only once it runs.
+            if running:
+                started = self._started.pop(launch.recipe_id, None)
+                self.events.emit(
+                    "guest.running",
+                    recipe_id=launch.recipe_id,
+                    provider=name,
+                    guest_id=guest.id,
+                    seconds=None if started is None else time.time() - started,
                 )
-            else:
                 self._succeed(launch, guest, guest_row)
+            return
+        self.events.emit(
+            "guest.ready",
+            recipe_id=launch.recipe_id,
+            provider=name,
+            guest_id=guest.id,
+            seconds=time.time() - guest_row.created_at,
+        )
+        if recipe.boot is not None and not running:
+            self.journal.update_launch(
+                launch.recipe_id, self.name, state="starting", next_at=time.time()
+            )
+            self._wake.set()
+        else:
+            self._succeed(launch, guest, guest_row)
 
     def _ours_to_destroy(self, rows: list[GuestRow], now: float) -> list[GuestRow]:
         """The rows among ``rows`` this launcher destroys: of a provider it has, and of a
@@ -944,8 +1074,16 @@ class Launcher:
                 self._destroy,
                 guest,
             )
+        with self._seen_gone_lock:
+            clearing = set(self._seen_gone)
+        if clearing:  # gone, what they left not all deleted yet (a deletion failed)
+            rows = [row for row in self.journal.guests_in(["destroyed"]) if row.id in clearing]
+            with self._seen_gone_lock:  # finished meanwhile, here or by another launcher
+                self._seen_gone -= clearing - {row.id for row in rows}
+            self._clear_due(rows, now)
 
     def _destroy(self, guest: GuestRow) -> None:
+        """Ask the cloud to delete the guest; a later poll confirms it gone."""
         state = self.providers[guest.provider]
         try:
             if guest.guest_id is None:
@@ -953,18 +1091,22 @@ class Launcher:
                 return
             self._acquire(guest.provider, state.mutating, "mutating")
             try:
-                state.provider.destroy_guest(guest.guest_id)
+                left = tuple(state.provider.destroy_guest(guest.guest_id) or ())
             except GuestNotFound:
-                self.journal.update_guest(guest.id, state="gone")
-                return
-            self.journal.update_guest(guest.id, state="destroyed")
+                left = ()
+            # A destroy asked again (after a failure) may no longer know what the first
+            # one left: keep that.
+            left = left or guest.leftovers
+            self.journal.update_guest(guest.id, state="destroyed", leftovers=leftovers_json(left))
+            self._poll_soon(state)
         except JournalUnavailable:
             raise
         except Exception as exc:
             self._guest_failed(guest, exc)
 
     def _destroy_by_name(self, state: _ProviderState, guest: GuestRow) -> None:
-        """The create's answer was lost: destroy the guests of its name nobody knows."""
+        """The create's answer was lost: doom the guests of its name nobody knows, each in
+        a row of its own, destroyed like any other."""
         # The cloud first, the journal second: a create that ends in between has its
         # guest in the journal by then (or is still "creating"), so it is never taken
         # for this lost one.
@@ -977,9 +1119,15 @@ class Launcher:
         ids, _ = self.journal.holding(guest.provider)
         for orphan in found:
             if orphan.id not in ids:
-                with contextlib.suppress(GuestNotFound):  # gone already
-                    self._destroy_now(state, orphan.id)
+                self.journal.add_doomed(
+                    provider=guest.provider,
+                    name=orphan.name,
+                    guest_id=orphan.id,
+                    recipe_id=guest.recipe_id,
+                    reason="lost",
+                )
         self.journal.update_guest(guest.id, state="gone")
+        self._wake.set()
 
     def _guest_failed(self, guest: GuestRow, exc: Exception) -> None:
         """A destroy failed: try again after a jittered backoff, for as long as it takes."""
@@ -1005,13 +1153,6 @@ class Launcher:
     def _find_by_name(self, state: _ProviderState, name: str) -> list[Guest]:
         self._acquire(state.provider.info.name, state.read, "read")
         return [g for g in state.provider.list_guests(name) if g.name == name]
-
-    def _destroy_now(self, state: _ProviderState, guest_id: str) -> None:
-        self._acquire(state.provider.info.name, state.mutating, "mutating")
-        state.provider.destroy_guest(guest_id)
-        self.events.emit(
-            "guest.destroyed", provider=state.provider.info.name, guest_id=guest_id, reason="lost"
-        )
 
     def _refresh_capacity(self, now: float) -> None:
         for name, state in self.providers.items():
@@ -1156,6 +1297,7 @@ class Launcher:
             return
         self._host_requires.pop(row.recipe_id, None)
         self._waiting.pop(row.recipe_id, None)
+        self._started.pop(row.recipe_id, None)
         self._quarantine.pop(row.recipe_id, None)
         reason = error or (reasons[0] if reasons else "")
         self.events.emit(

@@ -265,7 +265,9 @@ class Pool:
         problems: list[str] = []
         if not dry_run:
             abandoned = abandon_orphaned(self.journal, self.events)
-            problems = destroy_abandoned(self.journal, self._reporting, self.events, abandoned)
+            problems = destroy_abandoned(
+                self.journal, self._reporting, self.events, abandoned, self.settings.close_timeout
+            )
         report = sweep(
             pool=self.settings.name,
             prefix=self.defaults.guest_name_prefix,

@@ -9,7 +9,8 @@ compares the two, so a change here without a migration fails.
   that owns it, and the outcome until the caller has taken it.
 * ``guests``: every cloud resource a launch made or is about to make. A row is written
   *before* ``create_guest`` (state ``creating``, the name it will carry), so that a
-  create whose answer is lost can still be found by name and removed.
+  create whose answer is lost can still be found by name and removed. A destroyed
+  guest keeps in ``leftovers`` what its destroy left to delete once it is gone.
 * ``capacity``: each provider's last capacity snapshot; launches in flight are counted
   against it from ``guests``.
 * ``provider_status``: providers disabled after a permanent error, with the reason.
@@ -95,6 +96,9 @@ guests = Table(
     Column("next_at", Float, nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("reason", Text, nullable=True),
+    # What destroy_guest left to delete once the guest is gone (JSON list of
+    # OwnedResource), emptied as they are deleted; NULL: nothing.
+    Column("leftovers", Text, nullable=True),
     UniqueConstraint("provider", "guest_id", name="guests_provider_guest_id"),
     # A guest released by its id alone; one recipe's attempts (`virtprov why`).
     Index("guests_by_guest_id", "guest_id"),

@@ -39,7 +39,7 @@ import sqlalchemy as sa
 from virtprov.errors import JournalError, ProviderError
 from virtprov.model import LABEL_POOL, LABEL_RECIPE, Guest, OwnedResource
 from virtprov.pool.events import EventBus, describe
-from virtprov.pool.journal import HOLDING, Journal
+from virtprov.pool.journal import HOLDING, Journal, leftovers_json
 from virtprov.pool.schema import sightings as sightings_table
 from virtprov.provider import Provider
 
@@ -226,14 +226,17 @@ def _destroy_guest(
     name: str, provider: Provider, guest: Guest, job: _Sweep, totals: _Totals
 ) -> bool:
     try:
-        provider.destroy_guest(guest.id)
+        left = provider.destroy_guest(guest.id) or ()
     except Exception as exc:
         failed(totals.errors, name, f"destroying {guest.name}", exc)
         return False
     row = job.journal.guest_by_id(name, guest.id)
     if row is not None and row.state == "live":
-        # The launcher's next poll confirms it gone, as for any destroyed guest.
-        job.journal.update_guest(row.id, state="destroyed", reason=SWEPT)
+        # The launcher's next poll confirms it gone and deletes what it left, as for any
+        # destroyed guest. Without a row, what it left is found by a later sweep.
+        job.journal.update_guest(
+            row.id, state="destroyed", reason=SWEPT, leftovers=leftovers_json(left)
+        )
     job.events.emit("leak.removed", provider=name, guest_id=guest.id, name=guest.name)
     return True
 

@@ -18,9 +18,13 @@ Three ways to run:
 from __future__ import annotations
 
 import os
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from virtprov.provider import Provider
 
 PASSWORD_ENV = "VIRTPROV_OS_TEST_PASSWORD"
 #: The reference OpenStack's Keystone (scripts/reference_openstack/refos.py).
@@ -40,13 +44,25 @@ POLL_PAUSE = 0.5 if live_cloud() else 0.0
 LIVE_TIMEOUT = 120.0
 
 
+def destroy(provider: Provider, *guest_ids: str) -> None:
+    """Destroy to the end: the servers gone, what they left deleted (paced on a live
+    cloud, as fast as a cassette allows)."""
+    from virtprov.teardown import destroy_and_wait
+
+    destroy_and_wait(
+        provider,
+        guest_ids,
+        timeout=LIVE_TIMEOUT,
+        interval=POLL_PAUSE,
+        sleep=time.sleep if POLL_PAUSE else lambda _: None,
+    )
+
+
 def base_options() -> dict[str, Any]:
     """The provider table the tests use: a real cloud when OS_CLOUD is set, else replay."""
     common = {
         "network_mode": "floating",
         "guest_cidr": "192.168.10.0/24",
-        "wait_interval": POLL_PAUSE,
-        "delete_timeout": 60,
         "image_name": os.environ.get("VIRTPROV_OS_IMAGE", "ipxe-beaker"),
         "external_network": os.environ.get("VIRTPROV_OS_EXTERNAL_NETWORK", "public"),
         "network": os.environ.get("VIRTPROV_OS_NETWORK", "lab-net"),
@@ -97,8 +113,6 @@ def minicloud_options(**overrides: Any) -> dict[str, Any]:
     return {
         "network_mode": "floating",
         "guest_cidr": "192.168.10.0/24",
-        "wait_interval": 0,
-        "delete_timeout": 60,
         "auth_url": f"{BASE}/identity/v3",
         "username": "virtprov",
         "password": {"env": PASSWORD_ENV},

@@ -719,9 +719,12 @@ def neutron_router_interface(cloud: Cloud, q: Any, body: Any, router_id: str, op
                 }
             },
         )
-    subnet_id = body["subnet_id"]
-    subnet = cloud.subnets.get(subnet_id)
+    # Neutron takes the interface by subnet_id or by port_id (api-ref: routers).
+    subnet_id = body.get("subnet_id")
+    port_id = body.get("port_id")
+    subnet = cloud.subnets.get(subnet_id) if subnet_id else None
     if op == "add_router_interface":
+        assert subnet is not None, "add_router_interface by subnet_id only here"
         reply = sample("neutron_router_add_interface")
         port = _make_port(
             cloud,
@@ -734,7 +737,7 @@ def neutron_router_interface(cloud: Cloud, q: Any, body: Any, router_id: str, op
         router["_interfaces"].append((subnet_id, port["id"]))
     else:
         reply = sample("neutron_router_remove_interface")
-        found = [(s, p) for s, p in router["_interfaces"] if s == subnet_id]
+        found = [(s, p) for s, p in router["_interfaces"] if subnet_id == s or port_id == p]
         if not found:
             raise Reply(
                 404,
@@ -747,6 +750,7 @@ def neutron_router_interface(cloud: Cloud, q: Any, body: Any, router_id: str, op
                 },
             )
         router["_interfaces"].remove(found[0])
+        subnet_id = found[0][0]
         port = cloud.ports.pop(found[0][1])
     reply.update(
         id=router_id,

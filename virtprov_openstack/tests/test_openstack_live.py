@@ -2,8 +2,8 @@
 
 ``pytest -m live_openstack`` with ``OS_CLOUD`` (and ``OS_CLIENT_CONFIG_FILE``) naming the
 cloud: the conformance suite, one guest's whole life in each network mode, the pool's
-round trip, what a destroy that dies after deleting the server leaves, swept, and the iPXE
-image's upload through Glance's image-format safety checks. Skipped
+round trip, what a destroy whose caller dies once the server is deleted leaves, swept,
+and the iPXE image's upload through Glance's image-format safety checks. Skipped
 without ``OS_CLOUD``. ``scripts/reference-openstack up`` prints the variables for the
 reference OpenStack; docs/reference-openstack.md has the one command that runs it all.
 """
@@ -111,11 +111,11 @@ def test_live_glance_refuses_a_superfloppy(
 
 
 def test_live_a_dead_destroy_leaves_nothing_after_two_sweeps(
-    make_provider: Callable[..., OpenStackProvider], monkeypatch: pytest.MonkeyPatch
+    make_provider: Callable[..., OpenStackProvider],
 ) -> None:
-    """Router, network, subnet, port and floating IP outlive a destroy that died after the
-    server was deleted; two sweeps later none of them exists."""
-    leak_and_sweep(make_provider(), "404", monkeypatch)
+    """Router, network, subnet, port and floating IP outlive a destroy whose caller died
+    once the server was deleted; two sweeps later none of them exists."""
+    leak_and_sweep(make_provider(), "404")
 
 
 def test_live_image_boot_with_key_pair_and_user_data(

@@ -11,7 +11,14 @@ from typing import Any
 
 import attrs
 import pytest
-from openstack_testenv import LIVE_TIMEOUT, POLL_PAUSE, fault_options, live_cloud, minicloud_options
+from openstack_testenv import (
+    LIVE_TIMEOUT,
+    POLL_PAUSE,
+    destroy,
+    fault_options,
+    live_cloud,
+    minicloud_options,
+)
 from virtprov_openstack.provider import OpenStackProvider
 
 from virtprov import errors
@@ -40,6 +47,13 @@ def until(provider: OpenStackProvider, guest_id: str, *states: GuestState) -> An
             return guest
         if time.monotonic() > deadline:
             raise AssertionError(f"{guest_id} never reached {states}: last {guest.state}")
+        time.sleep(POLL_PAUSE)
+
+
+def until_gone(provider: OpenStackProvider, guest_id: str) -> None:
+    deadline = time.monotonic() + LIVE_TIMEOUT
+    while provider.poll([guest_id]):
+        assert time.monotonic() < deadline, f"{guest_id} was never deleted"
         time.sleep(POLL_PAUSE)
 
 
@@ -75,7 +89,7 @@ def image_boot_life(provider: OpenStackProvider, recipe: str) -> GuestSpec:
         assert keypair is not None
         assert keypair.public_key.split()[:2] == IMAGE_KEYS[0].split()[:2]
     finally:
-        provider.destroy_guest(guest.id)
+        destroy(provider, guest.id)
     assert provider.conn.compute.find_keypair(spec.name, ignore_missing=True) is None
     assert guest.id not in provider.poll([guest.id])
     return spec
@@ -183,9 +197,9 @@ def life(provider: OpenStackProvider, recipe: str) -> None:
         provider.stop_guest(guest.id)
         until(provider, guest.id, GuestState.STOPPED)
     finally:
-        provider.destroy_guest(guest.id)
+        destroy(provider, guest.id)
     assert provider.poll([guest.id]) == {}
-    provider.destroy_guest(guest.id)  # idempotent
+    assert provider.destroy_guest(guest.id) == []  # idempotent: gone, nothing left
 
 
 @pytest.mark.vcr
@@ -207,7 +221,7 @@ def test_floating_mode_guest_has_mac_and_address_at_once(provider: OpenStackProv
         assert MAC.match(guest.macs[0])
         assert len(guest.addresses) == 1
     finally:
-        provider.destroy_guest(guest.id)
+        destroy(provider, guest.id)
 
 
 @pytest.mark.vcr
@@ -219,7 +233,7 @@ def test_console_output(provider: OpenStackProvider) -> None:
         assert f"/systems/by-uuid/{guest.id}/ipxe-script" in console.text
         assert console.truncated is False
     finally:
-        provider.destroy_guest(guest.id)
+        destroy(provider, guest.id)
 
 
 @pytest.mark.vcr
@@ -232,8 +246,7 @@ def test_list_guests_by_prefix_and_labels(provider: OpenStackProvider) -> None:
         assert [g.id for g in found] == [ours.id]
         assert found[0].labels[LABEL_POOL] == "lab-pool"
     finally:
-        provider.destroy_guest(ours.id)
-        provider.destroy_guest(other.id)
+        destroy(provider, ours.id, other.id)
 
 
 @pytest.mark.vcr
@@ -246,8 +259,7 @@ def test_poll_many_and_unknown(provider: OpenStackProvider) -> None:
         seen = provider.poll([a.id, b.id, unknown])
         assert set(seen) == {a.id, b.id}
     finally:
-        provider.destroy_guest(a.id)
-        provider.destroy_guest(b.id)
+        destroy(provider, a.id, b.id)
 
 
 @pytest.mark.vcr
@@ -260,7 +272,7 @@ def test_unknown_guest(provider: OpenStackProvider) -> None:
         provider.stop_guest(unknown)
     with pytest.raises(errors.GuestNotFound):
         provider.console_output(unknown)
-    provider.destroy_guest(unknown)
+    assert provider.destroy_guest(unknown) == []
 
 
 # -- error mapping, with the real error bodies -----------------------------------------
@@ -321,7 +333,7 @@ def test_no_valid_host_fault_is_capacity(provider: OpenStackProvider) -> None:
         assert "No valid host was found" in failed.fault
         assert provider.classify_fault(failed) is errors.CapacityExhausted
     finally:
-        provider.destroy_guest(guest.id)
+        destroy(provider, guest.id)
 
 
 @pytest.mark.vcr
@@ -367,7 +379,8 @@ def test_missing_network_is_permanent(make_provider: Callable[..., OpenStackProv
 def test_request_count_of_one_guest_life(
     make_provider: Callable[..., OpenStackProvider], vcr: Any, mode: str
 ) -> None:
-    """HTTP requests of create -> ready -> start -> destroy, counted from the cassette.
+    """HTTP requests of create -> ready -> start -> destroy (to the end: gone, and what
+    the server left deleted), counted from the cassette.
 
     The flavor is given (a scheduler has it cached), as Beaker's count assumes too.
     docs/openstack.md reports these figures against Beaker's flow.
@@ -388,7 +401,7 @@ def test_request_count_of_one_guest_life(
     counts["to_ready"] = sent() - counts["create"]
     provider.start_guest(guest.id)
     counts["start"] = sent() - counts["create"] - counts["to_ready"]
-    provider.destroy_guest(guest.id)
+    destroy(provider, guest.id)
     counts["destroy"] = sent() - sum(counts.values())
     counts["total"] = sent()
     # How many polls a build and a delete take is the cloud's business: count them from
@@ -401,17 +414,69 @@ def test_request_count_of_one_guest_life(
         # create: token, 2 version documents, image and network lookups (once per
         # provider), then 6 Neutron calls + the server POST in floating mode.
         # to ready: a GET per poll, and the stop when ACTIVE is first seen.
-        # destroy: GET, DELETE, a GET per poll until gone (+ 5 Neutron deletes).
+        # start: the phase into the metadata, the start.
+        # destroy: the DELETE (what the server owns is known from its create), a GET
+        # per poll until gone, then what it left in floating mode: the floating IP,
+        # the port, the router (a GET of its interfaces, their removal, the router),
+        # the network.
         "floating": {
             "create": 12,
             "to_ready": polls + 2,
-            "start": 3,
-            "destroy": 2 + gone_polls + 5,
+            "start": 2,
+            "destroy": 1 + gone_polls + 6,
         },
-        "fixed": {"create": 6, "to_ready": polls + 2, "start": 3, "destroy": 2 + gone_polls},
+        "fixed": {"create": 6, "to_ready": polls + 2, "start": 2, "destroy": 1 + gone_polls},
     }[mode]
     expected["total"] = sum(expected.values())
     assert counts == expected
     # The figures of docs/openstack.md: one poll while building, one until gone.
     assert polls >= 1
     assert gone_polls >= 1
+
+
+@pytest.mark.vcr
+def test_destroy_is_one_delete_and_returns_what_must_wait_for_the_server(
+    provider: OpenStackProvider, vcr: Any
+) -> None:
+    """No wait in the provider: the server's DELETE (what it owns is known from its
+    create), and the network resources the caller deletes once a poll saw it gone."""
+
+    def sent() -> int:  # requests so far, whether replaying or recording
+        return int(vcr.play_count if vcr.record_mode == "none" else len(vcr.data))
+
+    guest = provider.create_guest(spec_for(cheapest(provider), "203"))
+    before = sent()
+    left = provider.destroy_guest(guest.id)
+    made = vcr.requests[before : sent()]  # in the cassette's order, which is the calls'
+    assert [(r.method, r.path.rsplit("/", 2)[-2:]) for r in made] == [
+        ("DELETE", ["servers", guest.id])
+    ]
+    assert [r.kind for r in left] == ["floating_ip", "port", "router", "network"]
+    assert {r.guest for r in left} == {guest.name}
+    assert all(r.labels[LABEL_RECIPE] == "203" for r in left)
+    until_gone(provider, guest.id)
+    for resource in left:  # once the server is gone, as the pool does
+        provider.destroy_resource(resource)
+    assert [r for r in provider.list_resources("vptest-") if r.guest == guest.name] == []
+
+
+def test_a_server_nova_still_lists_as_deleted_is_a_deleted_guest(
+    provider: OpenStackProvider,
+) -> None:
+    """Nova lists a deleted server for a moment (status DELETED): not a running guest,
+    for the sweeper's listing as for the pool's poll (where it is already gone)."""
+    from types import SimpleNamespace
+
+    server = SimpleNamespace(
+        id="9b2c0000-0000-4000-8000-000000000001",
+        name="vptest-recipe-301",
+        status="DELETED",
+        task_state=None,
+        metadata={LABEL_POOL: "lab-pool", "virtprov-phase": "started"},
+        addresses={},
+        created_at=None,
+        flavor=None,
+        fault=None,
+    )
+    assert provider._advance_passive(server).state is GuestState.DELETED  # type: ignore[arg-type]
+    assert provider._advance(server) is None  # type: ignore[arg-type]

@@ -417,3 +417,44 @@ authorized_keys = "{tmp_path / "authorized_keys"}"
     assert seen[netboot.id].state is GuestState.BUILDING
     assert {g.addresses for g in seen.values()} == {("127.0.0.1",)}
     assert {g.ssh_port for g in seen.values()} == {2022}
+
+
+def test_a_slow_delete_is_accepted_at_once_and_leaves_the_port_and_network_to_its_caller() -> None:
+    clock = Clock()
+    cloud = FakeProvider(instances=2, latency=Latency(delete=5.0), clock=clock, sleep=clock.sleep)
+    guest = cloud.create_guest(spec(1))
+    left = cloud.destroy_guest(guest.id)
+    assert [(r.kind, r.guest) for r in left] == [("port", guest.name), ("network", guest.name)]
+    assert cloud.destroy_guest(guest.id) == left  # asked again: the same answer
+    assert cloud.poll([guest.id])[guest.id].state is GuestState.DELETED
+    assert cloud.capacity().instances == 1  # counted until it is gone, as a quota does
+    with pytest.raises(ProviderError, match="in use by its guest"):
+        cloud.destroy_resource(left[0])  # the port goes only after its guest
+    clock.now += 5.0
+    assert cloud.poll([guest.id]) == {}
+    assert cloud.capacity().instances == 2
+    assert cloud.destroy_guest(guest.id) == []  # gone: nothing more to say
+    for resource in left:
+        cloud.destroy_resource(resource)
+    assert cloud.all_resource_ids() == []
+
+
+def test_a_quick_delete_takes_what_the_guest_had_with_it() -> None:
+    cloud = FakeProvider()
+    guest = cloud.create_guest(spec(1))
+    assert cloud.destroy_guest(guest.id) == []
+    assert cloud.poll([guest.id]) == {}
+    assert cloud.all_resource_ids() == []
+
+
+def test_a_started_guest_is_stopped_until_its_boot_is_over() -> None:
+    clock = Clock()
+    cloud = FakeProvider(latency=Latency(boot=2.0), clock=clock, sleep=clock.sleep)
+    guest = cloud.create_guest(spec(1))
+    cloud.start_guest(guest.id)
+    assert cloud.poll([guest.id])[guest.id].state is GuestState.STOPPED
+    cloud.start_guest(guest.id)  # started already: nothing changes
+    clock.now += 1.0
+    assert cloud.poll([guest.id])[guest.id].state is GuestState.STOPPED
+    clock.now += 1.0
+    assert cloud.poll([guest.id])[guest.id].state is GuestState.RUNNING

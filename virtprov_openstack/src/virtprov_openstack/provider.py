@@ -14,6 +14,13 @@ the ids of the Neutron resources made for the guest (so that destroy can remove 
 and the guest's phase (``build`` until first started, then ``started``), which is how
 :meth:`OpenStackProvider.poll` tells a freshly built server (``ACTIVE`` -> stop it ->
 ``SHUTOFF`` = ready) from one a recipe is running on.
+
+Nothing here waits for the cloud. ``destroy_guest`` deletes the server and returns what
+can only go once Nova no longer knows it (the port, and the network it is on: Neutron
+answers 409 while a server's port is on it) for the caller to delete after its poll saw
+the server gone. What several workers need (the image, the networks, the flavors) is
+looked up once, by whichever asks first while the others wait for its answer (dogpile's
+lock), and kept for the provider's life.
 """
 
 from __future__ import annotations
@@ -23,8 +30,8 @@ import contextlib
 import functools
 import ipaddress
 import re
-import time
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Self
 
@@ -59,6 +66,7 @@ from virtprov_openstack.settings import (
 )
 
 if TYPE_CHECKING:
+    from dogpile.cache.region import CacheRegion
     from openstack.compute.v2.server import Server
     from openstack.connection import Connection
 
@@ -125,6 +133,45 @@ def _owner(description: str | None) -> tuple[str, dict[str, str]] | None:
     return name, labels
 
 
+@attrs.frozen
+class _Owns:
+    """What a server's metadata says was made for it (read when it was created or last
+    polled: it never changes), and so what its destroy deletes."""
+
+    name: str
+    labels: Mapping[str, str]
+    meta: Mapping[str, str]
+
+    @classmethod
+    def of(cls, name: str, metadata: Mapping[str, str]) -> _Owns:
+        meta = {k: str(v) for k, v in metadata.items() if k in _OWN_KEYS}
+        labels = {k: str(v) for k, v in metadata.items() if k not in _OWN_KEYS}
+        return cls(name, labels, meta)
+
+    def leftovers(self, provider: str) -> list[OwnedResource]:
+        """The network resources to delete once the server is gone, in that order: the
+        floating IP, the port, the router (its interface first), the network (with its
+        subnet)."""
+        kinds = (
+            ("floating_ip", META_FIP, self.meta.get(META_FIP_ADDRESS) or self.name),
+            ("port", META_PORT, self.name),
+            ("router", META_ROUTER, self.name),
+            ("network", META_NETWORK, self.name),
+        )
+        return [
+            OwnedResource(
+                provider=provider,
+                kind=kind,
+                id=self.meta[key],
+                name=name,
+                guest=self.name,
+                labels=self.labels,
+            )
+            for kind, key, name in kinds
+            if self.meta.get(key)
+        ]
+
+
 def _regex_prefix(prefix: str) -> str:
     # Nova matches ``name`` as a regular expression (MySQL REGEXP); escape only what is
     # special there, so that "beaker-" stays readable in logs and URLs.
@@ -150,7 +197,11 @@ class OpenStackProvider(Provider):
         self._credentials = credentials
         self.settings = settings
         self._conn = LazyClient(self._connect, lambda conn: conn.close(), made=connection)
-        self._cache: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._lookups: CacheRegion | None = None
+        #: per server seen (created or polled): what its destroy leaves, so that a
+        #: destroy needs no GET first
+        self._owns: dict[str, _Owns] = {}
 
     def __repr__(self) -> str:
         return f"OpenStackProvider({self._name!r}, {self._credentials!r})"
@@ -230,6 +281,10 @@ class OpenStackProvider(Provider):
         )
 
     def flavors(self) -> Sequence[Flavor]:
+        flavors: tuple[Flavor, ...] = self._lookup("flavors", self._list_flavors)
+        return flavors
+
+    def _list_flavors(self) -> tuple[Flavor, ...]:
         image_arch = self._image_arch()
         result = []
         with self._calling("listing flavors"):
@@ -250,7 +305,7 @@ class OpenStackProvider(Provider):
                         properties=nova.flavor_properties(specs),
                     )
                 )
-        return result
+        return tuple(result)
 
     def capacity(self) -> Capacity:
         with self._calling("reading the project's limits"):
@@ -268,34 +323,43 @@ class OpenStackProvider(Provider):
             ram_mib=free(limits.total_ram, limits.total_ram_used),
         )
 
-    # -- lookups cached for the provider's life ------------------------------------------
+    # -- lookups made once for the provider's life ----------------------------------------
+
+    def _lookup(self, key: str, find: Callable[[], Any]) -> Any:
+        """What ``find()`` answers for ``key``, asked once: while one worker asks, the
+        others wait for its answer (dogpile's lock) instead of asking too. A failure is
+        not kept: the next caller asks again."""
+        with self._lock:
+            if self._lookups is None:
+                from dogpile.cache import make_region
+
+                self._lookups = make_region().configure("dogpile.cache.memory")
+            lookups = self._lookups
+        return lookups.get_or_create(key, find)
 
     def _image(self) -> Any:
-        if "image" in self._cache:
-            return self._cache["image"]
+        return self._lookup("image", self._find_image)
+
+    def _find_image(self) -> Any:
         s = self.settings
         fix = (
             "upload one with: virtprov openstack create-ipxe-image, then set image "
             "(or image_name / image_tag) in the provider's table"
         )
         with self._calling("finding the iPXE image", not_found=f"the image is missing; {fix}"):
-            image: Any
             if s.image:
-                image = self.conn.image.get_image(s.image)
-            else:
-                query = {"name": s.image_name} if s.image_name else {"tag": s.image_tag}
-                found = sorted(
-                    self.conn.image.images(**query, status="active"),
-                    key=lambda i: str(i.created_at or ""),
+                return self.conn.image.get_image(s.image)
+            query = {"name": s.image_name} if s.image_name else {"tag": s.image_tag}
+            found = sorted(
+                self.conn.image.images(**query, status="active"),
+                key=lambda i: str(i.created_at or ""),
+            )
+            if not found:
+                what = f"name {s.image_name!r}" if s.image_name else f"tag {s.image_tag!r}"
+                raise errors.PermanentError(
+                    f"no active image with {what}; {fix}", provider=self._name
                 )
-                if not found:
-                    what = f"name {s.image_name!r}" if s.image_name else f"tag {s.image_tag!r}"
-                    raise errors.PermanentError(
-                        f"no active image with {what}; {fix}", provider=self._name
-                    )
-                image = found[-1]  # the newest: re-uploading rolls the fleet forward
-        self._cache["image"] = image
-        return image
+            return found[-1]  # the newest: re-uploading rolls the fleet forward
 
     def _image_arch(self) -> str | None:
         try:
@@ -306,8 +370,9 @@ class OpenStackProvider(Provider):
         return str(arch) if arch else None
 
     def _network(self, key: str, name_or_id: str | None, *, external: bool) -> Any:
-        if key in self._cache:
-            return self._cache[key]
+        return self._lookup(key, lambda: self._find_network(name_or_id, external=external))
+
+    def _find_network(self, name_or_id: str | None, *, external: bool) -> Any:
         option = "external_network" if external else "network"
         with self._calling(f"finding the {option}"):
             if name_or_id is None:
@@ -328,7 +393,6 @@ class OpenStackProvider(Provider):
                 f"{what}; set {option} to a network name or id the project can use",
                 provider=self._name,
             )
-        self._cache[key] = found[0]
         return found[0]
 
     # -- create ----------------------------------------------------------------------
@@ -374,6 +438,7 @@ class OpenStackProvider(Provider):
             if isinstance(exc, Exception):
                 raise self._translate(exc, f"creating {spec.name}", None) from exc
             raise
+        self._remember(str(server.id), _Owns.of(spec.name, metadata))
         return Guest(
             provider=self._name,
             id=str(server.id),
@@ -386,19 +451,20 @@ class OpenStackProvider(Provider):
         )
 
     def _boot_image(self, name_or_id: str) -> Any:
-        """The Glance image an image boot names, by id or by name (cached)."""
-        key = f"boot-image:{name_or_id}"
-        if key in self._cache:
-            return self._cache[key]
-        with self._calling(f"finding the image {name_or_id!r}"):
-            image = self.conn.image.find_image(name_or_id, ignore_missing=True)
-        if image is None:
-            # The recipe's image, not the provider, is wrong: fail this launch only.
-            raise errors.ProviderError(
-                f"no Glance image is named {name_or_id!r} or has that id", provider=self._name
-            )
-        self._cache[key] = image
-        return image
+        """The Glance image an image boot names, by id or by name (looked up once)."""
+
+        def find() -> Any:
+            with self._calling(f"finding the image {name_or_id!r}"):
+                image = self.conn.image.find_image(name_or_id, ignore_missing=True)
+            if image is None:
+                # The recipe's image, not the provider, is wrong: fail this launch only.
+                raise errors.ProviderError(
+                    f"no Glance image is named {name_or_id!r} or has that id",
+                    provider=self._name,
+                )
+            return image
+
+        return self._lookup(f"boot-image:{name_or_id}", find)
 
     def _image_boot(
         self, name: str, boot: ImageBoot, metadata: dict[str, str], undo: list[tuple[str, Any]]
@@ -527,6 +593,8 @@ class OpenStackProvider(Provider):
         for guest_id in wanted:
             server = servers.get(guest_id)
             if server is None:
+                with self._lock:
+                    self._owns.pop(guest_id, None)
                 continue
             guest = self._advance(server)
             if guest is not None:
@@ -580,6 +648,7 @@ class OpenStackProvider(Provider):
 
     def _guest(self, server: Server, state: GuestState, fault: str | None = None) -> Guest:
         meta = dict(server.metadata or {})
+        self._remember(str(server.id), _Owns.of(str(server.name), meta))
         macs: list[str] = []
         addresses: list[str] = []
         if meta.get(META_MAC):
@@ -630,13 +699,13 @@ class OpenStackProvider(Provider):
                 guest_id=guest_id,
             )
         with self._calling("starting the server", guest_id):
-            server = self.conn.compute.get_server(guest_id)
-            if (server.metadata or {}).get(META_PHASE) == PHASE_BUILD:
-                # Durable, so a restarted poller reports RUNNING, not a fresh build.
-                self.conn.compute.set_server_metadata(server, **{META_PHASE: PHASE_STARTED})
+            # Durable, so a restarted poller reports RUNNING, not a fresh build (to stop).
+            self.conn.compute.set_server_metadata(guest_id, **{META_PHASE: PHASE_STARTED})
             try:
-                self.conn.compute.start_server(server)
+                self.conn.compute.start_server(guest_id)
             except sdk.ConflictException:
+                # 409: running already is fine; anything else is a real conflict
+                server = self.conn.compute.get_server(guest_id)
                 if str(server.status).upper() != "ACTIVE":
                     raise
 
@@ -654,43 +723,27 @@ class OpenStackProvider(Provider):
 
     # -- destroy ---------------------------------------------------------------------
 
-    def destroy_guest(self, guest_id: str) -> None:
+    def destroy_guest(self, guest_id: str) -> Sequence[OwnedResource]:
+        """Delete the server (and its key pair) and return at once: what was made for it
+        on the network can only go once Nova no longer knows it (deleting the network
+        while the server's port is on it gives 409, as Beaker learnt), so it is returned
+        for the caller to delete after its poll saw the server gone."""
         with self._calling("destroying the guest", guest_id):
-            server = self._get_server(guest_id)
-            if server is None:
-                return
-            meta = dict(server.metadata or {})
-            self.conn.compute.delete_server(server, ignore_missing=True)
-            self._wait_gone(guest_id)
-            # Deleting the network while the server's port still exists gives 409,
-            # hence the wait above (as Beaker learnt).
-            steps: list[tuple[str, Any]] = []
-            if meta.get(META_PORT):
-                steps.append(("port", meta[META_PORT]))
-            if meta.get(META_ROUTER) and meta.get(META_SUBNET):
-                steps.append(("interface", (meta[META_ROUTER], meta[META_SUBNET])))
-            if meta.get(META_ROUTER):
-                steps.append(("router", meta[META_ROUTER]))
-            if meta.get(META_NETWORK):
-                steps.append(("network", meta[META_NETWORK]))
-            if meta.get(META_FIP):
-                steps.append(("fip", meta[META_FIP]))
-            if meta.get(META_KEYPAIR):
-                steps.append(("keypair", meta[META_KEYPAIR]))
-            for kind, resource in steps:
-                self._delete_network_resource(kind, resource)
+            with self._lock:
+                owns = self._owns.pop(guest_id, None)
+            if owns is None:  # never seen by this process: its metadata says
+                server = self._get_server(guest_id)
+                if server is None:
+                    return []
+                owns = _Owns.of(str(server.name), dict(server.metadata or {}))
+            self.conn.compute.delete_server(guest_id, ignore_missing=True)
+            if owns.meta.get(META_KEYPAIR):  # Nova needs it no longer
+                self._delete_network_resource("keypair", owns.meta[META_KEYPAIR])
+        return owns.leftovers(self._name)
 
-    def _wait_gone(self, guest_id: str) -> None:
-        deadline = time.monotonic() + self.settings.delete_timeout
-        while self._get_server(guest_id) is not None:
-            if time.monotonic() > deadline:
-                raise errors.TransientError(
-                    f"the server was still there {self.settings.delete_timeout:.0f} s after "
-                    "delete; its networks are kept until a later destroy",
-                    provider=self._name,
-                    guest_id=guest_id,
-                )
-            time.sleep(self.settings.wait_interval)
+    def _remember(self, guest_id: str, owns: _Owns) -> None:
+        with self._lock:
+            self._owns[guest_id] = owns
 
     # -- console, list ---------------------------------------------------------------
 
@@ -805,6 +858,8 @@ class OpenStackProvider(Provider):
         """Like :meth:`_advance` without side effects (listing never stops a server)."""
         status = str(server.status or "").upper()
         phase = (server.metadata or {}).get(META_PHASE, PHASE_STARTED)
+        if status in ("DELETED", "SOFT_DELETED"):  # deleted, still listed for a moment
+            return self._guest(server, GuestState.DELETED)
         if status == "ERROR":
             return self._guest(server, GuestState.ERROR, nova.fault_text(server.fault))
         if status == "BUILD" or (phase == PHASE_BUILD and status != "SHUTOFF"):

@@ -112,8 +112,6 @@ class Settings:
     dns_nameservers: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()
     arches: tuple[str, ...] = ("x86_64",)
-    delete_timeout: float = 225.0
-    wait_interval: float = 5.0
     dashboard_url: str | None = None
 
 
@@ -194,6 +192,13 @@ def read_settings(options: Options) -> Settings:
     arches = options.string_list("arches", ["x86_64"])
     if not arches:
         raise options.error("arches", "must name at least one architecture")
+    for gone in ("delete_timeout", "wait_interval"):
+        if gone in options:
+            raise options.error(
+                gone,
+                "is no longer used: a destroy no longer waits for the server to go "
+                "(the pool's polls confirm it); remove it",
+            )
     return Settings(
         image=image,
         image_name=image_name,
@@ -205,7 +210,5 @@ def read_settings(options: Options) -> Settings:
         dns_nameservers=tuple(options.string_list("dns_nameservers")),
         security_groups=tuple(options.string_list("security_groups")),
         arches=tuple(arches),
-        delete_timeout=options.number("delete_timeout", 225.0),
-        wait_interval=options.number("wait_interval", 5.0),
         dashboard_url=options.string("dashboard_url"),
     )

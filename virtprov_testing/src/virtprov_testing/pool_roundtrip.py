@@ -15,9 +15,13 @@ from virtprov.pool import Limits, Outcome, Pool, PoolSettings, Recipe, Status
 from virtprov.provider import Provider
 
 #: Pool settings for replaying cassettes: no waiting between polls, no rate limits, and
-#: one capacity read per run so that the requests do not depend on timing.
+#: one capacity read per run so that the requests do not depend on timing. One worker:
+#: recording through vcrpy is not thread-safe (while it sends one request it unpatches
+#: the connection classes for every thread, so a request another worker sends then is
+#: never recorded), and calls made one at a time are recorded whole.
 REPLAY_SETTINGS = PoolSettings(
     launcher="test",
+    workers=1,
     poll_interval=0.0,
     capacity_refresh=3600.0,
     default_limits=Limits(mutating=0.0, read=0.0),

@@ -238,15 +238,13 @@ class Session:
         A guest the journal does not know (released already, a journal elsewhere) is
         destroyed directly through its provider: releasing is idempotent.
         """
-        from virtprov.errors import GuestNotFound
+        from virtprov.teardown import destroy_and_wait
 
         pool = self.pool
         row = pool.journal.guest_by_id(provider, guest_id)
         if row is None:
             try:
-                self.providers[self.provider_name].destroy_guest(guest_id)
-            except GuestNotFound:
-                pass
+                destroy_and_wait(self.providers[self.provider_name], [guest_id], timeout=timeout)
             except VirtprovError as exc:
                 raise SessionError(f"destroying {guest_id}: {exc}") from None
             return True
