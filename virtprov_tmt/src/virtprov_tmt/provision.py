@@ -111,8 +111,8 @@ class GuestVirtprov(tmt.guest.GuestSsh):
             return
         if self.guest_id is None or self.primary_address is None:
             self._create()
-        self.verbose("primary address", self.primary_address, "green")
-        self.verbose("topology address", self.topology_address, "green")
+        self.verbose("primary address", self.primary_address, color="green")
+        self.verbose("topology address", self.topology_address, color="green")
         self.assert_reachable()
 
     def _create(self) -> None:
@@ -138,12 +138,12 @@ class GuestVirtprov(tmt.guest.GuestSsh):
                         f"{verdict.flavor.name} on {verdict.provider}"
                         if verdict.flavor
                         else f"none on {verdict.provider}",
-                        "green" if verdict.flavor else "red",
+                        color="green" if verdict.flavor else "red",
                     )
                     for reason in verdict.reasons:
-                        self.verbose("passed over", reason, "yellow", level=2)
+                        self.verbose("passed over", reason, color="yellow", level=2)
                 boot = ImageBoot(self.image, self.user_data, (self._public_key(),))
-                self.info("guest", "has been requested", "green")
+                self.info("guest", "has been requested", color="green")
                 outcome = session.launch(
                     self.recipe_id,
                     boot=boot,
@@ -161,8 +161,8 @@ class GuestVirtprov(tmt.guest.GuestSsh):
         self.primary_address = self.topology_address = guest.addresses[0]
         if self.port is None and guest.ssh_port is not None:
             self.port = guest.ssh_port
-        self.info("guest", f"{guest.name} ({guest.id}) on {guest.provider}", "green")
-        self.verbose("flavor", outcome.flavor_id, "green")
+        self.info("guest", f"{guest.name} ({guest.id}) on {guest.provider}", color="green")
+        self.verbose("flavor", outcome.flavor_id, color="green")
 
     def _public_key(self) -> str:
         """The public half of the plan's ``key``, or of a key pair made for this guest."""
@@ -175,7 +175,7 @@ class GuestVirtprov(tmt.guest.GuestSsh):
                     silent=True,
                 )
             self.key = [private]
-            self.verbose("key", private, "green")
+            self.verbose("key", private, color="green")
         output = self._run_guest_command(
             Command("ssh-keygen", "-y", "-f", self.key[0]), silent=True
         )
@@ -198,7 +198,7 @@ class GuestVirtprov(tmt.guest.GuestSsh):
         except SessionError as exc:
             raise ProvisionError(str(exc)) from None
         if done:
-            self.info("guest", "has been removed", "green")
+            self.info("guest", "has been removed", color="green")
             self.guest_id = None
         else:
             self.warn(
@@ -249,7 +249,7 @@ class ProvisionVirtprov(tmt.steps.provision.ProvisionPlugin[ProvisionVirtprovDat
         shown = [key for key in data.keys() if key != "user_data"]  # noqa: SIM118 - not a dict
         data.show(keys=shown, verbose=self.verbosity_level, logger=self._logger)
         if data.user_data:
-            self.info("user data", f"{len(data.user_data)} characters (not shown)", "green")
+            self.info("user data", f"{len(data.user_data)} characters (not shown)", color="green")
         self._guest = GuestVirtprov(
             logger=self._logger, data=data, name=self.name, parent=self.step
         )
