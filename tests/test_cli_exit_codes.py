@@ -3,6 +3,7 @@ and a command's own ``ctx.exit(n)``, for core and plugin commands alike."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -133,3 +134,24 @@ def test_ctrl_c_during_provision_is_130_and_leaves_no_guest(
         if process.poll() is None:
             process.kill()
         cloud.close()
+
+
+def test_a_deferred_ctrl_c_is_raised_where_the_command_checks_and_a_second_at_once() -> None:
+    from virtprov.cli.interrupts import DeferredInterrupt
+
+    before = signal.getsignal(signal.SIGINT)
+    reached = []
+    with DeferredInterrupt() as interrupt:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler has run: held, not raised
+        reached.append("after the first Ctrl-C")
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.sleep(30)  # a wait ends at once
+        assert time.monotonic() - started < 5
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.check()
+        with pytest.raises(KeyboardInterrupt):  # the second one is not held
+            os.kill(os.getpid(), signal.SIGINT)
+    assert reached == ["after the first Ctrl-C"]
+    assert signal.getsignal(signal.SIGINT) is before

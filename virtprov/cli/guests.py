@@ -69,6 +69,7 @@ def _wait_for(
     interval: float,
     report: Callable[[Guest], None],
     alive: Callable[[], None],
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Guest:
     """Poll one guest until it reaches ``wanted``; raise if it fails or time runs out."""
     deadline = time.monotonic() + timeout
@@ -85,7 +86,7 @@ def _wait_for(
                 provider=provider.info.name,
                 guest_id=guest.id,
             )
-        time.sleep(interval)
+        sleep(interval)
         alive()
         found = provider.poll([guest.id]).get(guest.id)
         if found is None:
@@ -156,6 +157,7 @@ def provision(
     Prints the guest's id, name, MACs and state. If anything fails on the way, the
     guest is destroyed again before virtprov exits with status 1.
     """
+    from virtprov.cli.interrupts import DeferredInterrupt
     from virtprov.cli.provisions import CliJournal
 
     provider = runtime.provider(provider_name)
@@ -176,41 +178,47 @@ def provision(
             click.echo(f"creating {spec.name} ({flavor.name}) on {provider.info.name}", err=True)
         # The intent first: killed from here on, the next sweep finds what was made.
         run = record.begin(provider.info.name, spec, token, time.time() + timeout)
-        try:
-            guest = provider.create_guest(spec)
-        except BaseException:
-            # The answer may be lost after the cloud made it: look for it by name and run.
-            _clean_up(record, run, provider, None)
-            raise
-        try:
-            # inside: an interrupt while this is written must not leave the guest behind
-            record.created(run, guest.id)
-            guest = _wait_for(
-                provider,
-                guest,
-                GuestState.READY,
-                timeout=timeout,
-                interval=poll_interval,
-                report=report,
-                alive=record.alive,
-            )
-            if not no_start:
-                provider.start_guest(guest.id)
-                remaining = max(timeout - (time.monotonic() - started), poll_interval)
+        # A Ctrl-C from here on is raised where the guest can be cleaned up, never inside
+        # a journal's or a cloud client's bookkeeping (see virtprov.cli.interrupts).
+        with DeferredInterrupt() as interrupt:
+            try:
+                guest = provider.create_guest(spec)
+            except BaseException:
+                # The answer may be lost after the cloud made it: look for it by name.
+                _clean_up(record, run, provider, None)
+                raise
+            try:
+                record.created(run, guest.id)
+                interrupt.check()
                 guest = _wait_for(
                     provider,
                     guest,
-                    GuestState.RUNNING,
-                    timeout=remaining,
+                    GuestState.READY,
+                    timeout=timeout,
                     interval=poll_interval,
                     report=report,
                     alive=record.alive,
+                    sleep=interrupt.sleep,
                 )
-        except BaseException:
-            # Never leave a half-made guest behind (Beaker leaked these).
-            _clean_up(record, run, provider, guest.id)
-            raise
-        record.succeeded(run, guest)
+                if not no_start:
+                    provider.start_guest(guest.id)
+                    remaining = max(timeout - (time.monotonic() - started), poll_interval)
+                    guest = _wait_for(
+                        provider,
+                        guest,
+                        GuestState.RUNNING,
+                        timeout=remaining,
+                        interval=poll_interval,
+                        report=report,
+                        alive=record.alive,
+                        sleep=interrupt.sleep,
+                    )
+                interrupt.check()
+            except BaseException:
+                # Never leave a half-made guest behind (Beaker leaked these).
+                _clean_up(record, run, provider, guest.id)
+                raise
+            record.succeeded(run, guest)
     if as_json:
         emit_json(guest)
     else:
