@@ -12,6 +12,7 @@ from alembic.migration import MigrationContext
 
 from virtprov.config import Options
 from virtprov.errors import ConfigError, JournalError
+from virtprov.model import Capacity
 from virtprov.pool import Journal, PoolSettings
 from virtprov.pool.journal import HEAD_REVISION
 from virtprov.pool.ratelimit import TokenBucket
@@ -138,3 +139,13 @@ def test_token_bucket_paces_calls_at_its_rate() -> None:
     bucket.share_among(2)
     bucket.acquire()
     assert now[0] == pytest.approx(2.4)  # half the rate: 0.4 s per call
+
+
+def test_a_guest_of_unknown_shape_holds_an_instance_of_the_capacity_left(journal_url: str) -> None:
+    journal = Journal(journal_url)
+    journal.set_capacity("cloud", Capacity(instances=3, vcpus=8, ram_mib=8192), taken_at=0.0)
+    # found by its name after a lost create: the journal never knew its flavor
+    journal.add_doomed(provider="cloud", name="g", guest_id="x", recipe_id="1", reason="lost")
+    free = journal.capacity("cloud")
+    assert free is not None
+    assert free[0] == Capacity(instances=2, vcpus=8, ram_mib=8192)

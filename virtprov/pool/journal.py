@@ -742,8 +742,11 @@ class Journal:
             disk_bytes=snapshot.disk_bytes,
         )
         for vcpus, ram_mib, disk_bytes, count in shapes:
-            # The journal keeps a guest's shape, not its flavor's name.
-            shape = Flavor(id="", name="", vcpus=vcpus, ram_mib=ram_mib, disk_bytes=disk_bytes)
+            # The journal keeps a guest's shape, not its flavor's name; a guest found by
+            # its name after a lost create (add_doomed) has none: it holds an instance.
+            shape = Flavor(
+                id="", name="", vcpus=vcpus or 0, ram_mib=ram_mib or 0, disk_bytes=disk_bytes or 0
+            )
             free = free.minus(shape, int(count))
         return free
 
