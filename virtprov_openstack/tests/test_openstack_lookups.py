@@ -116,9 +116,14 @@ def test_the_image_and_the_flavors_are_looked_up_once_too() -> None:
         calls.append("image")
         return SimpleNamespace(id=image, architecture="x86_64")
 
-    provider = provider_on(Networks())
-    provider._conn = SimpleNamespace(  # type: ignore[assignment]
-        compute=SimpleNamespace(flavors=flavors), image=SimpleNamespace(get_image=get_image)
+    provider = OpenStackProvider(
+        "cloud",
+        "lab.example.com",
+        Credentials(cloud="unused"),
+        Settings(image="img", network_mode="fixed", network="lab-net"),
+        connection=SimpleNamespace(  # type: ignore[arg-type]
+            compute=SimpleNamespace(flavors=flavors), image=SimpleNamespace(get_image=get_image)
+        ),
     )
     first = provider.flavors()
     assert provider.flavors() == first
