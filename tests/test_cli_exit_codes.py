@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,8 @@ def test_ctrl_c_during_provision_is_130_and_leaves_no_guest(
     process = subprocess.Popen(
         [*VIRTPROV, "--config", str(config), "provision", "--poll-interval", "0.05"],
         env=cli_env,  # its CLI journal in the test's state directory, not the user's
+        # Ctrl-C as in a terminal, even when this test runs as a background job
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -136,10 +139,19 @@ def test_ctrl_c_during_provision_is_130_and_leaves_no_guest(
         cloud.close()
 
 
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """SIGINT raising KeyboardInterrupt, as in a terminal (a background job's SIGINT may
+    be ignored, and a second Ctrl-C restores whatever handler there was before)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+@pytest.mark.usefixtures("ctrl_c_raises")
 def test_a_deferred_ctrl_c_is_raised_where_the_command_checks_and_a_second_at_once() -> None:
     from virtprov.cli.interrupts import DeferredInterrupt
 
-    before = signal.getsignal(signal.SIGINT)
     reached = []
     with DeferredInterrupt() as interrupt:
         os.kill(os.getpid(), signal.SIGINT)
@@ -154,4 +166,4 @@ def test_a_deferred_ctrl_c_is_raised_where_the_command_checks_and_a_second_at_on
         with pytest.raises(KeyboardInterrupt):  # the second one is not held
             os.kill(os.getpid(), signal.SIGINT)
     assert reached == ["after the first Ctrl-C"]
-    assert signal.getsignal(signal.SIGINT) is before
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -20,8 +20,8 @@ from typing import Any
 class DeferredInterrupt:
     """A context that holds Ctrl-C back until :meth:`check` or :meth:`sleep`.
 
-    Only the main thread receives signals: elsewhere it changes nothing. A Ctrl-C held
-    after the command's last check is dropped: the command was done by then.
+    Outside the main thread, or where SIGINT is ignored, it changes nothing. A Ctrl-C
+    held after the command's last check is dropped: the command was done by then.
     """
 
     def __init__(self) -> None:
@@ -30,9 +30,14 @@ class DeferredInterrupt:
         self._installed = False
 
     def __enter__(self) -> DeferredInterrupt:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._note)
-            self._installed = True
+        # Only the main thread receives signals; an ignored SIGINT (nohup, a background
+        # job) stays ignored.
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            return self
+        self._previous = signal.signal(signal.SIGINT, self._note)
+        self._installed = True
         return self
 
     def _note(self, signum: int, frame: FrameType | None) -> None:
