@@ -39,14 +39,14 @@ class Networks:
         return [SimpleNamespace(id="net-1", name=query.get("name"), is_router_external=False)]
 
 
-def provider_on(networks: Networks) -> OpenStackProvider:
-    conn = SimpleNamespace(network=networks)
+def provider_on(**services: Any) -> OpenStackProvider:
+    """A provider whose connection is ``services`` (``network=...``, ``compute=...``)."""
     return OpenStackProvider(
         "cloud",
         "lab.example.com",
         Credentials(cloud="unused"),
         Settings(image="img", network_mode="fixed", network="lab-net"),
-        connection=conn,  # type: ignore[arg-type]
+        connection=SimpleNamespace(**services),  # type: ignore[arg-type]
     )
 
 
@@ -82,7 +82,7 @@ def ask_together(provider: OpenStackProvider, networks: Networks, count: int) ->
 
 def test_workers_that_miss_the_network_at_once_share_one_lookup() -> None:
     networks = Networks()
-    provider = provider_on(networks)
+    provider = provider_on(network=networks)
     answers = ask_together(provider, networks, 8)
     assert networks.calls == 1
     assert len(answers) == 8
@@ -93,7 +93,7 @@ def test_workers_that_miss_the_network_at_once_share_one_lookup() -> None:
 
 def test_workers_waiting_for_a_lookup_that_fails_share_its_failure_and_none_is_kept() -> None:
     networks = Networks(fail_first=True)
-    provider = provider_on(networks)
+    provider = provider_on(network=networks)
     answers = ask_together(provider, networks, 4)
     failed = [a for a in answers if isinstance(a, errors.ProviderError)]
     assert len(failed) == 1  # the one whose lookup failed says so
@@ -116,14 +116,8 @@ def test_the_image_and_the_flavors_are_looked_up_once_too() -> None:
         calls.append("image")
         return SimpleNamespace(id=image, architecture="x86_64")
 
-    provider = OpenStackProvider(
-        "cloud",
-        "lab.example.com",
-        Credentials(cloud="unused"),
-        Settings(image="img", network_mode="fixed", network="lab-net"),
-        connection=SimpleNamespace(  # type: ignore[arg-type]
-            compute=SimpleNamespace(flavors=flavors), image=SimpleNamespace(get_image=get_image)
-        ),
+    provider = provider_on(
+        compute=SimpleNamespace(flavors=flavors), image=SimpleNamespace(get_image=get_image)
     )
     first = provider.flavors()
     assert provider.flavors() == first
