@@ -61,10 +61,12 @@ def listener() -> Iterator[str]:
 
 
 def rejected_fast(document: str | bytes) -> HostRequiresError:
-    started = time.perf_counter()
+    # The parser's own CPU time: a blow-up is work in this thread, while wall time also
+    # counts whatever else the shared machine runs (the test command runs two suites).
+    started = time.thread_time()
     with pytest.raises(HostRequiresError) as caught:
         parse(document)
-    elapsed = time.perf_counter() - started
+    elapsed = time.thread_time() - started
     assert elapsed < 0.1, f"took {elapsed * 1000:.1f} ms"
     return caught.value
 

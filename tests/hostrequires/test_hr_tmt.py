@@ -234,10 +234,10 @@ def test_bad_documents_name_the_key(text: str, key: str | None, message: str) ->
     ids=["billion-laughs", "deep-nesting", "10-MB"],
 )
 def test_hostile_yaml_is_refused_quickly(text: str) -> None:
-    started = time.perf_counter()
+    started = time.thread_time()  # the parser's own CPU time, as rejected_fast measures
     with pytest.raises(HostRequiresError):
         parse_tmt(text)
-    assert time.perf_counter() - started < 0.1
+    assert time.thread_time() - started < 0.1
 
 
 def test_presets_resolve_and_import_preset_is_never_fetched() -> None:
