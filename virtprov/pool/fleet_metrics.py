@@ -15,20 +15,16 @@ import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping
 
-from virtprov.errors import ConfigError, JournalError
+from virtprov.errors import JournalError
 from virtprov.pool.fleet import NO_PROVIDER, WINDOW, FleetStatus, read_fleet_status
+from virtprov.pool.prometheus import (
+    Collector,
+    CollectorRegistry,
+    GaugeMetricFamily,
+    Metric,
+    generate_latest,
+)
 from virtprov.pool.readonly import ReadOnlyJournal
-
-try:
-    from prometheus_client import generate_latest
-    from prometheus_client.core import GaugeMetricFamily, Metric
-    from prometheus_client.registry import Collector, CollectorRegistry
-except ModuleNotFoundError as missing:  # pragma: no cover - the extra is not installed
-    if missing.name != "prometheus_client":
-        raise
-    raise ConfigError(
-        "metrics need the prometheus_client package: pip install 'virtprov[metrics]'"
-    ) from None
 
 log = logging.getLogger("virtprov.metrics")
 
@@ -71,11 +67,11 @@ class JournalCollector(Collector):
         up.add_metric([], 1)
         yield up
         yield from self._families(status)
-        took = GaugeMetricFamily(
-            "virtprov_journal_read_seconds", "Seconds this scrape took to read the journal."
+        yield GaugeMetricFamily(
+            "virtprov_journal_read_seconds",
+            "Seconds this scrape took to read the journal.",
+            value=time.perf_counter() - started,
         )
-        took.add_metric([], time.perf_counter() - started)
-        yield took
 
     def _families(self, status: FleetStatus) -> Iterator[Metric]:
         providers = sorted(
@@ -89,52 +85,51 @@ class JournalCollector(Collector):
             - {NO_PROVIDER}
         )
 
-        launches = GaugeMetricFamily(
+        # A launch may be on no provider yet; a guest is always on one.
+        launch_providers = [*providers, NO_PROVIDER]
+        yield _counts(
             "virtprov_journal_launches",
             "Undecided launches of every launcher, by state and the provider they are on "
             "(none: not yet on one).",
-            labels=["state", "provider"],
+            "state",
+            status.launches,
+            LIVE_STATES,
+            launch_providers,
         )
-        _fill(launches, status.launches, LIVE_STATES, [*providers, NO_PROVIDER])
-        yield launches
-
-        waiting = GaugeMetricFamily(
+        yield _counts(
             "virtprov_journal_outcomes_waiting",
             "Decided launches whose outcome no scheduler has taken yet, by status and provider.",
-            labels=["status", "provider"],
+            "status",
+            status.waiting,
+            STATUSES,
+            launch_providers,
         )
-        _fill(waiting, status.waiting, STATUSES, [*providers, NO_PROVIDER])
-        yield waiting
-
-        recent = GaugeMetricFamily(
+        yield _counts(
             "virtprov_journal_outcomes_recent",
             f"Launches decided in the last {status.window:g} seconds, by status and provider.",
-            labels=["status", "provider"],
+            "status",
+            status.recent,
+            STATUSES,
+            launch_providers,
         )
-        _fill(recent, status.recent, STATUSES, [*providers, NO_PROVIDER])
-        yield recent
-
-        oldest = GaugeMetricFamily(
+        yield GaugeMetricFamily(
             "virtprov_journal_oldest_undecided_seconds",
             "Seconds since the oldest undecided launch was submitted (0: none is undecided).",
+            value=status.oldest_undecided or 0.0,
         )
-        oldest.add_metric([], status.oldest_undecided or 0.0)
-        yield oldest
-
-        history = GaugeMetricFamily(
+        yield GaugeMetricFamily(
             "virtprov_journal_history_launches",
             "Decided launches the journal keeps ([pool] history_days).",
+            value=status.history or 0,
         )
-        history.add_metric([], status.history or 0)
-        yield history
-
-        guests = GaugeMetricFamily(
+        yield _counts(
             "virtprov_journal_guests",
             "Guests holding (or about to hold) a cloud resource, by state and provider.",
-            labels=["state", "provider"],
+            "state",
+            status.guests,
+            GUEST_STATES,
+            providers,
         )
-        _fill(guests, status.guests, GUEST_STATES, providers)
-        yield guests
 
         held = GaugeMetricFamily(
             "virtprov_journal_held",
@@ -175,11 +170,11 @@ class JournalCollector(Collector):
             disabled.add_metric([provider], 1 if provider in status.disabled else 0)
         yield disabled
 
-        alive = GaugeMetricFamily(
-            "virtprov_journal_launchers_alive", "Launchers whose lease has not run out."
+        yield GaugeMetricFamily(
+            "virtprov_journal_launchers_alive",
+            "Launchers whose lease has not run out.",
+            value=status.launchers_alive,
         )
-        alive.add_metric([], status.launchers_alive)
-        yield alive
         up = GaugeMetricFamily(
             "virtprov_journal_launcher_up",
             "1 while a launcher's lease has not run out, else 0.",
@@ -212,13 +207,17 @@ def exposition(registry: CollectorRegistry) -> str:
     return generate_latest(registry).decode()
 
 
-def _fill(
-    family: GaugeMetricFamily,
+def _counts(
+    name: str,
+    documentation: str,
+    first_label: str,
     counts: Mapping[str, Mapping[str, int]],
     firsts: Iterable[str],
     providers: Iterable[str],
-) -> None:
-    """One sample per (first label, provider): zero where there is none yet."""
+) -> GaugeMetricFamily:
+    """A family of counts by (``first_label``, provider): one sample for each of
+    ``firsts`` and ``providers``, zero where there is none yet."""
+    family = GaugeMetricFamily(name, documentation, labels=[first_label, "provider"])
     seen: dict[tuple[str, str], int] = {
         (first, provider): 0 for first in firsts for provider in providers
     }
@@ -227,3 +226,4 @@ def _fill(
             seen[(first, provider)] = count
     for (first, provider), count in sorted(seen.items()):
         family.add_metric([first, provider], count)
+    return family

@@ -20,24 +20,16 @@ The series and their meaning are listed in ``docs/operations.md``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from virtprov import errors
 from virtprov.errors import ConfigError
 from virtprov.pool.events import Event
+from virtprov.pool.prometheus import Collector, CollectorRegistry, prom
 from virtprov.pool.settings import METRICS_ADDRESS
-
-try:
-    import prometheus_client as prom
-    from prometheus_client.registry import Collector, CollectorRegistry
-except ModuleNotFoundError as missing:  # pragma: no cover - the extra is not installed
-    if missing.name != "prometheus_client":
-        raise
-    raise ConfigError(
-        "metrics need the prometheus_client package: pip install 'virtprov[metrics]'"
-    ) from None
 
 #: The port ``Pool(metrics=True)`` serves on when ``[pool] metrics_port`` is not set.
 DEFAULT_PORT: Final = 9464
@@ -102,6 +94,21 @@ def _seconds(fields: Mapping[str, Any], key: str = "seconds") -> float | None:
     return float(value) if isinstance(value, int | float) and value >= 0 else None
 
 
+_Series = TypeVar("_Series")
+
+
+def _labelled(
+    kind: Callable[..., _Series],
+    registry: CollectorRegistry,
+    name: str,
+    documentation: str,
+    *labels: str,
+    **options: Any,
+) -> _Series:
+    """A series of ``kind`` (``prom.Counter``...) on ``registry``, labelled ``labels``."""
+    return kind(name, documentation, labels, registry=registry, **options)
+
+
 class PoolMetrics:
     """Turns a pool's events into Prometheus metrics; call it with each event.
 
@@ -117,107 +124,103 @@ class PoolMetrics:
             prom.PlatformCollector(registry=registry)
             prom.GCCollector(registry=registry)
         self.registry = registry
-        r = registry
-        self.outcomes = prom.Counter(
+        # Every series is registered on this pool's registry, never the global one.
+        counter = functools.partial(_labelled, prom.Counter, registry)
+        gauge = functools.partial(_labelled, prom.Gauge, registry)
+        histogram = functools.partial(_labelled, prom.Histogram, registry)
+        summary = functools.partial(_labelled, prom.Summary, registry)
+        self.outcomes = counter(
             "virtprov_launch_outcomes",
             "Launches decided, by the provider last tried (none: none was), status and "
             "reason class.",
-            ["provider", "status", "reason"],
-            registry=r,
+            "provider",
+            "status",
+            "reason",
         )
-        self.outcome_seconds = prom.Histogram(
+        self.outcome_seconds = histogram(
             "virtprov_launch_outcome_seconds",
             "Seconds from submit to outcome, by provider and status.",
-            ["provider", "status"],
+            "provider",
+            "status",
             buckets=_OUTCOME_BUCKETS,
-            registry=r,
         )
-        self.attempts = prom.Counter(
+        self.attempts = counter(
             "virtprov_launch_attempts",
             "Creates the pool attempted (a launch may try several providers), by provider.",
-            ["provider"],
-            registry=r,
+            "provider",
         )
-        self.retries = prom.Counter(
+        self.retries = counter(
             "virtprov_launch_retries",
             "Launch retries after a transient error, by provider.",
-            ["provider"],
-            registry=r,
+            "provider",
         )
-        self.ready_seconds = prom.Histogram(
+        self.ready_seconds = histogram(
             "virtprov_guest_ready_seconds",
             "Seconds from create to a ready guest, by provider.",
-            ["provider"],
+            "provider",
             buckets=_READY_BUCKETS,
-            registry=r,
         )
-        self.destroyed = prom.Counter(
+        self.destroyed = counter(
             "virtprov_guests_destroyed",
             "Guests the pool destroyed and saw gone, by provider.",
-            ["provider"],
-            registry=r,
+            "provider",
         )
-        self.call_seconds = prom.Histogram(
+        self.call_seconds = histogram(
             "virtprov_cloud_call_seconds",
             "Cloud calls and their seconds, by provider and operation.",
-            ["provider", "operation"],
+            "provider",
+            "operation",
             buckets=_CALL_BUCKETS,
-            registry=r,
         )
-        self.call_errors = prom.Counter(
+        self.call_errors = counter(
             "virtprov_cloud_errors",
             "Cloud calls that raised, by provider, operation and error class.",
-            ["provider", "operation", "error"],
-            registry=r,
+            "provider",
+            "operation",
+            "error",
         )
-        self.ratelimit_wait = prom.Summary(
+        self.ratelimit_wait = summary(
             "virtprov_ratelimit_wait_seconds",
             "Seconds calls waited for their rate-limit token, by provider and budget.",
-            ["provider", "budget"],
-            registry=r,
+            "provider",
+            "budget",
         )
-        self.capacity = prom.Gauge(
+        self.capacity = gauge(
             "virtprov_capacity_free",
             "What each provider could still take at its last capacity read, by resource "
             "(absent: the cloud does not say).",
-            ["provider", "resource"],
-            registry=r,
+            "provider",
+            "resource",
         )
-        self.disabled = prom.Gauge(
+        self.disabled = gauge(
             "virtprov_provider_disabled",
             "1 while a provider is disabled after a permanent error, else 0.",
-            ["provider"],
-            registry=r,
+            "provider",
         )
-        self.disables = prom.Counter(
+        self.disables = counter(
             "virtprov_provider_disables",
             "Times a provider was disabled after a permanent error.",
-            ["provider"],
-            registry=r,
+            "provider",
         )
-        self.leaks_found = prom.Counter(
+        self.leaks_found = counter(
             "virtprov_leaks_found",
             "Guests with this pool's label that nobody owns, per sweep sighting, by provider.",
-            ["provider"],
-            registry=r,
+            "provider",
         )
-        self.leaks_removed = prom.Counter(
+        self.leaks_removed = counter(
             "virtprov_leaks_removed",
             "Leaked guests the sweeper deleted, by provider.",
-            ["provider"],
-            registry=r,
+            "provider",
         )
-        self.pruned = prom.Counter(
+        self.pruned = counter(
             "virtprov_history_pruned",
             "History rows pruned from the journal, by table.",
-            ["table"],
-            registry=r,
+            "table",
         )
-        self.events = prom.Counter(
+        self.events = counter(
             "virtprov_pool_events",
             "Every event the pool emitted, by kind (known to this version or not).",
-            ["kind"],
-            registry=r,
+            "kind",
         )
         self._handlers: dict[str, Callable[[Mapping[str, Any]], None]] = {
             "launch.outcome": self._outcome,
