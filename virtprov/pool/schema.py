@@ -24,6 +24,8 @@ that hold only live rows, so their cost does not grow with the journal's age.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy import (
     BigInteger,
@@ -162,41 +164,20 @@ guest_is_held = guests.c.state.in_(_literals(*HELD_STATES))
 #: A guest row that holds nothing any more (history).
 guest_is_gone = guests.c.state == sa.literal_column("'gone'")
 
+
+def _partial_index(name: str, *columns: Column[Any], where: sa.ColumnElement[bool]) -> Index:
+    """An index of only the rows ``where`` holds, the same on both databases."""
+    return Index(name, *columns, sqlite_where=where, postgresql_where=where)
+
+
 # Live rows only: claiming and planning read these, never the decided history.
-Index(
-    "launches_live",
-    launches.c.state,
-    launches.c.owner,
-    sqlite_where=launch_is_live,
-    postgresql_where=launch_is_live,
-)
+_partial_index("launches_live", launches.c.state, launches.c.owner, where=launch_is_live)
 # Outcomes waiting to be taken (each scheduler's poll), oldest first.
-Index(
-    "launches_untaken",
-    launches.c.decided_at,
-    sqlite_where=outcome_waits,
-    postgresql_where=outcome_waits,
-)
+_partial_index("launches_untaken", launches.c.decided_at, where=outcome_waits)
 # Guests that hold something: capacity reservations, polls, destroys, sweeps.
-Index(
-    "guests_held",
-    guests.c.state,
-    guests.c.provider,
-    sqlite_where=guest_is_held,
-    postgresql_where=guest_is_held,
-)
+_partial_index("guests_held", guests.c.state, guests.c.provider, where=guest_is_held)
 # History by age: pruning takes the oldest; recent outcomes are a range of it. Its rows
 # and launches_untaken's never overlap, so no planner can take one for the other (with
 # statistics missing or stale, SQLite would read all of history to take outcomes).
-Index(
-    "launches_history",
-    launches.c.decided_at,
-    sqlite_where=launch_is_history,
-    postgresql_where=launch_is_history,
-)
-Index(
-    "guests_gone",
-    guests.c.created_at,
-    sqlite_where=guest_is_gone,
-    postgresql_where=guest_is_gone,
-)
+_partial_index("launches_history", launches.c.decided_at, where=launch_is_history)
+_partial_index("guests_gone", guests.c.created_at, where=guest_is_gone)
