@@ -177,13 +177,9 @@ def read_fleet_status(
             if row.disabled
         },
         launchers=tuple(
-            LauncherStatus(
-                name=row.name,
-                host=row.host,
-                pid=row.pid,
-                started_at=row.started_at,
-                lease_until=row.lease_until,
-                renewed_at=row.renewed_at,
+            schema.from_row(
+                LauncherStatus,
+                row,
                 alive=row.lease_until > now,
                 lease_age=None if row.renewed_at is None else max(0.0, now - row.renewed_at),
             )

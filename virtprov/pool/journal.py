@@ -84,21 +84,11 @@ class LaunchRow:
     @classmethod
     def of(cls, row: Any) -> LaunchRow:
         m = row._mapping
-        return cls(
-            recipe_id=m["recipe_id"],
+        return schema.from_row(
+            cls,
+            row,
             request=_loads(m["request"], "request"),
-            state=m["state"],
-            submitted_by=m["submitted_by"],
-            owner=m["owner"],
-            provider=m["provider"],
-            flavor_id=m["flavor_id"],
-            guest_row=m["guest_row"],
             passed=tuple(_loads(m["passed"], "passed") or ()),
-            attempts=m["attempts"],
-            submitted_at=m["submitted_at"],
-            deadline=m["deadline"],
-            next_at=m["next_at"],
-            status=m["status"],
             outcome=None if m["outcome"] is None else _loads(m["outcome"], "outcome"),
             taken=bool(m["taken"]),
         )
@@ -134,20 +124,7 @@ class GuestRow:
 
     @classmethod
     def of(cls, row: Any) -> GuestRow:
-        m = row._mapping
-        return cls(
-            id=m["id"],
-            provider=m["provider"],
-            name=m["name"],
-            guest_id=m["guest_id"],
-            recipe_id=m["recipe_id"],
-            state=m["state"],
-            created_at=m["created_at"],
-            next_at=m["next_at"],
-            attempts=m["attempts"],
-            reason=m["reason"],
-            leftovers=leftovers_of(m["leftovers"]),
-        )
+        return schema.from_row(cls, row, leftovers=leftovers_of(row._mapping["leftovers"]))
 
 
 def leftovers_json(resources: Sequence[OwnedResource]) -> str | None:
@@ -579,24 +556,19 @@ class Journal:
                 free = self._left(conn, provider, snapshot)
                 if not free.fits(flavor):
                     return None
-            row = conn.execute(
-                sa.insert(guests)
-                .values(
-                    provider=provider,
-                    name=name,
-                    guest_id=None,
-                    recipe_id=recipe_id,
-                    state="creating",
-                    vcpus=flavor.vcpus,
-                    ram_mib=flavor.ram_mib,
-                    disk_bytes=flavor.disk_bytes,
-                    created_at=now,
-                    next_at=now,
-                    attempts=0,
-                    reason=None,
-                )
-                .returning(guests.c.id)
-            ).scalar_one()
+            row = _add_guest(
+                conn,
+                now,
+                provider=provider,
+                name=name,
+                guest_id=None,
+                recipe_id=recipe_id,
+                state="creating",
+                vcpus=flavor.vcpus,
+                ram_mib=flavor.ram_mib,
+                disk_bytes=flavor.disk_bytes,
+                reason=None,
+            )
             result = conn.execute(
                 _undecided_launch(recipe_id, launcher).values(
                     state="creating", provider=provider, flavor_id=flavor.id, guest_row=row
@@ -604,7 +576,7 @@ class Journal:
             )
             if not result.rowcount:
                 raise _LostLaunch  # rolls the reservation back
-            return int(row)
+            return row
 
     def add_doomed(
         self, *, provider: str, name: str, guest_id: str, recipe_id: str, reason: str
@@ -613,22 +585,16 @@ class Journal:
         destroyed like any other, and counted against capacity until it is gone."""
         now = time.time()
         with self._write() as conn:
-            row = conn.execute(
-                sa.insert(guests)
-                .values(
-                    provider=provider,
-                    name=name,
-                    guest_id=guest_id,
-                    recipe_id=recipe_id,
-                    state="doomed",
-                    created_at=now,
-                    next_at=now,
-                    attempts=0,
-                    reason=reason,
-                )
-                .returning(guests.c.id)
-            ).scalar_one()
-        return int(row)
+            return _add_guest(
+                conn,
+                now,
+                provider=provider,
+                name=name,
+                guest_id=guest_id,
+                recipe_id=recipe_id,
+                state="doomed",
+                reason=reason,
+            )
 
     def guest(self, row: int) -> GuestRow:
         with self._read() as conn:
@@ -871,6 +837,16 @@ class Journal:
                 )
             )
         return int(result.rowcount)
+
+
+def _add_guest(conn: Connection, now: float, **values: Any) -> int:
+    """Insert a guests row made at ``now``, with no destroy attempted yet; its id."""
+    row = conn.execute(
+        sa.insert(guests)
+        .values(**values, created_at=now, next_at=now, attempts=0)
+        .returning(guests.c.id)
+    ).scalar_one()
+    return int(row)
 
 
 def _undecided_launch(recipe_id: str, launcher: str) -> sa.Update:

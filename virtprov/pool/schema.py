@@ -16,6 +16,8 @@ compares the two, so a change here without a migration fails.
 * ``provider_status``: providers disabled after a permanent error, with the reason.
 * ``sightings``: guests the sweeper saw that nobody owns, and how often.
 
+:func:`from_row` reads a row into an attrs value whose fields are named as its columns.
+
 Decided launches and gone guests are *history*: kept for ``[pool] history_days`` (what
 ``virtprov why`` can answer), then pruned. The pool's own queries (planning, polling,
 claiming, taking outcomes) never read history: they are answered from partial indexes
@@ -24,8 +26,9 @@ that hold only live rows, so their cost does not grow with the journal's age.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+import attrs
 import sqlalchemy as sa
 from sqlalchemy import (
     BigInteger,
@@ -136,6 +139,16 @@ sightings = Table(
     Column("last_seen", Float, nullable=False),
     Column("count", Integer, nullable=False),
 )
+
+_Record = TypeVar("_Record", bound=attrs.AttrsInstance)
+
+
+def from_row(cls: type[_Record], row: Any, **computed: Any) -> _Record:
+    """``cls`` (an attrs class) from a row of these tables: each field ``computed`` gives
+    as given, every other one from the column of its name."""
+    columns = row._mapping
+    named = {f.name: columns[f.name] for f in attrs.fields(cls) if f.name not in computed}
+    return cls(**named, **computed)
 
 
 def _literals(*values: str) -> list[sa.ColumnElement[str]]:

@@ -19,7 +19,7 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from virtprov.pool.schema import guests, launches
+from virtprov.pool.schema import from_row, guests, launches
 
 
 def _when(timestamp: float | None) -> datetime | None:
@@ -104,16 +104,10 @@ def read_story(conn: Connection, recipe_id: str) -> LaunchStory | None:
         language, requirements = "hostRequires", request.get("host_requires", "")
     boot = request.get("boot")
     attempts = tuple(
-        Attempt(
-            provider=g.provider,
-            name=g.name,
-            guest_id=g.guest_id,
+        from_row(
+            Attempt,
+            g,
             at=datetime.fromtimestamp(g.created_at, UTC),
-            state=g.state,
-            reason=g.reason,
-            vcpus=g.vcpus,
-            ram_mib=g.ram_mib,
-            disk_bytes=g.disk_bytes,
             earlier=g.created_at < row.submitted_at,
         )
         for g in conn.execute(
