@@ -200,10 +200,7 @@ class Journal:
         that is a directory, read-only or not SQLite, a schema this virtprov does not
         know), the error is one :class:`JournalError` with the URL's password hidden.
         """
-        problem = url_problem(url)
-        if problem is not None:
-            raise JournalError(f"cannot open the journal {redact_url(str(url))}: its URL {problem}")
-        self.url = sa.make_url(url)
+        self.url = checked_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.engine = _engine(self.url, self.safe_url)
         self.writes = 0
@@ -214,25 +211,11 @@ class Journal:
             upgrade = self.is_sqlite
         #: The schema revision found when opening (before any upgrade).
         self.revision_before_open: str | None = None
-        try:
+        with opening(self.url, self.safe_url, self.engine):
             self.revision_before_open = self.revision()
             if upgrade:
                 self.upgrade()
             self.check_revision()
-        except JournalUnavailable as exc:
-            self.engine.dispose()
-            raise JournalError(f"cannot open the journal {self.safe_url}: {exc.reason}") from None
-        except sa.exc.DBAPIError as exc:
-            self.engine.dispose()
-            raise JournalError(
-                f"cannot open the journal {self.safe_url}: {self._why_not(exc)}"
-            ) from None
-        except JournalError:
-            self.engine.dispose()
-            raise
-
-    def _why_not(self, exc: sa.exc.DBAPIError) -> str:
-        return refusal(self.url, exc)
 
     @property
     def safe_url(self) -> str:
@@ -915,6 +898,32 @@ def refusal(url: sa.URL, exc: sa.exc.DBAPIError) -> str:
     if on_file and not_sqlite:
         return f"{database} is not an SQLite database (is [pool] journal the right file?)"
     return str(exc.orig).strip().replace("\n", " ")
+
+
+def checked_url(url: str) -> sa.URL:
+    """``url`` as an SQLAlchemy URL; a :class:`JournalError` when :func:`url_problem`
+    finds one."""
+    problem = url_problem(url)
+    if problem is not None:
+        raise JournalError(f"cannot open the journal {redact_url(url)}: its URL {problem}")
+    return sa.make_url(url)
+
+
+@contextmanager
+def opening(url: sa.URL, safe_url: str, engine: Engine) -> Iterator[None]:
+    """Around what opening a journal checks: whatever fails, ``engine`` is disposed and
+    the error is one :class:`JournalError` naming the journal."""
+    try:
+        yield
+    except JournalUnavailable as exc:
+        engine.dispose()
+        raise JournalError(f"cannot open the journal {safe_url}: {exc.reason}") from None
+    except sa.exc.DBAPIError as exc:
+        engine.dispose()
+        raise JournalError(f"cannot open the journal {safe_url}: {refusal(url, exc)}") from None
+    except JournalError:
+        engine.dispose()
+        raise
 
 
 def url_problem(url: str) -> str | None:

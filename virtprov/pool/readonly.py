@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from virtprov.errors import JournalError
-from virtprov.pool.journal import refusal, revision_problem, url_problem
+from virtprov.pool.journal import checked_url, opening, revision_problem
 from virtprov.urls import redact_url
 
 
@@ -32,10 +32,7 @@ class ReadOnlyJournal:
     """The journal at ``url`` (an SQLAlchemy URL), for reading only."""
 
     def __init__(self, url: str) -> None:
-        problem = url_problem(url)  # the same rules as the journal's writers
-        if problem is not None:
-            raise JournalError(f"cannot open the journal {redact_url(url)}: its URL {problem}")
-        self.url = sa.make_url(url)
+        self.url = checked_url(url)  # the same rules as the journal's writers
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
             self.engine = _sqlite_engine(self.url, self.safe_url)
@@ -46,16 +43,8 @@ class ReadOnlyJournal:
                 isolation_level="REPEATABLE READ",
                 connect_args={"options": "-c default_transaction_read_only=on"},
             )
-        try:
+        with opening(self.url, self.safe_url, self.engine):
             self._check_schema()
-        except sa.exc.DBAPIError as exc:
-            self.engine.dispose()
-            raise JournalError(
-                f"cannot open the journal {self.safe_url}: {refusal(self.url, exc)}"
-            ) from None
-        except JournalError:
-            self.engine.dispose()
-            raise
 
     @property
     def safe_url(self) -> str:
