@@ -42,6 +42,7 @@ import sqlalchemy as sa
 
 from virtprov.errors import ConfigError, JournalError, ProviderError
 from virtprov.model import LABEL_POOL, Flavor, Guest, GuestSpec
+from virtprov.pool.closing import Closing
 from virtprov.pool.journal import UNDECIDED, GuestRow, Journal, LaunchRow, pid_alive
 from virtprov.pool.schema import launchers, launches
 from virtprov.provider import Provider
@@ -87,7 +88,7 @@ class Finished:
     done: bool
 
 
-class CliJournal:
+class CliJournal(Closing):
     """The CLI's record of its provisions (see the module docstring)."""
 
     def __init__(self, url: str | None = None) -> None:
@@ -104,12 +105,6 @@ class CliJournal:
 
     def close(self) -> None:
         self.journal.close()
-
-    def __enter__(self) -> CliJournal:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- one provision ----------------------------------------------------------------
 

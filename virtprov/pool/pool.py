@@ -22,8 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -32,6 +31,7 @@ from virtprov.errors import GuestNotFound
 from virtprov.model import BootRequest, Guest
 from virtprov.pool.abandon import abandon_orphaned, destroy_abandoned
 from virtprov.pool.calls import reporting
+from virtprov.pool.closing import Closing
 from virtprov.pool.events import Event, EventBus, describe, name_of
 from virtprov.pool.history import HistoryPruner
 from virtprov.pool.journal import Journal, JournalUnavailable
@@ -60,7 +60,7 @@ class Leftover:
     name: str
 
 
-class Pool:
+class Pool(Closing):
     """Launches VMs for recipes on the configured providers, never blocking the caller.
 
     Build it with :meth:`from_config` (which also loads the providers) or from provider
@@ -396,17 +396,6 @@ class Pool:
                 self.journal.safe_url,
             )
         return left
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _serve_metrics(self) -> None:
         try:

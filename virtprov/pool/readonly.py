@@ -24,11 +24,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from virtprov.errors import JournalError
+from virtprov.pool.closing import Closing
 from virtprov.pool.journal import checked_url, opening, revision_problem
 from virtprov.urls import redact_url
 
 
-class ReadOnlyJournal:
+class ReadOnlyJournal(Closing):
     """The journal at ``url`` (an SQLAlchemy URL), for reading only."""
 
     def __init__(self, url: str) -> None:
@@ -62,12 +63,6 @@ class ReadOnlyJournal:
 
     def close(self) -> None:
         self.engine.dispose()
-
-    def __enter__(self) -> ReadOnlyJournal:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _check_schema(self) -> None:
         with self.engine.connect() as conn:
