@@ -51,31 +51,25 @@ class PruneReport:
     complete: bool = True
 
 
+@attrs.define(eq=False)
 class HistoryPruner:
-    """Deletes history older than ``days`` in small batches, on a thread of its own."""
+    """Deletes history older than ``days`` in small batches, on a thread of its own.
 
-    def __init__(
-        self,
-        journal: Journal,
-        days: float,
-        *,
-        events: EventBus | None = None,
-        batch: int = BATCH,
-        rest: float = REST,
-        interval: float = INTERVAL,
-        first: float | None = None,
-    ) -> None:
-        self.journal = journal
-        self.days = days
-        self.events = events
-        self.batch = batch
-        self.rest = rest
-        self.interval = interval
-        self.first = interval if first is None else first
-        #: What the last pass deleted (``None`` before the first).
-        self.last: PruneReport | None = None
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+    ``batch``, ``rest`` and ``interval`` default to :data:`BATCH`, :data:`REST` and
+    :data:`INTERVAL`; ``first``: seconds before the first pass (``interval`` unless given).
+    """
+
+    journal: Journal
+    days: float
+    events: EventBus | None = attrs.field(default=None, kw_only=True)
+    batch: int = attrs.field(default=BATCH, kw_only=True)
+    rest: float = attrs.field(default=REST, kw_only=True)
+    interval: float = attrs.field(default=INTERVAL, kw_only=True)
+    first: float | None = attrs.field(default=None, kw_only=True)
+    #: What the last pass deleted (``None`` before the first).
+    last: PruneReport | None = attrs.field(default=None, init=False)
+    _stopping: threading.Event = attrs.field(factory=threading.Event, init=False)
+    _thread: threading.Thread | None = attrs.field(default=None, init=False)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="virtprov-history", daemon=True)
@@ -88,7 +82,7 @@ class HistoryPruner:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        wait = self.first
+        wait = self.interval if self.first is None else self.first
         while not self._stopping.wait(wait):
             try:
                 self.prune()
