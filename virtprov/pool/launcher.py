@@ -101,6 +101,16 @@ DRIVER = "virtprov-driver"
 Key = tuple[str, str]
 
 
+def launch_key(recipe_id: str) -> Key:
+    """The key of a task on the launch of ``recipe_id``."""
+    return ("launch", recipe_id)
+
+
+def guest_key(guest: GuestRow) -> Key:
+    """The key of a task on the guest row ``guest``."""
+    return ("guest", str(guest.id))
+
+
 @attrs.define
 class _ProviderState:
     provider: Provider
@@ -372,7 +382,7 @@ class Launcher:
         self._reading()
         self._unready = {}
         for row in self.journal.claim(self.name, now, self._share):
-            if self._is_busy(("launch", row.recipe_id)):
+            if self._is_busy(launch_key(row.recipe_id)):
                 continue
             if self._quarantine.get(row.recipe_id, 0.0) > now:
                 continue
@@ -398,7 +408,7 @@ class Launcher:
             self._plan(row, disabled, now)
         elif row.state == "creating" and row.next_at <= now:
             self._dispatch(
-                ("launch", row.recipe_id),
+                launch_key(row.recipe_id),
                 f"the recovery of recipe {row.recipe_id}'s create",
                 self._recover_create,
                 row,
@@ -408,7 +418,7 @@ class Launcher:
             building.setdefault(row.provider, []).append(row)
         elif row.state == "starting" and row.next_at <= now:
             self._dispatch(
-                ("launch", row.recipe_id),
+                launch_key(row.recipe_id),
                 f"the start of recipe {row.recipe_id}'s guest",
                 self._start,
                 row,
@@ -623,7 +633,7 @@ class Launcher:
                 "launch.attempt", recipe_id=row.recipe_id, provider=name, flavor=flavor.name
             )
             self._dispatch(
-                ("launch", row.recipe_id),
+                launch_key(row.recipe_id),
                 f"the create of recipe {row.recipe_id}'s guest on {name}",
                 self._create,
                 row.recipe_id,
@@ -808,12 +818,11 @@ class Launcher:
             self.journal.update_guest(guest_row.id, guest_id=first.id, state="live")
             self.journal.update_launch(row.recipe_id, self.name, state="building")
             for extra in rest:
-                self.journal.add_doomed(
-                    provider=row.provider,
-                    name=extra.name,
-                    guest_id=extra.id,
-                    recipe_id=row.recipe_id,
-                    reason="lost: a second guest of an interrupted create",
+                self._doom_found(
+                    row.provider,
+                    extra,
+                    row.recipe_id,
+                    "lost: a second guest of an interrupted create",
                 )
             return
         self.journal.update_guest(guest_row.id, state="gone", reason="create never happened")
@@ -891,7 +900,7 @@ class Launcher:
                 and fresh.state in ("building", "starting")
                 and fresh.owner == self.name
                 and fresh.guest_row == r.guest_row
-                and not self._is_busy(("launch", r.recipe_id))
+                and not self._is_busy(launch_key(r.recipe_id))
             ]
             destroyed = self._destroyed(name)
             rows = {r.guest_row: self.journal.guest(r.guest_row) for r in building if r.guest_row}
@@ -919,7 +928,7 @@ class Launcher:
                     raise
                 except Exception as exc:  # e.g. classify_fault raised: this launch only
                     self._task_failed(
-                        ("launch", launch.recipe_id), f"advancing recipe {launch.recipe_id}", exc
+                        launch_key(launch.recipe_id), f"advancing recipe {launch.recipe_id}", exc
                     )
         finally:
             # Soon again after a change (or a call that makes one), later while nothing
@@ -954,10 +963,10 @@ class Launcher:
 
     def _clear_due(self, rows: list[GuestRow], now: float) -> None:
         """Delete what the guests of ``rows`` (gone) left, those due and ours."""
-        due = [g for g in rows if g.next_at <= now and not self._is_busy(("guest", str(g.id)))]
+        due = [g for g in rows if g.next_at <= now and not self._is_busy(guest_key(g))]
         for guest in self._ours_to_destroy(due, now):
             self._dispatch(
-                ("guest", str(guest.id)),
+                guest_key(guest),
                 f"deleting what {guest.name} left on {guest.provider}",
                 self._clear,
                 guest,
@@ -1063,13 +1072,13 @@ class Launcher:
         due = [
             guest
             for guest in self.journal.guests_in(["doomed"])
-            if not self._is_busy(("guest", str(guest.id)))
+            if not self._is_busy(guest_key(guest))
             and guest.created_at <= now
             and guest.next_at <= now
         ]
         for guest in self._ours_to_destroy(due, now):
             self._dispatch(
-                ("guest", str(guest.id)),
+                guest_key(guest),
                 f"the destroy of {guest.name} on {guest.provider}",
                 self._destroy,
                 guest,
@@ -1119,13 +1128,7 @@ class Launcher:
         ids, _ = self.journal.holding(guest.provider)
         for orphan in found:
             if orphan.id not in ids:
-                self.journal.add_doomed(
-                    provider=guest.provider,
-                    name=orphan.name,
-                    guest_id=orphan.id,
-                    recipe_id=guest.recipe_id,
-                    reason="lost",
-                )
+                self._doom_found(guest.provider, orphan, guest.recipe_id, "lost")
         self.journal.update_guest(guest.id, state="gone")
         self._wake.set()
 
@@ -1153,6 +1156,16 @@ class Launcher:
     def _find_by_name(self, state: _ProviderState, name: str) -> list[Guest]:
         self._acquire(state.provider.info.name, state.read, "read")
         return [g for g in state.provider.list_guests(name) if g.name == name]
+
+    def _doom_found(self, provider: str, guest: Guest, recipe_id: str, reason: str) -> None:
+        """Write ``guest``, found by name but unknown to the journal, as doomed."""
+        self.journal.add_doomed(
+            provider=provider,
+            name=guest.name,
+            guest_id=guest.id,
+            recipe_id=recipe_id,
+            reason=reason,
+        )
 
     def _refresh_capacity(self, now: float) -> None:
         for name, state in self.providers.items():
