@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 import uuid
@@ -190,29 +191,20 @@ def provision(
             try:
                 record.created(run, guest.id)
                 interrupt.check()
-                guest = _wait_for(
+                # Both waits poll alike: progress shown, the provision kept alive, Ctrl-C heard.
+                wait_for = functools.partial(
+                    _wait_for,
                     provider,
-                    guest,
-                    GuestState.READY,
-                    timeout=timeout,
                     interval=poll_interval,
                     report=report,
                     alive=record.alive,
                     sleep=interrupt.sleep,
                 )
+                guest = wait_for(guest, GuestState.READY, timeout=timeout)
                 if not no_start:
                     provider.start_guest(guest.id)
                     remaining = max(timeout - (time.monotonic() - started), poll_interval)
-                    guest = _wait_for(
-                        provider,
-                        guest,
-                        GuestState.RUNNING,
-                        timeout=remaining,
-                        interval=poll_interval,
-                        report=report,
-                        alive=record.alive,
-                        sleep=interrupt.sleep,
-                    )
+                    guest = wait_for(guest, GuestState.RUNNING, timeout=remaining)
                 interrupt.check()
             except BaseException:
                 # Never leave a half-made guest behind (Beaker leaked these).
