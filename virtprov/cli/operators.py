@@ -7,6 +7,7 @@ written for people.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -92,31 +93,24 @@ def _status_json(status: FleetStatus) -> dict[str, Any]:
     }
 
 
+def _by_provider(counts: Mapping[str, Mapping[str, int]]) -> Iterator[tuple[str, str, int]]:
+    """Counts by state, then provider, as sorted (state, provider, count) rows."""
+    for state, by_provider in sorted(counts.items()):
+        for provider, count in sorted(by_provider.items()):
+            yield state, provider, count
+
+
 def _print_status(status: FleetStatus) -> None:
     click.echo(f"journal {status.journal}")
     emit_table(("LAUNCHES", "COUNT"), sorted((status.totals or {}).items()))
     click.echo()
-    emit_table(
-        ("UNDECIDED", "PROVIDER", "COUNT"),
-        (
-            (state, provider, count)
-            for state, by_provider in sorted(status.launches.items())
-            for provider, count in sorted(by_provider.items())
-        ),
-    )
+    emit_table(("UNDECIDED", "PROVIDER", "COUNT"), _by_provider(status.launches))
     if status.oldest_undecided is not None:
         click.echo(f"oldest undecided launch: submitted {duration(status.oldest_undecided)} ago")
     waiting = sum(n for by in status.waiting.values() for n in by.values())
     click.echo(f"outcomes waiting to be taken: {waiting}")
     click.echo()
-    emit_table(
-        ("GUESTS", "PROVIDER", "COUNT"),
-        (
-            (state, provider, count)
-            for state, by_provider in sorted(status.guests.items())
-            for provider, count in sorted(by_provider.items())
-        ),
-    )
+    emit_table(("GUESTS", "PROVIDER", "COUNT"), _by_provider(status.guests))
     click.echo()
     emit_table(
         (
