@@ -15,7 +15,7 @@ all of history and are read only when asked for).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -113,31 +113,15 @@ def read_fleet_status(
 ) -> FleetStatus:
     """Read the fleet's state through ``conn`` (one snapshot: see ``ReadOnlyJournal``)."""
     now = time.time() if now is None else now
-    live = _by_two(
-        conn.execute(
-            sa.select(launches.c.state, launches.c.provider, sa.func.count())
-            .where(schema.launch_is_live)
-            .group_by(launches.c.state, launches.c.provider)
-        )
-    )
+    live = _by_two(_launch_counts(conn, launches.c.state, schema.launch_is_live))
     oldest = conn.execute(
         sa.select(sa.func.min(launches.c.submitted_at)).where(schema.launch_is_live)
     ).scalar()
-    waiting = _by_two(
-        conn.execute(
-            sa.select(launches.c.status, launches.c.provider, sa.func.count())
-            .where(schema.outcome_waits)
-            .group_by(launches.c.status, launches.c.provider)
-        )
-    )
+    waiting = _by_two(_launch_counts(conn, launches.c.status, schema.outcome_waits))
     # Decided launches are history (taken) or waiting (not yet): each has its index.
     recent = _by_two(
         *(
-            conn.execute(
-                sa.select(launches.c.status, launches.c.provider, sa.func.count())
-                .where(part, launches.c.decided_at >= now - window)
-                .group_by(launches.c.status, launches.c.provider)
-            ).all()
+            _launch_counts(conn, launches.c.status, part, launches.c.decided_at >= now - window)
             for part in (schema.launch_is_history, schema.outcome_waits)
         )
     )
@@ -188,6 +172,17 @@ def read_fleet_status(
         history=_history(conn) if history else None,
         totals=_totals(conn) if totals else None,
     )
+
+
+def _launch_counts(
+    conn: Connection, first: sa.Column[str], *where: sa.ColumnElement[bool]
+) -> Sequence[sa.Row[Any]]:
+    """(``first``, provider, count) rows of the launches ``where`` selects."""
+    return conn.execute(
+        sa.select(first, launches.c.provider, sa.func.count())
+        .where(*where)
+        .group_by(first, launches.c.provider)
+    ).all()
 
 
 def _by_two(*results: Any) -> dict[str, dict[str, int]]:
