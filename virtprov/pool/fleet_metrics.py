@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from virtprov.errors import JournalError
 from virtprov.pool.fleet import NO_PROVIDER, WINDOW, FleetStatus, read_fleet_status
@@ -131,66 +131,57 @@ class JournalCollector(Collector):
             providers,
         )
 
-        held = GaugeMetricFamily(
+        yield _gauge(
             "virtprov_journal_held",
             "What the pool's guests hold on each provider, by resource.",
-            labels=["provider", "resource"],
+            ["provider", "resource"],
+            (
+                ([provider, resource], getattr(resources, resource) or 0)
+                for provider, resources in status.held.items()
+                for resource in RESOURCES
+            ),
         )
-        for provider, resources in status.held.items():
-            for resource in RESOURCES:
-                held.add_metric([provider, resource], getattr(resources, resource) or 0)
-        yield held
-
-        free = GaugeMetricFamily(
+        yield _gauge(
             "virtprov_journal_capacity_free",
             "What each provider can still take as the planner sees it (its last capacity "
             "read less the guests made since), by resource; absent: the cloud does not say.",
-            labels=["provider", "resource"],
+            ["provider", "resource"],
+            (
+                ([provider, resource], value)
+                for provider, snapshot in status.capacity.items()
+                for resource in RESOURCES
+                if (value := getattr(snapshot.free, resource)) is not None
+            ),
         )
-        age = GaugeMetricFamily(
+        yield _gauge(
             "virtprov_journal_capacity_age_seconds",
             "Seconds since each provider's capacity was last read.",
-            labels=["provider"],
+            ["provider"],
+            (([provider], snapshot.age) for provider, snapshot in status.capacity.items()),
         )
-        for provider, snapshot in status.capacity.items():
-            age.add_metric([provider], snapshot.age)
-            for resource in RESOURCES:
-                value = getattr(snapshot.free, resource)
-                if value is not None:
-                    free.add_metric([provider, resource], value)
-        yield free
-        yield age
-
-        disabled = GaugeMetricFamily(
+        yield _gauge(
             "virtprov_journal_provider_disabled",
             "1 while a provider is disabled after a permanent error (for every launcher).",
-            labels=["provider"],
+            ["provider"],
+            (([provider], 1 if provider in status.disabled else 0) for provider in providers),
         )
-        for provider in providers:
-            disabled.add_metric([provider], 1 if provider in status.disabled else 0)
-        yield disabled
-
         yield GaugeMetricFamily(
             "virtprov_journal_launchers_alive",
             "Launchers whose lease has not run out.",
             value=status.launchers_alive,
         )
-        up = GaugeMetricFamily(
+        yield _gauge(
             "virtprov_journal_launcher_up",
             "1 while a launcher's lease has not run out, else 0.",
-            labels=["launcher", "host"],
+            ["launcher", "host"],
+            (([one.name, one.host], 1 if one.alive else 0) for one in status.launchers),
         )
-        lease_age = GaugeMetricFamily(
+        yield _gauge(
             "virtprov_journal_launcher_lease_age_seconds",
             "Seconds since each launcher last renewed its lease (it renews every second).",
-            labels=["launcher"],
+            ["launcher"],
+            (([one.name], one.lease_age) for one in status.launchers if one.lease_age is not None),
         )
-        for launcher in status.launchers:
-            up.add_metric([launcher.name, launcher.host], 1 if launcher.alive else 0)
-            if launcher.lease_age is not None:
-                lease_age.add_metric([launcher.name], launcher.lease_age)
-        yield up
-        yield lease_age
 
 
 def fleet_registry(
@@ -207,6 +198,19 @@ def exposition(registry: CollectorRegistry) -> str:
     return generate_latest(registry).decode()
 
 
+def _gauge(
+    name: str,
+    documentation: str,
+    labels: Sequence[str],
+    samples: Iterable[tuple[Sequence[str], float]],
+) -> GaugeMetricFamily:
+    """A gauge family of ``samples``: (label values, value) pairs."""
+    family = GaugeMetricFamily(name, documentation, labels=labels)
+    for values, value in samples:
+        family.add_metric(values, value)
+    return family
+
+
 def _counts(
     name: str,
     documentation: str,
@@ -217,13 +221,15 @@ def _counts(
 ) -> GaugeMetricFamily:
     """A family of counts by (``first_label``, provider): one sample for each of
     ``firsts`` and ``providers``, zero where there is none yet."""
-    family = GaugeMetricFamily(name, documentation, labels=[first_label, "provider"])
     seen: dict[tuple[str, str], int] = {
         (first, provider): 0 for first in firsts for provider in providers
     }
     for first, by_provider in counts.items():
         for provider, count in by_provider.items():
             seen[(first, provider)] = count
-    for (first, provider), count in sorted(seen.items()):
-        family.add_metric([first, provider], count)
-    return family
+    return _gauge(
+        name,
+        documentation,
+        [first_label, "provider"],
+        (([first, provider], count) for (first, provider), count in sorted(seen.items())),
+    )
