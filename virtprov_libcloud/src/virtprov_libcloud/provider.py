@@ -32,20 +32,17 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
+from typing import Any, ClassVar, Final
 
 from virtprov import errors, model, nova
 from virtprov.error_mapping import mapping_errors
-from virtprov.provider import LazyClient, Provider
+from virtprov.provider import LazyClient, SettingsProvider
 from virtprov_libcloud import build_faults, power
 from virtprov_libcloud.arguments import ArgumentResolver
 from virtprov_libcloud.cache import Listings
 from virtprov_libcloud.families import Family, family_of
 from virtprov_libcloud.faults import map_error
 from virtprov_libcloud.settings import Settings, read_settings
-
-if TYPE_CHECKING:
-    from virtprov.config import ProviderConfig
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +72,14 @@ SIZES_TTL: Final = 30.0
 LISTING_TTL: Final = 600.0
 
 
-class LibcloudProvider(Provider):
+class LibcloudProvider(SettingsProvider[Settings]):
     """One libcloud compute driver, configured for one lab."""
 
     driver: ClassVar[str] = "libcloud"
+    read_settings = staticmethod(read_settings)
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self._driver: LazyClient[Any] = LazyClient(self._make_driver)
         # Power state this process asked for, per node id (see _state): libcloud has no
         # portable way to mark a node, so "built and stopped once" is remembered here.
@@ -92,10 +90,6 @@ class LibcloudProvider(Provider):
         self._ended: set[str] = set()
         self._sizes: Listings[list[Any]] = Listings(SIZES_TTL)
         self._listings: Listings[list[Any]] = Listings(LISTING_TTL)
-
-    @classmethod
-    def from_config(cls, config: ProviderConfig) -> Self:
-        return cls(read_settings(config))
 
     def __repr__(self) -> str:
         return f"LibcloudProvider({self.settings.name!r}, {self.settings.libcloud_driver!r})"
@@ -125,17 +119,7 @@ class LibcloudProvider(Provider):
             map_error, provider=self.settings.name, action=action, guest_id=guest_id
         )
 
-    # -- what it is -------------------------------------------------------------------------
-
-    @property
-    def info(self) -> model.ProviderInfo:
-        return model.ProviderInfo(
-            name=self.settings.name,
-            driver=self.driver,
-            lab=self.settings.lab,
-            hypervisor=self.settings.hypervisor,
-            arches=self.settings.arches,
-        )
+    # -- what it is (info comes from the settings) ------------------------------------------
 
     def _list_sizes(self) -> list[Any]:
         def fetch() -> list[Any]:

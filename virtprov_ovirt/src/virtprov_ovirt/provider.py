@@ -40,13 +40,13 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
+from typing import Any, ClassVar, Final
 
 import attrs
 
 from virtprov import errors, model
 from virtprov.error_mapping import mapping_errors
-from virtprov.provider import LazyClient, Provider
+from virtprov.provider import LazyClient, SettingsProvider
 from virtprov.retry_after import retry_after_of
 from virtprov.urls import redact_url
 from virtprov_ovirt.cloudinit import check_user_data
@@ -62,9 +62,6 @@ from virtprov_ovirt.naming import (
     was_started,
 )
 from virtprov_ovirt.settings import Settings, read_settings
-
-if TYPE_CHECKING:
-    from virtprov.config import ProviderConfig
 
 log = logging.getLogger(__name__)
 
@@ -287,21 +284,18 @@ def _map_call_error(
     return error
 
 
-class OVirtProvider(Provider):
+class OVirtProvider(SettingsProvider[Settings]):
     """One oVirt engine serving one lab (see ``docs/ovirt.md``)."""
 
     driver: ClassVar[str] = "ovirt"
+    read_settings = staticmethod(read_settings)
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self._connection: LazyClient[Any] = LazyClient(self._connect, lambda conn: conn.close())
         self._vnic_profile_ids: dict[str, str] = {}
         #: Image-boot guests this process has seen: their polls follow reported_devices.
         self._image_boots: set[str] = set()
-
-    @classmethod
-    def from_config(cls, config: ProviderConfig) -> Self:
-        return cls(read_settings(config))
 
     def __repr__(self) -> str:
         return f"OVirtProvider({self.settings.name!r}, {redact_url(self.settings.url)!r})"
@@ -346,17 +340,7 @@ class OVirtProvider(Provider):
     def close(self) -> None:
         self._connection.close()
 
-    # -- what it is -------------------------------------------------------------------------
-
-    @property
-    def info(self) -> model.ProviderInfo:
-        return model.ProviderInfo(
-            name=self.settings.name,
-            driver=self.driver,
-            lab=self.settings.lab,
-            hypervisor="KVM",
-            arches=self.settings.arches,
-        )
+    # -- what it is (info comes from the settings) ------------------------------------------
 
     def flavors(self) -> Sequence[model.Flavor]:
         """The configured size ladder and the engine's instance types, raised to the floor.

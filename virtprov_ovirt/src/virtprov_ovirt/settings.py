@@ -71,6 +71,11 @@ class Settings:
         url = redact_url(self.url)
         return f"Settings(name={self.name!r}, url={url!r}, username={self.username!r})"
 
+    @property
+    def hypervisor(self) -> str:
+        """What the engine's hosts run guests on."""
+        return "KVM"
+
     def floor(self, flavor: Flavor) -> tuple[int, int]:
         """Memory (MiB) and disk (bytes) to create: the flavor's, raised to the defaults."""
         return max(flavor.ram_mib, self.min_ram_mib), max(flavor.disk_bytes, self.min_disk_bytes)
