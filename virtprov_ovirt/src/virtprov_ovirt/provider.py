@@ -33,7 +33,6 @@ import json
 import logging
 import re
 import ssl
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -50,7 +49,7 @@ from virtprov.provider import LazyClient, SettingsProvider
 from virtprov.retry_after import retry_after_of
 from virtprov.urls import redact_url
 from virtprov_ovirt.cloudinit import check_user_data
-from virtprov_ovirt.faults import Forbidden, NameInUse, is_not_running, map_error
+from virtprov_ovirt.faults import EngineAnswers, Forbidden, NameInUse, is_not_running
 from virtprov_ovirt.naming import (
     BOOT_LABEL,
     IMAGE_BOOT,
@@ -208,30 +207,25 @@ class EngineRoom:
         return [(c, d) for _, c, d in fits], reasons
 
 
-#: The HTTP status and ``Retry-After`` of this thread's last engine answer (see
-#: ``Connection.wait``).
-_last_status = threading.local()
-
-
-def _connection_class() -> type:
+def _connection_class(answers: EngineAnswers) -> type:
     """An ``ovirtsdk4.Connection`` whose SSO login honours the timeout too.
 
     The SDK sets pycurl's ``TIMEOUT`` on API calls but not on the SSO token request, so a
     silent engine would stall the first call for ever (Beaker's scheduler loop stalled
     on exactly that). The token request is small: urllib with a timeout does it.
 
-    It also remembers each answer's HTTP status: for a non-XML answer (the front web
-    server's HTML 401 page, a proxy's 502) the SDK raises an error without the status,
-    and the status is what tells a refused login from a passing outage.
+    It also tells ``answers`` each answer's HTTP status and ``Retry-After``: for a non-XML
+    answer (the front web server's HTML 401 page, a proxy's 502) the SDK raises an error
+    without the status, and the status is what tells a refused login from a passing outage.
     """
     import ovirtsdk4
 
     class Connection(ovirtsdk4.Connection):  # type: ignore[misc]
         def wait(self, context: Any, failed_auth: bool = False) -> Any:
             response = super().wait(context, failed_auth)
-            _last_status.code = getattr(response, "code", None)
+            answers.status = getattr(response, "code", None)
             # Header lines; the SDK's own reader cuts an HTTP-date at its first colon.
-            _last_status.retry_after = retry_after_of(getattr(response, "headers", None))
+            answers.retry_after = retry_after_of(getattr(response, "headers", None))
             return response
 
         def _get_sso_response(self, url: str, params: Any = "") -> Any:
@@ -268,22 +262,6 @@ def _connection_class() -> type:
     return Connection
 
 
-def _map_call_error(
-    exc: Exception, *, provider: str, action: str, guest_id: str | None
-) -> errors.ProviderError:
-    """:func:`~virtprov_ovirt.faults.map_error`, with what the transport saw of the answer
-    that failed (its status, a 503's or 429's ``Retry-After``); a socket error is
-    transient."""
-    if isinstance(exc, OSError):
-        return errors.TransientError(f"{action}: {exc}", provider=provider, guest_id=guest_id)
-    error = map_error(
-        exc, provider=provider, action=action, guest_id=guest_id, status=_last_status.code
-    )
-    if isinstance(error, errors.TransientError) and error.retry_after is None:
-        error.retry_after = _last_status.retry_after
-    return error
-
-
 class OVirtProvider(SettingsProvider[Settings]):
     """One oVirt engine serving one lab (see ``docs/ovirt.md``)."""
 
@@ -292,6 +270,8 @@ class OVirtProvider(SettingsProvider[Settings]):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
+        #: What the connection saw of each thread's last answer, for the error mapping.
+        self._answers = EngineAnswers()
         self._connection: LazyClient[Any] = LazyClient(self._connect, lambda conn: conn.close())
         self._vnic_profile_ids: dict[str, str] = {}
         #: Image-boot guests this process has seen: their polls follow reported_devices.
@@ -304,7 +284,7 @@ class OVirtProvider(SettingsProvider[Settings]):
 
     def _connect(self) -> Any:
         try:
-            return _connection_class()(
+            return _connection_class(self._answers)(
                 url=self.settings.url,
                 username=self.settings.username,
                 password=self.settings.password.reveal(),
@@ -327,9 +307,9 @@ class OVirtProvider(SettingsProvider[Settings]):
         """Turn every SDK or transport failure into virtprov's error tree."""
         import ovirtsdk4
 
-        _last_status.code = _last_status.retry_after = None
+        self._answers.forget()
         with mapping_errors(
-            _map_call_error,
+            self._answers.map_error,
             provider=self.settings.name,
             action=action,
             guest_id=guest_id,
