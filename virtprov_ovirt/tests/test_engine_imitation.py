@@ -227,17 +227,7 @@ def test_a_vm_with_a_locked_disk_is_not_removed(client: Client) -> None:
 def test_refusals_render_as_the_engine_did() -> None:
     # Answers users quoted from real engines in public issues, rendered from the
     # engine's catalogue with the messages the engine's commands send.
-    no_host = Refusal.of(
-        "SCHEDULING_ALL_HOSTS_FILTERED_OUT",
-        "RUN",
-        "VM",
-        "SCHEDULING_HOST_FILTERED_REASON_WITH_DETAIL",
-        "VAR__FILTERTYPE__INTERNAL",
-        "VAR__DETAIL__NOT_ENOUGH_MEMORY",
-        hostName="server.domain.local",
-        filterName="Memory",
-        availableMem="487.000000",
-    )
+    no_host = Refusal.no_host_with_memory("server.domain.local", "487.000000")
     assert no_host.status == 409
     assert no_host.detail == (
         "[Cannot run VM. There is no host that satisfies current scheduling constraints. "

@@ -120,9 +120,7 @@ def sdk_error(refusal: Refusal) -> ovirtsdk4.Error:
             faults.Forbidden,
         ),
         (
-            Refusal.of(
-                "ACTION_TYPE_FAILED_STORAGE_DOMAIN_STATUS_ILLEGAL2", "ADD", "DISK", status="Locked"
-            ),
+            Refusal.storage_domain_in("Locked", "ADD", "DISK"),
             None,
             errors.CapacityExhausted,
         ),
