@@ -680,8 +680,6 @@ class OpenStackProvider(Provider):
     # -- power -----------------------------------------------------------------------
 
     def start_guest(self, guest_id: str, boot: model.BootRequest | None = None) -> None:
-        from openstack import exceptions as sdk
-
         if boot is not None and not isinstance(boot, model.NetworkBoot | model.ImageBoot):
             raise errors.PermanentError(
                 "OpenStack guests boot from the network (iPXE) or their image only",
@@ -691,25 +689,23 @@ class OpenStackProvider(Provider):
         with self._calling("starting the server", guest_id):
             # Durable, so a restarted poller reports RUNNING, not a fresh build (to stop).
             self.conn.compute.set_server_metadata(guest_id, **{META_PHASE: PHASE_STARTED})
-            try:
-                self.conn.compute.start_server(guest_id)
-            except sdk.ConflictException:
-                # 409: running already is fine; anything else is a real conflict
-                server = self.conn.compute.get_server(guest_id)
-                if str(server.status).upper() != "ACTIVE":
-                    raise
+            self._power(self.conn.compute.start_server, guest_id, already="ACTIVE")
 
     def stop_guest(self, guest_id: str) -> None:
+        with self._calling("stopping the server", guest_id):
+            self._power(self.conn.compute.stop_server, guest_id, already="SHUTOFF")
+
+    def _power(self, action: Callable[[str], object], guest_id: str, *, already: str) -> None:
+        """Start or stop the server. Nova answers 409 when it is ``already`` so, which is
+        done; any other conflict is a real one."""
         from openstack import exceptions as sdk
 
-        with self._calling("stopping the server", guest_id):
-            try:
-                self.conn.compute.stop_server(guest_id)
-            except sdk.ConflictException:
-                # 409 when it is already stopped; anything else is a real conflict.
-                server = self.conn.compute.get_server(guest_id)
-                if str(server.status).upper() != "SHUTOFF":
-                    raise
+        try:
+            action(guest_id)
+        except sdk.ConflictException:
+            server = self.conn.compute.get_server(guest_id)
+            if str(server.status).upper() != already:
+                raise
 
     # -- destroy ---------------------------------------------------------------------
 
