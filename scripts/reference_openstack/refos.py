@@ -412,9 +412,9 @@ def write_configs(pw: dict[str, str], guests: int | None = None) -> None:
 
     transport = f"rabbit://virtprov:{pw['broker']}@{HOST}:{PORTS['rabbitmq']}/"
 
-    def authtoken(user: str) -> dict[str, object]:
+    def service_login(user: str) -> dict[str, object]:
+        """How a service's user logs in to Keystone, in the service project."""
         return {
-            "www_authenticate_uri": KEYSTONE_URL,
             "auth_url": KEYSTONE_URL,
             "auth_type": "password",
             "project_domain_name": "Default",
@@ -423,22 +423,18 @@ def write_configs(pw: dict[str, str], guests: int | None = None) -> None:
             "username": user,
             "password": pw["service"],
             "region_name": REGION,
+        }
+
+    def authtoken(user: str) -> dict[str, object]:
+        return {
+            "www_authenticate_uri": KEYSTONE_URL,
+            **service_login(user),
             "interface": "public",
             "service_token_roles_required": True,
         }
 
     def client(user: str) -> dict[str, object]:
-        return {
-            "auth_url": KEYSTONE_URL,
-            "auth_type": "password",
-            "project_domain_name": "Default",
-            "user_domain_name": "Default",
-            "project_name": "service",
-            "username": user,
-            "password": pw["service"],
-            "region_name": REGION,
-            "valid_interfaces": "public",
-        }
+        return {**service_login(user), "valid_interfaces": "public"}
 
     base = {"debug": False, "use_stderr": True}
     files: dict[str, str] = {}
