@@ -436,6 +436,11 @@ def write_configs(pw: dict[str, str], guests: int | None = None) -> None:
     def client(user: str) -> dict[str, object]:
         return {**service_login(user), "valid_interfaces": "public"}
 
+    def locking(service: str, sections: dict[str, dict[str, object]]) -> str:
+        """The configuration of a service that takes oslo.concurrency locks, in its own
+        directory (made below)."""
+        return ini({**sections, "oslo_concurrency": {"lock_path": DATA / service / "locks"}})
+
     base = {"debug": False, "use_stderr": True}
     files: dict[str, str] = {}
     files["keystone/keystone.conf"] = ini(
@@ -455,7 +460,8 @@ def write_configs(pw: dict[str, str], guests: int | None = None) -> None:
             "placement_database": {"connection": db("placement")},
         }
     )
-    files["glance/glance-api.conf"] = ini(
+    files["glance/glance-api.conf"] = locking(
+        "glance",
         {
             "DEFAULT": {**base, "enabled_backends": "fs:file"},
             "database": {"connection": db("glance")},
@@ -468,10 +474,10 @@ def write_configs(pw: dict[str, str], guests: int | None = None) -> None:
             "os_glance_tasks_store": {"filesystem_store_datadir": DATA / "glance" / "tasks"},
             "keystone_authtoken": authtoken("glance"),
             "paste_deploy": {"flavor": "keystone"},
-            "oslo_concurrency": {"lock_path": DATA / "glance" / "locks"},
-        }
+        },
     )
-    files["neutron/neutron.conf"] = ini(
+    files["neutron/neutron.conf"] = locking(
+        "neutron",
         {
             "DEFAULT": {
                 **base,
@@ -488,8 +494,7 @@ def write_configs(pw: dict[str, str], guests: int | None = None) -> None:
             "database": {"connection": db("neutron")},
             "keystone_authtoken": authtoken("neutron"),
             "nova": client("neutron"),
-            "oslo_concurrency": {"lock_path": DATA / "neutron" / "locks"},
-        }
+        },
     )
     files["neutron/plugins/ml2/ml2_conf.ini"] = ini(
         {
@@ -535,9 +540,8 @@ def write_configs(pw: dict[str, str], guests: int | None = None) -> None:
         "scheduler": {"discover_hosts_in_cells_interval": 2, "workers": 1},
         "conductor": {"workers": 1},
         "vnc": {"enabled": False},
-        "oslo_concurrency": {"lock_path": DATA / "nova" / "locks"},
     }
-    files["nova/nova.conf"] = ini(nova)
+    files["nova/nova.conf"] = locking("nova", nova)
     for rel, text in files.items():
         path = ETC / rel
         path.parent.mkdir(parents=True, exist_ok=True)
