@@ -6,22 +6,11 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 
-from virtprov import errors
+from virtprov import errors, model
 from virtprov.config import ProviderConfig
-from virtprov.model import (
-    BootRequest,
-    Capacity,
-    ConsoleOutput,
-    Flavor,
-    Guest,
-    GuestSpec,
-    GuestState,
-    OwnedResource,
-    ProviderInfo,
-)
 from virtprov.provider import Provider
 
-FLAVOR = Flavor("f", "f", vcpus=1, ram_mib=1024, disk_bytes=10 * 1024**3)
+FLAVOR = model.Flavor("f", "f", vcpus=1, ram_mib=1024, disk_bytes=10 * 1024**3)
 
 
 class Nameless(Provider):
@@ -37,22 +26,22 @@ class Nameless(Provider):
         return cls(config.name)
 
     @property
-    def info(self) -> ProviderInfo:
-        return ProviderInfo(name=self._name, driver=self.driver, lab="lab.example.com")
+    def info(self) -> model.ProviderInfo:
+        return model.ProviderInfo(name=self._name, driver=self.driver, lab="lab.example.com")
 
-    def flavors(self) -> Sequence[Flavor]:
+    def flavors(self) -> Sequence[model.Flavor]:
         raise errors.TransientError("the cloud is slow", retry_after=3.0)
 
-    def capacity(self) -> Capacity:
-        return Capacity()
+    def capacity(self) -> model.Capacity:
+        return model.Capacity()
 
-    def create_guest(self, spec: GuestSpec) -> Guest:
-        return Guest(id="g-1", name=spec.name, state=GuestState.BUILDING)
+    def create_guest(self, spec: model.GuestSpec) -> model.Guest:
+        return model.Guest(id="g-1", name=spec.name, state=model.GuestState.BUILDING)
 
-    def poll(self, guest_ids: Sequence[str]) -> Mapping[str, Guest]:
-        return {i: Guest(id=i, name="n", state=GuestState.READY) for i in guest_ids}
+    def poll(self, guest_ids: Sequence[str]) -> Mapping[str, model.Guest]:
+        return {i: model.Guest(id=i, name="n", state=model.GuestState.READY) for i in guest_ids}
 
-    def start_guest(self, guest_id: str, boot: BootRequest | None = None) -> None:
+    def start_guest(self, guest_id: str, boot: model.BootRequest | None = None) -> None:
         raise errors.GuestNotFound("no such guest")
 
     def stop_guest(self, guest_id: str) -> None:
@@ -61,23 +50,25 @@ class Nameless(Provider):
     def destroy_guest(self, guest_id: str) -> None:
         raise RuntimeError("a bug, not a cloud failure")
 
-    def console_output(self, guest_id: str) -> ConsoleOutput:
-        return ConsoleOutput("")
+    def console_output(self, guest_id: str) -> model.ConsoleOutput:
+        return model.ConsoleOutput("")
 
-    def list_guests(self, prefix: str) -> Sequence[Guest]:
+    def list_guests(self, prefix: str) -> Sequence[model.Guest]:
         return [
-            Guest(id="g-1", name=f"{prefix}1", state=GuestState.RUNNING),
-            Guest(provider="kept", id="g-2", name=f"{prefix}2", state=GuestState.RUNNING),
+            model.Guest(id="g-1", name=f"{prefix}1", state=model.GuestState.RUNNING),
+            model.Guest(
+                provider="kept", id="g-2", name=f"{prefix}2", state=model.GuestState.RUNNING
+            ),
         ]
 
-    def list_resources(self, prefix: str) -> Sequence[OwnedResource]:
-        return (OwnedResource(kind="port", id="p-1", name="p", guest=f"{prefix}1"),)
+    def list_resources(self, prefix: str) -> Sequence[model.OwnedResource]:
+        return (model.OwnedResource(kind="port", id="p-1", name="p", guest=f"{prefix}1"),)
 
-    def destroy_resource(self, resource: OwnedResource) -> None:
+    def destroy_resource(self, resource: model.OwnedResource) -> None:
         raise errors.ProviderError(f"{resource.kind} {resource.id} is in use")
 
 
-SPEC = GuestSpec.for_recipe(1, FLAVOR, pool="p")
+SPEC = model.GuestSpec.for_recipe(1, FLAVOR, pool="p")
 
 
 def test_guests_and_resources_get_the_providers_name() -> None:
@@ -113,7 +104,7 @@ def test_what_the_plugin_set_is_kept_and_other_exceptions_pass() -> None:
 
 def test_a_subclass_of_a_provider_is_stamped_once_and_keeps_its_signature() -> None:
     class Renamed(Nameless):
-        def create_guest(self, spec: GuestSpec) -> Guest:
+        def create_guest(self, spec: model.GuestSpec) -> model.Guest:
             return super().create_guest(spec)
 
     assert Renamed("west").create_guest(SPEC).provider == "west"
@@ -123,10 +114,10 @@ def test_a_subclass_of_a_provider_is_stamped_once_and_keeps_its_signature() -> N
 
 
 def test_polling_named_guests_copies_nothing() -> None:
-    guests = {"a": Guest(provider="east", id="a", name="n", state=GuestState.READY)}
+    guests = {"a": model.Guest(provider="east", id="a", name="n", state=model.GuestState.READY)}
 
     class Named(Nameless):
-        def poll(self, guest_ids: Sequence[str]) -> Mapping[str, Guest]:
+        def poll(self, guest_ids: Sequence[str]) -> Mapping[str, model.Guest]:
             return guests
 
     assert Named().poll(["a"]) is guests

@@ -38,23 +38,16 @@ import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Protocol, Self, TypeVar
 
 import attrs
 
 from virtprov.errors import ProviderError
-from virtprov.model import Guest, OwnedResource
+from virtprov.model import Guest, OwnedResource, ProviderInfo
 
 if TYPE_CHECKING:
     from virtprov.config import ProviderConfig
-    from virtprov.model import (
-        BootRequest,
-        Capacity,
-        ConsoleOutput,
-        Flavor,
-        GuestSpec,
-        ProviderInfo,
-    )
+    from virtprov.model import BootRequest, Capacity, ConsoleOutput, Flavor, GuestSpec
 
 #: The contract's methods whose errors get the provider's name (and, for those whose first
 #: argument is a guest id, that id) filled in, and whose guests and owned resources get
@@ -288,6 +281,58 @@ class Provider(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, empty by design
         """Release connections. Optional."""
+
+
+class ProviderSettings(Protocol):
+    """What a provider's settings say of the provider itself: what its ``info`` shows."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def lab(self) -> str: ...
+
+    @property
+    def hypervisor(self) -> str: ...
+
+    @property
+    def arches(self) -> tuple[str, ...]: ...
+
+
+_Settings = TypeVar("_Settings", bound=ProviderSettings)
+
+
+class SettingsProvider(Provider, Generic[_Settings]):
+    """A provider whose whole configuration is one settings value, ``self.settings``.
+
+    A subclass says how the value is read, as :meth:`read_settings`; :meth:`from_config`
+    and :attr:`info` (the settings' name, lab, hypervisor and arches) follow from it.
+    """
+
+    def __init__(self, settings: _Settings) -> None:
+        self.settings = settings
+
+    @staticmethod
+    @abc.abstractmethod
+    def read_settings(config: ProviderConfig) -> _Settings:
+        """The settings in the provider's ``[providers.NAME]`` table, read as
+        :meth:`Provider.from_config` says: offline, every option through ``config.options``,
+        then ``config.options.finish()``."""
+
+    @classmethod
+    def from_config(cls, config: ProviderConfig) -> Self:
+        return cls(cls.read_settings(config))
+
+    @property
+    def info(self) -> ProviderInfo:
+        settings = self.settings
+        return ProviderInfo(
+            name=settings.name,
+            driver=self.driver,
+            lab=settings.lab,
+            hypervisor=settings.hypervisor,
+            arches=settings.arches,
+        )
 
 
 def _stamping(name: str, method: Callable[..., Any]) -> Callable[..., Any]:

@@ -412,9 +412,9 @@ def write_configs(pw: dict[str, str], guests: int | None = None) -> None:
 
     transport = f"rabbit://virtprov:{pw['broker']}@{HOST}:{PORTS['rabbitmq']}/"
 
-    def authtoken(user: str) -> dict[str, object]:
+    def service_login(user: str) -> dict[str, object]:
+        """How a service's user logs in to Keystone, in the service project."""
         return {
-            "www_authenticate_uri": KEYSTONE_URL,
             "auth_url": KEYSTONE_URL,
             "auth_type": "password",
             "project_domain_name": "Default",
@@ -423,22 +423,23 @@ def write_configs(pw: dict[str, str], guests: int | None = None) -> None:
             "username": user,
             "password": pw["service"],
             "region_name": REGION,
+        }
+
+    def authtoken(user: str) -> dict[str, object]:
+        return {
+            "www_authenticate_uri": KEYSTONE_URL,
+            **service_login(user),
             "interface": "public",
             "service_token_roles_required": True,
         }
 
     def client(user: str) -> dict[str, object]:
-        return {
-            "auth_url": KEYSTONE_URL,
-            "auth_type": "password",
-            "project_domain_name": "Default",
-            "user_domain_name": "Default",
-            "project_name": "service",
-            "username": user,
-            "password": pw["service"],
-            "region_name": REGION,
-            "valid_interfaces": "public",
-        }
+        return {**service_login(user), "valid_interfaces": "public"}
+
+    def locking(service: str, sections: dict[str, dict[str, object]]) -> str:
+        """The configuration of a service that takes oslo.concurrency locks, in its own
+        directory (made below)."""
+        return ini({**sections, "oslo_concurrency": {"lock_path": DATA / service / "locks"}})
 
     base = {"debug": False, "use_stderr": True}
     files: dict[str, str] = {}
@@ -459,7 +460,8 @@ def write_configs(pw: dict[str, str], guests: int | None = None) -> None:
             "placement_database": {"connection": db("placement")},
         }
     )
-    files["glance/glance-api.conf"] = ini(
+    files["glance/glance-api.conf"] = locking(
+        "glance",
         {
             "DEFAULT": {**base, "enabled_backends": "fs:file"},
             "database": {"connection": db("glance")},
@@ -472,10 +474,10 @@ def write_configs(pw: dict[str, str], guests: int | None = None) -> None:
             "os_glance_tasks_store": {"filesystem_store_datadir": DATA / "glance" / "tasks"},
             "keystone_authtoken": authtoken("glance"),
             "paste_deploy": {"flavor": "keystone"},
-            "oslo_concurrency": {"lock_path": DATA / "glance" / "locks"},
-        }
+        },
     )
-    files["neutron/neutron.conf"] = ini(
+    files["neutron/neutron.conf"] = locking(
+        "neutron",
         {
             "DEFAULT": {
                 **base,
@@ -492,8 +494,7 @@ def write_configs(pw: dict[str, str], guests: int | None = None) -> None:
             "database": {"connection": db("neutron")},
             "keystone_authtoken": authtoken("neutron"),
             "nova": client("neutron"),
-            "oslo_concurrency": {"lock_path": DATA / "neutron" / "locks"},
-        }
+        },
     )
     files["neutron/plugins/ml2/ml2_conf.ini"] = ini(
         {
@@ -539,9 +540,8 @@ def write_configs(pw: dict[str, str], guests: int | None = None) -> None:
         "scheduler": {"discover_hosts_in_cells_interval": 2, "workers": 1},
         "conductor": {"workers": 1},
         "vnc": {"enabled": False},
-        "oslo_concurrency": {"lock_path": DATA / "nova" / "locks"},
     }
-    files["nova/nova.conf"] = ini(nova)
+    files["nova/nova.conf"] = locking("nova", nova)
     for rel, text in files.items():
         path = ETC / rel
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -39,6 +39,7 @@ from typing import Any, Final, Self, TypeAlias
 
 import attrs
 
+from virtprov import model
 from virtprov.config import Options, ProviderConfig
 from virtprov.errors import (
     CapacityExhausted,
@@ -58,29 +59,15 @@ from virtprov.fake.faults import (
     error_for,
     parse_script,
 )
-from virtprov.model import (
-    LABEL_POOL,
-    BootRequest,
-    Capacity,
-    ConsoleOutput,
-    Flavor,
-    GiB,
-    Guest,
-    GuestSpec,
-    GuestState,
-    ImageBoot,
-    OwnedResource,
-    ProviderInfo,
-)
 from virtprov.provider import Provider
 
 #: A ladder like a small real cloud's, with one flavor too small to install on.
-DEFAULT_FLAVORS: tuple[Flavor, ...] = (
-    Flavor("fake-tiny", "fake.tiny", vcpus=1, ram_mib=512, disk_bytes=5 * GiB),
-    Flavor("fake-small", "fake.small", vcpus=1, ram_mib=1024, disk_bytes=10 * GiB),
-    Flavor("fake-medium", "fake.medium", vcpus=2, ram_mib=2048, disk_bytes=20 * GiB),
-    Flavor("fake-large", "fake.large", vcpus=4, ram_mib=4096, disk_bytes=40 * GiB),
-    Flavor("fake-xlarge", "fake.xlarge", vcpus=8, ram_mib=8192, disk_bytes=80 * GiB),
+DEFAULT_FLAVORS: tuple[model.Flavor, ...] = (
+    model.Flavor("fake-tiny", "fake.tiny", vcpus=1, ram_mib=512, disk_bytes=5 * model.GiB),
+    model.Flavor("fake-small", "fake.small", vcpus=1, ram_mib=1024, disk_bytes=10 * model.GiB),
+    model.Flavor("fake-medium", "fake.medium", vcpus=2, ram_mib=2048, disk_bytes=20 * model.GiB),
+    model.Flavor("fake-large", "fake.large", vcpus=4, ram_mib=4096, disk_bytes=40 * model.GiB),
+    model.Flavor("fake-xlarge", "fake.xlarge", vcpus=8, ram_mib=8192, disk_bytes=80 * model.GiB),
 )
 
 _SCHEMA = """
@@ -124,15 +111,15 @@ _STATE = "id, phase, phase_until, build_fault"
 _State: TypeAlias = tuple[str, str, float, str | None]
 
 _PUBLIC_STATE = {
-    "building": GuestState.BUILDING,
-    "booting": GuestState.BUILDING,  # an image boot's build: running once it is over
-    "shutting_down": GuestState.BUILDING,
-    "ready": GuestState.READY,
-    "starting": GuestState.STOPPED,  # started, not running yet (OpenStack: powering-on)
-    "running": GuestState.RUNNING,
-    "stopped": GuestState.STOPPED,
-    "error": GuestState.ERROR,
-    "deleting": GuestState.DELETED,  # the delete is accepted; gone once its time is over
+    "building": model.GuestState.BUILDING,
+    "booting": model.GuestState.BUILDING,  # an image boot's build: running once it is over
+    "shutting_down": model.GuestState.BUILDING,
+    "ready": model.GuestState.READY,
+    "starting": model.GuestState.STOPPED,  # started, not running yet (OpenStack: powering-on)
+    "running": model.GuestState.RUNNING,
+    "stopped": model.GuestState.STOPPED,
+    "error": model.GuestState.ERROR,
+    "deleting": model.GuestState.DELETED,  # the delete is accepted; gone once its time is over
 }
 
 
@@ -169,7 +156,7 @@ class FakeProvider(Provider):
         *,
         name: str = "fake",
         lab: str = "localhost",
-        flavors: Sequence[Flavor] = DEFAULT_FLAVORS,
+        flavors: Sequence[model.Flavor] = DEFAULT_FLAVORS,
         arches: Sequence[str] = ("x86_64",),
         hypervisor: str = "KVM",
         instances: int | None = None,
@@ -186,11 +173,11 @@ class FakeProvider(Provider):
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._info = ProviderInfo(
+        self._info = model.ProviderInfo(
             name=name, driver=self.driver, lab=lab, hypervisor=hypervisor, arches=tuple(arches)
         )
         self._flavors = tuple(flavors)
-        self._limits = Capacity(
+        self._limits = model.Capacity(
             instances=instances, vcpus=vcpus, ram_mib=ram_mib, disk_bytes=disk_bytes
         )
         self.latency = latency or Latency()
@@ -205,7 +192,7 @@ class FakeProvider(Provider):
         self._monotonic = monotonic
         # Guests as last returned, by id: only phase and fault ever change, so a poll of
         # hundreds of unchanged guests builds no new objects (the pool polls constantly).
-        self._seen: dict[str, tuple[str, str | None, Guest]] = {}
+        self._seen: dict[str, tuple[str, str | None, model.Guest]] = {}
         self._lock = threading.RLock()
         self._calls: list[CallRecord] = []
         self.state_file = None if state_file is None else Path(state_file)
@@ -255,23 +242,23 @@ class FakeProvider(Provider):
     # -- the contract ----------------------------------------------------------------
 
     @property
-    def info(self) -> ProviderInfo:
+    def info(self) -> model.ProviderInfo:
         return self._info
 
-    def flavors(self) -> Sequence[Flavor]:
+    def flavors(self) -> Sequence[model.Flavor]:
         with self._call("flavors") as fault:
             if fault is not None:
                 raise error_for(fault, "flavors", self._info.name)
             return self._flavors
 
-    def capacity(self) -> Capacity:
+    def capacity(self) -> model.Capacity:
         with self._call("capacity") as fault:
             if fault is not None:
                 raise error_for(fault, "capacity", self._info.name)
             with self._transaction() as db:
                 return self._free(db)
 
-    def create_guest(self, spec: GuestSpec) -> Guest:
+    def create_guest(self, spec: model.GuestSpec) -> model.Guest:
         with self._call("create") as fault:
             if fault not in (None, "lost_response", "os_error"):
                 raise error_for(fault, "create", self._info.name)
@@ -299,16 +286,16 @@ class FakeProvider(Provider):
                         json.dumps(dict(spec.labels), sort_keys=True),
                         _mac(number),
                         f"10.{(number >> 16) & 255}.{(number >> 8) & 255}.{number & 255}",
-                        "booting" if isinstance(spec.boot, ImageBoot) else "building",
+                        "booting" if isinstance(spec.boot, model.ImageBoot) else "building",
                         now,
                         until := now + self._draw("build"),
                         build_fault,
                     ),
                 )
                 self._make_resources(db, spec, guest_id)
-                phase = "booting" if isinstance(spec.boot, ImageBoot) else "building"
+                phase = "booting" if isinstance(spec.boot, model.ImageBoot) else "building"
                 guest = self._guest(db, (guest_id, phase, until, build_fault))
-            if isinstance(spec.boot, ImageBoot):
+            if isinstance(spec.boot, model.ImageBoot):
                 self._authorize(spec.boot.ssh_public_keys)
             if fault == "lost_response":
                 # The cloud made the guest, the caller never hears of it: how clouds leak.
@@ -321,12 +308,12 @@ class FakeProvider(Provider):
                 raise error_for(fault, "create", self._info.name)
             return guest
 
-    def poll(self, guest_ids: Sequence[str]) -> Mapping[str, Guest]:
+    def poll(self, guest_ids: Sequence[str]) -> Mapping[str, model.Guest]:
         with self._call("poll") as fault:
             if fault is not None:
                 raise error_for(fault, "poll", self._info.name)
             wanted = list(dict.fromkeys(guest_ids))
-            found: dict[str, Guest] = {}
+            found: dict[str, model.Guest] = {}
             with self._transaction() as db:
                 for chunk in range(0, len(wanted), 500):  # SQLite's variable limit
                     ids = wanted[chunk : chunk + 500]
@@ -343,12 +330,12 @@ class FakeProvider(Provider):
             # In the order asked, as callers print them.
             return {guest_id: found[guest_id] for guest_id in wanted if guest_id in found}
 
-    def classify_fault(self, guest: Guest) -> type[ProviderError]:
+    def classify_fault(self, guest: model.Guest) -> type[ProviderError]:
         if guest.fault and "No valid host was found" in guest.fault:
             return CapacityExhausted
         return ProviderError
 
-    def start_guest(self, guest_id: str, boot: BootRequest | None = None) -> None:
+    def start_guest(self, guest_id: str, boot: model.BootRequest | None = None) -> None:
         self._power(
             guest_id, "start", "starting", allowed=("ready", "stopped", "starting", "running")
         )
@@ -358,7 +345,7 @@ class FakeProvider(Provider):
             guest_id, "stop", "stopped", allowed=("running", "stopped", "ready", "starting")
         )
 
-    def destroy_guest(self, guest_id: str) -> Sequence[OwnedResource]:
+    def destroy_guest(self, guest_id: str) -> Sequence[model.OwnedResource]:
         with self._call("destroy") as fault:
             if fault not in (None, "lost_response"):
                 raise error_for(fault, "destroy", self._info.name)
@@ -373,7 +360,9 @@ class FakeProvider(Provider):
                 )
             return left
 
-    def _destroy(self, db: sqlite3.Connection, guest_id: str, *, lost: bool) -> list[OwnedResource]:
+    def _destroy(
+        self, db: sqlite3.Connection, guest_id: str, *, lost: bool
+    ) -> list[model.OwnedResource]:
         """Delete the guest, at once or over its ``delete`` time; what it leaves."""
         row = db.execute("SELECT phase FROM guests WHERE id = ?", (guest_id,)).fetchone()
         if row is None:
@@ -405,15 +394,15 @@ class FakeProvider(Provider):
         with self._lock:
             self._seen.pop(guest_id, None)
 
-    def console_output(self, guest_id: str) -> ConsoleOutput:
+    def console_output(self, guest_id: str) -> model.ConsoleOutput:
         with self._transaction() as db:
             state = self._state(db, guest_id)
             guest = self._guest(db, state)
-        return ConsoleOutput(
+        return model.ConsoleOutput(
             text=f"fake console of {guest.name} ({guest_id}): {state[1]}\n",
         )
 
-    def list_guests(self, prefix: str) -> Sequence[Guest]:
+    def list_guests(self, prefix: str) -> Sequence[model.Guest]:
         with self._call("list_guests") as fault:
             if fault is not None:
                 raise error_for(fault, "list_guests", self._info.name)
@@ -425,16 +414,16 @@ class FakeProvider(Provider):
                 ).fetchall()
                 states = [self._advance(db, row) for row in rows]
                 guests = [self._guest(db, state) for state in states if state is not None]
-            return [guest for guest in guests if LABEL_POOL in guest.labels]
+            return [guest for guest in guests if model.LABEL_POOL in guest.labels]
 
-    def list_resources(self, prefix: str) -> Sequence[OwnedResource]:
+    def list_resources(self, prefix: str) -> Sequence[model.OwnedResource]:
         with self._transaction() as db:
             found = self._resources(db, "substr(guest_name, 1, ?) = ?", (len(prefix), prefix))
-        return [resource for resource in found if LABEL_POOL in resource.labels]
+        return [resource for resource in found if model.LABEL_POOL in resource.labels]
 
     def _resources(
         self, db: sqlite3.Connection, where: str, args: tuple[object, ...]
-    ) -> list[OwnedResource]:
+    ) -> list[model.OwnedResource]:
         """The resources ``where`` selects, in the order they can be deleted."""
         rows = db.execute(
             "SELECT id, kind, name, guest_name, labels FROM resources "  # noqa: S608
@@ -442,7 +431,7 @@ class FakeProvider(Provider):
             args,
         ).fetchall()
         return [
-            OwnedResource(
+            model.OwnedResource(
                 provider=self._info.name,
                 kind=kind,
                 id=resource_id,
@@ -453,7 +442,7 @@ class FakeProvider(Provider):
             for resource_id, kind, name, guest_name, labels in rows
         ]
 
-    def destroy_resource(self, resource: OwnedResource) -> None:
+    def destroy_resource(self, resource: model.OwnedResource) -> None:
         with self._call("destroy") as fault:
             if fault not in (None, "lost_response"):
                 raise error_for(fault, "destroy", self._info.name)
@@ -548,7 +537,7 @@ class FakeProvider(Provider):
         with self._rng_lock:
             return self.latency.draw(what, self._rng)
 
-    def _free(self, db: sqlite3.Connection) -> Capacity:
+    def _free(self, db: sqlite3.Connection) -> model.Capacity:
         count, vcpus, ram, disk = db.execute(
             "SELECT count(*), coalesce(sum(vcpus),0), coalesce(sum(ram_mib),0), "
             "coalesce(sum(disk_bytes),0) FROM guests"
@@ -558,14 +547,14 @@ class FakeProvider(Provider):
         def left(limit: int | None, used: int) -> int | None:
             return None if limit is None else limit - used
 
-        return Capacity(
+        return model.Capacity(
             instances=left(limits.instances, count),
             vcpus=left(limits.vcpus, vcpus),
             ram_mib=left(limits.ram_mib, ram),
             disk_bytes=left(limits.disk_bytes, disk),
         )
 
-    def _make_resources(self, db: sqlite3.Connection, spec: GuestSpec, guest_id: str) -> None:
+    def _make_resources(self, db: sqlite3.Connection, spec: model.GuestSpec, guest_id: str) -> None:
         labels = json.dumps(dict(spec.labels), sort_keys=True)
         network = str(uuid.uuid4())
         for resource_id, kind, parent in (
@@ -676,7 +665,7 @@ class FakeProvider(Provider):
                     return
                 db.execute("UPDATE guests SET phase=? WHERE id=?", (target, guest_id))
 
-    def _guest(self, db: sqlite3.Connection, state: _State) -> Guest:
+    def _guest(self, db: sqlite3.Connection, state: _State) -> model.Guest:
         guest_id, phase, _, fault = state
         with self._lock:
             seen = self._seen.get(guest_id)
@@ -686,7 +675,7 @@ class FakeProvider(Provider):
             "SELECT name, flavor_id, labels, mac, address, created_at FROM guests WHERE id = ?",
             (guest_id,),
         ).fetchone()
-        guest = Guest(
+        guest = model.Guest(
             provider=self._info.name,
             id=guest_id,
             name=name,
@@ -768,7 +757,7 @@ def _ssh_endpoint(options: Options) -> SshEndpoint | None:
 
 
 def _gib(value: float | None) -> int | None:
-    return None if value is None else int(value * GiB)
+    return None if value is None else int(value * model.GiB)
 
 
 def _seconds(table: Options, key: str) -> Seconds:
@@ -817,7 +806,7 @@ def _fault_plan(table: Options) -> FaultPlan:
     return plan
 
 
-def _flavors(options: Options, value: Any) -> tuple[Flavor, ...]:
+def _flavors(options: Options, value: Any) -> tuple[model.Flavor, ...]:
     if not isinstance(value, list) or not value:
         raise options.error("flavors", "must be a non-empty list of tables")
     flavors = []
@@ -827,12 +816,12 @@ def _flavors(options: Options, value: Any) -> tuple[Flavor, ...]:
         table = Options(item, path=options.path, prefix=f"{options.prefix}.flavors[{number}]")
         name = table.string("name", required=True)
         flavors.append(
-            Flavor(
+            model.Flavor(
                 id=table.string("id", name),
                 name=name,
                 vcpus=table.integer("vcpus", required=True, minimum=1),
                 ram_mib=table.integer("ram_mib", required=True, minimum=1),
-                disk_bytes=int(table.number("disk_gib", required=True) * GiB),
+                disk_bytes=int(table.number("disk_gib", required=True) * model.GiB),
                 arch=table.string("arch"),
             )
         )

@@ -1,9 +1,10 @@
 """create_node's object-typed arguments from names or ids (virtprov_libcloud.arguments).
 
 The listings are libcloud's own objects, as its OpenStack and EC2 drivers build them;
-the driver here offers only the ``create_node`` signature and the listing methods the
-resolver looks for. The same resolution against the real services is in
-test_libcloud_openstack.py (the reference OpenStack) and test_libcloud_provider.py (moto).
+the driver here offers only the real driver's ``create_node`` (the resolver reads its
+signature) and the listing methods the resolver looks for. The same resolution against
+the real services is in test_libcloud_openstack.py (the reference OpenStack) and
+test_libcloud_provider.py (moto).
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ from typing import Any
 
 import pytest
 from libcloud.compute.base import KeyPair, NodeLocation
-from libcloud.compute.drivers.ec2 import EC2NetworkSubnet, EC2SecurityGroup
-from libcloud.compute.drivers.openstack import OpenStackNetwork, OpenStackSecurityGroup
+from libcloud.compute.drivers.ec2 import BaseEC2NodeDriver, EC2NetworkSubnet, EC2SecurityGroup
+from libcloud.compute.drivers.openstack import (
+    OpenStack_1_1_NodeDriver,
+    OpenStackNetwork,
+    OpenStackSecurityGroup,
+)
 from virtprov_libcloud.arguments import ArgumentResolver, Unresolved
 from virtprov_libcloud.families import Family
 
@@ -24,16 +29,7 @@ from virtprov import errors
 class OpenStackLike:
     """The parts of libcloud's OpenStack driver the resolver uses."""
 
-    def create_node(
-        self,
-        name: str,
-        size: Any,
-        image: Any = None,
-        ex_keyname: Any = None,
-        ex_security_groups: Any = None,
-        ex_metadata: Any = None,
-        networks: Any = None,
-    ) -> None: ...
+    create_node = OpenStack_1_1_NodeDriver.create_node
 
     def ex_list_networks(self) -> list[Any]:
         return [
@@ -53,17 +49,7 @@ class OpenStackLike:
 class EC2Like:
     """The parts of libcloud's EC2 driver the resolver uses."""
 
-    def create_node(
-        self,
-        name: str,
-        size: Any,
-        image: Any,
-        location: Any = None,
-        ex_keyname: Any = None,
-        ex_security_groups: Any = None,
-        ex_security_group_ids: Any = None,
-        ex_subnet: Any = None,
-    ) -> None: ...
+    create_node = BaseEC2NodeDriver.create_node
 
     def ex_list_subnets(self) -> list[Any]:
         return [

@@ -171,17 +171,23 @@ def bad_credentials_disable(make: Make) -> str:
 # -- replayed -------------------------------------------------------------------------------
 
 
-@pytest.mark.vcr
-class TestLibcloudOpenStackConformance(ProviderConformance):
-    poll_interval = POLL_PAUSE
+class LibcloudOpenStackConformance(ProviderConformance):
+    """The conformance suite on the reference OpenStack: replayed below, run live by
+    test_libcloud_openstack_live.py, each with its own poll interval and name prefix."""
+
     ready_timeout = LIVE_TIMEOUT
-    name_prefix = "vplc-"
     unplaceable_flavor = UNPLACEABLE
     network_choice = SHARED_NETWORK
 
     @pytest.fixture
     def provider(self, make_openstack: Make) -> LibcloudProvider:
         return make_openstack()
+
+
+@pytest.mark.vcr
+class TestLibcloudOpenStackConformance(LibcloudOpenStackConformance):
+    poll_interval = POLL_PAUSE
+    name_prefix = "vplc-"
 
 
 @pytest.mark.vcr

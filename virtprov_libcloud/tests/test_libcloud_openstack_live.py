@@ -11,30 +11,21 @@ provider. The same scenarios replay from cassettes in test_libcloud_openstack.py
 from __future__ import annotations
 
 import pytest
-from libcloud_openstack_env import LIVE_TIMEOUT, SHARED_NETWORK, UNPLACEABLE
 from test_libcloud_openstack import (
+    LibcloudOpenStackConformance,
     Make,
     bad_credentials_disable,
     life_on_two_networks,
     no_valid_host_falls_through,
     two_pollers_stop_once,
 )
-from virtprov_libcloud.provider import LibcloudProvider
-from virtprov_testing.conformance import ProviderConformance
 
 pytestmark = pytest.mark.live_openstack
 
 
-class TestLiveLibcloudOpenStackConformance(ProviderConformance):
+class TestLiveLibcloudOpenStackConformance(LibcloudOpenStackConformance):
     poll_interval = 0.5
-    ready_timeout = LIVE_TIMEOUT
     name_prefix = "vplclive-"
-    unplaceable_flavor = UNPLACEABLE
-    network_choice = SHARED_NETWORK
-
-    @pytest.fixture
-    def provider(self, make_openstack: Make) -> LibcloudProvider:
-        return make_openstack()
 
 
 def test_live_guest_life_on_two_networks(make_openstack: Make) -> None:

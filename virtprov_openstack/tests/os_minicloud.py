@@ -886,6 +886,27 @@ def glance_upload(cloud: Cloud, q: Any, body: Any, image_id: str) -> Any:
     return 204, None, {}
 
 
+def neutron_collection(
+    collection: str,
+    kind: str,
+    create: Callable[..., Any],
+    *,
+    store: str | None = None,
+    gets: bool = False,
+    deletes: bool = True,
+) -> list[tuple[str, Callable[..., Any]]]:
+    """The routes of a Neutron collection kept in ``Cloud.<store>``: its (filtered) list and
+    its create, and a get or a delete by id where the tests use them."""
+    store = store or collection
+    path = f"/networking/v2.0/{collection}"
+    routes = [(f"GET {path}", neutron_list(collection, store)), (f"POST {path}", create)]
+    if gets:
+        routes.append((f"GET {path}/([^/]+)", neutron_get(kind, store)))
+    if deletes:
+        routes.append((f"DELETE {path}/([^/]+)", neutron_delete(kind, store)))
+    return routes
+
+
 ROUTES: list[tuple[str, Callable[..., Any]]] = [
     (r"GET /identity", keystone_versions),
     (r"GET /identity/v3", keystone_v3),
@@ -904,12 +925,8 @@ ROUTES: list[tuple[str, Callable[..., Any]]] = [
     (r"POST /compute/v2.1/os-keypairs", nova_create_keypair),
     (r"DELETE /compute/v2.1/os-keypairs/([^/]+)", nova_delete_keypair),
     (r"GET /networking", neutron_versions),
-    (r"GET /networking/v2.0/networks", neutron_list("networks", "networks")),
-    (r"GET /networking/v2.0/networks/([^/]+)", neutron_get("network", "networks")),
-    (r"POST /networking/v2.0/networks", neutron_create_network),
-    (r"DELETE /networking/v2.0/networks/([^/]+)", neutron_delete("network", "networks")),
-    (r"GET /networking/v2.0/subnets", neutron_list("subnets", "subnets")),
-    (r"POST /networking/v2.0/subnets", neutron_create_subnet),
+    *neutron_collection("networks", "network", neutron_create_network, gets=True),
+    *neutron_collection("subnets", "subnet", neutron_create_subnet, deletes=False),
     (r"GET /networking/v2.0/routers", neutron_list_routers),
     (r"POST /networking/v2.0/routers", neutron_create_router),
     (
@@ -917,12 +934,8 @@ ROUTES: list[tuple[str, Callable[..., Any]]] = [
         neutron_router_interface,
     ),
     (r"DELETE /networking/v2.0/routers/([^/]+)", neutron_delete("router", "routers")),
-    (r"GET /networking/v2.0/ports", neutron_list("ports", "ports")),
-    (r"POST /networking/v2.0/ports", neutron_create_port),
-    (r"DELETE /networking/v2.0/ports/([^/]+)", neutron_delete("port", "ports")),
-    (r"GET /networking/v2.0/floatingips", neutron_list("floatingips", "fips")),
-    (r"POST /networking/v2.0/floatingips", neutron_create_fip),
-    (r"DELETE /networking/v2.0/floatingips/([^/]+)", neutron_delete("floatingip", "fips")),
+    *neutron_collection("ports", "port", neutron_create_port),
+    *neutron_collection("floatingips", "floatingip", neutron_create_fip, store="fips"),
     (r"GET /image", glance_versions),
     (r"GET /image/v2/images", glance_list),
     (r"POST /image/v2/images", glance_create),

@@ -36,31 +36,23 @@ def vcr_cassette_dir() -> str:
     return str(CASSETTES)
 
 
+# Each test's engine: open_engine takes the TLS context, the monkeypatch and pytest-recording's
+# cassette and mode from the test's request.
+
+
 @pytest.fixture
-def engine(
-    request: pytest.FixtureRequest,
-    tls: tuple[ssl.SSLContext, str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Engine]:
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     """The RHV 4.3 inventory whose hosts are both up."""
-    yield from open_engine(request, tls, monkeypatch)
+    yield from open_engine(request)
 
 
 @pytest.fixture
-def lans_engine(
-    request: pytest.FixtureRequest,
-    tls: tuple[ssl.SSLContext, str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Engine]:
+def lans_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     """The RHV 4.3 inventory with one host non-responsive and little memory left."""
-    yield from open_engine(request, tls, monkeypatch, inventory="rhv43-lans")
+    yield from open_engine(request, inventory="rhv43-lans")
 
 
 @pytest.fixture
-def user_engine(
-    request: pytest.FixtureRequest,
-    tls: tuple[ssl.SSLContext, str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Engine]:
+def user_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     """The RHV 4.3 inventory, for a user without a system-wide role (no SuperUser)."""
-    yield from open_engine(request, tls, monkeypatch, system_permissions=False)
+    yield from open_engine(request, system_permissions=False)

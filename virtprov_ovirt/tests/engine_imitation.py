@@ -34,6 +34,7 @@ finds it): a look right after a change still sees it under way (a disk ``locked`
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime
 import http.server
@@ -44,6 +45,7 @@ import threading
 import urllib.parse
 import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -548,15 +550,8 @@ class Imitation:
         return _xml(200, document(self._vm_xml(vm, follow=False)))
 
     def _remove_vm(self, vm: Vm) -> tuple[int, dict[str, str], str]:
-        # RemoveVmCommand.validate: not while running, not while a disk is locked.
-        refusal = None
-        if vm.status not in REMOVABLE:
-            refusal = Refusal.of("ACTION_TYPE_FAILED_VM_IS_RUNNING", "REMOVE", "VM")
-        locked = [d.name for d in vm.disks if d.steps[0] == "locked"]
-        if refusal is None and locked:
-            refusal = Refusal.of(
-                "ACTION_TYPE_FAILED_DISKS_LOCKED", "REMOVE", "VM", diskAliases=", ".join(locked)
-            )
+        # RemoveVmCommand.validate
+        refusal = _running_or_locked(vm, "REMOVE", running=vm.status not in REMOVABLE)
         if refusal is not None:
             return _xml(refusal.status, refusal.fault_xml())
         del self.vms[vm.id]
@@ -646,14 +641,7 @@ class Imitation:
 
     def _start(self, vm: Vm, body: bytes) -> tuple[int, dict[str, str], str]:
         action = ET.fromstring(body) if body.strip() else ET.Element("action")
-        refusal = None
-        if vm.status != "down":
-            refusal = Refusal.of("ACTION_TYPE_FAILED_VM_IS_RUNNING", "RUN", "VM")
-        locked = [d.name for d in vm.disks if d.steps[0] == "locked"]
-        if refusal is None and locked:
-            refusal = Refusal.of(
-                "ACTION_TYPE_FAILED_DISKS_LOCKED", "RUN", "VM", diskAliases=", ".join(locked)
-            )
+        refusal = _running_or_locked(vm, "RUN", running=vm.status != "down")
         if refusal is not None:
             return _xml(refusal.status, refusal.action_xml(body))
         # CreateVDSCommand (vdsbroker) sets the start time and WaitForLaunch; the host
@@ -811,6 +799,19 @@ class Injected:
 
 def _is_action(path: str) -> bool:
     return re.fullmatch(rf"{API}/vms/[^/]+/(start|stop)", path) is not None
+
+
+def _running_or_locked(vm: Vm, action: str, *, running: bool) -> Refusal | None:
+    """What a start and a remove validate alike: not while the VM runs, not while one of
+    its disks is locked."""
+    if running:
+        return Refusal.of("ACTION_TYPE_FAILED_VM_IS_RUNNING", action, "VM")
+    locked = [d.name for d in vm.disks if d.steps[0] == "locked"]
+    if locked:
+        return Refusal.of(
+            "ACTION_TYPE_FAILED_DISKS_LOCKED", action, "VM", diskAliases=", ".join(locked)
+        )
+    return None
 
 
 def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:
@@ -981,53 +982,43 @@ def _instance_types() -> str:
     return document(types)
 
 
-class ImitationServer:
-    """Serve an :class:`Imitation` on a loopback port (HTTP)."""
+@contextlib.contextmanager
+def served(imitation: Imitation) -> Iterator[str]:
+    """Serve an :class:`Imitation` on a loopback port (HTTP) while in the block: its URL."""
 
-    def __init__(self, imitation: Imitation) -> None:
-        self.imitation = imitation
-        owner = imitation
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            base = f"http://{self.headers.get('Host', '127.0.0.1')}"
+            try:
+                status, headers, text = imitation.answer(self.command, self.path, body, base)
+            except NotImplementedError as exc:  # a request the imitation cannot judge
+                status, headers, text = 500, {"Content-Type": "text/plain"}, str(exc)
+            payload = text.encode()
+            self.send_response(status)
+            for name, value in headers.items():
+                if name == "Content-Type" and payload:
+                    value = f"{value};charset=UTF-8" if "charset" not in value else value
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
 
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                base = f"http://{self.headers.get('Host', '127.0.0.1')}"
-                try:
-                    status, headers, text = owner.answer(self.command, self.path, body, base)
-                except NotImplementedError as exc:  # a request the imitation cannot judge
-                    status, headers, text = 500, {"Content-Type": "text/plain"}, str(exc)
-                payload = text.encode()
-                self.send_response(status)
-                for name, value in headers.items():
-                    if name == "Content-Type" and payload:
-                        value = f"{value};charset=UTF-8" if "charset" not in value else value
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+        do_GET = do_POST = do_PUT = do_DELETE = _serve
 
-            do_GET = do_POST = do_PUT = do_DELETE = _serve
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        # A short poll interval: shutting the server down then takes milliseconds.
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self) -> ImitationServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    # A short poll interval: shutting the server down then takes milliseconds.
+    threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -145,6 +145,30 @@ class Refusal:
             ]
         )
 
+    @classmethod
+    def no_host_with_memory(cls, host: str, available_mb: str) -> Refusal:
+        """A start the scheduler refused: its memory filter turned the last host away
+        (``SCHEDULING_ALL_HOSTS_FILTERED_OUT``, with the filter's reason)."""
+        return cls.of(
+            "SCHEDULING_ALL_HOSTS_FILTERED_OUT",
+            "RUN",
+            "VM",
+            "SCHEDULING_HOST_FILTERED_REASON_WITH_DETAIL",
+            "VAR__FILTERTYPE__INTERNAL",
+            "VAR__DETAIL__NOT_ENOUGH_MEMORY",
+            hostName=host,
+            filterName="Memory",
+            availableMem=available_mb,
+        )
+
+    @classmethod
+    def storage_domain_in(cls, status: str, action: str, kind: str) -> Refusal:
+        """A command refused because its storage domain is in ``status`` (``Maintenance``,
+        ``Locked``...): ``ACTION_TYPE_FAILED_STORAGE_DOMAIN_STATUS_ILLEGAL2``."""
+        return cls.of(
+            "ACTION_TYPE_FAILED_STORAGE_DOMAIN_STATUS_ILLEGAL2", action, kind, status=status
+        )
+
     @property
     def status(self) -> int:
         return status_of(self.messages)

@@ -8,14 +8,13 @@ The modes are described in this directory's ``conftest.py``.
 from __future__ import annotations
 
 import os
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
-from engine_imitation import Imitation, ImitationServer
+from engine_imitation import Imitation, served
 from engine_messages import Refusal
 from virtprov_ovirt.provider import OVirtProvider
 from virtprov_testing.conformance import provider_config
@@ -93,18 +92,16 @@ class Engine:
 
 
 def open_engine(
-    request: pytest.FixtureRequest,
-    tls: tuple[ssl.SSLContext, str],
-    monkeypatch: pytest.MonkeyPatch,
-    inventory: str = "rhv43-refresh",
-    **imitation: Any,
+    request: pytest.FixtureRequest, inventory: str = "rhv43-refresh", **imitation: Any
 ) -> Iterator[Engine]:
     """The engine of one test; ``imitation`` are options of :class:`Imitation`.
 
     The cassette is pytest-recording's (its directory and name fixtures), played or
-    recorded as its ``record_mode`` fixture (``--record-mode``) says.
+    recorded as its ``record_mode`` fixture (``--record-mode``) says; the TLS context is
+    the ``tls`` fixture's, the environment the test's ``monkeypatch``.
     """
-    context, ca_file = tls
+    context, ca_file = request.getfixturevalue("tls")
+    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
     record_mode: str = request.getfixturevalue("record_mode")
     cassette = Path(request.getfixturevalue("vcr_cassette_dir")) / (
         request.getfixturevalue("default_cassette_name") + ".yaml"
@@ -130,7 +127,7 @@ def open_engine(
     engine = Imitation(inventory, **imitation)
     monkeypatch.setenv(PASSWORD_ENV, engine.password)
     with (
-        ImitationServer(engine) as backend,
-        ReplayServer(cassette, record_mode=record_mode, target=backend.url, tls=context) as server,
+        served(engine) as backend,
+        ReplayServer(cassette, record_mode=record_mode, target=backend, tls=context) as server,
     ):
         yield Engine(server, engine, ca_file)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from engine_imitation import API, Imitation, ImitationServer
+from engine_imitation import API, Imitation, served
 from engine_messages import Refusal
 
 DATA = Path(__file__).parent / "data"
@@ -74,8 +74,8 @@ def imitation() -> Imitation:
 
 @pytest.fixture
 def client(imitation: Imitation) -> Iterator[Client]:
-    with ImitationServer(imitation) as server:
-        yield Client(server.url)
+    with served(imitation) as url:
+        yield Client(url)
 
 
 def test_start_time_only_while_the_vm_runs(client: Client) -> None:
@@ -167,8 +167,8 @@ def test_actions_on_an_unknown_vm(client: Client) -> None:
 
 
 def test_a_user_without_a_system_role_gets_403_for_an_unknown_vm() -> None:
-    with ImitationServer(Imitation(system_permissions=False)) as server:
-        status, answer = Client(server.url).xml("POST", f"/vms/{UNKNOWN}/start", "<action/>")
+    with served(Imitation(system_permissions=False)) as url:
+        status, answer = Client(url).xml("POST", f"/vms/{UNKNOWN}/start", "<action/>")
     assert status == 403
     assert answer.findtext("fault/detail") == "[User is not authorized to perform this action.]"
 
@@ -227,17 +227,7 @@ def test_a_vm_with_a_locked_disk_is_not_removed(client: Client) -> None:
 def test_refusals_render_as_the_engine_did() -> None:
     # Answers users quoted from real engines in public issues, rendered from the
     # engine's catalogue with the messages the engine's commands send.
-    no_host = Refusal.of(
-        "SCHEDULING_ALL_HOSTS_FILTERED_OUT",
-        "RUN",
-        "VM",
-        "SCHEDULING_HOST_FILTERED_REASON_WITH_DETAIL",
-        "VAR__FILTERTYPE__INTERNAL",
-        "VAR__DETAIL__NOT_ENOUGH_MEMORY",
-        hostName="server.domain.local",
-        filterName="Memory",
-        availableMem="487.000000",
-    )
+    no_host = Refusal.no_host_with_memory("server.domain.local", "487.000000")
     assert no_host.status == 409
     assert no_host.detail == (
         "[Cannot run VM. There is no host that satisfies current scheduling constraints. "

@@ -124,17 +124,7 @@ def test_stopping_a_guest_that_is_down_is_done(engine: Engine) -> None:
     [
         pytest.param(Refusal.of("SCHEDULING_NO_HOSTS", "RUN", "VM"), id="no_hosts_to_use"),
         pytest.param(
-            Refusal.of(
-                "SCHEDULING_ALL_HOSTS_FILTERED_OUT",
-                "RUN",
-                "VM",
-                "SCHEDULING_HOST_FILTERED_REASON_WITH_DETAIL",
-                "VAR__FILTERTYPE__INTERNAL",
-                "VAR__DETAIL__NOT_ENOUGH_MEMORY",
-                hostName="bodh2",
-                filterName="Memory",
-                availableMem="487",
-            ),
+            Refusal.no_host_with_memory("bodh2", "487"),
             id="no_host_satisfies",
         ),
         pytest.param(
@@ -142,12 +132,7 @@ def test_stopping_a_guest_that_is_down_is_done(engine: Engine) -> None:
             id="cluster_quota",
         ),
         pytest.param(
-            Refusal.of(
-                "ACTION_TYPE_FAILED_STORAGE_DOMAIN_STATUS_ILLEGAL2",
-                "RUN",
-                "VM",
-                status="Maintenance",
-            ),
+            Refusal.storage_domain_in("Maintenance", "RUN", "VM"),
             id="storage_domain_in_maintenance",
         ),
     ],
@@ -170,31 +155,16 @@ def test_no_room_at_start_is_capacity(engine: Engine, refusal: Refusal) -> None:
 @pytest.mark.parametrize(
     ("path", "refusal"),
     [
-        pytest.param(
-            DISKS,
-            Refusal.of("ACTION_TYPE_FAILED_QUOTA_STORAGE_LIMIT_EXCEEDED", "ADD", "DISK"),
-            id="storage_quota",
-        ),
-        pytest.param(
-            DISKS,
-            Refusal.of(
-                "ACTION_TYPE_FAILED_STORAGE_DOMAIN_STATUS_ILLEGAL2",
-                "ADD",
-                "DISK",
-                status="Maintenance",
-            ),
-            id="storage_domain_in_maintenance",
-        ),
-        pytest.param(
-            DISKS,
-            Refusal.of("ACTION_TYPE_FAILED_STORAGE_DOMAIN_STATUS_ILLEGAL", "ADD", "DISK"),
-            id="storage_domain_inaccessible",
-        ),
-        pytest.param(
-            NICS,
-            Refusal.of("MAC_POOL_NOT_ENOUGH_MAC_ADDRESSES", "ADD", "INTERFACE"),
-            id="mac_pool_used_up",
-        ),
+        (DISKS, Refusal.of("ACTION_TYPE_FAILED_QUOTA_STORAGE_LIMIT_EXCEEDED", "ADD", "DISK")),
+        (DISKS, Refusal.storage_domain_in("Maintenance", "ADD", "DISK")),
+        (DISKS, Refusal.of("ACTION_TYPE_FAILED_STORAGE_DOMAIN_STATUS_ILLEGAL", "ADD", "DISK")),
+        (NICS, Refusal.of("MAC_POOL_NOT_ENOUGH_MAC_ADDRESSES", "ADD", "INTERFACE")),
+    ],
+    ids=[
+        "storage_quota",
+        "storage_domain_in_maintenance",
+        "storage_domain_inaccessible",
+        "mac_pool_used_up",
     ],
 )
 def test_no_room_in_one_cluster_tries_the_next(engine: Engine, path: str, refusal: Refusal) -> None:

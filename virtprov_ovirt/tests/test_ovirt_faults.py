@@ -120,9 +120,7 @@ def sdk_error(refusal: Refusal) -> ovirtsdk4.Error:
             faults.Forbidden,
         ),
         (
-            Refusal.of(
-                "ACTION_TYPE_FAILED_STORAGE_DOMAIN_STATUS_ILLEGAL2", "ADD", "DISK", status="Locked"
-            ),
+            Refusal.storage_domain_in("Locked", "ADD", "DISK"),
             None,
             errors.CapacityExhausted,
         ),
@@ -133,7 +131,9 @@ def sdk_error(refusal: Refusal) -> ovirtsdk4.Error:
 def test_refusals_map_to_errors(
     refusal: Refusal, guest_id: str | None, expected: type[errors.ProviderError]
 ) -> None:
-    error = faults.map_error(sdk_error(refusal), provider="rhv", action="do it", guest_id=guest_id)
+    error = faults.EngineAnswers().map_error(
+        sdk_error(refusal), provider="rhv", action="do it", guest_id=guest_id
+    )
     assert type(error) is expected
     assert refusal.detail[1:-1] in str(error) or expected is errors.GuestNotFound
 
@@ -145,4 +145,7 @@ def test_a_disabled_template_is_not_retried() -> None:
     error = ovirtsdk4.Error(text)
     error.code = 409
     error.fault = types.Fault(reason="Operation Failed", detail=f"[{text}]")
-    assert type(faults.map_error(error, provider="rhv", action="add")) is errors.ProviderError
+    assert (
+        type(faults.EngineAnswers().map_error(error, provider="rhv", action="add"))
+        is errors.ProviderError
+    )

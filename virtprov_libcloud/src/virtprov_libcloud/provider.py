@@ -32,35 +32,17 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
+from typing import Any, ClassVar, Final
 
-from virtprov import errors, nova
+from virtprov import errors, model, nova
 from virtprov.error_mapping import mapping_errors
-from virtprov.model import (
-    LABEL_POOL,
-    MAC_ADDRESS,
-    BootRequest,
-    Capacity,
-    ConsoleOutput,
-    Flavor,
-    Guest,
-    GuestSpec,
-    GuestState,
-    ImageBoot,
-    KernelBoot,
-    OwnedResource,
-    ProviderInfo,
-)
-from virtprov.provider import LazyClient, Provider
+from virtprov.provider import LazyClient, SettingsProvider
 from virtprov_libcloud import build_faults, power
 from virtprov_libcloud.arguments import ArgumentResolver
 from virtprov_libcloud.cache import Listings
 from virtprov_libcloud.families import Family, family_of
 from virtprov_libcloud.faults import map_error
 from virtprov_libcloud.settings import Settings, read_settings
-
-if TYPE_CHECKING:
-    from virtprov.config import ProviderConfig
 
 log = logging.getLogger(__name__)
 
@@ -90,13 +72,14 @@ SIZES_TTL: Final = 30.0
 LISTING_TTL: Final = 600.0
 
 
-class LibcloudProvider(Provider):
+class LibcloudProvider(SettingsProvider[Settings]):
     """One libcloud compute driver, configured for one lab."""
 
     driver: ClassVar[str] = "libcloud"
+    read_settings = staticmethod(read_settings)
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self._driver: LazyClient[Any] = LazyClient(self._make_driver)
         # Power state this process asked for, per node id (see _state): libcloud has no
         # portable way to mark a node, so "built and stopped once" is remembered here.
@@ -107,10 +90,6 @@ class LibcloudProvider(Provider):
         self._ended: set[str] = set()
         self._sizes: Listings[list[Any]] = Listings(SIZES_TTL)
         self._listings: Listings[list[Any]] = Listings(LISTING_TTL)
-
-    @classmethod
-    def from_config(cls, config: ProviderConfig) -> Self:
-        return cls(read_settings(config))
 
     def __repr__(self) -> str:
         return f"LibcloudProvider({self.settings.name!r}, {self.settings.libcloud_driver!r})"
@@ -140,17 +119,7 @@ class LibcloudProvider(Provider):
             map_error, provider=self.settings.name, action=action, guest_id=guest_id
         )
 
-    # -- what it is -------------------------------------------------------------------------
-
-    @property
-    def info(self) -> ProviderInfo:
-        return ProviderInfo(
-            name=self.settings.name,
-            driver=self.driver,
-            lab=self.settings.lab,
-            hypervisor=self.settings.hypervisor,
-            arches=self.settings.arches,
-        )
+    # -- what it is (info comes from the settings) ------------------------------------------
 
     def _list_sizes(self) -> list[Any]:
         def fetch() -> list[Any]:
@@ -159,7 +128,7 @@ class LibcloudProvider(Provider):
 
         return self._sizes.get("sizes", fetch)
 
-    def flavors(self) -> Sequence[Flavor]:
+    def flavors(self) -> Sequence[model.Flavor]:
         s = self.settings
         sizes = self._list_sizes()
         wanted = set(s.sizes)
@@ -181,7 +150,7 @@ class LibcloudProvider(Provider):
             )
         return flavors
 
-    def _flavor(self, size: Any) -> Flavor | None:
+    def _flavor(self, size: Any) -> model.Flavor | None:
         override = self.settings.size_overrides.get(str(size.id))
         vcpus = (override and override.vcpus) or _size_vcpus(size)
         if not vcpus:
@@ -198,7 +167,7 @@ class LibcloudProvider(Provider):
         if disk is None:
             disk = int(size.disk or 0) * 1024**3  # libcloud sizes give disk in GB
         specs = self._extra_specs(size)
-        return Flavor(
+        return model.Flavor(
             id=str(size.id),
             name=str(size.name or size.id),
             vcpus=int(vcpus),
@@ -221,15 +190,17 @@ class LibcloudProvider(Provider):
 
         return dict(self._sizes.get(("extra_specs", str(size.id)), fetch))
 
-    def capacity(self) -> Capacity:
+    def capacity(self) -> model.Capacity:
         self._health_check()
         limit = self.settings.max_instances
         if limit is None:
-            return Capacity()  # libcloud exposes no quota: unknown, never zero
+            return model.Capacity()  # libcloud exposes no quota: unknown, never zero
         with self._call("list nodes"):
             nodes = self._node_driver().list_nodes()
-        ours = [n for n in nodes if _state(n) not in _GONE_STATES and LABEL_POOL in _labels(n)]
-        return Capacity(instances=max(0, limit - len(ours)))
+        ours = [
+            n for n in nodes if _state(n) not in _GONE_STATES and model.LABEL_POOL in _labels(n)
+        ]
+        return model.Capacity(instances=max(0, limit - len(ours)))
 
     def _health_check(self) -> None:
         """One cheap authenticated call, so that the pool's capacity refresh disables the
@@ -250,7 +221,7 @@ class LibcloudProvider(Provider):
 
     # -- create -----------------------------------------------------------------------------
 
-    def create_guest(self, spec: GuestSpec) -> Guest:
+    def create_guest(self, spec: model.GuestSpec) -> model.Guest:
         from libcloud.compute.base import NodeImage, NodeSize
 
         s = self.settings
@@ -260,7 +231,7 @@ class LibcloudProvider(Provider):
                 provider=s.name,
             )
         driver = self._node_driver()
-        boot = spec.boot if isinstance(spec.boot, ImageBoot) else None
+        boot = spec.boot if isinstance(spec.boot, model.ImageBoot) else None
         # Drivers create from the ids; the other fields only describe (no lookup call).
         image_id = boot.image if boot else (spec.image or s.image)
         image = NodeImage(id=image_id, name=image_id, driver=driver)
@@ -290,9 +261,9 @@ class LibcloudProvider(Provider):
             raise
         if boot is not None:
             self._started.add(str(node.id))
-        return self._guest(node, GuestState.BUILDING, labels=labels)
+        return self._guest(node, model.GuestState.BUILDING, labels=labels)
 
-    def _image_boot(self, name: str, boot: ImageBoot) -> dict[str, Any]:
+    def _image_boot(self, name: str, boot: model.ImageBoot) -> dict[str, Any]:
         """``create_node`` arguments for an image boot, as far as the driver takes them.
 
         A key pair named after the guest holds the first key where the driver keeps key
@@ -342,7 +313,7 @@ class LibcloudProvider(Provider):
         parameters = inspect.signature(self._node_driver().create_node).parameters
         return next((name for name in LABEL_ARGUMENTS if name in parameters), None)
 
-    def _create_arguments(self, spec: GuestSpec) -> dict[str, Any]:
+    def _create_arguments(self, spec: model.GuestSpec) -> dict[str, Any]:
         """``create_options``, the location and the guest's network, as the driver wants
         them (its own objects, looked up by name or id)."""
         s = self.settings
@@ -382,11 +353,11 @@ class LibcloudProvider(Provider):
                 return node
         return None
 
-    def poll(self, guest_ids: Sequence[str]) -> Mapping[str, Guest]:
+    def poll(self, guest_ids: Sequence[str]) -> Mapping[str, model.Guest]:
         wanted = set(guest_ids)
         if not wanted:
             return {}
-        found: dict[str, Guest] = {}
+        found: dict[str, model.Guest] = {}
         terminated: list[Any] = []
         nodes = self._nodes()
         self._ended &= {str(node.id) for node in nodes}  # forget what the service forgot
@@ -402,10 +373,10 @@ class LibcloudProvider(Provider):
             found.update(self._failed_launches(terminated))
         return found
 
-    def _failed_launches(self, nodes: Sequence[Any]) -> dict[str, Guest]:
+    def _failed_launches(self, nodes: Sequence[Any]) -> dict[str, model.Guest]:
         """Terminated nodes whose launch failed, as guests in ``ERROR`` (EC2: an instance
         the service terminated, with its state reason); the others are gone."""
-        failed: dict[str, Guest] = {}
+        failed: dict[str, model.Guest] = {}
         if self.family is Family.EC2:
             with self._call("read why instances terminated"):
                 reasons = build_faults.ec2_state_reasons(
@@ -414,36 +385,36 @@ class LibcloudProvider(Provider):
             for node in nodes:
                 fault = build_faults.ec2_launch_failure(*reasons.get(str(node.id), ("", "")))
                 if fault is not None:
-                    failed[str(node.id)] = self._guest(node, GuestState.ERROR, fault=fault)
+                    failed[str(node.id)] = self._guest(node, model.GuestState.ERROR, fault=fault)
         self._ended.update(str(node.id) for node in nodes if str(node.id) not in failed)
         return failed
 
-    def classify_fault(self, guest: Guest) -> type[errors.ProviderError]:
+    def classify_fault(self, guest: model.Guest) -> type[errors.ProviderError]:
         return build_faults.classify(self.family, guest.fault)
 
-    def _advance(self, node: Any) -> Guest:
+    def _advance(self, node: Any) -> model.Guest:
         """Map a node to a guest, stopping it once when its build completes."""
         node_id = str(node.id)
         state = _state(node)
         if state == "error":
             return self._guest(
-                node, GuestState.ERROR, fault=build_faults.error_fault(self.family, node)
+                node, model.GuestState.ERROR, fault=build_faults.error_fault(self.family, node)
             )
         if node_id in self._started or _labels(node).get(LABEL_BOOT) == "image":
             if state in _STOPPED_STATES:
-                return self._guest(node, GuestState.STOPPED)
-            return self._guest(node, GuestState.RUNNING)
+                return self._guest(node, model.GuestState.STOPPED)
+            return self._guest(node, model.GuestState.RUNNING)
         if state in _STOPPED_STATES:
-            return self._guest(node, GuestState.READY)
+            return self._guest(node, model.GuestState.READY)
         if state in _RUNNING_STATES and not self.settings.stop_when_built:
-            return self._guest(node, GuestState.READY)
+            return self._guest(node, model.GuestState.READY)
         if (
             state in _RUNNING_STATES
             and node_id not in self._stop_requested
             and not power.in_transition(self.family, node)
         ):
             self._stop_when_built(node)
-        return self._guest(node, GuestState.BUILDING)
+        return self._guest(node, model.GuestState.BUILDING)
 
     def _stop_when_built(self, node: Any) -> None:
         """Power a built node off once, so that its first real boot is the lab's.
@@ -467,26 +438,26 @@ class LibcloudProvider(Provider):
             return
         self._stop_requested.add(node_id)
 
-    def list_guests(self, prefix: str) -> Sequence[Guest]:
+    def list_guests(self, prefix: str) -> Sequence[model.Guest]:
         return [
             self._guest(node, None)
             for node in self._nodes()
             if str(node.name or "").startswith(prefix)
             and _state(node) not in _GONE_STATES
-            and LABEL_POOL in _labels(node)
+            and model.LABEL_POOL in _labels(node)
         ]
 
     def _guest(
         self,
         node: Any,
-        state: GuestState | None,
+        state: model.GuestState | None,
         *,
         labels: Mapping[str, str] | None = None,
         fault: str | None = None,
-    ) -> Guest:
+    ) -> model.Guest:
         if state is None:
             state = _plain_state(_state(node))
-        return Guest(
+        return model.Guest(
             provider=self.settings.name,
             id=str(node.id),
             name=str(node.name or ""),
@@ -511,8 +482,8 @@ class LibcloudProvider(Provider):
             )
         return node
 
-    def start_guest(self, guest_id: str, boot: BootRequest | None = None) -> None:
-        if isinstance(boot, KernelBoot):
+    def start_guest(self, guest_id: str, boot: model.BootRequest | None = None) -> None:
+        if isinstance(boot, model.KernelBoot):
             raise errors.ProviderError(
                 "libcloud drivers cannot boot a guest from a kernel and initrd; "
                 "use network boot or the image's own boot",
@@ -561,19 +532,19 @@ class LibcloudProvider(Provider):
         self._started.discard(guest_id)
         self._stop_requested.discard(guest_id)
 
-    def console_output(self, guest_id: str) -> ConsoleOutput:
+    def console_output(self, guest_id: str) -> model.ConsoleOutput:
         driver = self._node_driver()
         if not hasattr(driver, "ex_get_console_output"):
-            return ConsoleOutput(text="", unavailable=_NO_CONSOLE)
+            return model.ConsoleOutput(text="", unavailable=_NO_CONSOLE)
         node = self._existing(guest_id)
         with self._call("read the console output", guest_id):
             output = driver.ex_get_console_output(node)
         text = output.get("output") if isinstance(output, dict) else output
-        return ConsoleOutput(text=str(text or ""))
+        return model.ConsoleOutput(text=str(text or ""))
 
     # -- what guests leave behind (for sweepers) --------------------------------------------
 
-    def list_resources(self, prefix: str) -> Sequence[OwnedResource]:
+    def list_resources(self, prefix: str) -> Sequence[model.OwnedResource]:
         """The key pairs image boots imported for guests named ``prefix*``.
 
         Where the driver keeps key pairs, an image boot imports one named after its guest
@@ -595,14 +566,14 @@ class LibcloudProvider(Provider):
         with self._call("list key pairs"):
             names = sorted(str(pair.name) for pair in driver.list_key_pairs())
         return [
-            OwnedResource(
+            model.OwnedResource(
                 provider=self.settings.name, kind="keypair", id=name, name=name, guest=name
             )
             for name in names
             if name.startswith(prefix)
         ]
 
-    def destroy_resource(self, resource: OwnedResource) -> None:
+    def destroy_resource(self, resource: model.OwnedResource) -> None:
         if resource.kind != "keypair":
             raise errors.ProviderError(
                 f"no such kind of resource: {resource.kind!r}", provider=self.settings.name
@@ -619,15 +590,15 @@ def _state(node: Any) -> str:
     return str(getattr(node.state, "value", node.state) or "unknown").lower()
 
 
-def _plain_state(state: str) -> GuestState:
+def _plain_state(state: str) -> model.GuestState:
     """A node's state when this process has no flow in progress for it (listing)."""
     if state in _RUNNING_STATES:
-        return GuestState.RUNNING
+        return model.GuestState.RUNNING
     if state in _STOPPED_STATES:
-        return GuestState.STOPPED
+        return model.GuestState.STOPPED
     if state == "error":
-        return GuestState.ERROR
-    return GuestState.BUILDING
+        return model.GuestState.ERROR
+    return model.GuestState.BUILDING
 
 
 def _labels(node: Any) -> dict[str, str]:
@@ -635,7 +606,7 @@ def _labels(node: Any) -> dict[str, str]:
     mappings: list[dict[Any, Any]] = [
         extra[key] for key in _LABEL_EXTRAS if isinstance(extra.get(key), dict)
     ]
-    chosen = next((m for m in mappings if LABEL_POOL in m), mappings[0] if mappings else {})
+    chosen = next((m for m in mappings if model.LABEL_POOL in m), mappings[0] if mappings else {})
     # EC2 keeps the node's name as its "Name" tag: a name, not a label.
     return {str(k): str(v) for k, v in chosen.items() if not (k == "Name" and v == node.name)}
 
@@ -648,7 +619,7 @@ def _macs(value: Any, depth: int = 0) -> Iterator[str]:
         for key, item in value.items():
             if str(key).lower() in _MAC_KEYS and isinstance(item, str):
                 mac = item.lower()
-                if MAC_ADDRESS.match(mac):
+                if model.MAC_ADDRESS.match(mac):
                     yield mac
             else:
                 yield from _macs(item, depth + 1)

@@ -37,24 +37,8 @@ from typing import TYPE_CHECKING, Any, Final, Self
 
 import attrs
 
-from virtprov import errors, nova
+from virtprov import errors, model, nova
 from virtprov.error_mapping import mapping_errors
-from virtprov.model import (
-    LABEL_POOL,
-    MAC_ADDRESS,
-    BootRequest,
-    Capacity,
-    ConsoleOutput,
-    Flavor,
-    GiB,
-    Guest,
-    GuestSpec,
-    GuestState,
-    ImageBoot,
-    NetworkBoot,
-    OwnedResource,
-    ProviderInfo,
-)
 from virtprov.provider import LazyClient, Provider
 from virtprov_openstack.errors import translate
 from virtprov_openstack.settings import (
@@ -148,7 +132,7 @@ class _Owns:
         labels = {k: str(v) for k, v in metadata.items() if k not in _OWN_KEYS}
         return cls(name, labels, meta)
 
-    def leftovers(self, provider: str) -> list[OwnedResource]:
+    def leftovers(self, provider: str) -> list[model.OwnedResource]:
         """The network resources to delete once the server is gone, in that order: the
         floating IP, the port, the router (its interface first), the network (with its
         subnet)."""
@@ -159,7 +143,7 @@ class _Owns:
             ("network", META_NETWORK, self.name),
         )
         return [
-            OwnedResource(
+            model.OwnedResource(
                 provider=provider,
                 kind=kind,
                 id=self.meta[key],
@@ -271,8 +255,8 @@ class OpenStackProvider(Provider):
     # -- what the cloud offers -----------------------------------------------------------
 
     @property
-    def info(self) -> ProviderInfo:
-        return ProviderInfo(
+    def info(self) -> model.ProviderInfo:
+        return model.ProviderInfo(
             name=self._name,
             driver=self.driver,
             lab=self._lab,
@@ -280,11 +264,11 @@ class OpenStackProvider(Provider):
             arches=self.settings.arches,
         )
 
-    def flavors(self) -> Sequence[Flavor]:
-        flavors: tuple[Flavor, ...] = self._lookup("flavors", self._list_flavors)
+    def flavors(self) -> Sequence[model.Flavor]:
+        flavors: tuple[model.Flavor, ...] = self._lookup("flavors", self._list_flavors)
         return flavors
 
-    def _list_flavors(self) -> tuple[Flavor, ...]:
+    def _list_flavors(self) -> tuple[model.Flavor, ...]:
         image_arch = self._image_arch()
         result = []
         with self._calling("listing flavors"):
@@ -294,12 +278,12 @@ class OpenStackProvider(Provider):
                 specs = {str(k): str(v) for k, v in (item.extra_specs or {}).items()}
                 arch = nova.flavor_arch(specs) or image_arch
                 result.append(
-                    Flavor(
+                    model.Flavor(
                         id=str(item.id),
                         name=str(item.name),
                         vcpus=int(item.vcpus or 0),
                         ram_mib=int(item.ram or 0),
-                        disk_bytes=int(item.disk or 0) * GiB,
+                        disk_bytes=int(item.disk or 0) * model.GiB,
                         arch=arch,
                         # the raw specs, and what they declare (CPU flags, TPM, UEFI...)
                         properties=nova.flavor_properties(specs),
@@ -307,7 +291,7 @@ class OpenStackProvider(Provider):
                 )
         return tuple(result)
 
-    def capacity(self) -> Capacity:
+    def capacity(self) -> model.Capacity:
         with self._calling("reading the project's limits"):
             limits = self.conn.compute.get_limits().absolute
 
@@ -317,7 +301,7 @@ class OpenStackProvider(Provider):
                 return None
             return max(0, maximum - (used or 0))
 
-        return Capacity(
+        return model.Capacity(
             instances=free(limits.instances, limits.instances_used),
             vcpus=free(limits.total_cores, limits.total_cores_used),
             ram_mib=free(limits.total_ram, limits.total_ram_used),
@@ -397,22 +381,22 @@ class OpenStackProvider(Provider):
 
     # -- create ----------------------------------------------------------------------
 
-    def create_guest(self, spec: GuestSpec) -> Guest:
+    def create_guest(self, spec: model.GuestSpec) -> model.Guest:
         boot = spec.boot
-        if not isinstance(boot, NetworkBoot | ImageBoot):
+        if not isinstance(boot, model.NetworkBoot | model.ImageBoot):
             raise errors.PermanentError(
                 "OpenStack guests boot from the network (iPXE) or from an image; direct "
                 "kernel boot is not available",
                 provider=self._name,
             )
-        image = self._boot_image(boot.image) if isinstance(boot, ImageBoot) else self._image()
+        image = self._boot_image(boot.image) if isinstance(boot, model.ImageBoot) else self._image()
         metadata: dict[str, str] = {k: str(v)[:255] for k, v in spec.labels.items()}
         # An image boot runs as it is built: never stopped after its first ACTIVE.
-        metadata[META_PHASE] = PHASE_STARTED if isinstance(boot, ImageBoot) else PHASE_BUILD
+        metadata[META_PHASE] = PHASE_STARTED if isinstance(boot, model.ImageBoot) else PHASE_BUILD
         undo: list[tuple[str, Any]] = []
         try:
             extra: dict[str, Any] = {}
-            if isinstance(boot, ImageBoot):
+            if isinstance(boot, model.ImageBoot):
                 extra = self._image_boot(spec.name, boot, metadata, undo)
             if self.settings.network_mode == MODE_FLOATING:
                 networks = self._create_guest_network(spec, metadata, undo)
@@ -439,11 +423,11 @@ class OpenStackProvider(Provider):
                 raise self._translate(exc, f"creating {spec.name}", None) from exc
             raise
         self._remember(str(server.id), _Owns.of(spec.name, metadata))
-        return Guest(
+        return model.Guest(
             provider=self._name,
             id=str(server.id),
             name=spec.name,
-            state=GuestState.BUILDING,
+            state=model.GuestState.BUILDING,
             macs=(metadata[META_MAC],) if META_MAC in metadata else (),
             addresses=(metadata[META_FIP_ADDRESS],) if META_FIP_ADDRESS in metadata else (),
             labels=dict(spec.labels),
@@ -467,7 +451,11 @@ class OpenStackProvider(Provider):
         return self._lookup(f"boot-image:{name_or_id}", find)
 
     def _image_boot(
-        self, name: str, boot: ImageBoot, metadata: dict[str, str], undo: list[tuple[str, Any]]
+        self,
+        name: str,
+        boot: model.ImageBoot,
+        metadata: dict[str, str],
+        undo: list[tuple[str, Any]],
     ) -> dict[str, Any]:
         """The key pair made for the guest and the user data, as ``create_server`` takes them.
 
@@ -500,7 +488,7 @@ class OpenStackProvider(Provider):
         return extra
 
     def _create_guest_network(
-        self, spec: GuestSpec, metadata: dict[str, str], undo: list[tuple[str, Any]]
+        self, spec: model.GuestSpec, metadata: dict[str, str], undo: list[tuple[str, Any]]
     ) -> list[dict[str, str]]:
         """Beaker's default: a router, network, subnet, port and floating IP per guest.
 
@@ -574,7 +562,7 @@ class OpenStackProvider(Provider):
 
     # -- poll ------------------------------------------------------------------------
 
-    def poll(self, guest_ids: Sequence[str]) -> Mapping[str, Guest]:
+    def poll(self, guest_ids: Sequence[str]) -> Mapping[str, model.Guest]:
         wanted = list(dict.fromkeys(guest_ids))
         if not wanted:
             return {}
@@ -609,7 +597,7 @@ class OpenStackProvider(Provider):
         except sdk.NotFoundException:
             return None
 
-    def _advance(self, server: Server) -> Guest | None:
+    def _advance(self, server: Server) -> model.Guest | None:
         """Map a server to a guest, stopping it once when its first build completes."""
         status = str(server.status or "").upper()
         meta = dict(server.metadata or {})
@@ -619,21 +607,21 @@ class OpenStackProvider(Provider):
         if status in ("DELETED", "SOFT_DELETED"):
             return None
         if status == "ERROR":
-            state = GuestState.ERROR
+            state = model.GuestState.ERROR
             fault = nova.fault_text(server.fault)
         elif status == "BUILD":
-            state = GuestState.BUILDING
+            state = model.GuestState.BUILDING
         elif phase == PHASE_BUILD:
             if status == "SHUTOFF" and not task:
-                state = GuestState.READY
+                state = model.GuestState.READY
             else:
-                state = GuestState.BUILDING
+                state = model.GuestState.BUILDING
                 if status == "ACTIVE" and not task:
                     self._stop_quietly(str(server.id))
         elif status == "SHUTOFF":
-            state = GuestState.STOPPED
+            state = model.GuestState.STOPPED
         else:
-            state = GuestState.RUNNING
+            state = model.GuestState.RUNNING
         return self._guest(server, state, fault)
 
     def _stop_quietly(self, guest_id: str) -> None:
@@ -646,7 +634,9 @@ class OpenStackProvider(Provider):
         ):
             self.conn.compute.stop_server(guest_id)
 
-    def _guest(self, server: Server, state: GuestState, fault: str | None = None) -> Guest:
+    def _guest(
+        self, server: Server, state: model.GuestState, fault: str | None = None
+    ) -> model.Guest:
         meta = dict(server.metadata or {})
         self._remember(str(server.id), _Owns.of(str(server.name), meta))
         macs: list[str] = []
@@ -658,7 +648,7 @@ class OpenStackProvider(Provider):
         for entries in (server.addresses or {}).values():
             for entry in entries:
                 mac = str(entry.get("OS-EXT-IPS-MAC:mac_addr") or "").lower()
-                if MAC_ADDRESS.match(mac) and mac not in macs:
+                if model.MAC_ADDRESS.match(mac) and mac not in macs:
                     macs.append(mac)
                 addr = entry.get("addr")
                 if addr and addr not in addresses:
@@ -669,7 +659,7 @@ class OpenStackProvider(Provider):
                 created = datetime.fromisoformat(str(server.created_at).replace("Z", "+00:00"))
         flavor = server.flavor
         flavor_id = getattr(flavor, "id", None) or getattr(flavor, "original_name", None)
-        return Guest(
+        return model.Guest(
             provider=self._name,
             id=str(server.id),
             name=str(server.name),
@@ -682,17 +672,15 @@ class OpenStackProvider(Provider):
             fault=fault,
         )
 
-    def classify_fault(self, guest: Guest) -> type[errors.ProviderError]:
+    def classify_fault(self, guest: model.Guest) -> type[errors.ProviderError]:
         if nova.fault_is_capacity(guest.fault):
             return errors.CapacityExhausted
         return errors.ProviderError
 
     # -- power -----------------------------------------------------------------------
 
-    def start_guest(self, guest_id: str, boot: BootRequest | None = None) -> None:
-        from openstack import exceptions as sdk
-
-        if boot is not None and not isinstance(boot, NetworkBoot | ImageBoot):
+    def start_guest(self, guest_id: str, boot: model.BootRequest | None = None) -> None:
+        if boot is not None and not isinstance(boot, model.NetworkBoot | model.ImageBoot):
             raise errors.PermanentError(
                 "OpenStack guests boot from the network (iPXE) or their image only",
                 provider=self._name,
@@ -701,29 +689,27 @@ class OpenStackProvider(Provider):
         with self._calling("starting the server", guest_id):
             # Durable, so a restarted poller reports RUNNING, not a fresh build (to stop).
             self.conn.compute.set_server_metadata(guest_id, **{META_PHASE: PHASE_STARTED})
-            try:
-                self.conn.compute.start_server(guest_id)
-            except sdk.ConflictException:
-                # 409: running already is fine; anything else is a real conflict
-                server = self.conn.compute.get_server(guest_id)
-                if str(server.status).upper() != "ACTIVE":
-                    raise
+            self._power(self.conn.compute.start_server, guest_id, already="ACTIVE")
 
     def stop_guest(self, guest_id: str) -> None:
+        with self._calling("stopping the server", guest_id):
+            self._power(self.conn.compute.stop_server, guest_id, already="SHUTOFF")
+
+    def _power(self, action: Callable[[str], object], guest_id: str, *, already: str) -> None:
+        """Start or stop the server. Nova answers 409 when it is ``already`` so, which is
+        done; any other conflict is a real one."""
         from openstack import exceptions as sdk
 
-        with self._calling("stopping the server", guest_id):
-            try:
-                self.conn.compute.stop_server(guest_id)
-            except sdk.ConflictException:
-                # 409 when it is already stopped; anything else is a real conflict.
-                server = self.conn.compute.get_server(guest_id)
-                if str(server.status).upper() != "SHUTOFF":
-                    raise
+        try:
+            action(guest_id)
+        except sdk.ConflictException:
+            server = self.conn.compute.get_server(guest_id)
+            if str(server.status).upper() != already:
+                raise
 
     # -- destroy ---------------------------------------------------------------------
 
-    def destroy_guest(self, guest_id: str) -> Sequence[OwnedResource]:
+    def destroy_guest(self, guest_id: str) -> Sequence[model.OwnedResource]:
         """Delete the server (and its key pair) and return at once: what was made for it
         on the network can only go once Nova no longer knows it (deleting the network
         while the server's port is on it gives 409, as Beaker learnt), so it is returned
@@ -747,21 +733,21 @@ class OpenStackProvider(Provider):
 
     # -- console, list ---------------------------------------------------------------
 
-    def console_output(self, guest_id: str) -> ConsoleOutput:
+    def console_output(self, guest_id: str) -> model.ConsoleOutput:
         with self._calling("reading the console log", guest_id):
             reply = self.conn.compute.get_server_console_output(guest_id)
         text = str((reply or {}).get("output") or "")
         # Nova keeps only the tail: a chunk this large has lost its beginning.
         truncated = len(text.encode("utf-8", "replace")) >= CONSOLE_LIMIT_BYTES
-        return ConsoleOutput(text=text, truncated=truncated)
+        return model.ConsoleOutput(text=text, truncated=truncated)
 
-    def list_guests(self, prefix: str) -> Sequence[Guest]:
+    def list_guests(self, prefix: str) -> Sequence[model.Guest]:
         result = []
         with self._calling("listing servers"):
             for server in self.conn.compute.servers(details=True, name=_regex_prefix(prefix)):
                 if not str(server.name).startswith(prefix):
                     continue
-                if LABEL_POOL not in (server.metadata or {}):
+                if model.LABEL_POOL not in (server.metadata or {}):
                     continue
                 guest = self._advance_passive(server)
                 result.append(guest)
@@ -769,7 +755,7 @@ class OpenStackProvider(Provider):
 
     # -- what guests own (for sweepers) ----------------------------------------------------
 
-    def list_resources(self, prefix: str) -> Sequence[OwnedResource]:
+    def list_resources(self, prefix: str) -> Sequence[model.OwnedResource]:
         """What guests named ``prefix*`` own besides their server.
 
         Routers, networks, subnets, ports and floating IPs (floating mode) carry the
@@ -797,11 +783,11 @@ class OpenStackProvider(Provider):
                     if owner is None or not owner[0].startswith(prefix):
                         continue
                     guest, labels = owner
-                    if LABEL_POOL not in labels:
+                    if model.LABEL_POOL not in labels:
                         continue
                     name = item.floating_ip_address if kind == "floating_ip" else item.name
                     found.append(
-                        OwnedResource(
+                        model.OwnedResource(
                             provider=self._name,
                             kind=kind,
                             id=str(item.id),
@@ -812,7 +798,7 @@ class OpenStackProvider(Provider):
                     )
         return [*found, *self._key_pairs(prefix)]
 
-    def _key_pairs(self, prefix: str) -> list[OwnedResource]:
+    def _key_pairs(self, prefix: str) -> list[model.OwnedResource]:
         """The key pairs named ``prefix*``: each an image-boot guest's, named after it.
 
         No labels: Nova keeps none on a key pair. The sweeper takes one for its pool's
@@ -821,12 +807,12 @@ class OpenStackProvider(Provider):
         with self._calling("listing the key pairs"):
             names = sorted(str(pair.name) for pair in self.conn.compute.keypairs())
         return [
-            OwnedResource(provider=self._name, kind="keypair", id=name, name=name, guest=name)
+            model.OwnedResource(provider=self._name, kind="keypair", id=name, name=name, guest=name)
             for name in names
             if name.startswith(prefix)
         ]
 
-    def destroy_resource(self, resource: OwnedResource) -> None:
+    def destroy_resource(self, resource: model.OwnedResource) -> None:
         from openstack import exceptions as sdk
 
         net_api = self.conn.network
@@ -854,18 +840,18 @@ class OpenStackProvider(Provider):
                     f"no such kind of resource: {resource.kind!r}", provider=self._name
                 )
 
-    def _advance_passive(self, server: Server) -> Guest:
+    def _advance_passive(self, server: Server) -> model.Guest:
         """Like :meth:`_advance` without side effects (listing never stops a server)."""
         status = str(server.status or "").upper()
         phase = (server.metadata or {}).get(META_PHASE, PHASE_STARTED)
         if status in ("DELETED", "SOFT_DELETED"):  # deleted, still listed for a moment
-            return self._guest(server, GuestState.DELETED)
+            return self._guest(server, model.GuestState.DELETED)
         if status == "ERROR":
-            return self._guest(server, GuestState.ERROR, nova.fault_text(server.fault))
+            return self._guest(server, model.GuestState.ERROR, nova.fault_text(server.fault))
         if status == "BUILD" or (phase == PHASE_BUILD and status != "SHUTOFF"):
-            return self._guest(server, GuestState.BUILDING)
+            return self._guest(server, model.GuestState.BUILDING)
         if phase == PHASE_BUILD:
-            return self._guest(server, GuestState.READY)
+            return self._guest(server, model.GuestState.READY)
         if status == "SHUTOFF":
-            return self._guest(server, GuestState.STOPPED)
-        return self._guest(server, GuestState.RUNNING)
+            return self._guest(server, model.GuestState.STOPPED)
+        return self._guest(server, model.GuestState.RUNNING)

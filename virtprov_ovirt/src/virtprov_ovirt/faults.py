@@ -14,6 +14,7 @@ catalogue. This is the only place that reads engine message texts.
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any, Final
 
 from virtprov import errors
@@ -88,51 +89,61 @@ def is_not_running(exc: Any) -> bool:
     return bool(_NOT_RUNNING.search(fault_text(exc)))
 
 
-def map_error(
-    exc: Exception,
-    *,
-    provider: str,
-    action: str,
-    guest_id: str | None = None,
-    status: int | None = None,
-) -> errors.ProviderError:
-    """The virtprov error an ``ovirtsdk4.Error`` (or a lower failure) stands for.
+class EngineAnswers(threading.local):
+    """What the engine connection saw of each thread's last answer, and the provider's
+    mapping, which needs it: the SDK raises some errors without the answer's HTTP status (a
+    non-XML answer, such as the front web server's HTML 401 page or a proxy's 502), and
+    none with its ``Retry-After``."""
 
-    ``status``: the HTTP status of the answer that failed, for SDK errors that do not
-    carry it (a non-XML answer such as the web server's HTML 401 page).
-    """
-    import ovirtsdk4
+    status: int | None = None
+    retry_after: float | None = None
 
-    text = fault_text(exc)
-    message = f"{action}: {text}"
-    kwargs: dict[str, Any] = {"provider": provider, "guest_id": guest_id}
-    if isinstance(exc, ovirtsdk4.ConnectionError | ovirtsdk4.TimeoutError):
-        return errors.TransientError(f"{action}: engine unreachable or too slow: {text}", **kwargs)
-    code = getattr(exc, "code", None) or status
-    if code == 403:
-        return Forbidden(
-            f"{action}: the engine refused the permission (check the user's role): {text}",
-            **kwargs,
-        )
-    if isinstance(exc, ovirtsdk4.AuthError) or code == 401:
-        return errors.PermanentError(
-            f"{action}: the engine refused the credentials "
-            f"(check username, password and the user's role): {text}",
-            **kwargs,
-        )
-    if isinstance(exc, ovirtsdk4.NotFoundError) or code == 404:
-        if guest_id is not None:
-            return errors.GuestNotFound(f"{action}: no such VM", **kwargs)
-        return errors.PermanentError(f"{action}: not found: {text}", **kwargs)
-    if guest_id is not None and _NOT_FOUND.search(text):
-        return errors.GuestNotFound(f"{action}: no such VM ({text})", **kwargs)
-    if _CAPACITY.search(text):
-        return errors.CapacityExhausted(message, **kwargs)
-    if code == 409 and _NAME_IN_USE.search(text):
-        return NameInUse(message, **kwargs)
-    if code is None or code >= 500 or code == 429 or (code == 409 and _TRY_AGAIN.search(text)):
-        # No HTTP answer (connection dropped, unreadable response) or a server fault.
-        return errors.TransientError(message, **kwargs)
-    if code == 400:
-        return errors.PermanentError(f"{message} (the engine rejected the request)", **kwargs)
-    return errors.ProviderError(message, **kwargs)
+    def forget(self) -> None:
+        """Before a call: what an earlier call's answer said is no longer news."""
+        self.status = self.retry_after = None
+
+    def map_error(
+        self, exc: Exception, *, provider: str, action: str, guest_id: str | None = None
+    ) -> errors.ProviderError:
+        """The virtprov error an ``ovirtsdk4.Error``, or a socket error under it, stands for:
+        the provider's mapping for :func:`virtprov.mapping_errors`."""
+        import ovirtsdk4
+
+        kwargs: dict[str, Any] = {"provider": provider, "guest_id": guest_id}
+        if isinstance(exc, OSError):
+            return errors.TransientError(f"{action}: {exc}", **kwargs)
+        text = fault_text(exc)
+        message = f"{action}: {text}"
+        waits: dict[str, Any] = {"retry_after": self.retry_after, **kwargs}
+        if isinstance(exc, ovirtsdk4.ConnectionError | ovirtsdk4.TimeoutError):
+            return errors.TransientError(
+                f"{action}: engine unreachable or too slow: {text}", **waits
+            )
+        code = getattr(exc, "code", None) or self.status
+        if code == 403:
+            return Forbidden(
+                f"{action}: the engine refused the permission (check the user's role): {text}",
+                **kwargs,
+            )
+        if isinstance(exc, ovirtsdk4.AuthError) or code == 401:
+            return errors.PermanentError(
+                f"{action}: the engine refused the credentials "
+                f"(check username, password and the user's role): {text}",
+                **kwargs,
+            )
+        if isinstance(exc, ovirtsdk4.NotFoundError) or code == 404:
+            if guest_id is not None:
+                return errors.GuestNotFound(f"{action}: no such VM", **kwargs)
+            return errors.PermanentError(f"{action}: not found: {text}", **kwargs)
+        if guest_id is not None and _NOT_FOUND.search(text):
+            return errors.GuestNotFound(f"{action}: no such VM ({text})", **kwargs)
+        if _CAPACITY.search(text):
+            return errors.CapacityExhausted(message, **kwargs)
+        if code == 409 and _NAME_IN_USE.search(text):
+            return NameInUse(message, **kwargs)
+        if code is None or code >= 500 or code == 429 or (code == 409 and _TRY_AGAIN.search(text)):
+            # No HTTP answer (connection dropped, unreadable response) or a server fault.
+            return errors.TransientError(message, **waits)
+        if code == 400:
+            return errors.PermanentError(f"{message} (the engine rejected the request)", **kwargs)
+        return errors.ProviderError(message, **kwargs)

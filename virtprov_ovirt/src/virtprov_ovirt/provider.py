@@ -33,39 +33,23 @@ import json
 import logging
 import re
 import ssl
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Self
+from typing import Any, ClassVar, Final
 
 import attrs
 
-from virtprov import errors
+from virtprov import errors, model
 from virtprov.error_mapping import mapping_errors
-from virtprov.model import (
-    LABEL_POOL,
-    BootRequest,
-    Capacity,
-    ConsoleOutput,
-    Flavor,
-    Guest,
-    GuestSpec,
-    GuestState,
-    ImageBoot,
-    KernelBoot,
-    MiB,
-    OwnedResource,
-    ProviderInfo,
-)
-from virtprov.provider import LazyClient, Provider
+from virtprov.provider import LazyClient, SettingsProvider
 from virtprov.retry_after import retry_after_of
 from virtprov.urls import redact_url
 from virtprov_ovirt.cloudinit import check_user_data
-from virtprov_ovirt.faults import Forbidden, NameInUse, is_not_running, map_error
+from virtprov_ovirt.faults import EngineAnswers, Forbidden, NameInUse, is_not_running
 from virtprov_ovirt.naming import (
     BOOT_LABEL,
     IMAGE_BOOT,
@@ -77,9 +61,6 @@ from virtprov_ovirt.naming import (
     was_started,
 )
 from virtprov_ovirt.settings import Settings, read_settings
-
-if TYPE_CHECKING:
-    from virtprov.config import ProviderConfig
 
 log = logging.getLogger(__name__)
 
@@ -172,9 +153,9 @@ class EngineRoom:
     #: The data center of every cluster of the mapped data centers (also those not used).
     data_center_of: Mapping[str, str] = attrs.field(factory=dict)
 
-    def capacity(self) -> Capacity:
+    def capacity(self) -> model.Capacity:
         pending = sum(self.pending_mib.values())
-        return Capacity(
+        return model.Capacity(
             instances=None,  # the engine has no instance limit
             vcpus=None,  # nor an aggregate vCPU limit: a VM needs one host with enough CPUs
             ram_mib=max(0, sum(h.free_mib for h in self.hosts) - pending),
@@ -226,30 +207,25 @@ class EngineRoom:
         return [(c, d) for _, c, d in fits], reasons
 
 
-#: The HTTP status and ``Retry-After`` of this thread's last engine answer (see
-#: ``Connection.wait``).
-_last_status = threading.local()
-
-
-def _connection_class() -> type:
+def _connection_class(answers: EngineAnswers) -> type:
     """An ``ovirtsdk4.Connection`` whose SSO login honours the timeout too.
 
     The SDK sets pycurl's ``TIMEOUT`` on API calls but not on the SSO token request, so a
     silent engine would stall the first call for ever (Beaker's scheduler loop stalled
     on exactly that). The token request is small: urllib with a timeout does it.
 
-    It also remembers each answer's HTTP status: for a non-XML answer (the front web
-    server's HTML 401 page, a proxy's 502) the SDK raises an error without the status,
-    and the status is what tells a refused login from a passing outage.
+    It also tells ``answers`` each answer's HTTP status and ``Retry-After``: for a non-XML
+    answer (the front web server's HTML 401 page, a proxy's 502) the SDK raises an error
+    without the status, and the status is what tells a refused login from a passing outage.
     """
     import ovirtsdk4
 
     class Connection(ovirtsdk4.Connection):  # type: ignore[misc]
         def wait(self, context: Any, failed_auth: bool = False) -> Any:
             response = super().wait(context, failed_auth)
-            _last_status.code = getattr(response, "code", None)
+            answers.status = getattr(response, "code", None)
             # Header lines; the SDK's own reader cuts an HTTP-date at its first colon.
-            _last_status.retry_after = retry_after_of(getattr(response, "headers", None))
+            answers.retry_after = retry_after_of(getattr(response, "headers", None))
             return response
 
         def _get_sso_response(self, url: str, params: Any = "") -> Any:
@@ -286,37 +262,20 @@ def _connection_class() -> type:
     return Connection
 
 
-def _map_call_error(
-    exc: Exception, *, provider: str, action: str, guest_id: str | None
-) -> errors.ProviderError:
-    """:func:`~virtprov_ovirt.faults.map_error`, with what the transport saw of the answer
-    that failed (its status, a 503's or 429's ``Retry-After``); a socket error is
-    transient."""
-    if isinstance(exc, OSError):
-        return errors.TransientError(f"{action}: {exc}", provider=provider, guest_id=guest_id)
-    error = map_error(
-        exc, provider=provider, action=action, guest_id=guest_id, status=_last_status.code
-    )
-    if isinstance(error, errors.TransientError) and error.retry_after is None:
-        error.retry_after = _last_status.retry_after
-    return error
-
-
-class OVirtProvider(Provider):
+class OVirtProvider(SettingsProvider[Settings]):
     """One oVirt engine serving one lab (see ``docs/ovirt.md``)."""
 
     driver: ClassVar[str] = "ovirt"
+    read_settings = staticmethod(read_settings)
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        super().__init__(settings)
+        #: What the connection saw of each thread's last answer, for the error mapping.
+        self._answers = EngineAnswers()
         self._connection: LazyClient[Any] = LazyClient(self._connect, lambda conn: conn.close())
         self._vnic_profile_ids: dict[str, str] = {}
         #: Image-boot guests this process has seen: their polls follow reported_devices.
         self._image_boots: set[str] = set()
-
-    @classmethod
-    def from_config(cls, config: ProviderConfig) -> Self:
-        return cls(read_settings(config))
 
     def __repr__(self) -> str:
         return f"OVirtProvider({self.settings.name!r}, {redact_url(self.settings.url)!r})"
@@ -325,7 +284,7 @@ class OVirtProvider(Provider):
 
     def _connect(self) -> Any:
         try:
-            return _connection_class()(
+            return _connection_class(self._answers)(
                 url=self.settings.url,
                 username=self.settings.username,
                 password=self.settings.password.reveal(),
@@ -348,9 +307,9 @@ class OVirtProvider(Provider):
         """Turn every SDK or transport failure into virtprov's error tree."""
         import ovirtsdk4
 
-        _last_status.code = _last_status.retry_after = None
+        self._answers.forget()
         with mapping_errors(
-            _map_call_error,
+            self._answers.map_error,
             provider=self.settings.name,
             action=action,
             guest_id=guest_id,
@@ -361,19 +320,9 @@ class OVirtProvider(Provider):
     def close(self) -> None:
         self._connection.close()
 
-    # -- what it is -------------------------------------------------------------------------
+    # -- what it is (info comes from the settings) ------------------------------------------
 
-    @property
-    def info(self) -> ProviderInfo:
-        return ProviderInfo(
-            name=self.settings.name,
-            driver=self.driver,
-            lab=self.settings.lab,
-            hypervisor="KVM",
-            arches=self.settings.arches,
-        )
-
-    def flavors(self) -> Sequence[Flavor]:
+    def flavors(self) -> Sequence[model.Flavor]:
         """The configured size ladder and the engine's instance types, raised to the floor.
 
         oVirt has no flavors. Instance types carry no disk, so they get the default disk
@@ -381,8 +330,8 @@ class OVirtProvider(Provider):
         ``default_guest_disk_size``. Shapes that end up identical are offered once.
         """
         s = self.settings
-        shapes: list[Flavor] = [
-            Flavor(
+        shapes: list[model.Flavor] = [
+            model.Flavor(
                 id=f"size:{size.name}",
                 name=size.name,
                 vcpus=size.vcpus,
@@ -398,19 +347,19 @@ class OVirtProvider(Provider):
                 topology = it.cpu.topology if it.cpu is not None else None
                 vcpus = _cpus(topology) if topology is not None else 1
                 shapes.append(
-                    Flavor(
+                    model.Flavor(
                         id=f"instance-type:{it.name}",
                         name=it.name,
                         vcpus=vcpus,
-                        ram_mib=max((it.memory or 0) // MiB, s.min_ram_mib),
+                        ram_mib=max((it.memory or 0) // model.MiB, s.min_ram_mib),
                         disk_bytes=s.min_disk_bytes,
                         properties={"ovirt_instance_type": str(it.id)},
                     )
                 )
-        unique: dict[tuple[int, int, int], Flavor] = {}
+        unique: dict[tuple[int, int, int], model.Flavor] = {}
         for flavor in shapes:
             unique.setdefault((flavor.vcpus, flavor.ram_mib, flavor.disk_bytes), flavor)
-        return sorted(unique.values(), key=Flavor.sort_key)
+        return sorted(unique.values(), key=model.Flavor.sort_key)
 
     # -- capacity ---------------------------------------------------------------------------
 
@@ -457,7 +406,7 @@ class OVirtProvider(Provider):
                     HostRoom(
                         name=host.name,
                         cluster_id=host.cluster.id,
-                        free_mib=(host.max_scheduling_memory or 0) // MiB,
+                        free_mib=(host.max_scheduling_memory or 0) // model.MiB,
                         cpus=_cpus(topology, threads.get(host.cluster.id, False)),
                     )
                 )
@@ -474,18 +423,20 @@ class OVirtProvider(Provider):
             for vm in system.vms_service().list(search=_NOT_RUNNING_SEARCH):
                 if vm.cluster is None or vm.cluster.id not in cluster_ids:
                     continue
-                if LABEL_POOL not in decode_labels(vm.description):
+                if model.LABEL_POOL not in decode_labels(vm.description):
                     continue
-                pending[vm.cluster.id] = pending.get(vm.cluster.id, 0) + (vm.memory or 0) // MiB
+                pending[vm.cluster.id] = (
+                    pending.get(vm.cluster.id, 0) + (vm.memory or 0) // model.MiB
+                )
         return EngineRoom(tuple(clusters), tuple(hosts), tuple(domains), pending, data_center_of)
 
-    def capacity(self) -> Capacity:
+    def capacity(self) -> model.Capacity:
         return self.room().capacity()
 
     # -- create -----------------------------------------------------------------------------
 
-    def create_guest(self, spec: GuestSpec) -> Guest:
-        boot = spec.boot if isinstance(spec.boot, ImageBoot) else None
+    def create_guest(self, spec: model.GuestSpec) -> model.Guest:
+        boot = spec.boot if isinstance(spec.boot, model.ImageBoot) else None
         ram_mib, disk_bytes = self.settings.floor(spec.flavor)
         vcpus = spec.flavor.vcpus
         labels = {**spec.labels, BOOT_LABEL: IMAGE_BOOT} if boot else dict(spec.labels)
@@ -608,7 +559,7 @@ class OVirtProvider(Provider):
             )
         return result
 
-    def _add_vm(self, vm_spec: Any, spec: GuestSpec, cluster: ClusterPlace) -> Any:
+    def _add_vm(self, vm_spec: Any, spec: model.GuestSpec, cluster: ClusterPlace) -> Any:
         """``POST /vms``; a VM of that name that is this guest's leftover is replaced."""
         vms = self._system().vms_service()
         try:
@@ -621,17 +572,17 @@ class OVirtProvider(Provider):
 
     def _create_from(
         self,
-        spec: GuestSpec,
-        boot: ImageBoot,
+        spec: model.GuestSpec,
+        boot: model.ImageBoot,
         cluster: ClusterPlace,
         template: TemplateChoice,
         ram_mib: int,
         description: str,
-    ) -> Guest:
+    ) -> model.Guest:
         """An image-boot VM: the template's disks (thin copies), cloud-init, a NIC."""
         from ovirtsdk4 import types
 
-        memory = ram_mib * MiB
+        memory = ram_mib * model.MiB
         vcpus = spec.flavor.vcpus
         initialization = types.Initialization(
             host_name=spec.name,
@@ -685,11 +636,11 @@ class OVirtProvider(Provider):
             if nic.mac is not None and nic.mac.address:
                 macs = (nic.mac.address.lower(),)
         self._image_boots.add(vm_id)
-        return Guest(
+        return model.Guest(
             provider=self.settings.name,
             id=vm_id,
             name=spec.name,
-            state=GuestState.BUILDING,
+            state=model.GuestState.BUILDING,
             macs=macs,
             labels=decode_labels(description),
             flavor_id=spec.flavor.id,
@@ -698,18 +649,18 @@ class OVirtProvider(Provider):
 
     def _create_in(
         self,
-        spec: GuestSpec,
+        spec: model.GuestSpec,
         cluster: ClusterPlace,
         domain: DomainRoom,
         ram_mib: int,
         vcpus: int,
         disk_bytes: int,
         description: str,
-    ) -> Guest:
+    ) -> model.Guest:
         from ovirtsdk4 import types
 
         vms = self._system().vms_service()
-        memory = ram_mib * MiB
+        memory = ram_mib * model.MiB
         vm_spec = types.Vm(
             name=spec.name,
             description=description,
@@ -760,18 +711,18 @@ class OVirtProvider(Provider):
             self._remove_half_made(vm_id, spec.name, exc)
             raise
         mac = nic.mac.address if nic is not None and nic.mac is not None else None
-        return Guest(
+        return model.Guest(
             provider=self.settings.name,
             id=vm_id,
             name=spec.name,
-            state=GuestState.BUILDING,
+            state=model.GuestState.BUILDING,
             macs=(mac.lower(),) if mac else (),
             labels=spec.labels,
             flavor_id=spec.flavor.id,
             created_at=_utc(vm.creation_time),
         )
 
-    def _reclaim_name(self, spec: GuestSpec) -> None:
+    def _reclaim_name(self, spec: model.GuestSpec) -> None:
         """A VM already has the name: remove it only if it is this very guest's leftover."""
         with self._call(f"look up the VM named {spec.name}"):
             existing = self._system().vms_service().list(search=f"name={spec.name}")
@@ -841,9 +792,9 @@ class OVirtProvider(Provider):
 
     # -- looking -----------------------------------------------------------------------------
 
-    def poll(self, guest_ids: Sequence[str]) -> Mapping[str, Guest]:
+    def poll(self, guest_ids: Sequence[str]) -> Mapping[str, model.Guest]:
         ids = [i for i in dict.fromkeys(guest_ids) if _UUID.match(i)]
-        found: dict[str, Guest] = {}
+        found: dict[str, model.Guest] = {}
         vms = self._system().vms_service()
         for start in range(0, len(ids), _POLL_BATCH):
             batch = ids[start : start + _POLL_BATCH]
@@ -874,7 +825,7 @@ class OVirtProvider(Provider):
         self._image_boots.difference_update(set(ids) - set(found))
         return found
 
-    def list_guests(self, prefix: str) -> Sequence[Guest]:
+    def list_guests(self, prefix: str) -> Sequence[model.Guest]:
         if not _SEARCH_SAFE.match(prefix):
             raise ValueError(f"a guest name prefix is letters, digits, '.', '_', '-': {prefix!r}")
         with self._call(f"list VMs named {prefix}*"):
@@ -886,44 +837,44 @@ class OVirtProvider(Provider):
         return [
             self._guest(vm)
             for vm in listed
-            if vm.name.startswith(prefix) and LABEL_POOL in decode_labels(vm.description)
+            if vm.name.startswith(prefix) and model.LABEL_POOL in decode_labels(vm.description)
         ]
 
-    def _guest(self, vm: Any, addresses: tuple[str, ...] = ()) -> Guest:
+    def _guest(self, vm: Any, addresses: tuple[str, ...] = ()) -> model.Guest:
         status = _enum(vm.status)
         disks = [a.disk for a in (vm.disk_attachments or []) if a.disk is not None]
         disk_states = {_enum(d.status) for d in disks}
         fault = None
         if status in _BROKEN:
-            state, fault = GuestState.ERROR, f"the engine reports the VM {status}"
+            state, fault = model.GuestState.ERROR, f"the engine reports the VM {status}"
         elif "illegal" in disk_states:
-            state, fault = GuestState.ERROR, "a disk of the VM is illegal"
+            state, fault = model.GuestState.ERROR, "a disk of the VM is illegal"
         elif status in _RUNNING:
-            state = GuestState.RUNNING
+            state = model.GuestState.RUNNING
         elif not disks:
             # create_guest returns once the disk is attached, so a guest without one
             # lost it: the engine removes a disk whose creation failed (image, disk and
             # attachment), or the create never got that far.
-            state = GuestState.ERROR
+            state = model.GuestState.ERROR
             fault = "the VM has no disk: the engine's creation of it failed (see its events)"
         elif status == "image_locked" or "locked" in disk_states:
-            state = GuestState.BUILDING
+            state = model.GuestState.BUILDING
         elif status == "down":
-            state = GuestState.STOPPED if was_started(vm.comment) else GuestState.READY
+            state = model.GuestState.STOPPED if was_started(vm.comment) else model.GuestState.READY
         else:
-            state = GuestState.BUILDING
+            state = model.GuestState.BUILDING
         macs = tuple(
             nic.mac.address.lower()
             for nic in (vm.nics or [])
             if nic.mac is not None and nic.mac.address
         )
-        return Guest(
+        return model.Guest(
             provider=self.settings.name,
             id=vm.id,
             name=vm.name,
             state=state,
             macs=macs,
-            addresses=addresses if state is GuestState.RUNNING else (),
+            addresses=addresses if state is model.GuestState.RUNNING else (),
             labels=decode_labels(vm.description),
             created_at=_utc(vm.creation_time),
             fault=fault,
@@ -931,12 +882,12 @@ class OVirtProvider(Provider):
 
     # -- power ---------------------------------------------------------------------------------
 
-    def start_guest(self, guest_id: str, boot: BootRequest | None = None) -> None:
+    def start_guest(self, guest_id: str, boot: model.BootRequest | None = None) -> None:
         from ovirtsdk4 import types
 
         vm_service = self._vm_service(guest_id)
         run_once = None
-        if isinstance(boot, KernelBoot):
+        if isinstance(boot, model.KernelBoot):
             try:
                 kernel, initrd = autofs_path(boot.kernel), autofs_path(boot.initrd)
             except ValueError as exc:
@@ -1038,12 +989,12 @@ class OVirtProvider(Provider):
             )
         return self._system().vms_service().vm_service(guest_id)
 
-    def console_output(self, guest_id: str) -> ConsoleOutput:
-        return ConsoleOutput(text="", unavailable=_CONSOLE_NOTE)
+    def console_output(self, guest_id: str) -> model.ConsoleOutput:
+        return model.ConsoleOutput(text="", unavailable=_CONSOLE_NOTE)
 
     # -- what guests leave behind (for sweepers) ----------------------------------------------
 
-    def list_resources(self, prefix: str) -> Sequence[OwnedResource]:
+    def list_resources(self, prefix: str) -> Sequence[model.OwnedResource]:
         """Disks of guests named ``prefix*`` that no VM uses any more.
 
         A guest's disk goes with its VM (``remove`` with ``detach_only=false``) unless
@@ -1068,10 +1019,10 @@ class OVirtProvider(Provider):
             labels = decode_labels(disk.description)
             if owner is None or not owner[1].startswith(prefix):
                 continue
-            if labels and LABEL_POOL not in labels:
+            if labels and model.LABEL_POOL not in labels:
                 continue  # labelled by virtprov, but for no pool: not a guest's
             found.append(
-                OwnedResource(
+                model.OwnedResource(
                     provider=self.settings.name,
                     kind="disk",
                     id=str(disk.id),
@@ -1082,7 +1033,7 @@ class OVirtProvider(Provider):
             )
         return found
 
-    def destroy_resource(self, resource: OwnedResource) -> None:
+    def destroy_resource(self, resource: model.OwnedResource) -> None:
         if resource.kind != "disk" or not _UUID.match(resource.id):
             raise errors.ProviderError(
                 f"no such resource: {resource.kind} {resource.id!r}", provider=self.settings.name

@@ -71,6 +71,11 @@ class Settings:
         url = redact_url(self.url)
         return f"Settings(name={self.name!r}, url={url!r}, username={self.username!r})"
 
+    @property
+    def hypervisor(self) -> str:
+        """What the engine's hosts run guests on."""
+        return "KVM"
+
     def floor(self, flavor: Flavor) -> tuple[int, int]:
         """Memory (MiB) and disk (bytes) to create: the flavor's, raised to the defaults."""
         return max(flavor.ram_mib, self.min_ram_mib), max(flavor.disk_bytes, self.min_disk_bytes)
@@ -154,9 +159,7 @@ def _data_centers(options: Options, lab: str) -> tuple[DataCenterMap, ...]:
         if isinstance(item, str) and item:
             maps.append(DataCenterMap(item))
             continue
-        if not isinstance(item, dict):
-            raise options.error(f"data_centers[{n}]", "must be a name or a table")
-        table = Options(item, path=options.path, prefix=f"{options.prefix}.data_centers[{n}]")
+        table = _entry(options, "data_centers", n, item, "a name or a table")
         maps.append(
             DataCenterMap(
                 name=table.string("name", required=True),
@@ -182,9 +185,7 @@ def _sizes(options: Options) -> tuple[Size, ...]:
         )
     sizes = []
     for n, item in enumerate(raw):
-        if not isinstance(item, dict):
-            raise options.error(f"sizes[{n}]", "must be a table { name, vcpus, memory, disk }")
-        table = Options(item, path=options.path, prefix=f"{options.prefix}.sizes[{n}]")
+        table = _entry(options, "sizes", n, item, "a table { name, vcpus, memory, disk }")
         sizes.append(
             Size(
                 name=table.string("name", required=True),
@@ -197,3 +198,11 @@ def _sizes(options: Options) -> tuple[Size, ...]:
     if len({s.name for s in sizes}) != len(sizes):
         raise options.error("sizes", "names a size twice")
     return tuple(sizes)
+
+
+def _entry(options: Options, key: str, n: int, item: Any, what: str) -> Options:
+    """Entry ``n`` of the list ``key``, a table, read like the provider's own options (its
+    errors name ``key[n].option``); ``what`` says what the entry must be."""
+    if not isinstance(item, dict):
+        raise options.error(f"{key}[{n}]", f"must be {what}")
+    return Options(item, path=options.path, prefix=f"{options.prefix}.{key}[{n}]")

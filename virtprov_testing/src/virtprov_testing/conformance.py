@@ -50,6 +50,7 @@ import attrs
 import pytest
 from attrs import evolve
 
+from virtprov import model
 from virtprov.config import Options, ProviderConfig, parse_config
 from virtprov.errors import (
     CapacityExhausted,
@@ -58,27 +59,11 @@ from virtprov.errors import (
     PermanentError,
     ProviderError,
 )
-from virtprov.model import (
-    LABEL_POOL,
-    LABEL_RECIPE,
-    MAC_ADDRESS,
-    Capacity,
-    ConsoleOutput,
-    Flavor,
-    GiB,
-    Guest,
-    GuestSpec,
-    GuestState,
-    ImageBoot,
-    MiB,
-    OwnedResource,
-    ProviderInfo,
-)
 from virtprov.plugins import build_provider
 from virtprov.provider import Provider
 
 #: How a MAC address in ``Guest.macs`` is written (kept under this name for old imports).
-MAC = MAC_ADDRESS
+MAC = model.MAC_ADDRESS
 #: An id no cloud will ever have given out.
 UNKNOWN_ID = "00000000-0000-4000-8000-00000000dead"
 #: The ``virtprov-pool`` label of the suite's guests.
@@ -127,8 +112,8 @@ class Creation:
     """What the ``creation`` fixture made: the guest as ``create_guest`` returned it, the
     spec it was made from, and how long the call took (seconds)."""
 
-    guest: Guest
-    spec: GuestSpec
+    guest: model.Guest
+    spec: model.GuestSpec
     seconds: float
 
 
@@ -183,7 +168,7 @@ class ProviderConformance:
     #: Plausible MiB of RAM per vCPU: outside, RAM is most likely in KiB or GiB.
     ram_mib_per_vcpu_bounds: ClassVar[tuple[float, float]] = (32, 256 * 1024)
     #: Plausible ``Flavor.disk_bytes`` (0, no disk of its own, is always accepted).
-    disk_bytes_bounds: ClassVar[tuple[int, int]] = (64 * MiB, 1024**5)
+    disk_bytes_bounds: ClassVar[tuple[int, int]] = (64 * model.MiB, 1024**5)
     #: Plausible ``Flavor.vcpus``.
     vcpus_bounds: ClassVar[tuple[int, int]] = (1, 4096)
 
@@ -241,20 +226,20 @@ class ProviderConformance:
             provider.close()
 
     @pytest.fixture
-    def flavor(self, provider: Provider) -> Flavor:
+    def flavor(self, provider: Provider) -> model.Flavor:
         """The cheapest flavor with room to install on (override to choose another)."""
         flavors = list(provider.flavors())
         if not flavors:
             fail(
                 "flavors(): expected at least one flavor to create the suite's guests of, saw none"
             )
-        usable = [f for f in flavors if f.disk_bytes >= 10 * GiB]
-        return min(usable or flavors, key=Flavor.sort_key)
+        usable = [f for f in flavors if f.disk_bytes >= 10 * model.GiB]
+        return min(usable or flavors, key=model.Flavor.sort_key)
 
     # -- helpers ----------------------------------------------------------------------
 
-    def spec(self, flavor: Flavor, n: int) -> GuestSpec:
-        return GuestSpec.for_recipe(n, flavor, pool=POOL, prefix=self.name_prefix)
+    def spec(self, flavor: model.Flavor, n: int) -> model.GuestSpec:
+        return model.GuestSpec.for_recipe(n, flavor, pool=POOL, prefix=self.name_prefix)
 
     def destroy(self, provider: Provider, guest_id: str) -> None:
         """Destroy the guest. When the destroy returned what can only go once the guest is
@@ -280,8 +265,12 @@ class ProviderConformance:
             time.sleep(self.poll_interval)
 
     def wait_for(
-        self, provider: Provider, guest_id: str, state: GuestState, after: str = "create_guest"
-    ) -> Guest:
+        self,
+        provider: Provider,
+        guest_id: str,
+        state: model.GuestState,
+        after: str = "create_guest",
+    ) -> model.Guest:
         """Poll until the guest is in ``state``, which ``after`` (the call made last) should
         bring about within :attr:`ready_timeout`."""
         deadline = time.monotonic() + self.ready_timeout
@@ -292,7 +281,7 @@ class ProviderConformance:
                     f"{after}: the guest {guest_id} vanished from poll() while waiting for "
                     f"{state.name}"
                 )
-            if guest.state is GuestState.ERROR:
+            if guest.state is model.GuestState.ERROR:
                 fail(
                     f"{after}: the guest went to ERROR while waiting for {state.name}: "
                     f"{guest.fault}"
@@ -301,7 +290,7 @@ class ProviderConformance:
                 return guest
             if time.monotonic() >= deadline:
                 hint = ""
-                if state is GuestState.STOPPED and guest.state is GuestState.READY:
+                if state is model.GuestState.STOPPED and guest.state is model.GuestState.READY:
                     hint = (
                         " (READY is only for a guest never started; once started, off is STOPPED)"
                     )
@@ -311,7 +300,7 @@ class ProviderConformance:
                 )
             self.pause()
 
-    def assert_named(self, provider: Provider, guest: Guest, method: str) -> None:
+    def assert_named(self, provider: Provider, guest: model.Guest, method: str) -> None:
         """``Guest.provider`` is the provider's name."""
         name = provider.info.name
         if guest.provider != name:
@@ -332,7 +321,7 @@ class ProviderConformance:
 
     @pytest.fixture
     def creation(
-        self, provider: Provider, flavor: Flavor, request: pytest.FixtureRequest
+        self, provider: Provider, flavor: model.Flavor, request: pytest.FixtureRequest
     ) -> Iterator[Creation]:
         """One guest for the test, timed, destroyed afterwards whatever happens."""
         # A fixed number per test (not random), so that recorded cassettes replay.
@@ -347,7 +336,7 @@ class ProviderConformance:
             self.destroy(provider, guest.id)
 
     @pytest.fixture
-    def created(self, creation: Creation) -> Guest:
+    def created(self, creation: Creation) -> model.Guest:
         """The test's guest, as ``create_guest`` returned it."""
         return creation.guest
 
@@ -355,7 +344,7 @@ class ProviderConformance:
 
     def test_info_is_consistent(self, provider: Provider) -> None:
         info = provider.info
-        if not isinstance(info, ProviderInfo):
+        if not isinstance(info, model.ProviderInfo):
             fail(f"info: expected a ProviderInfo, saw {type(info).__name__}")
         if info.driver != type(provider).driver:
             fail(
@@ -380,14 +369,14 @@ class ProviderConformance:
         if not flavors:
             fail("flavors(): expected at least one flavor, saw none")
         for flavor in flavors:
-            if not isinstance(flavor, Flavor):
+            if not isinstance(flavor, model.Flavor):
                 fail(f"flavors(): expected Flavor values, saw {type(flavor).__name__}")
             self.check_units(flavor)
         ids = [flavor.id for flavor in flavors]
         if len(set(ids)) != len(ids):
             fail(f"flavors(): flavor ids must be unique, saw {sorted(ids)}")
 
-    def check_units(self, flavor: Flavor) -> None:
+    def check_units(self, flavor: model.Flavor) -> None:
         """RAM in MiB, disk in bytes: bounds that catch factor-1024 mistakes."""
         name = f"flavors(): {flavor.name}"
         low, high = self.vcpus_bounds
@@ -396,7 +385,7 @@ class ProviderConformance:
         low, high = self.ram_mib_bounds
         if not low <= flavor.ram_mib <= high:
             guess = (
-                f"in bytes it would be {flavor.ram_mib / MiB:g} MiB, in KiB "
+                f"in bytes it would be {flavor.ram_mib / model.MiB:g} MiB, in KiB "
                 f"{flavor.ram_mib / 1024:g} MiB"
                 if flavor.ram_mib > high
                 else f"in GiB it would be {flavor.ram_mib * 1024} MiB"
@@ -416,7 +405,7 @@ class ProviderConformance:
         low, high = self.disk_bytes_bounds
         if flavor.disk_bytes and not low <= flavor.disk_bytes <= high:
             guess = (
-                f"{flavor.disk_bytes} GiB would be {flavor.disk_bytes * GiB} bytes"
+                f"{flavor.disk_bytes} GiB would be {flavor.disk_bytes * model.GiB} bytes"
                 if flavor.disk_bytes < low
                 else f"that is {flavor.disk_bytes / 1024**5:g} PiB"
             )
@@ -427,7 +416,7 @@ class ProviderConformance:
 
     def test_capacity_is_a_capacity(self, provider: Provider) -> None:
         capacity = provider.capacity()
-        if not isinstance(capacity, Capacity):
+        if not isinstance(capacity, model.Capacity):
             fail(f"capacity(): expected a Capacity, saw {type(capacity).__name__}")
 
     # -- a guest's life --------------------------------------------------------------------
@@ -442,7 +431,7 @@ class ProviderConformance:
                 f"as the cloud accepted the request and the id is known), took "
                 f"{creation.seconds:.1f} s"
             )
-        if guest.state is not GuestState.BUILDING:
+        if guest.state is not model.GuestState.BUILDING:
             fail(
                 "create_guest: expected BUILDING (return as soon as the cloud accepted the "
                 "request and the id is known; poll() reports READY later), saw "
@@ -460,26 +449,26 @@ class ProviderConformance:
             )
         self.assert_named(provider, guest, "create_guest")
 
-    def test_poll_reaches_ready_with_a_mac(self, provider: Provider, created: Guest) -> None:
-        ready = self.wait_for(provider, created.id, GuestState.READY)
+    def test_poll_reaches_ready_with_a_mac(self, provider: Provider, created: model.Guest) -> None:
+        ready = self.wait_for(provider, created.id, model.GuestState.READY)
         if not ready.macs:
             fail("poll: a READY guest has at least one MAC address, saw none")
-        bad = [mac for mac in ready.macs if not MAC_ADDRESS.match(mac)]
+        bad = [mac for mac in ready.macs if not model.MAC_ADDRESS.match(mac)]
         if bad:
             fail(f"poll: MAC addresses are written aa:bb:cc:dd:ee:ff (lower case), saw {bad}")
         if ready.name != created.name:
             fail(f"poll: Guest.name must stay {created.name!r}, saw {ready.name!r}")
         self.assert_named(provider, ready, "poll")
 
-    def test_start_and_stop(self, provider: Provider, created: Guest) -> None:
-        self.wait_for(provider, created.id, GuestState.READY)
+    def test_start_and_stop(self, provider: Provider, created: model.Guest) -> None:
+        self.wait_for(provider, created.id, model.GuestState.READY)
         provider.start_guest(created.id)
-        self.wait_for(provider, created.id, GuestState.RUNNING, after="start_guest")
+        self.wait_for(provider, created.id, model.GuestState.RUNNING, after="start_guest")
         provider.stop_guest(created.id)
-        self.wait_for(provider, created.id, GuestState.STOPPED, after="stop_guest")
+        self.wait_for(provider, created.id, model.GuestState.STOPPED, after="stop_guest")
 
     def test_destroy_is_idempotent_and_frees_capacity(
-        self, provider: Provider, flavor: Flavor
+        self, provider: Provider, flavor: model.Flavor
     ) -> None:
         before = provider.capacity()
         guest = provider.create_guest(self.spec(flavor, 9100))
@@ -532,7 +521,9 @@ class ProviderConformance:
 
     # -- finding guests again --------------------------------------------------------------
 
-    def test_list_guests_finds_ours_by_prefix(self, provider: Provider, created: Guest) -> None:
+    def test_list_guests_finds_ours_by_prefix(
+        self, provider: Provider, created: model.Guest
+    ) -> None:
         prefix = self.name_prefix
         listed = list(provider.list_guests(prefix))
         found = {guest.id: guest for guest in listed}
@@ -544,27 +535,27 @@ class ProviderConformance:
                 fail(f"list_guests({prefix!r}): returned {guest.name!r}, not of that prefix")
             self.check_pool_label(guest, f"list_guests({prefix!r})")
             self.assert_named(provider, guest, "list_guests")
-        if found[created.id].labels.get(LABEL_POOL) != POOL:
+        if found[created.id].labels.get(model.LABEL_POOL) != POOL:
             fail(
-                f"list_guests({prefix!r}): the guest's {LABEL_POOL} label must be {POOL!r}, "
+                f"list_guests({prefix!r}): the guest's {model.LABEL_POOL} label must be {POOL!r}, "
                 f"saw {dict(found[created.id].labels)}"
             )
         other = [g.name for g in provider.list_guests("no-such-prefix-") if g.id == created.id]
         if other:
             fail(f"list_guests('no-such-prefix-'): returned {other[0]!r}, not of that prefix")
 
-    def check_pool_label(self, guest: Guest, method: str) -> None:
-        if LABEL_POOL not in guest.labels:
+    def check_pool_label(self, guest: model.Guest, method: str) -> None:
+        if model.LABEL_POOL not in guest.labels:
             fail(
-                f"{method}: returned {guest.name!r}, which has no {LABEL_POOL} label: list only "
-                "guests that carry it (a sweeper deletes the unowned guests it is shown)"
+                f"{method}: returned {guest.name!r}, which has no {model.LABEL_POOL} label: list "
+                "only guests that carry it (a sweeper deletes the unowned guests it is shown)"
             )
 
     def test_list_guests_skips_guests_without_the_pool_label(
-        self, provider: Provider, flavor: Flavor
+        self, provider: Provider, flavor: model.Flavor
     ) -> None:
         """A guest of the prefix made by someone else (no ``virtprov-pool``) is not listed."""
-        spec = GuestSpec(name=f"{self.name_prefix}unlabelled-9400", flavor=flavor)
+        spec = model.GuestSpec(name=f"{self.name_prefix}unlabelled-9400", flavor=flavor)
         guest = provider.create_guest(spec)
         try:
             for listed in provider.list_guests(self.name_prefix):
@@ -600,10 +591,10 @@ class ProviderConformance:
         if left:
             fail(f"destroy_guest(unknown id): a guest gone already leaves nothing, returned {left}")
 
-    def test_console_output(self, provider: Provider, created: Guest) -> None:
-        self.wait_for(provider, created.id, GuestState.READY)
+    def test_console_output(self, provider: Provider, created: model.Guest) -> None:
+        self.wait_for(provider, created.id, model.GuestState.READY)
         output = provider.console_output(created.id)
-        if not isinstance(output, ConsoleOutput) or not isinstance(output.text, str):
+        if not isinstance(output, model.ConsoleOutput) or not isinstance(output.text, str):
             fail(f"console_output: expected a ConsoleOutput with text, saw {output!r}")
 
     # -- construction from virtprov.toml ---------------------------------------------------
@@ -703,9 +694,9 @@ class ProviderConformance:
                 assert seen is not None, (
                     "a guest that could not be placed must show ERROR, not vanish"
                 )
-                if seen.state is GuestState.ERROR:
+                if seen.state is model.GuestState.ERROR:
                     break
-                assert seen.state is GuestState.BUILDING, (
+                assert seen.state is model.GuestState.BUILDING, (
                     f"a guest the cloud cannot place became {seen.state.value}"
                 )
                 assert time.monotonic() < deadline, "the unplaceable guest never failed"
@@ -721,7 +712,7 @@ class ProviderConformance:
             self.destroy(provider, guest.id)
 
     def test_network_choice_puts_the_guest_on_that_network(
-        self, chosen_network: tuple[str, str], provider: Provider, flavor: Flavor
+        self, chosen_network: tuple[str, str], provider: Provider, flavor: model.Flavor
     ) -> None:
         """``GuestSpec.network`` names the network the guest joins; a name that matches
         nothing fails that create with a :class:`~virtprov.errors.ProviderError` naming
@@ -730,7 +721,7 @@ class ProviderConformance:
         name, cidr = chosen_network
         guest = provider.create_guest(evolve(self.spec(flavor, 9310), network=name))
         try:
-            ready = self.wait_for(provider, guest.id, GuestState.READY)
+            ready = self.wait_for(provider, guest.id, model.GuestState.READY)
             inside = [
                 a for a in ready.addresses if ipaddress.ip_address(a) in ipaddress.ip_network(cidr)
             ]
@@ -754,16 +745,20 @@ class ProviderConformance:
         if type(provider).list_resources is Provider.list_resources:
             pytest.skip(f"{type(provider).__name__} makes nothing but guests")
 
-    def resources_of(self, provider: Provider, guest: Guest) -> list[OwnedResource]:
+    def resources_of(self, provider: Provider, guest: model.Guest) -> list[model.OwnedResource]:
         return [r for r in provider.list_resources(self.name_prefix) if r.guest == guest.name]
 
     def test_owned_resources_carry_their_guest_and_its_labels(
-        self, provider: Provider, owns_resources: None, created: Guest
+        self, provider: Provider, owns_resources: None, created: model.Guest
     ) -> None:
         method = f"list_resources({self.name_prefix!r})"
         listed = provider.list_resources(self.name_prefix)
         for resource in listed:
-            if not isinstance(resource, OwnedResource) or not resource.kind or not resource.id:
+            if (
+                not isinstance(resource, model.OwnedResource)
+                or not resource.kind
+                or not resource.id
+            ):
                 fail(f"{method}: expected OwnedResources with a kind and an id, saw {resource!r}")
             if resource.provider != provider.info.name:
                 fail(
@@ -773,21 +768,21 @@ class ProviderConformance:
             if not resource.guest.startswith(self.name_prefix):
                 fail(f"{method}: returned a resource of {resource.guest!r}, not of that prefix")
             # labelled, or (where the cloud keeps no labels) none at all: never a guess
-            if resource.labels and LABEL_POOL not in resource.labels:
-                fail(f"{method}: returned {resource.kind} {resource.id} without {LABEL_POOL}")
+            if resource.labels and model.LABEL_POOL not in resource.labels:
+                fail(f"{method}: returned {resource.kind} {resource.id} without {model.LABEL_POOL}")
         if len({(r.kind, r.id) for r in listed}) != len(listed):
             fail(f"{method}: each resource must be listed once, saw {listed}")
         for resource in [r for r in listed if r.guest == created.name and r.labels]:
-            if resource.labels.get(LABEL_POOL) != POOL or resource.labels.get(
-                LABEL_RECIPE
-            ) != created.labels.get(LABEL_RECIPE):
+            if resource.labels.get(model.LABEL_POOL) != POOL or resource.labels.get(
+                model.LABEL_RECIPE
+            ) != created.labels.get(model.LABEL_RECIPE):
                 fail(
                     f"{method}: {resource.kind} {resource.id} must carry its guest's labels "
                     f"{dict(created.labels)}, saw {dict(resource.labels)}"
                 )
 
     def test_destroy_removes_the_owned_resources_and_destroy_resource_is_idempotent(
-        self, provider: Provider, owns_resources: None, flavor: Flavor
+        self, provider: Provider, owns_resources: None, flavor: model.Flavor
     ) -> None:
         """What ``destroy_guest`` does not delete at once it returns; once the guest is
         gone and those are deleted, nothing of the guest is left."""
@@ -823,31 +818,35 @@ class ProviderConformance:
         return self.image
 
     def test_image_boot_runs_with_an_address(
-        self, boot_image: str, provider: Provider, flavor: Flavor
+        self, boot_image: str, provider: Provider, flavor: model.Flavor
     ) -> None:
         """An :class:`ImageBoot` guest runs with an address; destroy removes it all."""
-        boot = ImageBoot(
+        boot = model.ImageBoot(
             boot_image, user_data=CONFORMANCE_USER_DATA, ssh_public_keys=(CONFORMANCE_KEY,)
         )
         guest = provider.create_guest(attrs.evolve(self.spec(flavor, 9300), boot=boot))
         try:
-            assert guest.state in (GuestState.BUILDING, GuestState.READY, GuestState.RUNNING)
+            assert guest.state in (
+                model.GuestState.BUILDING,
+                model.GuestState.READY,
+                model.GuestState.RUNNING,
+            )
             started = False
             deadline = time.monotonic() + self.ready_timeout
             while True:
                 seen = provider.poll([guest.id]).get(guest.id)
                 assert seen is not None, "the guest vanished while booting"
-                assert seen.state is not GuestState.ERROR, f"guest failed: {seen.fault}"
-                if seen.state is GuestState.RUNNING and seen.addresses:
+                assert seen.state is not model.GuestState.ERROR, f"guest failed: {seen.fault}"
+                if seen.state is model.GuestState.RUNNING and seen.addresses:
                     break
-                if seen.state in (GuestState.READY, GuestState.STOPPED) and not started:
+                if seen.state in (model.GuestState.READY, model.GuestState.STOPPED) and not started:
                     provider.start_guest(guest.id)  # a cloud that creates it powered off
                     started = True
                 assert time.monotonic() < deadline, f"still {seen.state} without an address"
                 if self.poll_interval:
                     time.sleep(self.poll_interval)
             assert seen.name == guest.name
-            assert seen.labels[LABEL_POOL] == POOL
+            assert seen.labels[model.LABEL_POOL] == POOL
         finally:
             self.destroy(provider, guest.id)
         deadline = time.monotonic() + self.ready_timeout
