@@ -250,23 +250,16 @@ def tri(node: Program, t: Target, arch: str) -> int:
     if static is not None:
         return static
     kind = node[0]
-    if kind == AND:
-        result = YES
+    if kind in (AND, OR):
+        # A child's NO decides an <and>, a YES an <or>; else either depends if a child does.
+        decisive = NO if kind == AND else YES
+        result = YES - decisive
         for child in node[2]:
             answer = tri(child, t, arch)
-            if answer == NO:
-                return NO
-            if answer < result:
-                result = answer
-        return result
-    if kind == OR:
-        result = NO
-        for child in node[2]:
-            answer = tri(child, t, arch)
-            if answer == YES:
-                return YES
-            if answer > result:
-                result = answer
+            if answer == decisive:
+                return decisive
+            if answer == DEPENDS:
+                result = DEPENDS
         return result
     if kind == NOT:
         return YES - tri(node[2], t, arch)
