@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from tests.hostrequires.hrdata import EXAMPLES, LAB, PRESETS, and_or
+from tests.hostrequires.hrdata import EXAMPLES, LAB, PLAN, PRESETS, and_or
 from virtprov.cli.check import command as check
 from virtprov.cli.convert import command as convert
 from virtprov.hostrequires import Target, parse, parse_any, prepare
@@ -324,24 +324,6 @@ def test_every_loss_is_noted(hardware: dict[str, Any], note: str) -> None:
 
 
 # -- the command: several phases, one phase, what it does not read --------------------------------
-
-PLAN = """\
-provision:
-  - name: client
-    how: virtual
-    hardware:
-      memory: ">= 4 GiB"
-  - name: server
-    hardware:
-      memory: 8 GB
-      memory: 16 GB
-      virtualization:
-        is-virtualized: false
-  - hardware:
-      import-preset: https://example.com/presets.yaml
-      cpu:
-        flag: [vmx]
-"""
 
 
 def run(command: Any, *args: str, stdin: str) -> tuple[int, str, str]:

@@ -11,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.hostrequires.hrdata import EXAMPLES, LAB, PRESETS, and_or
+from tests.hostrequires.hrdata import EXAMPLES, LAB, PLAN, PRESETS, and_or
 from virtprov.errors import HostRequiresError
 from virtprov.hostrequires import Target, parse, prepare
 from virtprov.hostrequires.convert import to_hostrequires
@@ -248,21 +248,10 @@ def test_presets_resolve_and_import_preset_is_never_fetched() -> None:
 
 
 def test_a_plan_gives_one_verdict_per_phase() -> None:
-    plan = """
-provision:
-  - name: client
-    how: virtual
-    hardware:
-      memory: ">= 4 GiB"
-  - name: server
-    hardware:
-      virtualization:
-        is-virtualized: false
-"""
-    phases = parse_tmt_any(plan)
+    phases = parse_tmt_any(PLAN)
     assert isinstance(phases, tuple)
-    assert [phase.label for phase in phases] == ["phase client", "phase server"]
-    assert [bool(phase.requires.virtualisable(TARGET)) for phase in phases] == [True, False]
+    assert [phase.label for phase in phases] == ["phase client", "phase server", "phase #3"]
+    assert [bool(phase.requires.virtualisable(TARGET)) for phase in phases] == [True, False, True]
 
 
 def test_duplicate_keys_warn_and_the_last_counts() -> None:
