@@ -819,18 +819,22 @@ def tmt_phases(
                 )
             name = phase.data.get("name")
             hardware = phase.data.get("hardware", _Value(None, phase.line))
-            reader = _Reader(presets, MAX_ELEMENTS)
-            reader.warnings.extend(warnings)
-            root = reader.block(hardware, "hardware", top=True)
             label = str(name.data) if name is not None else None
-            result.append((label, TmtDocument(root, tuple(reader.warnings))))
+            result.append((label, _phase_document(hardware, presets, warnings)))
         return "plan", tuple(result)
     if isinstance(data, dict) and "hardware" in data:
         value = data["hardware"]
+    return "hardware", ((None, _phase_document(value, presets, warnings)),)
+
+
+def _phase_document(
+    hardware: _Value, presets: Mapping[str, Any] | None, warnings: list[str]
+) -> TmtDocument:
+    """One ``hardware:`` of a file, read after what reading the file warned about."""
     reader = _Reader(presets, MAX_ELEMENTS)
     reader.warnings.extend(warnings)
-    root = reader.block(value, "hardware", top=True)
-    return "hardware", ((None, TmtDocument(root, tuple(reader.warnings))),)
+    root = reader.block(hardware, "hardware", top=True)
+    return TmtDocument(root, tuple(reader.warnings))
 
 
 def _plain(value: _Value) -> Any:
