@@ -91,6 +91,11 @@ class Input(NamedTuple):
     make: Callable[[], Any]
 
 
+def inputs(language: str, form: str, makers: dict[str, Callable[[], Any]]) -> list[Input]:
+    """The inputs of one language handed over one way: ``{name: make}``."""
+    return [Input(name, language, form, make) for name, make in makers.items()]
+
+
 def hr(body: str) -> str:
     return f"<hostRequires>{body}</hostRequires>"
 
@@ -148,139 +153,136 @@ def catalogue(workdir: Path) -> list[Input]:
         return lambda: str(path)
 
     utf7 = b'<?xml version="1.0" encoding="UTF-7"?>+ADw-!DOCTYPE h SYSTEM "%s"+AD4-<hostRequires/>'
-    items = [
+    return [
         # <hostRequires/>: patterns
-        Input("xml like lab %%%%%%%%%%%%Z", "xml", "text",
-              lambda: hr('<labcontroller op="like" value="%%%%%%%%%%%%Z"/>')),
-        Input("xml like arch 300 %", "xml", "text",
-              lambda: hr(f'<arch op="like" value="{"%" * 300}Z"/>')),
-        Input("xml like 1 MiB pattern", "xml", "text",
-              lambda: hr(f'<arch op="like" value="{"%_" * 500_000}"/>')),
-        Input("xml like 1000 underscores", "xml", "text",
-              lambda: hr(f'<labcontroller op="like" value="{"_" * 1000}"/>')),
-        Input("xml like %a_ x 333", "xml", "text",
-              lambda: hr(f'<labcontroller op="like" value="{"%a_" * 333}"/>')),
-        Input("xml like 100 patterns at the budget", "xml", "text", many_like_patterns),
-        Input("xml like on 40 declared model names", "xml", "text",
-              lambda: hr(f'<cpu><model_name op="like" value="{"%_" * 499}Z"/></cpu>')),
-        Input("xml long lab name (1 MB)", "xml", "text",
-              lambda: hr(f'<labcontroller value="{"lab" * 333_000}"/>')),
-        Input("xml long CPU model name (1 MB)", "xml", "text",
-              lambda: hr(f'<cpu><model_name value="{"Xeon" * 250_000}"/></cpu>')),
-        Input("xml 250 long CPU model names (at the cap)", "xml", "text",
-              lambda: hr(f'<cpu><model_name value="{"Xeon" * 1024}"/></cpu>' * 250)),
-        # numbers
-        Input("xml speed 1e999999999", "xml", "text",
-              lambda: hr('<cpu><speed op="&gt;=" value="1e999999999"/></cpu>')),
-        Input("xml memory of 5000 digits", "xml", "text",
-              lambda: hr(f'<memory value="{"9" * 5000}"/>')),
-        Input("xml disk size 40 digits in TiB", "xml", "text",
-              lambda: hr(f'<disk><size value="{"9" * 40}" units="TiB"/></disk>')),
-        # encodings, entities, size, nesting
-        Input("xml UTF-7 DOCTYPE on a file", "xml", "text", lambda: utf7 % b"/etc/passwd"),
-        Input("xml UTF-7 DOCTYPE on a FIFO", "xml", "text", lambda: utf7 % str(fifo).encode()),
-        Input("xml billion laughs", "xml", "text", lambda: BILLION_LAUGHS),
-        Input("xml external entity", "xml", "text",
-              lambda: '<!DOCTYPE h [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-              '<hostRequires><hostname value="&x;"/></hostRequires>'),
-        Input("xml 10,000 deep", "xml", "text",
-              lambda: hr("<and>" * 10_000 + "</and>" * 10_000)),
-        Input("xml 20,000 elements", "xml", "text", lambda: hr("<and/>" * 20_000)),
-        Input("xml 1,000 sizes (at the cap)", "xml", "text",
-              lambda: hr('<memory op="&gt;=" value="1024"/>' * 1_000)),
-        Input("xml 1,000 unmet sizes (reasons)", "xml", "text",
-              lambda: hr("".join(f'<memory op="&gt;" value="{10**6 + n}"/>' for n in range(999))
-                         + '<memory op="&lt;" value="1"/>')),
-        Input("xml 999 sizes met, 1 not (reasons)", "xml", "text",
-              lambda: hr('<memory op="&gt;=" value="1"/>' * 999 + '<memory op="&lt;" value="1"/>')),
-        Input("xml 1,000 alternatives unmet", "xml", "text",
-              lambda: hr("<or>" + '<hostname value="h"/>' * 998 + "</or>")),
-        Input("xml 1,000 unknown elements (warnings)", "xml", "text",
-              lambda: hr("<an_unknown_element_with_a_long_name/>" * 1_000)),
-        Input("xml control characters in values", "xml", "text",
-              lambda: hr('<labcontroller value="&#x9b;2J&#x202e;&#x85;lab"/>' * 100)),
-        Input("xml latin-1 bytes", "xml", "text",
-              lambda: hr('<hostname value="caf\xe9"/>').encode("latin-1")),
-        Input("xml UTF-16", "xml", "text", lambda: hr("<and/>").encode("utf-16")),
-        Input("xml over 1 MiB", "xml", "text", lambda: hr("<and/>" * 200_000)),
-        Input("xml not text: 10**12", "xml", "value", lambda: 10**12),
-        Input("xml file /dev/zero", "xml", "file", lambda: "/dev/zero"),
-        Input("xml file billion laughs", "xml", "file", file_of("laughs.xml", BILLION_LAUGHS)),
-        Input("xml file like %%%%%%%%%%%%Z", "xml", "file",
-              file_of("like.xml", hr('<labcontroller op="like" value="%%%%%%%%%%%%Z"/>'))),
-        Input("xml stream endless", "xml", "stream", lambda: None),
-        Input("xml stream 1e999999999", "xml", "stream",
-              lambda: hr('<cpu><speed op="&gt;=" value="1e999999999"/></cpu>').encode()),
+        *inputs("xml", "text", {
+            "xml like lab %%%%%%%%%%%%Z":
+                lambda: hr('<labcontroller op="like" value="%%%%%%%%%%%%Z"/>'),
+            "xml like arch 300 %": lambda: hr(f'<arch op="like" value="{"%" * 300}Z"/>'),
+            "xml like 1 MiB pattern": lambda: hr(f'<arch op="like" value="{"%_" * 500_000}"/>'),
+            "xml like 1000 underscores":
+                lambda: hr(f'<labcontroller op="like" value="{"_" * 1000}"/>'),
+            "xml like %a_ x 333": lambda: hr(f'<labcontroller op="like" value="{"%a_" * 333}"/>'),
+            "xml like 100 patterns at the budget": many_like_patterns,
+            "xml like on 40 declared model names":
+                lambda: hr(f'<cpu><model_name op="like" value="{"%_" * 499}Z"/></cpu>'),
+            "xml long lab name (1 MB)": lambda: hr(f'<labcontroller value="{"lab" * 333_000}"/>'),
+            "xml long CPU model name (1 MB)":
+                lambda: hr(f'<cpu><model_name value="{"Xeon" * 250_000}"/></cpu>'),
+            "xml 250 long CPU model names (at the cap)":
+                lambda: hr(f'<cpu><model_name value="{"Xeon" * 1024}"/></cpu>' * 250),
+            # numbers
+            "xml speed 1e999999999":
+                lambda: hr('<cpu><speed op="&gt;=" value="1e999999999"/></cpu>'),
+            "xml memory of 5000 digits": lambda: hr(f'<memory value="{"9" * 5000}"/>'),
+            "xml disk size 40 digits in TiB":
+                lambda: hr(f'<disk><size value="{"9" * 40}" units="TiB"/></disk>'),
+            # encodings, entities, size, nesting
+            "xml UTF-7 DOCTYPE on a file": lambda: utf7 % b"/etc/passwd",
+            "xml UTF-7 DOCTYPE on a FIFO": lambda: utf7 % str(fifo).encode(),
+            "xml billion laughs": lambda: BILLION_LAUGHS,
+            "xml external entity":
+                lambda: '<!DOCTYPE h [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                '<hostRequires><hostname value="&x;"/></hostRequires>',
+            "xml 10,000 deep": lambda: hr("<and>" * 10_000 + "</and>" * 10_000),
+            "xml 20,000 elements": lambda: hr("<and/>" * 20_000),
+            "xml 1,000 sizes (at the cap)": lambda: hr('<memory op="&gt;=" value="1024"/>' * 1_000),
+            "xml 1,000 unmet sizes (reasons)":
+                lambda: hr("".join(f'<memory op="&gt;" value="{10**6 + n}"/>' for n in range(999))
+                + '<memory op="&lt;" value="1"/>'),
+            "xml 999 sizes met, 1 not (reasons)":
+                lambda: hr('<memory op="&gt;=" value="1"/>' * 999
+                           + '<memory op="&lt;" value="1"/>'),
+            "xml 1,000 alternatives unmet":
+                lambda: hr("<or>" + '<hostname value="h"/>' * 998 + "</or>"),
+            "xml 1,000 unknown elements (warnings)":
+                lambda: hr("<an_unknown_element_with_a_long_name/>" * 1_000),
+            "xml control characters in values":
+                lambda: hr('<labcontroller value="&#x9b;2J&#x202e;&#x85;lab"/>' * 100),
+            "xml latin-1 bytes": lambda: hr('<hostname value="caf\xe9"/>').encode("latin-1"),
+            "xml UTF-16": lambda: hr("<and/>").encode("utf-16"),
+            "xml over 1 MiB": lambda: hr("<and/>" * 200_000),
+        }),
+        *inputs("xml", "value", {
+            "xml not text: 10**12": lambda: 10**12,
+        }),
+        *inputs("xml", "file", {
+            "xml file /dev/zero": lambda: "/dev/zero",
+            "xml file billion laughs": file_of("laughs.xml", BILLION_LAUGHS),
+            "xml file like %%%%%%%%%%%%Z":
+                file_of("like.xml", hr('<labcontroller op="like" value="%%%%%%%%%%%%Z"/>')),
+        }),
+        *inputs("xml", "stream", {
+            "xml stream endless": lambda: None,
+            "xml stream 1e999999999":
+                lambda: hr('<cpu><speed op="&gt;=" value="1e999999999"/></cpu>').encode(),
+        }),
         # tmt hardware: as YAML text
         # Q: no Xeon model name holds one, in either case (patterns ignore case)
-        Input("tmt model-name ~ (.*.*)*Q", "tmt", "text",
-              lambda: 'cpu:\n  model-name: "~ (.*.*)*Q"\n'),
-        Input("tmt lab-controller ~ (.*.*)*Z", "tmt", "text",
-              lambda: 'location:\n  lab-controller: "~ (.*.*)*Z"\n'),
-        Input("tmt hostname x + 400,000 spaces + y", "tmt", "text",
-              lambda: f'hostname: "x{" " * 400_000}y"\n'),
-        Input("tmt unquoted 5000-digit int", "tmt", "text", lambda: f"memory: {'9' * 5000}\n"),
-        Input("tmt alias bomb (1 KB of YAML)", "tmt", "text",
-              lambda: alias_bomb(9) + "cpu:\n  flag: *l8\n"),
-        Input("tmt ~ backreference", "tmt", "text", lambda: 'hostname: "~ (a)\\\\1"\n'),
-        Input("tmt ~ lookahead", "tmt", "text",
-              lambda: 'cpu:\n  model-name: "~ Intel(?=.*Gold)"\n'),
-        Input("tmt ~ long alternation", "tmt", "text",
-              lambda: f'cpu:\n  model-name: "~ {ALTERNATION}"\n'),
-        Input("tmt ~ huge character class", "tmt", "text",
-              lambda: 'cpu:\n  model-name: "~ [\\\\x{1}-\\\\x{10FFFF}]{100}"\n'),
-        Input("tmt ~ (\\pL){60}: 9 characters", "tmt", "text",
-              lambda: 'cpu:\n  model-name: "~ (\\\\pL){60}"\n'),
-        Input("tmt ~ nested quantifiers (a+)+$", "tmt", "text",
-              lambda: 'cpu:\n  model-name: "~ (I+)+(n+)+(t+)+$"\n'),
-        Input("tmt memory with 200,000 spaces", "tmt", "text",
-              lambda: f'memory: "5{" " * 100_000}GB{" " * 100_000}x"\n'),
-        Input("tmt huge hex cpu.model", "tmt", "text",
-              lambda: f"cpu:\n  model: '0x{'f' * 5000}'\n"),
-        Input("tmt 500 requirements (at the cap)", "tmt", "text",
-              lambda: "or:\n" + "  - memory: '>= 1 GB'\n" * 500),
-        Input("tmt 500 unmet requirements (reasons)", "tmt", "text",
-              lambda: "and:\n" + "".join(f"  - memory: '> {10**6 + n}'\n" for n in range(500))),
-        Input("tmt 500 requirements met, 1 not (reasons)", "tmt", "mapping",
-              lambda: {"and": [{"memory": ">= 1 MB"}] * 499 + [{"memory": "< 1 MB"}]}),
-        Input("tmt 10,000 requirements", "tmt", "text",
-              lambda: "or:\n" + "  - memory: '>= 1 GB'\n" * 10_000),
-        Input("tmt 10,000 deep", "tmt", "text", lambda: "[" * 10_000 + "]" * 10_000),
-        Input("tmt control characters", "tmt", "text", lambda: 'hostname: "\\e[2J"\n'),
-        Input("tmt empty document", "tmt", "text", lambda: "# nothing\n"),
-        Input("tmt long lab name (1 MB)", "tmt", "text",
-              lambda: f"location:\n  lab-controller: {'lab' * 333_000}\n"),
-        Input("tmt long lab name (4 KB, at the cap)", "tmt", "text",
-              lambda: f"location:\n  lab-controller: {'lab' * 1365}\n"),
-        Input("tmt file /dev/zero", "tmt", "file", lambda: "/dev/zero"),
-        Input("tmt file alias bomb", "tmt", "file",
-              file_of("bomb.yaml", alias_bomb(9) + "cpu:\n  flag: *l8\n")),
-        Input("tmt stream endless", "tmt", "stream", lambda: None),
-        Input("tmt stream model-name ~ (.*.*)*Q", "tmt", "stream",
-              lambda: b'cpu:\n  model-name: "~ (.*.*)*Q"\n'),
+        *inputs("tmt", "text", {
+            "tmt model-name ~ (.*.*)*Q": lambda: 'cpu:\n  model-name: "~ (.*.*)*Q"\n',
+            "tmt lab-controller ~ (.*.*)*Z": lambda: 'location:\n  lab-controller: "~ (.*.*)*Z"\n',
+            "tmt hostname x + 400,000 spaces + y": lambda: f'hostname: "x{" " * 400_000}y"\n',
+            "tmt unquoted 5000-digit int": lambda: f"memory: {'9' * 5000}\n",
+            "tmt alias bomb (1 KB of YAML)": lambda: alias_bomb(9) + "cpu:\n  flag: *l8\n",
+            "tmt ~ backreference": lambda: 'hostname: "~ (a)\\\\1"\n',
+            "tmt ~ lookahead": lambda: 'cpu:\n  model-name: "~ Intel(?=.*Gold)"\n',
+            "tmt ~ long alternation": lambda: f'cpu:\n  model-name: "~ {ALTERNATION}"\n',
+            "tmt ~ huge character class":
+                lambda: 'cpu:\n  model-name: "~ [\\\\x{1}-\\\\x{10FFFF}]{100}"\n',
+            "tmt ~ (\\pL){60}: 9 characters": lambda: 'cpu:\n  model-name: "~ (\\\\pL){60}"\n',
+            "tmt ~ nested quantifiers (a+)+$": lambda: 'cpu:\n  model-name: "~ (I+)+(n+)+(t+)+$"\n',
+            "tmt memory with 200,000 spaces":
+                lambda: f'memory: "5{" " * 100_000}GB{" " * 100_000}x"\n',
+            "tmt huge hex cpu.model": lambda: f"cpu:\n  model: '0x{'f' * 5000}'\n",
+            "tmt 500 requirements (at the cap)": lambda: "or:\n" + "  - memory: '>= 1 GB'\n" * 500,
+            "tmt 500 unmet requirements (reasons)":
+                lambda: "and:\n" + "".join(f"  - memory: '> {10**6 + n}'\n" for n in range(500)),
+            "tmt 10,000 requirements": lambda: "or:\n" + "  - memory: '>= 1 GB'\n" * 10_000,
+            "tmt 10,000 deep": lambda: "[" * 10_000 + "]" * 10_000,
+            "tmt control characters": lambda: 'hostname: "\\e[2J"\n',
+            "tmt empty document": lambda: "# nothing\n",
+            "tmt long lab name (1 MB)": lambda: f"location:\n  lab-controller: {'lab' * 333_000}\n",
+            "tmt long lab name (4 KB, at the cap)":
+                lambda: f"location:\n  lab-controller: {'lab' * 1365}\n",
+        }),
+        *inputs("tmt", "file", {
+            "tmt file /dev/zero": lambda: "/dev/zero",
+            "tmt file alias bomb": file_of("bomb.yaml", alias_bomb(9) + "cpu:\n  flag: *l8\n"),
+        }),
+        *inputs("tmt", "stream", {
+            "tmt stream endless": lambda: None,
+            "tmt stream model-name ~ (.*.*)*Q": lambda: b'cpu:\n  model-name: "~ (.*.*)*Q"\n',
+        }),
         # tmt hardware: as Python mappings
-        Input("mapping alias bomb (yaml.safe_load)", "tmt", "mapping",
-              lambda: yaml.safe_load(alias_bomb(9) + "cpu:\n  flag: *l8\n")),
-        Input("Recipe(hardware=alias bomb)", "tmt", "recipe",
-              lambda: yaml.safe_load(alias_bomb(9) + "cpu:\n  flag: *l8\n")),
-        Input("mapping that contains itself", "tmt", "mapping", self_referencing),
-        Input("mapping 5000-digit int", "tmt", "mapping", lambda: {"memory": 10**5000}),
-        Input("mapping 2 MiB string", "tmt", "mapping", lambda: {"hostname": "x" * (2 * MiB)}),
-        Input("mapping model-name ~ (.*.*)*Q", "tmt", "mapping",
-              lambda: {"cpu": {"model-name": "~ (.*.*)*Q"}}),
-        Input("mapping 100 regexes within the budget", "tmt", "mapping",
-              many_regexes(".{0,12}Z")),  # 148 RE2 instructions each, of 200
-        Input("mapping 100 regexes over the budget", "tmt", "mapping",
-              many_regexes(".{0,40}Z" + ".?" * 40)),
-        Input("mapping hostname x + 400,000 spaces + y", "tmt", "mapping",
-              lambda: {"hostname": "x" + " " * 400_000 + "y"}),
-        Input("mapping of dates, sets, bytes", "tmt", "mapping",
-              lambda: {"hostname": datetime.date(2024, 1, 1), "arch": {1, 2}}),
-        Input("mapping preset chain of 500", "tmt", "presets", preset_chain),
-        Input("mapping preset alias bomb", "tmt", "presets",
-              lambda: ({"preset": "p"}, {"p": yaml.safe_load(alias_bomb(9))["l8"]})),
+        *inputs("tmt", "mapping", {
+            "mapping alias bomb (yaml.safe_load)":
+                lambda: yaml.safe_load(alias_bomb(9) + "cpu:\n  flag: *l8\n"),
+            "tmt 500 requirements met, 1 not (reasons)":
+                lambda: {"and": [{"memory": ">= 1 MB"}] * 499 + [{"memory": "< 1 MB"}]},
+            "mapping that contains itself": self_referencing,
+            "mapping 5000-digit int": lambda: {"memory": 10**5000},
+            "mapping 2 MiB string": lambda: {"hostname": "x" * (2 * MiB)},
+            "mapping model-name ~ (.*.*)*Q": lambda: {"cpu": {"model-name": "~ (.*.*)*Q"}},
+            "mapping 100 regexes within the budget":
+                many_regexes(".{0,12}Z"),  # 148 RE2 instructions each, of 200
+            "mapping 100 regexes over the budget": many_regexes(".{0,40}Z" + ".?" * 40),
+            "mapping hostname x + 400,000 spaces + y":
+                lambda: {"hostname": "x" + " " * 400_000 + "y"},
+            "mapping of dates, sets, bytes":
+                lambda: {"hostname": datetime.date(2024, 1, 1), "arch": {1, 2}},
+        }),
+        *inputs("tmt", "recipe", {
+            "Recipe(hardware=alias bomb)":
+                lambda: yaml.safe_load(alias_bomb(9) + "cpu:\n  flag: *l8\n"),
+        }),
+        *inputs("tmt", "presets", {
+            "mapping preset chain of 500": preset_chain,
+            "mapping preset alias bomb":
+                lambda: ({"preset": "p"}, {"p": yaml.safe_load(alias_bomb(9))["l8"]}),
+        }),
+
     ]  # fmt: skip
-    return items
 
 
 def self_referencing() -> dict[str, Any]:

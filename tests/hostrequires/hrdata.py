@@ -1,4 +1,4 @@
-"""Flavors, lab, tmt's examples and document strategies shared by the hostRequires tests."""
+"""Flavors, lab, tmt's examples, a tmt plan and document strategies for the hostRequires tests."""
 
 from __future__ import annotations
 
@@ -33,6 +33,26 @@ PRESETS = {
     "AMD__ROME": {"cpu": {"family": 23, "model": 49}},
     "BIG_MEMORY": {"memory": ">= 64 GB"},
 }
+
+#: A tmt plan of three provision phases (two named, one not on a VM, one giving a key twice,
+#: one importing a preset).
+PLAN = """\
+provision:
+  - name: client
+    how: virtual
+    hardware:
+      memory: ">= 4 GiB"
+  - name: server
+    hardware:
+      memory: 8 GB
+      memory: 16 GB
+      virtualization:
+        is-virtualized: false
+  - hardware:
+      import-preset: https://example.com/presets.yaml
+      cpu:
+        flag: [vmx]
+"""
 
 
 def and_or(

@@ -18,17 +18,11 @@ from virtprov.model import Flavor, GiB
 from virtprov.printable import printable
 
 TARGET = Target(lab="lab.example.com", declared={"cpu.flag", "cpu.model-name", "tpm.version"})
+NESTED = {"cpu.flag": "vmx avx2", "cpu.model-name": "Intel Xeon", "tpm.version": "2"}
 FLAVORS = prepare(
     [
         Flavor("1", "small", vcpus=1, ram_mib=2048, disk_bytes=20 * GiB),
-        Flavor(
-            "2",
-            "nested",
-            vcpus=4,
-            ram_mib=8192,
-            disk_bytes=40 * GiB,
-            properties={"cpu.flag": "vmx avx2", "cpu.model-name": "Intel Xeon", "tpm.version": "2"},
-        ),
+        Flavor("2", "nested", vcpus=4, ram_mib=8192, disk_bytes=40 * GiB, properties=NESTED),
     ],
     TARGET,
 )

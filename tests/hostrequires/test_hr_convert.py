@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from tests.hostrequires.hrdata import EXAMPLES, LAB, PRESETS, and_or
+from tests.hostrequires.hrdata import EXAMPLES, LAB, PLAN, PRESETS, and_or
 from virtprov.cli.check import command as check
 from virtprov.cli.convert import command as convert
 from virtprov.hostrequires import Target, parse, parse_any, prepare
@@ -109,19 +109,13 @@ _DECLARED = {
     "device.vendor": "0x8086",
     "boot.method": "bios uefi",
 }
+_TPM12 = {"tpm.version": "1.2", "cpu.hyper-threading": "true", "cpu.flag": "avx"}
 FLAVORS = (
     Flavor("1", "s", vcpus=1, ram_mib=2048, disk_bytes=20 * GiB),
     Flavor("2", "m-7629", vcpus=2, ram_mib=7629, disk_bytes=465 * GiB, arch="x86_64"),
     Flavor("3", "m-7630", vcpus=2, ram_mib=7630, disk_bytes=466 * GiB),
     Flavor("4", "l", vcpus=4, ram_mib=8192, disk_bytes=500 * GiB, properties=_DECLARED),
-    Flavor(
-        "5",
-        "l-tpm12",
-        vcpus=4,
-        ram_mib=8192,
-        disk_bytes=501 * GiB,
-        properties={"tpm.version": "1.2", "cpu.hyper-threading": "true", "cpu.flag": "avx"},
-    ),
+    Flavor("5", "l-tpm12", vcpus=4, ram_mib=8192, disk_bytes=501 * GiB, properties=_TPM12),
     Flavor("6", "xl-i386", vcpus=8, ram_mib=16384, disk_bytes=40 * GiB, arch="i386"),
 )
 TARGETS = [
@@ -324,24 +318,6 @@ def test_every_loss_is_noted(hardware: dict[str, Any], note: str) -> None:
 
 
 # -- the command: several phases, one phase, what it does not read --------------------------------
-
-PLAN = """\
-provision:
-  - name: client
-    how: virtual
-    hardware:
-      memory: ">= 4 GiB"
-  - name: server
-    hardware:
-      memory: 8 GB
-      memory: 16 GB
-      virtualization:
-        is-virtualized: false
-  - hardware:
-      import-preset: https://example.com/presets.yaml
-      cpu:
-        flag: [vmx]
-"""
 
 
 def run(command: Any, *args: str, stdin: str) -> tuple[int, str, str]:

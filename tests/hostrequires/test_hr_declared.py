@@ -20,25 +20,19 @@ from virtprov.hostrequires.properties import from_nova_extra_specs
 from virtprov.model import Flavor, GiB, ProviderInfo
 from virtprov.plugins import build_provider
 
+NESTED = {
+    "cpu.flag": "vmx avx2",
+    "tpm.version": "2.0",
+    "virtualization.is-supported": "true",
+    "system.numa-nodes": "2",
+    "cpu.frequency": "2.4 GHz",
+    "cpu.hyper-threading": "false",
+    "cpu.family": "6",
+    "cpu.vendor-name": "GenuineIntel",
+}
 FLAVORS = (
     Flavor("1", "plain", vcpus=2, ram_mib=4096, disk_bytes=40 * GiB),
-    Flavor(
-        "2",
-        "nested",
-        vcpus=4,
-        ram_mib=8192,
-        disk_bytes=40 * GiB,
-        properties={
-            "cpu.flag": "vmx avx2",
-            "tpm.version": "2.0",
-            "virtualization.is-supported": "true",
-            "system.numa-nodes": "2",
-            "cpu.frequency": "2.4 GHz",
-            "cpu.hyper-threading": "false",
-            "cpu.family": "6",
-            "cpu.vendor-name": "GenuineIntel",
-        },
-    ),
+    Flavor("2", "nested", vcpus=4, ram_mib=8192, disk_bytes=40 * GiB, properties=NESTED),
     Flavor(
         "3", "broken", vcpus=4, ram_mib=8192, disk_bytes=40 * GiB, properties={"cpu.family": "six"}
     ),

@@ -18,21 +18,8 @@ from tests.hostrequires.hrdata import FLAVORS, LAB
 from tests.hostrequires.test_hr_properties import PREPARED, TARGET, tree
 from virtprov.errors import HostRequiresError
 from virtprov.hostrequires import HostRequires, Target, parse, prepare
+from virtprov.hostrequires import compiled as C
 from virtprov.hostrequires import program as P
-from virtprov.hostrequires.compiled import (
-    AllOf,
-    AnyOf,
-    ArchTest,
-    DeclaredTest,
-    Loc,
-    Node,
-    NoneOf,
-    SizeTest,
-    TargetTest,
-    Unsatisfiable,
-    explain_flavor,
-    masked_parts,
-)
 from virtprov.hostrequires.patterns import like
 from virtprov.model import GiB
 
@@ -97,14 +84,14 @@ def test_a_non_ascii_digit_is_still_an_error() -> None:
 
 
 def test_a_node_tree_from_another_front_end_is_evaluated() -> None:
-    loc = Loc("hardware.memory", (("value", ">= 4 GiB"),), language="tmt")
-    hr = HostRequires(AllOf((SizeTest("ram_mib", ">=", 4096, loc),), loc), loc)
+    loc = C.Loc("hardware.memory", (("value", ">= 4 GiB"),), language="tmt")
+    hr = HostRequires(C.AllOf((C.SizeTest("ram_mib", ">=", 4096, loc),), loc), loc)
     assert [f.name for f in hr.match(FLAVORS, TARGET).flavors] == [
         "m1.medium",
         "m1.large",
         "m1.xlarge",
     ]
-    never = HostRequires(AllOf((Unsatisfiable("cpu.flag", "=", "vmx", loc),), loc), loc)
+    never = HostRequires(C.AllOf((C.Unsatisfiable("cpu.flag", "=", "vmx", loc),), loc), loc)
     verdict = never.virtualisable(TARGET)
     assert not verdict
     assert "cpu.flag" in verdict.reasons[0]
@@ -129,11 +116,11 @@ def assert_same_reasons(hr: HostRequires) -> None:
     FlavorMatch does) are those asked flavor by flavor."""
     root = hr.root
     for candidates in (PREPARED, prepare(FLAVORS, TARGETS[2])):
-        parts = masked_parts(root, candidates)
+        parts = C.masked_parts(root, candidates)
         matched = root.mask(candidates)
         for number in range(len(candidates.flavors)):
-            expected = explain_flavor(root, candidates, number)
-            assert explain_flavor(root, candidates, number, matched, parts) == expected
+            expected = C.explain_flavor(root, candidates, number)
+            assert C.explain_flavor(root, candidates, number, matched, parts) == expected
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -163,89 +150,94 @@ EVERY_KIND = """<hostRequires>
 </hostRequires>"""
 
 
-def _located(node: Node) -> Node:
+def _located(node: C.Node) -> C.Node:
     """The node tree with each element as its tag and line (nodes hold the element)."""
     el = node.loc
-    assert not isinstance(el, Loc)
-    loc = Loc(str(el.tag), line=cast("int | None", el.sourceline))
-    if isinstance(node, AllOf | AnyOf | NoneOf):
+    assert not isinstance(el, C.Loc)
+    loc = C.Loc(str(el.tag), line=cast("int | None", el.sourceline))
+    if isinstance(node, C.AllOf | C.AnyOf | C.NoneOf):
         return node._replace(children=tuple(_located(child) for child in node.children), loc=loc)
-    located: Node = node._replace(loc=loc)  # type: ignore[attr-defined]
+    located: C.Node = node._replace(loc=loc)  # type: ignore[attr-defined]
     return located
 
 
 def test_the_node_tree_of_every_kind_of_element() -> None:
     # Reasons and equality read the tree's every field, not only what the program keeps.
-    def at(tag: str, line: int) -> Loc:
-        return Loc(tag, line=line)
+    def at(tag: str, line: int) -> C.Loc:
+        return C.Loc(tag, line=line)
 
-    assert _located(parse(EVERY_KIND).root) == AllOf(
+    assert _located(parse(EVERY_KIND).root) == C.AllOf(
         (
-            SizeTest("ram_mib", ">=", 2048, at("memory", 2)),
-            SizeTest("ram_mib", "=", 4096, at("memory", 2)),
-            AllOf((AllOf((), at("memory", 3)), AllOf((), at("memory", 3))), at("system", 3)),
-            AllOf(
+            C.SizeTest("ram_mib", ">=", 2048, at("memory", 2)),
+            C.SizeTest("ram_mib", "=", 4096, at("memory", 2)),
+            C.AllOf((C.AllOf((), at("memory", 3)), C.AllOf((), at("memory", 3))), at("system", 3)),
+            C.AllOf(
                 (
-                    SizeTest("disk_bytes", "<", 40 * 10**9, at("size", 4), 40 * GiB),
-                    SizeTest("disk_bytes", "=", GiB, at("size", 4)),
+                    C.SizeTest("disk_bytes", "<", 40 * 10**9, at("size", 4), 40 * GiB),
+                    C.SizeTest("disk_bytes", "=", GiB, at("size", 4)),
                 ),
                 at("disk", 4),
             ),
-            AllOf(
+            C.AllOf(
                 (
-                    DeclaredTest(
+                    C.DeclaredTest(
                         "cpu.frequency", "frequency", ">", Fraction(4801, 2), None, at("speed", 5)
                     ),
-                    Unsatisfiable("cpu.frequency", "=", "", at("speed", 5)),
-                    DeclaredTest("cpu.flag", "set", "=", "vmx", None, at("flag", 5)),
+                    C.Unsatisfiable("cpu.frequency", "=", "", at("speed", 5)),
+                    C.DeclaredTest("cpu.flag", "set", "=", "vmx", None, at("flag", 5)),
                 ),
                 at("cpu", 5),
             ),
-            AllOf(
+            C.AllOf(
                 (
-                    DeclaredTest("cpu.flag", "set", "like", "avx%", like("avx%"), at("flag", 6)),
-                    SizeTest("vcpus", "!=", 2, at("cores", 6)),
+                    C.DeclaredTest("cpu.flag", "set", "like", "avx%", like("avx%"), at("flag", 6)),
+                    C.SizeTest("vcpus", "!=", 2, at("cores", 6)),
                 ),
                 at("cpu", 6),
             ),
-            DeclaredTest("tpm.version", "text", ">=", "2.0", None, at("key_value", 7)),
-            DeclaredTest(
+            C.DeclaredTest("tpm.version", "text", ">=", "2.0", None, at("key_value", 7)),
+            C.DeclaredTest(
                 "virtualization.is-supported", "flag", "=", True, None, at("key_value", 7)
             ),
-            Unsatisfiable("key_value", "=", "x", at("key_value", 8)),
-            Unsatisfiable("key_value", "=", "y", at("key_value", 8)),
-            AllOf((), at("hostname", 9)),
-            Unsatisfiable("hostname", "like", "kvm%", at("hostname", 9)),
-            Unsatisfiable("diskspace", ">", "10", at("diskspace", 10)),
-            AllOf((), at("diskspace", 10)),
-            AnyOf(
+            C.Unsatisfiable("key_value", "=", "x", at("key_value", 8)),
+            C.Unsatisfiable("key_value", "=", "y", at("key_value", 8)),
+            C.AllOf((), at("hostname", 9)),
+            C.Unsatisfiable("hostname", "like", "kvm%", at("hostname", 9)),
+            C.Unsatisfiable("diskspace", ">", "10", at("diskspace", 10)),
+            C.AllOf((), at("diskspace", 10)),
+            C.AnyOf(
                 (
-                    ArchTest("=", "x86_64", None, at("arch", 11)),
-                    AllOf(
-                        (ArchTest("like", "x86%", like("x86%"), at("arch", 11)),), at("system", 11)
+                    C.ArchTest("=", "x86_64", None, at("arch", 11)),
+                    C.AllOf(
+                        (C.ArchTest("like", "x86%", like("x86%"), at("arch", 11)),),
+                        at("system", 11),
                     ),
                 ),
                 at("or", 11),
             ),
-            NoneOf((TargetTest("hypervisor", "=", "", None, at("hypervisor", 12)),), at("not", 12)),
-            AnyOf((), at("or", 12)),
-            TargetTest("lab", "=", LAB, None, at("labcontroller", 13)),
-            TargetTest(
+            C.NoneOf(
+                (C.TargetTest("hypervisor", "=", "", None, at("hypervisor", 12)),), at("not", 12)
+            ),
+            C.AnyOf((), at("or", 12)),
+            C.TargetTest("lab", "=", LAB, None, at("labcontroller", 13)),
+            C.TargetTest(
                 "lab", "like", "%.example.com", like("%.example.com"), at("hostlabcontroller", 13)
             ),
-            TargetTest("system_type", "=", "Machine", None, at("system_type", 14)),
-            AllOf(
-                (TargetTest("system_type", "!=", "Machine", None, at("type", 14)),),
+            C.TargetTest("system_type", "=", "Machine", None, at("system_type", 14)),
+            C.AllOf(
+                (C.TargetTest("system_type", "!=", "Machine", None, at("type", 14)),),
                 at("system", 14),
             ),
-            DeclaredTest("system.numa-nodes", "integer", "=", 3, None, at("numa_node_count", 15)),
-            DeclaredTest("system.numa-nodes", "integer", "!=", 0, None, at("numa_node_count", 15)),
-            SizeTest("ram_mib", "=", 42, at("memory", 15)),
-            AllOf(
-                (DeclaredTest("cpu.frequency", "frequency", "=", 2400, None, at("speed", 16)),),
+            C.DeclaredTest("system.numa-nodes", "integer", "=", 3, None, at("numa_node_count", 15)),
+            C.DeclaredTest(
+                "system.numa-nodes", "integer", "!=", 0, None, at("numa_node_count", 15)
+            ),
+            C.SizeTest("ram_mib", "=", 42, at("memory", 15)),
+            C.AllOf(
+                (C.DeclaredTest("cpu.frequency", "frequency", "=", 2400, None, at("speed", 16)),),
                 at("cpu", 16),
             ),
-            AllOf((SizeTest("ram_mib", "=", 1024, at("memory", 16)),), at("unknown", 16)),
+            C.AllOf((C.SizeTest("ram_mib", "=", 1024, at("memory", 16)),), at("unknown", 16)),
         ),
         at("hostRequires", 1),
     )

@@ -183,25 +183,20 @@ def test_docs_tmt_key_table_is_the_table() -> None:
 
 # -- text ignores case, element by element, in both languages ------------------------------------
 
+#: What the one flavor declares: text that requirements below write in another case.
+PROPERTIES = {
+    "cpu.model-name": "Intel(R) Xeon(R) Gold 6230",
+    "cpu.vendor-name": "GenuineIntel",
+    "cpu.flag": "vmx avx2",
+    "tpm.version": "2.0b",
+    "boot.method": "bios uefi",
+    "iommu.model-name": "VirtIO",
+    "cpu.family-name": "Cascade Lake",
+    "disk[0].model-name": "PERC H310",
+    "network[0].type": "eth",
+}
 FLAVORS = (
-    Flavor(
-        "1",
-        "declared",
-        vcpus=2,
-        ram_mib=4096,
-        disk_bytes=40 * GiB,
-        properties={
-            "cpu.model-name": "Intel(R) Xeon(R) Gold 6230",
-            "cpu.vendor-name": "GenuineIntel",
-            "cpu.flag": "vmx avx2",
-            "tpm.version": "2.0b",
-            "boot.method": "bios uefi",
-            "iommu.model-name": "VirtIO",
-            "cpu.family-name": "Cascade Lake",
-            "disk[0].model-name": "PERC H310",
-            "network[0].type": "eth",
-        },
-    ),
+    Flavor("1", "declared", vcpus=2, ram_mib=4096, disk_bytes=40 * GiB, properties=PROPERTIES),
 )
 TARGET = Target.from_info(
     ProviderInfo(name="cloud", driver="fake", lab=LAB, arches=("x86_64", "i386")), FLAVORS

@@ -11,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.hostrequires.hrdata import EXAMPLES, LAB, PRESETS, and_or
+from tests.hostrequires.hrdata import EXAMPLES, LAB, PLAN, PRESETS, and_or
 from virtprov.errors import HostRequiresError
 from virtprov.hostrequires import Target, parse, prepare
 from virtprov.hostrequires.convert import to_hostrequires
@@ -24,36 +24,24 @@ from virtprov.hostrequires.tmt import (
 )
 from virtprov.model import Flavor, GiB, ProviderInfo
 
+NESTED = {
+    "cpu.flag": "vmx avx avx2",
+    "virtualization.is-supported": "true",
+    "tpm.version": "2.0",
+    "boot.method": "bios uefi",
+    "cpu.model-name": "Intel(R) Xeon(R) Gold 6230",
+    "system.numa-nodes": "2",
+    "cpu.frequency": "2.1 GHz",
+    "disk[1].size": "100 GiB",
+}
+UEFI_ONLY = {"boot.method": "uefi", "cpu.flag": "avx", "tpm.version": "1.2"}
 # Flavors with declarations, every root disk over 10 GiB so that only the document decides.
 FLAVORS = (
     Flavor("1", "small", vcpus=1, ram_mib=2048, disk_bytes=20 * GiB),
     Flavor("2", "medium", vcpus=2, ram_mib=7630, disk_bytes=40 * GiB),
     Flavor("3", "large", vcpus=4, ram_mib=8192, disk_bytes=80 * GiB),
-    Flavor(
-        "4",
-        "nested",
-        vcpus=4,
-        ram_mib=8192,
-        disk_bytes=80 * GiB,
-        properties={
-            "cpu.flag": "vmx avx avx2",
-            "virtualization.is-supported": "true",
-            "tpm.version": "2.0",
-            "boot.method": "bios uefi",
-            "cpu.model-name": "Intel(R) Xeon(R) Gold 6230",
-            "system.numa-nodes": "2",
-            "cpu.frequency": "2.1 GHz",
-            "disk[1].size": "100 GiB",
-        },
-    ),
-    Flavor(
-        "5",
-        "uefi-only",
-        vcpus=8,
-        ram_mib=16384,
-        disk_bytes=160 * GiB,
-        properties={"boot.method": "uefi", "cpu.flag": "avx", "tpm.version": "1.2"},
-    ),
+    Flavor("4", "nested", vcpus=4, ram_mib=8192, disk_bytes=80 * GiB, properties=NESTED),
+    Flavor("5", "uefi-only", vcpus=8, ram_mib=16384, disk_bytes=160 * GiB, properties=UEFI_ONLY),
 )
 TARGET = Target.from_info(
     ProviderInfo(name="cloud", driver="fake", lab=LAB, arches=("x86_64",)),
@@ -248,21 +236,10 @@ def test_presets_resolve_and_import_preset_is_never_fetched() -> None:
 
 
 def test_a_plan_gives_one_verdict_per_phase() -> None:
-    plan = """
-provision:
-  - name: client
-    how: virtual
-    hardware:
-      memory: ">= 4 GiB"
-  - name: server
-    hardware:
-      virtualization:
-        is-virtualized: false
-"""
-    phases = parse_tmt_any(plan)
+    phases = parse_tmt_any(PLAN)
     assert isinstance(phases, tuple)
-    assert [phase.label for phase in phases] == ["phase client", "phase server"]
-    assert [bool(phase.requires.virtualisable(TARGET)) for phase in phases] == [True, False]
+    assert [phase.label for phase in phases] == ["phase client", "phase server", "phase #3"]
+    assert [bool(phase.requires.virtualisable(TARGET)) for phase in phases] == [True, False, True]
 
 
 def test_duplicate_keys_warn_and_the_last_counts() -> None:

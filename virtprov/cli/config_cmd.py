@@ -62,39 +62,20 @@ def group() -> None:
 @click.option("--ipxe-image", metavar="ID", help="iPXE image id of that row.")
 @click.option("--ovirt-lab", metavar="FQDN", help="Lab controller the oVirt engine serves.")
 @json_option
-def from_beaker(
-    server_cfg: Path,
-    output: Path | None,
-    guest_name_prefix: str | None,
-    guest_private_network: str | None,
-    default_guest_memory: int | None,
-    default_guest_disk_size: int | None,
-    openstack_lab: str | None,
-    ipxe_image: str | None,
-    ovirt_lab: str | None,
-    as_json: bool,
-) -> None:
+def from_beaker(server_cfg: Path, output: Path | None, as_json: bool, **items: Any) -> None:
     """Print a virtprov.toml equivalent to Beaker's server.cfg.
 
     Secrets are not copied: they become environment-variable references. What cannot be
     carried over is reported on stderr, one line each.
     """
+    # ``items``: the options named after Beaker's config items, BeakerItems' fields.
     from virtprov.beaker_migration import BeakerItems, migrate, read_server_cfg
 
     if output is not None and not output.parent.is_dir():
         raise InputError(f"-o {output}: the directory {output.parent} does not exist")
     source = read_text(server_cfg, limit=SERVER_CFG_LIMIT, what="server.cfg")
     settings = read_server_cfg(source, path=str(server_cfg))
-    items = BeakerItems(
-        guest_name_prefix=guest_name_prefix,
-        guest_private_network=guest_private_network,
-        default_guest_memory=default_guest_memory,
-        default_guest_disk_size=default_guest_disk_size,
-        openstack_lab=openstack_lab,
-        ipxe_image=ipxe_image,
-        ovirt_lab=ovirt_lab,
-    )
-    migration = migrate(settings, items)
+    migration = migrate(settings, BeakerItems(**items))
     text = migration.toml(str(server_cfg))
     if output is not None:
         _write_whole(output, text)

@@ -389,6 +389,19 @@ def _all_mask(children: tuple[Node, ...], c: Candidates) -> int:
     return result
 
 
+def _decided_by(decisive: int, children: tuple[Node, ...], t: Target, arch: str) -> int:
+    """The :meth:`Node.tri` of an ``<and>`` (``decisive``: ``NO``, as one child's ``NO``
+    decides it) or an ``<or>`` (``YES``); else ``DEPENDS`` if a child depends."""
+    result = YES - decisive
+    for child in children:
+        answer = child.tri(t, arch)
+        if answer == decisive:
+            return decisive
+        if answer == DEPENDS:
+            result = DEPENDS
+    return result
+
+
 class AllOf(NamedTuple):
     """``<and>`` and every container (``<system>``, ``<cpu>``, ``<disk>``, unknown tags)."""
 
@@ -407,14 +420,7 @@ class AllOf(NamedTuple):
         )
 
     def tri(self, t: Target, arch: str) -> int:
-        result = YES
-        for child in self.children:
-            answer = child.tri(t, arch)
-            if answer == NO:
-                return NO
-            if answer < result:
-                result = answer
-        return result
+        return _decided_by(NO, self.children, t, arch)
 
     def why_not(self, t: Target, arch: str) -> list[str]:
         return first_reasons(
@@ -450,14 +456,7 @@ class AnyOf(NamedTuple):
         return self._none(first_reasons(r for ch in self.children for r in ch.explain(c, i)))
 
     def tri(self, t: Target, arch: str) -> int:
-        result = NO
-        for child in self.children:
-            answer = child.tri(t, arch)
-            if answer == YES:
-                return YES
-            if answer > result:
-                result = answer
-        return result
+        return _decided_by(YES, self.children, t, arch)
 
     def why_not(self, t: Target, arch: str) -> list[str]:
         return self._none(first_reasons(r for ch in self.children for r in ch.why_not(t, arch)))

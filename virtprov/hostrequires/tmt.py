@@ -34,21 +34,9 @@ from typing import Any, NamedTuple
 import attrs
 
 from virtprov.errors import HostRequiresError
+from virtprov.hostrequires import compiled as C
 from virtprov.hostrequires import properties as props
 from virtprov.hostrequires import semantics as S
-from virtprov.hostrequires.compiled import (
-    AllOf,
-    AnyOf,
-    ArchTest,
-    DeclaredTest,
-    Loc,
-    Node,
-    NoneOf,
-    SizeTest,
-    TargetTest,
-    Unsatisfiable,
-    always,
-)
 from virtprov.hostrequires.document import HostRequires, RecipeRequires
 from virtprov.hostrequires.patterns import Budget, Pattern
 from virtprov.hostrequires.quantities import quantity, span, whole
@@ -159,9 +147,9 @@ class Requirement:
     line: int | None
 
     @property
-    def loc(self) -> Loc:
+    def loc(self) -> C.Loc:
         shown = self.raw if self.op == "=" else f"{self.op} {self.raw}"
-        return Loc(self.path, (("value", shown),), self.line, "tmt")
+        return C.Loc(self.path, (("value", shown),), self.line, "tmt")
 
 
 @attrs.frozen
@@ -174,8 +162,8 @@ class Group:
     line: int | None
 
     @property
-    def loc(self) -> Loc:
-        return Loc(self.path, (), self.line, "tmt")
+    def loc(self) -> C.Loc:
+        return C.Loc(self.path, (), self.line, "tmt")
 
     def requirements(self) -> Iterator[Requirement]:
         for child in self.children:
@@ -694,47 +682,47 @@ class _YamlTree:
 # -- compiling -----------------------------------------------------------------------------
 
 
-def to_node(item: Requirement | Group) -> Node:
+def to_node(item: Requirement | Group) -> C.Node:
     """The compiled node of a requirement or group."""
     if isinstance(item, Group):
         children = tuple(to_node(child) for child in item.children)
-        return AnyOf(children, item.loc) if item.any else AllOf(children, item.loc)
+        return C.AnyOf(children, item.loc) if item.any else C.AllOf(children, item.loc)
     return _requirement_node(item)
 
 
-def _requirement_node(req: Requirement) -> Node:
+def _requirement_node(req: Requirement) -> C.Node:
     kind, arg, op, value, loc = req.spec.kind, req.spec.arg, req.op, req.value, req.loc
     negated = op == "!~"
     if negated:
         op = "~"
-    node: Node
+    node: C.Node
     if kind == S.SIZE:
         if arg == "vcpus":
-            node = SizeTest(arg, op, value, loc)
+            node = C.SizeTest(arg, op, value, loc)
         else:  # a Span of bytes
             unit = MiB if arg == "ram_mib" else 1
             high = None if value.high is None else whole(value.high / unit)
-            node = SizeTest(arg, op, whole(value.low / unit), loc, high)
+            node = C.SizeTest(arg, op, whole(value.low / unit), loc, high)
     elif kind == S.ARCH:
-        node = ArchTest(op, req.raw, _pattern(op, value), loc)
+        node = C.ArchTest(op, req.raw, _pattern(op, value), loc)
     elif kind == S.TARGET:
-        node = TargetTest(arg, op, req.raw, _pattern(op, value), loc)
+        node = C.TargetTest(arg, op, req.raw, _pattern(op, value), loc)
     elif kind == S.VIRTUALIZED:
         if value == (op == "="):
-            return always(loc)
-        return Unsatisfiable(req.key, req.op, req.raw, loc)
+            return C.always(loc)
+        return C.Unsatisfiable(req.key, req.op, req.raw, loc)
     elif kind == S.IGNORED:
-        return always(loc)
+        return C.always(loc)
     elif kind == S.NEVER:
         if req.op in ("!=", "!~"):  # a new VM is not the system (pool, vendor...) named
-            return always(loc)
-        return Unsatisfiable(arg, req.op, req.raw, loc)
+            return C.always(loc)
+        return C.Unsatisfiable(arg, req.op, req.raw, loc)
     else:
         kind = props.kind_of(req.key) or props.TEXT
         pattern = value if req.op in ("~", "!~") else None
         declared = value if pattern is None else req.raw
-        return DeclaredTest(req.key, kind, req.op, declared, pattern, loc)
-    return NoneOf((node,), loc) if negated else node
+        return C.DeclaredTest(req.key, kind, req.op, declared, pattern, loc)
+    return C.NoneOf((node,), loc) if negated else node
 
 
 def _pattern(op: str, value: Any) -> Pattern | None:
@@ -744,9 +732,9 @@ def _pattern(op: str, value: Any) -> Pattern | None:
 def compile_document(document: TmtDocument) -> HostRequires:
     """The compiled form of a read document (one engine with ``<hostRequires/>``)."""
     root = to_node(document.root)
-    assert isinstance(root, AllOf | AnyOf)
-    if isinstance(root, AnyOf):
-        root = AllOf((root,), document.root.loc)
+    assert isinstance(root, C.AllOf | C.AnyOf)
+    if isinstance(root, C.AnyOf):
+        root = C.AllOf((root,), document.root.loc)
     lab_locs = tuple(
         req.loc
         for req in document.root.requirements()
@@ -831,18 +819,22 @@ def tmt_phases(
                 )
             name = phase.data.get("name")
             hardware = phase.data.get("hardware", _Value(None, phase.line))
-            reader = _Reader(presets, MAX_ELEMENTS)
-            reader.warnings.extend(warnings)
-            root = reader.block(hardware, "hardware", top=True)
             label = str(name.data) if name is not None else None
-            result.append((label, TmtDocument(root, tuple(reader.warnings))))
+            result.append((label, _phase_document(hardware, presets, warnings)))
         return "plan", tuple(result)
     if isinstance(data, dict) and "hardware" in data:
         value = data["hardware"]
+    return "hardware", ((None, _phase_document(value, presets, warnings)),)
+
+
+def _phase_document(
+    hardware: _Value, presets: Mapping[str, Any] | None, warnings: list[str]
+) -> TmtDocument:
+    """One ``hardware:`` of a file, read after what reading the file warned about."""
     reader = _Reader(presets, MAX_ELEMENTS)
     reader.warnings.extend(warnings)
-    root = reader.block(value, "hardware", top=True)
-    return "hardware", ((None, TmtDocument(root, tuple(reader.warnings))),)
+    root = reader.block(hardware, "hardware", top=True)
+    return TmtDocument(root, tuple(reader.warnings))
 
 
 def _plain(value: _Value) -> Any:
