@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,27 @@ def test_a_guest_of_unknown_shape_holds_an_instance_of_the_capacity_left(journal
     free = journal.capacity("cloud")
     assert free is not None
     assert free[0] == Capacity(instances=2, vcpus=8, ram_mib=8192)
+
+
+def test_a_read_waits_for_another_threads_transaction_on_the_in_memory_journal() -> None:
+    # The in-memory journal is one SQLite connection shared by the pool's threads: a read
+    # that bypassed the journal's lock (a dry sweep's sightings did) began a transaction
+    # inside the launcher's and failed "cannot start a transaction within a transaction".
+    journal = Journal("sqlite://")
+    journal.sight("fake", {"g-1": "vp-1"}, now=0.0)
+    holding, release = threading.Event(), threading.Event()
+
+    def launcher_writes() -> None:
+        with journal._write():
+            holding.set()
+            release.wait(10)
+
+    writer = threading.Thread(target=launcher_writes)
+    writer.start()
+    assert holding.wait(10)
+    threading.Timer(0.2, release.set).start()
+    try:
+        assert journal.sightings("fake") == {"g-1": 1}
+    finally:
+        release.set()
+        writer.join(10)

@@ -736,16 +736,14 @@ class Journal:
                 "run one sweeper at a time"
             ) from None
 
+    def sightings(self, provider: str) -> dict[str, int]:
+        """The sightings recorded so far on ``provider``, by id (what a dry run counts)."""
+        with self._read() as conn:
+            return _sightings_of(conn, provider)
+
     def _sight(self, provider: str, seen: Mapping[str, str], now: float) -> dict[str, int]:
         with self._write() as conn:
-            old: dict[str, int] = {
-                r.guest_id: int(r[1])
-                for r in conn.execute(
-                    sa.select(sightings.c.guest_id, sightings.c.count).where(
-                        sightings.c.provider == provider
-                    )
-                ).all()
-            }
+            old = _sightings_of(conn, provider)
             conn.execute(sa.delete(sightings).where(sightings.c.provider == provider))
             counts = {guest_id: old.get(guest_id, 0) + 1 for guest_id in seen}
             if counts:
@@ -994,6 +992,13 @@ def _known_revision(revision: str) -> bool:
         return ScriptDirectory(_MIGRATIONS).get_revision(revision) is not None
     except CommandError:
         return False
+
+
+def _sightings_of(conn: Connection, provider: str) -> dict[str, int]:
+    query = sa.select(sightings.c.guest_id, sightings.c.count).where(
+        sightings.c.provider == provider
+    )
+    return {guest_id: int(count) for guest_id, count in conn.execute(query).all()}
 
 
 def _engine(url: sa.URL, shown: str) -> Engine:

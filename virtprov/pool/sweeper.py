@@ -40,7 +40,6 @@ from virtprov.errors import JournalError, ProviderError
 from virtprov.model import LABEL_POOL, LABEL_RECIPE, Guest, OwnedResource
 from virtprov.pool.events import EventBus, describe
 from virtprov.pool.journal import HOLDING, Journal, leftovers_json
-from virtprov.pool.schema import sightings as sightings_table
 from virtprov.provider import Provider
 
 log = logging.getLogger("virtprov.pool")
@@ -196,7 +195,7 @@ def _sweep_provider(name: str, provider: Provider, job: _Sweep, totals: _Totals)
         _resource_event(job, "leak.resource.found", name, resource)
     seen = {i: g.name for i, g in unowned.items()} | {k: r.name for k, r in orphaned.items()}
     if job.dry_run:  # what this sweep would count, without writing it
-        before = _sightings(job.journal, name)
+        before = job.journal.sightings(name)
         counts = {key: before.get(key, 0) + 1 for key in seen}
     else:
         counts = job.journal.sight(name, seen, time.time())
@@ -263,14 +262,6 @@ def _resource_event(job: _Sweep, event: str, provider: str, resource: OwnedResou
         name=resource.name,
         guest=resource.guest,
     )
-
-
-def _sightings(journal: Journal, provider: str) -> dict[str, int]:
-    """The sightings recorded so far on ``provider`` (read only, for a dry run)."""
-    table = sightings_table
-    query = sa.select(table.c.guest_id, table.c.count).where(table.c.provider == provider)
-    with journal.engine.connect() as conn:
-        return {key: int(count) for key, count in conn.execute(query).all()}
 
 
 def _recipe(resource: OwnedResource, made: Mapping[str, str]) -> str:
