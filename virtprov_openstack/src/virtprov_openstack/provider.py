@@ -616,23 +616,30 @@ class OpenStackProvider(Provider):
                 state = model.GuestState.READY
             else:
                 state = model.GuestState.BUILDING
-                if status == "ACTIVE" and not task:
-                    self._stop_quietly(str(server.id))
+                if status == "ACTIVE" and not task and not self._stop_quietly(str(server.id)):
+                    return None  # deleted since the poll read it: gone, like an absent one
         elif status == "SHUTOFF":
             state = model.GuestState.STOPPED
         else:
             state = model.GuestState.RUNNING
         return self._guest(server, state, fault)
 
-    def _stop_quietly(self, guest_id: str) -> None:
+    def _stop_quietly(self, guest_id: str) -> bool:
+        """Stop the freshly built server; ``False`` when it no longer exists (404)."""
         from openstack import exceptions as sdk
 
-        # 409: already stopping, another poller got there first.
-        with (
-            self._calling("stopping the freshly built server", guest_id),
-            contextlib.suppress(sdk.ConflictException),
-        ):
-            self.conn.compute.stop_server(guest_id)
+        with self._calling("stopping the freshly built server", guest_id):
+            try:
+                self.conn.compute.stop_server(guest_id)
+            except sdk.ConflictException:
+                pass  # 409: already stopping, another poller got there first
+            except sdk.NotFoundException:
+                # Deleted between the poll's GET and this stop: one guest's race must
+                # not fail the poll of all the others.
+                with self._lock:
+                    self._owns.pop(guest_id, None)
+                return False
+        return True
 
     def _guest(
         self, server: Server, state: model.GuestState, fault: str | None = None
