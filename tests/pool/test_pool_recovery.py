@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from pool_helpers import FAST, MEDIUM, crashed_mid_create, fast_pool
+from pool_helpers import FAST, MEDIUM, crashed_mid_create, fast_pool, launched
 
 from virtprov.errors import JournalError
 from virtprov.fake import FakeProvider
@@ -141,18 +141,14 @@ def test_sweeper_deletes_unowned_guests_only_when_seen_twice() -> None:
 def test_sweeper_trusts_the_callers_owned_set_once_outcomes_are_taken() -> None:
     fake = FakeProvider()
     with fast_pool({"fake": fake}) as pool:
-        mine = pool.submit(Recipe(1)).wait(10)
-        forgotten = pool.submit(Recipe(2)).wait(10)
-        assert mine is not None
-        assert forgotten is not None
-        assert mine.guest is not None
+        mine, forgotten = launched(pool, 1), launched(pool, 2)
         # Not taken yet: the caller cannot have claimed them, so nothing is swept.
         assert pool.sweep(owned=[]).orphans == ()
         pool.poll()
         pool.sweep(owned=["1"])
         report = pool.sweep(owned=["1"])
-        assert [o.name for o in report.deleted] == [forgotten.guest.name]  # type: ignore[union-attr]
-        assert fake.all_guest_ids() == [mine.guest.id]
+        assert [o.name for o in report.deleted] == [forgotten.name]
+        assert fake.all_guest_ids() == [mine.id]
 
 
 def test_pool_from_config_reads_the_pool_table(tmp_path: Path) -> None:
