@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 from pool_helpers import Recorder, fast_pool
 
+from benchmarks.threads import most_threads
 from virtprov.fake import FakeProvider
 from virtprov.fake.faults import Latency
 from virtprov.model import GuestState, KernelBoot, NetworkBoot, OwnedResource
@@ -22,36 +23,6 @@ def _until(condition: Callable[[], bool], timeout: float, what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
         time.sleep(0.02)
-
-
-class MostThreads:
-    """The most threads alive at once beyond those alive when it started (itself not
-    counted), and their names, sampled every 10 ms."""
-
-    def __init__(self) -> None:
-        self.most = 0
-        self.names: set[str] = set()
-        self._before = {t.ident for t in threading.enumerate()}
-        self._done = threading.Event()
-        self._sampler = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._done.wait(0.01):
-            new = [
-                t
-                for t in threading.enumerate()
-                if t.ident not in self._before and t is not self._sampler
-            ]
-            self.most = max(self.most, len(new))
-            self.names.update(t.name for t in new)
-
-    def __enter__(self) -> MostThreads:
-        self._sampler.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._sampler.join()
 
 
 class TimedFake(FakeProvider):
@@ -81,7 +52,7 @@ def test_two_workers_destroy_twenty_guests_without_waiting_for_the_deletes(
     fake = TimedFake(latency=Latency(delete=delete))
     recorder = Recorder()
     with (
-        MostThreads() as threads,
+        most_threads(0.01) as threads,
         fast_pool(
             {"fake": fake}, journal=journal_url, workers=2, poll_interval=1.0, subscribe=recorder
         ) as pool,
