@@ -191,11 +191,8 @@ def test_boot_request_starts_the_guest() -> None:
     fake = FakeProvider()
     boot = KernelBoot("/net/srv/vmlinuz", "/net/srv/initrd.img", "ks=http://lab/ks.cfg")
     with fast_pool({"fake": fake}) as pool:
-        outcome = pool.submit(Recipe(1, boot=boot)).wait(10)
-    assert outcome is not None
-    assert outcome.status is Status.SUCCEEDED
-    assert outcome.guest is not None
-    assert outcome.guest.state is GuestState.RUNNING
+        guest = launched(pool, Recipe(1, boot=boot))
+    assert guest.state is GuestState.RUNNING
     assert [c.operation for c in fake.calls].count("start") == 1
 
 
