@@ -103,13 +103,17 @@ class Requests:
 LAUNCHER_THREADS = ("virtprov-worker-", "virtprov-driver", "virtprov-watchdog")
 
 
-def connect(cloud: str) -> Any:
+def connect(cloud: str, counted: Requests | None = None) -> Any:
     """A plain openstacksdk connection, retrying a connection the server closed (under
     50 clients at once the reference cloud's API servers drop some: without retries the
-    plain ways fail where the pool, which retries transient errors, goes on)."""
+    plain ways fail where the pool, which retries transient errors, goes on); each of its
+    requests counted in ``counted``."""
     import openstack
 
-    return openstack.connect(cloud=cloud, connect_retries=3)
+    conn = openstack.connect(cloud=cloud, connect_retries=3)
+    if counted is not None:
+        counted.hook(conn)
+    return conn
 
 
 def ids_of(conn: Any) -> tuple[str, str, str]:
@@ -131,9 +135,8 @@ def clean(conn: Any) -> None:
 
 def sequential(cloud: str, guests: int) -> Figures:
     """Plain openstacksdk in one thread: each step for all guests, then each wait."""
-    conn = connect(cloud)
     counted = Requests()
-    counted.hook(conn)
+    conn = connect(cloud, counted)
     image, flavor, network = ids_of(conn)
     started = time.monotonic()
     servers = [
@@ -162,9 +165,8 @@ def sequential(cloud: str, guests: int) -> Figures:
 
 def threaded(cloud: str, guests: int) -> Figures:
     """Plain openstacksdk, one thread per guest (one shared connection)."""
-    conn = connect(cloud)
     counted = Requests()
-    counted.hook(conn)
+    conn = connect(cloud, counted)
     image, flavor, network = ids_of(conn)
     all_running = threading.Barrier(guests + 1)
     delete_now = threading.Event()
