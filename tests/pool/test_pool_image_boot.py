@@ -8,7 +8,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from pool_helpers import FAST, Recorder, fast_pool
+from pool_helpers import FAST, Recorder, fast_pool, launched
 
 from virtprov.fake import FakeProvider, SshEndpoint
 from virtprov.fake.faults import Latency
@@ -20,7 +20,7 @@ from virtprov.model import (
     ImageBoot,
     NetworkBoot,
 )
-from virtprov.pool import Pool, Recipe, Status
+from virtprov.pool import Pool, Recipe
 from virtprov.pool.outcome import boot_from_json, boot_to_json
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJcYR9ChAvcJJXm8hPq7KCkjsuDzcI5hGpWOIS4xplJA tmt"
@@ -35,13 +35,10 @@ def test_image_boot_succeeds_running_with_the_address_and_is_never_stopped(
         latency=Latency(build=0.05), ssh=SshEndpoint("127.0.0.1", 2222, authorized_keys=keys)
     )
     with fast_pool({"fake": fake}, journal=journal_url) as pool:
-        outcome = pool.submit(Recipe("tmt-1", boot=BOOT)).wait(10)
-    assert outcome is not None
-    assert outcome.status is Status.SUCCEEDED, outcome
-    assert outcome.guest is not None
-    assert outcome.guest.state is GuestState.RUNNING
-    assert outcome.guest.addresses == ("127.0.0.1",)
-    assert outcome.guest.ssh_port == 2222
+        guest = launched(pool, Recipe("tmt-1", boot=BOOT))
+    assert guest.state is GuestState.RUNNING
+    assert guest.addresses == ("127.0.0.1",)
+    assert guest.ssh_port == 2222
     # the key reached the guest as cloud-init puts it there; no stop, no start
     assert keys.read_text() == KEY + "\n"
     assert not {"start", "stop"} & {c.operation for c in fake.calls}
@@ -65,11 +62,8 @@ class _LateAddress(FakeProvider):
 def test_a_running_guest_without_an_address_is_not_yet_succeeded() -> None:
     fake = _LateAddress(hidden=3)
     with fast_pool({"fake": fake}) as pool:
-        outcome = pool.submit(Recipe("tmt-2", boot=BOOT)).wait(10)
-    assert outcome is not None
-    assert outcome.status is Status.SUCCEEDED
-    assert outcome.guest is not None
-    assert outcome.guest.addresses
+        guest = launched(pool, Recipe("tmt-2", boot=BOOT))
+    assert guest.addresses
     assert fake.hidden == 0
 
 
@@ -92,11 +86,8 @@ class _CreatedDown(FakeProvider):
 def test_an_image_guest_built_stopped_is_started_by_the_pool() -> None:
     fake = _CreatedDown()
     with fast_pool({"fake": fake}) as pool:
-        outcome = pool.submit(Recipe("tmt-3", boot=BOOT)).wait(10)
-    assert outcome is not None
-    assert outcome.status is Status.SUCCEEDED
-    assert outcome.guest is not None
-    assert outcome.guest.state is GuestState.RUNNING
+        guest = launched(pool, Recipe("tmt-3", boot=BOOT))
+    assert guest.state is GuestState.RUNNING
     assert fake.starts == [None]  # a plain power-on: the image went with the create
 
 
