@@ -82,28 +82,40 @@ class Recorder:
         return [e.fields for e in self.events if e.kind == kind]
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 30.0) -> None:
+def wait_for(
+    condition: Callable[[], object], timeout: float = 30.0, what: str = "the condition"
+) -> None:
     """Wait until ``condition()`` holds; the deadline is generous (a loaded machine), so
-    only a condition that never comes fails."""
+    only a condition that never comes fails (saying ``what`` it waited for)."""
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, "timed out"
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
         time.sleep(0.01)
+
+
+def wait_gone(fake: FakeProvider, keep: int = 0, timeout: float = 30.0) -> list[str]:
+    """Wait until ``fake`` holds at most ``keep`` guests (or ``timeout`` passed): the ids
+    of those it holds."""
+    deadline = time.monotonic() + timeout
+    while len(fake.all_guest_ids()) > keep and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return fake.all_guest_ids()
 
 
 def create_in_flight(
     journal: Journal,
     recipe: Recipe,
-    *,
-    submitter: str,
-    launcher: str,
-    provider: str,
     name: str,
+    *,
+    provider: str = "fake",
+    launcher: str = "test",
+    submitter: str | None = None,
     now: float | None = None,
 ) -> int:
-    """Journal ``recipe`` submitted by ``submitter``, claimed by ``launcher``, and its intent
-    to create guest ``name`` (MEDIUM) on ``provider``, written at ``now``: the guest row."""
-    journal.submit(recipe.recipe_id, recipe.to_json(), submitter, time.time() + 60)
+    """Journal ``recipe`` submitted (by ``submitter``, else ``launcher``) and claimed by
+    ``launcher``, and its intent to create guest ``name`` (MEDIUM) on ``provider``,
+    written at ``now``: the guest row."""
+    journal.submit(recipe.recipe_id, recipe.to_json(), submitter or launcher, time.time() + 60)
     journal.claim(launcher, time.time())
     row = journal.begin_create(
         recipe_id=recipe.recipe_id,
@@ -122,9 +134,7 @@ def crashed_mid_create(journal_url: str, fake: FakeProvider, *, created: bool) -
     journal = Journal(journal_url)
     journal.register_launcher("test", lease=30)
     spec = GuestSpec.for_recipe(1, MEDIUM, pool="virtprov")
-    create_in_flight(
-        journal, Recipe(1), submitter="test", launcher="test", provider="fake", name=spec.name
-    )
+    create_in_flight(journal, Recipe(1), spec.name)
     guest_id = fake.create_guest(spec).id if created else ""
     journal.close()
     return guest_id

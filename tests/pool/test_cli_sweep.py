@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from pool_helpers import VIRTPROV, cli_config, configured_cloud, run_virtprov
+from pool_helpers import VIRTPROV, cli_config, configured_cloud, run_virtprov, wait_for
 
 from virtprov.cli import cli
 from virtprov.cli.provisions import LABEL_RUN, CliJournal, cli_journal_url
@@ -135,10 +135,7 @@ def test_provisions_killed_at_random_moments_are_finished_by_sweep(config: Path)
 def test_the_next_provision_finishes_one_killed_after_its_create(config: Path) -> None:
     fake = configured_cloud(config)
     process = provision(config, "7")
-    deadline = time.monotonic() + 30
-    while "beaker-recipe-7" not in names_in(fake):  # the create has happened
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_for(lambda: "beaker-recipe-7" in names_in(fake), 30, "the create")
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     process.communicate()

@@ -8,7 +8,15 @@ import logging
 import time
 
 import pytest
-from pool_helpers import Recorder, crashed_mid_create, fast_pool, launched, scripted, wait_for
+from pool_helpers import (
+    Recorder,
+    crashed_mid_create,
+    fast_pool,
+    launched,
+    scripted,
+    wait_for,
+    wait_gone,
+)
 
 from virtprov.errors import TransientError
 from virtprov.fake import FakeProvider
@@ -159,10 +167,7 @@ def test_a_create_answer_lost_to_an_os_error_leaves_no_guest_behind(
     fake = FakeProvider(faults=scripted(("create", 1, "os_error")))
     with fast_pool({"fake": fake}) as pool:
         guest = launched(pool, 1)
-        deadline = time.monotonic() + 10
-        while len(fake.all_guest_ids()) > 1 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert fake.all_guest_ids() == [guest.id]
+        assert wait_gone(fake, keep=1) == [guest.id]
     (record,) = [r for r in caplog.records if r.exc_info]
     assert record.levelno == logging.ERROR
     assert record.getMessage().startswith("create of beaker-recipe-1 on fake raised")
@@ -176,10 +181,7 @@ def test_a_destroy_that_raises_is_retried_until_the_guest_is_gone() -> None:
     recorder = Recorder()
     with fast_pool({"fake": fake}, subscribe=recorder) as pool:
         pool.release(launched(pool, 1))
-        deadline = time.monotonic() + 10
-        while fake.all_guest_ids() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert fake.all_guest_ids() == []
+        assert wait_gone(fake) == []
         assert all_alive(pool.status())
     assert [c.failed for c in fake.calls if c.operation == "destroy"] == [True, True, False]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from pool_helpers import FAST, Recorder, fast_pool, launched
+from pool_helpers import FAST, Recorder, fast_pool, launched, wait_for
 
 from virtprov.fake import FakeProvider, SshEndpoint
 from virtprov.fake.faults import Latency
@@ -115,20 +115,13 @@ def test_a_bad_image_boot_is_refused_naming_what(
         ImageBoot(image, ssh_public_keys=keys)
 
 
-def _wait(predicate: object, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def test_an_attended_launch_whose_submitter_died_is_abandoned_by_a_sweep(
     journal_url: str,
 ) -> None:
     fake = FakeProvider(latency=Latency(build=60.0))  # still building when "killed"
     tmt = fast_pool({"fake": fake}, journal=journal_url, launcher="tmt-1234")
     tmt.submit(Recipe("tmt-run-a", boot=BOOT, attended=True))
-    _wait(lambda: len(fake.all_guest_ids()) == 1)
+    wait_for(lambda: len(fake.all_guest_ids()) == 1)
     tmt.launcher.stop()  # its lease is gone, as after a SIGKILL once the lease runs out
     # a scheduler's launch of the same dead submitter is taken over, never abandoned
     tmt.journal.submit("beaker-1", Recipe("beaker-1").to_json(), "tmt-1234", time.time() + 60)
@@ -161,11 +154,11 @@ def test_a_running_launcher_abandons_instead_of_taking_over() -> None:
     journal = "sqlite://"
     tmt = fast_pool({"fake": fake}, journal=journal, launcher="tmt-1")
     tmt.submit(Recipe("tmt-run-b", boot=BOOT, attended=True))
-    _wait(lambda: len(fake.all_guest_ids()) == 1)
+    wait_for(lambda: len(fake.all_guest_ids()) == 1)
     tmt.launcher.stop()
     other = Pool({"fake": fake}, settings=attrs.evolve(FAST, launcher="tmt-2"), journal=tmt.journal)
     try:
-        _wait(lambda: fake.all_guest_ids() == [])
+        wait_for(lambda: fake.all_guest_ids() == [])
         launch = other.journal.launch("tmt-run-b")
         assert launch is not None
         assert launch.status == "failed"

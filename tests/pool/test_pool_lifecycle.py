@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 import pytest
-from pool_helpers import MEDIUM, Recorder, fast_pool, launched
+from pool_helpers import MEDIUM, Recorder, fast_pool, launched, wait_gone
 
 from virtprov.errors import HostRequiresError
 from virtprov.fake import FakeProvider
@@ -166,10 +166,8 @@ def test_what_close_cannot_destroy_in_time_is_reported_and_the_next_pool_finishe
     assert fake.all_guest_ids() == [guest.id]
 
     fake.faults = FaultPlan()  # the cloud is back
-    with fast_pool({"fake": fake}, journal=journal_url, launcher="another") as pool:
-        deadline = time.monotonic() + 10
-        while fake.all_guest_ids() and time.monotonic() < deadline:
-            time.sleep(0.02)
+    with fast_pool({"fake": fake}, journal=journal_url, launcher="another"):
+        wait_gone(fake)
     assert fake.all_guest_ids() == []
 
 
@@ -205,9 +203,7 @@ def test_a_doomed_guest_of_a_launcher_that_is_gone_is_destroyed_by_another(
     journal.update_guest(row, state="doomed", reason="released")  # its destroy never ran
     journal.close()
     with fast_pool({"fake": fake}, journal=journal_url, launcher="alive"):
-        deadline = time.monotonic() + 10
-        while fake.all_guest_ids() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_gone(fake)
     assert fake.all_guest_ids() == []
 
 
@@ -224,9 +220,7 @@ def test_a_poll_planned_before_the_outcome_never_relaunches_a_released_guest(
     fake = FakeProvider()
     with fast_pool({"fake": fake}, journal=journal_url) as pool:
         pool.release(launched(pool, 1))
-        deadline = time.monotonic() + 10
-        while fake.all_guest_ids() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_gone(fake)
         decided = pool.journal.launch("1")
         assert decided is not None
         stale = attrs.evolve(decided, state="building", status=None, outcome=None)

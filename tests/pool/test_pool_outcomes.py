@@ -5,19 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from pool_helpers import VMX, Recorder, fast_pool, launched, scripted, wait_for
+from pool_helpers import VMX, Recorder, fast_pool, launched, scripted, wait_for, wait_gone
 
 from virtprov.fake import FakeProvider
 from virtprov.fake.faults import FaultPlan, Latency
 from virtprov.model import LABEL_POOL, LABEL_RECIPE, GuestState, KernelBoot
 from virtprov.pool import Recipe, Status
-
-
-def wait_gone(fake: FakeProvider, keep: int = 0, timeout: float = 30.0) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while len(fake.all_guest_ids()) > keep and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return fake.all_guest_ids()
 
 
 def test_succeeded_guest_is_ready_with_mac_and_labels(journal_url: str) -> None:

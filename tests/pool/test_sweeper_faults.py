@@ -143,10 +143,10 @@ def test_an_abandoned_guest_whose_destroy_raises_is_reported_and_the_sweep_goes_
     row = create_in_flight(
         journal,
         Recipe("tmt-1", attended=True),
-        submitter="tmt-gone",
-        launcher="someone",
+        guest.name,
         provider="broken",
-        name=guest.name,
+        launcher="someone",
+        submitter="tmt-gone",
         now=0,
     )
     journal.update_guest(row, guest_id=guest.id, state="live")

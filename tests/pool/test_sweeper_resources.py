@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import pytest
-from pool_helpers import Recorder, fast_pool, launched, scripted
+from pool_helpers import MEDIUM, Recorder, create_in_flight, fast_pool, launched, scripted, wait_for
 
-from virtprov.fake import DEFAULT_FLAVORS, FakeProvider
+from virtprov.fake import FakeProvider
 from virtprov.model import Guest, GuestSpec, OwnedResource
 from virtprov.pool import Journal, Pool, Recipe, Status
-
-MEDIUM = DEFAULT_FLAVORS[2]
-
-
-def wait_for(condition: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not callable(condition) or not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def kinds(resources: Sequence[OwnedResource]) -> list[tuple[str, str]]:
@@ -78,12 +68,8 @@ def test_resources_are_never_swept_while_their_guest_or_its_create_exists() -> N
     orphan = fake.create_guest(GuestSpec.for_recipe(8, MEDIUM, pool="virtprov"))
     # A create in flight: the journal has its name, the cloud already has its network.
     journal.register_launcher("test", lease=30)
-    journal.submit("9", Recipe(9).to_json(), "test", time.time() + 60)
-    journal.claim("test", time.time())
     spec = GuestSpec.for_recipe(9, MEDIUM, pool="virtprov")
-    journal.begin_create(
-        recipe_id="9", launcher="test", provider="fake", flavor=MEDIUM, name=spec.name, now=0
-    )
+    create_in_flight(journal, Recipe(9), spec.name, now=0)
     leak(fake, 9)  # its network and port exist; its guest does not yet
     for _ in range(3):
         report = pool.sweep()
@@ -250,13 +236,8 @@ def test_the_journal_knows_every_guest_it_made_and_for_which_recipe(journal_url:
     journal = Journal(journal_url)
     try:
         journal.register_launcher("test", lease=30)
-        journal.submit("9", Recipe(9).to_json(), "test", time.time() + 60)
-        journal.claim("test", time.time())
         spec = GuestSpec.for_recipe(9, MEDIUM, pool="virtprov")
-        row = journal.begin_create(
-            recipe_id="9", launcher="test", provider="fake", flavor=MEDIUM, name=spec.name, now=0
-        )
-        assert row is not None
+        row = create_in_flight(journal, Recipe(9), spec.name, now=0)
         journal.update_guest(row, guest_id="g-9", state="gone")  # made, destroyed, confirmed
         names = {spec.name, "beaker-recipe-77"}
         assert journal.made("fake", names) == {spec.name: "9"}
