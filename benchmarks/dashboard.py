@@ -74,28 +74,39 @@ def scheduler(spec: dict[str, Any]) -> None:
     rng = random.Random(spec["seed"])
     work = Path(spec["work"])
     first = spec["name"] == "beakerd-1"
-    east = FakeProvider(
-        name="east",
-        lab=LAB,
-        instances=12,
-        state_file=work / "east.sqlite",
-        latency=Latency(create=(0.1, 0.4), build=(15.0, 35.0), shutdown=(1.0, 3.0)),
-        faults=FaultPlan(
+
+    def cloud(
+        name: str, instances: int, latency: Latency, faults: FaultPlan, seed: int
+    ) -> FakeProvider:
+        """One of the lab's two clouds, in a state file both processes share."""
+        return FakeProvider(
+            name=name,
+            lab=LAB,
+            instances=instances,
+            state_file=work / f"{name}.sqlite",
+            latency=latency,
+            faults=faults,
+            seed=seed,
+        )
+
+    east = cloud(
+        "east",
+        12,
+        Latency(create=(0.1, 0.4), build=(15.0, 35.0), shutdown=(1.0, 3.0)),
+        FaultPlan(
             rates={"create": 0.04, "build": 0.06},
             kinds={"create": ("capacity", "transient", "timeout"), "build": ("capacity",)},
         ),
-        seed=spec["seed"],
+        spec["seed"],
     )
     # the first process's west refuses its 25th create for good: disabled, for everyone
     script = (ScriptedFault("create", 25, "permanent"),) if first else ()
-    west = FakeProvider(
-        name="west",
-        lab=LAB,
-        instances=40,
-        state_file=work / "west.sqlite",
-        latency=Latency(create=(0.2, 0.6), build=(30.0, 70.0), shutdown=(2.0, 4.0)),
-        faults=FaultPlan(rates={"create": 0.03}, kinds={"create": ("transient",)}, script=script),
-        seed=spec["seed"] + 1,
+    west = cloud(
+        "west",
+        40,
+        Latency(create=(0.2, 0.6), build=(30.0, 70.0), shutdown=(2.0, 4.0)),
+        FaultPlan(rates={"create": 0.03}, kinds={"create": ("transient",)}, script=script),
+        spec["seed"] + 1,
     )
     settings = PoolSettings(
         launcher=spec["name"],

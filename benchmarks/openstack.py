@@ -50,6 +50,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 # This file is named like the SDK: without its folder on the path, `import openstack`
@@ -57,11 +59,27 @@ ROOT = HERE.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.threads import most_threads  # noqa: E402 - once the path is set
+
 REFERENCE = "virtprov-reference"
 FLAVOR = "m1.small"
 IMAGE = "ipxe-beaker"
 NETWORK = "lab-net"
 PREFIX = "vpbench-"
+
+
+@attrs.frozen
+class Figures:
+    """One way's run: the wall times from the first create to the last guest running and
+    from the first delete to the last one gone, its HTTP requests, and its threads: the
+    most alive at once of those doing the work, and of all it started."""
+
+    create: float
+    delete: float
+    requests: int
+    threads: int
+    threads_all: int
+    thread_names: tuple[str, ...] = ()
 
 
 class Requests:
@@ -81,49 +99,21 @@ class Requests:
         conn.session.session.hooks["response"].append(self)
 
 
-class Threads:
-    """The most threads alive at once beyond those there were at the start (the sampler
-    not counted): all of them, and those of the pool's launcher (its workers, driver and
-    watchdog, by their names), with the names seen."""
-
-    LAUNCHER = ("virtprov-worker-", "virtprov-driver", "virtprov-watchdog")
-
-    def __init__(self) -> None:
-        self.most = 0
-        self.most_launcher = 0
-        self.names: set[str] = set()
-        self._before = {t.ident for t in threading.enumerate()}
-        self._done = threading.Event()
-        self._sampler = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._done.wait(0.05):
-            new = [
-                t
-                for t in threading.enumerate()
-                if t.ident not in self._before and t is not self._sampler
-            ]
-            self.most = max(self.most, len(new))
-            launcher = [t for t in new if t.name.startswith(self.LAUNCHER)]
-            self.most_launcher = max(self.most_launcher, len(launcher))
-            self.names.update(t.name for t in new)
-
-    def __enter__(self) -> Threads:
-        self._sampler.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._sampler.join()
+#: The pool's launcher threads (those doing the work), by their names.
+LAUNCHER_THREADS = ("virtprov-worker-", "virtprov-driver", "virtprov-watchdog")
 
 
-def connect(cloud: str) -> Any:
+def connect(cloud: str, counted: Requests | None = None) -> Any:
     """A plain openstacksdk connection, retrying a connection the server closed (under
     50 clients at once the reference cloud's API servers drop some: without retries the
-    plain ways fail where the pool, which retries transient errors, goes on)."""
+    plain ways fail where the pool, which retries transient errors, goes on); each of its
+    requests counted in ``counted``."""
     import openstack
 
-    return openstack.connect(cloud=cloud, connect_retries=3)
+    conn = openstack.connect(cloud=cloud, connect_retries=3)
+    if counted is not None:
+        counted.hook(conn)
+    return conn
 
 
 def ids_of(conn: Any) -> tuple[str, str, str]:
@@ -143,11 +133,10 @@ def clean(conn: Any) -> None:
         conn.compute.wait_for_delete(server, wait=300)
 
 
-def sequential(cloud: str, guests: int) -> dict[str, Any]:
+def sequential(cloud: str, guests: int) -> Figures:
     """Plain openstacksdk in one thread: each step for all guests, then each wait."""
-    conn = connect(cloud)
     counted = Requests()
-    counted.hook(conn)
+    conn = connect(cloud, counted)
     image, flavor, network = ids_of(conn)
     started = time.monotonic()
     servers = [
@@ -171,20 +160,13 @@ def sequential(cloud: str, guests: int) -> dict[str, Any]:
         conn.compute.wait_for_delete(server, wait=600)
     gone = time.monotonic() - deleting
     conn.close()
-    return {
-        "create": running,
-        "delete": gone,
-        "requests": counted.count,
-        "threads": 1,
-        "threads_all": 1,
-    }
+    return Figures(running, gone, counted.count, threads=1, threads_all=1)
 
 
-def threaded(cloud: str, guests: int) -> dict[str, Any]:
+def threaded(cloud: str, guests: int) -> Figures:
     """Plain openstacksdk, one thread per guest (one shared connection)."""
-    conn = connect(cloud)
     counted = Requests()
-    counted.hook(conn)
+    conn = connect(cloud, counted)
     image, flavor, network = ids_of(conn)
     all_running = threading.Barrier(guests + 1)
     delete_now = threading.Event()
@@ -229,16 +211,10 @@ def threaded(cloud: str, guests: int) -> dict[str, Any]:
         thread.join()
     gone = time.monotonic() - deleting
     conn.close()
-    return {
-        "create": running,
-        "delete": gone,
-        "requests": counted.count,
-        "threads": guests,
-        "threads_all": guests,
-    }
+    return Figures(running, gone, counted.count, threads=guests, threads_all=guests)
 
 
-def pool(cloud: str, guests: int) -> dict[str, Any]:
+def pool(cloud: str, guests: int) -> Figures:
     """The pool, with its default settings; the requests of its provider's session."""
     from virtprov_openstack.provider import Credentials, OpenStackProvider, Settings
 
@@ -255,7 +231,7 @@ def pool(cloud: str, guests: int) -> dict[str, Any]:
     counted = Requests()
     counted.hook(provider.conn)  # the connection is made here; no request yet
     settings = PoolSettings(launcher="bench")  # the defaults, but the launcher's name
-    with Threads() as threads:
+    with most_threads(0.05, LAUNCHER_THREADS) as threads:
         started = time.monotonic()
         with Pool(
             {"bench": provider},
@@ -283,14 +259,14 @@ def pool(cloud: str, guests: int) -> dict[str, Any]:
     if left:
         raise RuntimeError(f"the pool confirmed all gone, yet the cloud lists {len(left)}")
     provider.close()
-    return {
-        "create": running,
-        "delete": gone,
-        "requests": counted.count,
-        "threads": threads.most_launcher,
-        "threads_all": threads.most,
-        "thread_names": sorted(threads.names),
-    }
+    return Figures(
+        running,
+        gone,
+        counted.count,
+        threads=threads.most_named,
+        threads_all=threads.most,
+        thread_names=tuple(sorted(threads.names)),
+    )
 
 
 def _until(condition: Callable[[], bool], timeout: float = 900.0) -> None:
@@ -338,7 +314,7 @@ def main() -> None:
                 f"scripts/reference-openstack up --guests {guests}"
             )
         clean(conn)
-        results = {}
+        results: dict[str, Figures] = {}
         for name, way in (("pool", pool), ("sequential", sequential), ("threaded", threaded)):
             try:
                 results[name] = way(cloud, guests)
@@ -346,27 +322,27 @@ def main() -> None:
                 clean(conn)
             figures = results[name]
             print(
-                f"{name:10}  create -> all running {figures['create']:6.1f} s   "
-                f"delete -> all gone {figures['delete']:6.1f} s   "
-                f"requests {figures['requests']:5d} ({figures['requests'] / guests:5.2f} "
-                f"per guest)   threads {figures['threads']} ({figures['threads_all']} in all)",
+                f"{name:10}  create -> all running {figures.create:6.1f} s   "
+                f"delete -> all gone {figures.delete:6.1f} s   "
+                f"requests {figures.requests:5d} ({figures.requests / guests:5.2f} "
+                f"per guest)   threads {figures.threads} ({figures.threads_all} in all)",
                 flush=True,
             )
-            if "thread_names" in figures:
-                print(f"{'':10}  threads seen: {', '.join(figures['thread_names'])}", flush=True)
+            if figures.thread_names:
+                print(f"{'':10}  threads seen: {', '.join(figures.thread_names)}", flush=True)
         conn.close()
     ours, theirs = results["pool"], results["threaded"]
     summary = {
         "guests": guests,
-        "create_ratio_vs_threaded": round(ours["create"] / theirs["create"], 3),
-        "delete_ratio_vs_threaded": round(ours["delete"] / theirs["delete"], 3),
-        "requests_per_guest": round(ours["requests"] / guests, 2),
-        "requests_per_guest_sequential": round(results["sequential"]["requests"] / guests, 2),
-        "requests_per_guest_threaded": round(theirs["requests"] / guests, 2),
-        "threads": ours["threads"],
-        "threads_all": ours["threads_all"],
+        "create_ratio_vs_threaded": round(ours.create / theirs.create, 3),
+        "delete_ratio_vs_threaded": round(ours.delete / theirs.delete, 3),
+        "requests_per_guest": round(ours.requests / guests, 2),
+        "requests_per_guest_sequential": round(results["sequential"].requests / guests, 2),
+        "requests_per_guest_threaded": round(theirs.requests / guests, 2),
+        "threads": ours.threads,
+        "threads_all": ours.threads_all,
         "seconds": {
-            name: {"create": round(r["create"], 2), "delete": round(r["delete"], 2)}
+            name: {"create": round(r.create, 2), "delete": round(r.delete, 2)}
             for name, r in results.items()
         },
     }

@@ -196,13 +196,18 @@ def figures(pool: Pool, launches: int, taken: dict[str, int], watch: Watch) -> d
     }
 
 
-def faults_part(launches: int, seed: int) -> dict[str, int]:
-    fake = FakeProvider(
+def faulty_cloud(launches: int, seed: int) -> FakeProvider:
+    """The fake with every fault, room for half the recipes (so that some are skipped)."""
+    return FakeProvider(
         latency=LATENCY,
         faults=FaultPlan(rates=RATES, kinds=KINDS),
         seed=seed,
         instances=launches // 2,
     )
+
+
+def faults_part(launches: int, seed: int) -> dict[str, int]:
+    fake = faulty_cloud(launches, seed)
     watch = Watch()
     with Pool({"fake": fake}, settings=SETTINGS, journal="sqlite://", subscribers=[watch]) as pool:
         for n in range(launches):
@@ -220,12 +225,7 @@ def outage_part(launches: int, outages: int, seed: int) -> dict[str, int]:
     from virtprov_testing.postgres import TemporaryPostgres
 
     rng = random.Random(seed)
-    fake = FakeProvider(
-        latency=LATENCY,
-        faults=FaultPlan(rates=RATES, kinds=KINDS),
-        seed=seed,
-        instances=launches // 2,
-    )
+    fake = faulty_cloud(launches, seed)
     watch = Watch()
     with TemporaryPostgres() as server:
         url = server.fresh_database()

@@ -10,36 +10,37 @@ from click.testing import CliRunner
 
 from virtprov.cli import cli
 
-CONFIG = """
-[providers.small-lab]
-driver = "fake"
-lab = "lab-a.example.com"
-state_file = "{tmp}/a.db"
-flavors = [
-  {{ name = "s1", vcpus = 1, ram_mib = 2048, disk_gib = 20 }},
-  {{ name = "s2", vcpus = 2, ram_mib = 4096, disk_gib = 20 }},
-]
+FlavorRow = tuple[str, int, int, int]  # name, vcpus, RAM (MiB), disk (GiB)
 
-[providers.nested-lab]
-driver = "fake"
-lab = "lab-b.example.com"
-state_file = "{tmp}/b.db"
-flavors = [
-  {{ name = "n1", vcpus = 4, ram_mib = 8192, disk_gib = 40 }},
-  {{ name = "n2", vcpus = 8, ram_mib = 16384, disk_gib = 40 }},
-]
 
-[providers.nested-lab.flavor_properties.n2]
-"cpu.flag" = ["vmx"]
-"""
+def fake_cloud(name: str, lab: str, state: Path, flavors: list[FlavorRow]) -> str:
+    """The ``[providers.NAME]`` table of a fake cloud serving ``lab`` with ``flavors``."""
+    listed = "".join(
+        f'  {{ name = "{flavor}", vcpus = {vcpus}, ram_mib = {ram}, disk_gib = {disk} }},\n'
+        for flavor, vcpus, ram, disk in flavors
+    )
+    return (
+        f'[providers.{name}]\ndriver = "fake"\nlab = "{lab}"\nstate_file = "{state}"\n'
+        f"flavors = [\n{listed}]\n"
+    )
+
+
 MEMORY = '<hostRequires><memory op="&gt;=" value="4000"/></hostRequires>'
 VMX = "memory: '>= 4 GiB'\ncpu:\n  flag: [vmx]\n"
 
 
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Two labs' fake clouds, each with its own flavors; nested-lab's n2 declares nested
+    virtualisation."""
     path = tmp_path / "virtprov.toml"
-    path.write_text(CONFIG.format(tmp=tmp_path))
+    small = [("s1", 1, 2048, 20), ("s2", 2, 4096, 20)]
+    nested = [("n1", 4, 8192, 40), ("n2", 8, 16384, 40)]
+    path.write_text(
+        fake_cloud("small-lab", "lab-a.example.com", tmp_path / "a.db", small)
+        + fake_cloud("nested-lab", "lab-b.example.com", tmp_path / "b.db", nested)
+        + '[providers.nested-lab.flavor_properties.n2]\n"cpu.flag" = ["vmx"]\n'
+    )
     monkeypatch.delenv("VIRTPROV_CONFIG", raising=False)
     return path
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from pool_helpers import VIRTPROV, one_line_failure
 from prometheus_client.parser import text_string_to_metric_families
 
 from virtprov.cli import cli
@@ -25,8 +26,6 @@ from virtprov.errors import JournalError
 from virtprov.pool.fleet import read_fleet_status
 from virtprov.pool.fleet_metrics import JournalCollector
 from virtprov.pool.readonly import ReadOnlyJournal
-
-VIRTPROV = [sys.executable, "-c", "from virtprov.cli import main; main()"]
 
 #: One scheduler process: submits its recipes ("id@lab"), never takes an outcome, and
 #: keeps running (its lease alive) until its standard input closes.
@@ -275,18 +274,11 @@ def test_no_journal_is_one_clear_line(tmp_path: Path) -> None:
         f'[pool]\njournal = "sqlite:///{tmp_path / "absent.sqlite"}"\n'
         f'[providers.fake]\ndriver = "fake"\nlab = "x"\n'
     )
-    done = subprocess.run(
-        [*VIRTPROV, "--config", str(path), "metrics", "show"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 2
-    assert done.stdout == ""
-    assert done.stderr.splitlines() == [
+    assert one_line_failure("--config", path, "metrics", "show") == (
+        2,
         f"virtprov: JournalError: there is no journal at {tmp_path / 'absent.sqlite'}: "
-        "no pool has used it yet"
-    ]
+        "no pool has used it yet",
+    )
 
 
 @pytest.mark.parametrize(

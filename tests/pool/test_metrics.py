@@ -7,13 +7,13 @@ import socket
 import urllib.request
 
 import pytest
-from pool_helpers import VMX, fast_pool
+from pool_helpers import VMX, fast_pool, scripted
 from prometheus_client.parser import text_string_to_metric_families
 
 from virtprov.config import Options
 from virtprov.errors import ConfigError
 from virtprov.fake import FakeProvider
-from virtprov.fake.faults import FaultPlan, Latency, ScriptedFault
+from virtprov.fake.faults import Latency
 from virtprov.pool import Event, PoolSettings, Recipe, Status
 from virtprov.pool.metrics import REASONS, PoolMetrics, reason_class
 
@@ -50,14 +50,12 @@ def test_scraped_counters_match_the_outcomes_the_pool_returned() -> None:
     broken = FakeProvider(
         name="broken",
         lab="c.example.com",
-        faults=FaultPlan(script=(ScriptedFault("create", 1, "permanent"),)),
+        faults=scripted(("create", 1, "permanent")),
     )
     flaky = FakeProvider(
         name="flaky",
         lab="d.example.com",
-        faults=FaultPlan(
-            script=tuple(ScriptedFault("create", n, "transient") for n in range(1, 6))
-        ),
+        faults=scripted(*[("create", n, "transient") for n in range(1, 6)]),
     )
     providers = {"roomy": roomy, "full": full, "broken": broken, "flaky": flaky}
     pool = fast_pool(providers, metrics_port=0, metrics_address="127.0.0.1")

@@ -3,35 +3,19 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pool_helpers import cli_config, configured_cloud, one_line_failure
 
 from virtprov.cli import cli
-from virtprov.config import parse_config_file
 from virtprov.model import GuestSpec
-from virtprov.plugins import build_providers
 
 
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # the CLI journal
-    path = tmp_path / "virtprov.toml"
-    path.write_text(
-        f"""
-[pool]
-journal = "sqlite:///{tmp_path / "journal.sqlite"}"
-
-[providers.cloud]
-driver = "fake"
-lab = "lab.example.com"
-state_file = "{tmp_path / "cloud.sqlite"}"
-"""
-    )
-    return path
+    return cli_config(tmp_path, monkeypatch)
 
 
 def invoke(config: Path, *args: str) -> tuple[int, str]:
@@ -53,7 +37,7 @@ def test_journal_upgrade_is_idempotent_and_status_reads_it(config: Path) -> None
 
 
 def test_sweep_deletes_an_orphan_on_the_second_sighting(config: Path) -> None:
-    (cloud,) = build_providers(parse_config_file(config)).values()
+    cloud = configured_cloud(config)
     flavor = cloud.flavors()[2]
     orphan = cloud.create_guest(GuestSpec.for_recipe(5, flavor, pool="virtprov"))
     owned = cloud.create_guest(GuestSpec.for_recipe(6, flavor, pool="virtprov"))
@@ -78,21 +62,6 @@ def test_a_newer_journal_is_exit_2_with_one_line(config: Path) -> None:
     engine = sa.create_engine(f"sqlite:///{config.parent / 'journal.sqlite'}")
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0099'")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from virtprov.cli import main; main()",
-            "--config",
-            str(config),
-            "journal",
-            "status",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 2
-    assert done.stdout == ""
-    (line,) = done.stderr.splitlines()
+    code, line = one_line_failure("--config", config, "journal", "status")
+    assert code == 2
     assert "schema 0099, newer than this virtprov knows (0003)" in line

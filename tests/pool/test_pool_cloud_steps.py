@@ -7,51 +7,15 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from pool_helpers import Recorder, fast_pool
+from pool_helpers import Recorder, fast_pool, wait_for
 
+from benchmarks.threads import most_threads
 from virtprov.fake import FakeProvider
 from virtprov.fake.faults import Latency
 from virtprov.model import GuestState, KernelBoot, NetworkBoot, OwnedResource
 from virtprov.pool import Event, Recipe, Status
-
-
-def _until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
-        time.sleep(0.02)
-
-
-class MostThreads:
-    """The most threads alive at once beyond those alive when it started (itself not
-    counted), and their names, sampled every 10 ms."""
-
-    def __init__(self) -> None:
-        self.most = 0
-        self.names: set[str] = set()
-        self._before = {t.ident for t in threading.enumerate()}
-        self._done = threading.Event()
-        self._sampler = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._done.wait(0.01):
-            new = [
-                t
-                for t in threading.enumerate()
-                if t.ident not in self._before and t is not self._sampler
-            ]
-            self.most = max(self.most, len(new))
-            self.names.update(t.name for t in new)
-
-    def __enter__(self) -> MostThreads:
-        self._sampler.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._sampler.join()
 
 
 class TimedFake(FakeProvider):
@@ -81,7 +45,7 @@ def test_two_workers_destroy_twenty_guests_without_waiting_for_the_deletes(
     fake = TimedFake(latency=Latency(delete=delete))
     recorder = Recorder()
     with (
-        MostThreads() as threads,
+        most_threads(0.01) as threads,
         fast_pool(
             {"fake": fake}, journal=journal_url, workers=2, poll_interval=1.0, subscribe=recorder
         ) as pool,
@@ -94,7 +58,7 @@ def test_two_workers_destroy_twenty_guests_without_waiting_for_the_deletes(
         for outcome in outcomes:
             assert outcome is not None
             pool.release(outcome)
-        _until(lambda: len(recorder.kinds("guest.destroyed")) == 20, 60, "all confirmed gone")
+        wait_for(lambda: len(recorder.kinds("guest.destroyed")) == 20, 60, "all confirmed gone")
         took = time.monotonic() - released
         rows = pool.journal.guests_in(["gone"])
     # docs/pool.md: 2 workers, a driver and a watchdog, whatever the number of guests, and
@@ -133,12 +97,12 @@ def test_what_a_destroy_left_is_deleted_only_after_a_poll_saw_the_guest_gone(
         assert outcome is not None
         assert outcome.guest is not None
         pool.release(outcome)
-        _until(lambda: pool.journal.guests_in(["destroyed"]) != [], 30, "the delete is accepted")
+        wait_for(lambda: pool.journal.guests_in(["destroyed"]) != [], 30, "the delete is accepted")
         (row,) = pool.journal.guests_in(["destroyed"])
         # recorded: the journal knows what to delete even if this process dies now
         assert [r.kind for r in row.leftovers] == ["port", "network"]
         assert fake.poll([outcome.guest.id])[outcome.guest.id].state is GuestState.DELETED
-        _until(lambda: seen != [], 30, "confirmed gone")
+        wait_for(lambda: seen != [], 30, "confirmed gone")
     assert seen == [("destroyed", outcome.guest.id)]
     assert fake.all_resource_ids() == []
 

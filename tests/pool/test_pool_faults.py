@@ -8,11 +8,19 @@ import logging
 import time
 
 import pytest
-from pool_helpers import Recorder, crashed_mid_create, fast_pool, wait_for
+from pool_helpers import (
+    Recorder,
+    crashed_mid_create,
+    fast_pool,
+    launched,
+    scripted,
+    wait_for,
+    wait_gone,
+)
 
 from virtprov.errors import TransientError
 from virtprov.fake import FakeProvider
-from virtprov.fake.faults import FaultPlan, Latency, ScriptedFault
+from virtprov.fake.faults import FaultPlan, Latency
 from virtprov.model import Guest, GuestSpec
 from virtprov.pool import Journal, Recipe, Status
 
@@ -117,14 +125,12 @@ def test_unexpected_exceptions_from_reads_never_kill_a_worker(
     that ran them: with two workers, nothing was ever called again."""
     fake = FakeProvider(
         latency=Latency(build=0.05),
-        faults=FaultPlan(
-            script=(
-                ScriptedFault("capacity", 1, "runtime_error"),
-                ScriptedFault("capacity", 2, "key_error"),
-                ScriptedFault("poll", 1, "os_error"),
-                ScriptedFault("poll", 2, "key_error"),
-                ScriptedFault("flavors", 1, "runtime_error"),
-            )
+        faults=scripted(
+            ("capacity", 1, "runtime_error"),
+            ("capacity", 2, "key_error"),
+            ("poll", 1, "os_error"),
+            ("poll", 2, "key_error"),
+            ("flavors", 1, "runtime_error"),
         ),
     )
     with fast_pool({"fake": fake}) as pool:
@@ -158,16 +164,10 @@ def test_a_create_that_always_raises_fails_with_the_error_in_its_outcome(
 def test_a_create_answer_lost_to_an_os_error_leaves_no_guest_behind(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    fake = FakeProvider(faults=FaultPlan(script=(ScriptedFault("create", 1, "os_error"),)))
+    fake = FakeProvider(faults=scripted(("create", 1, "os_error")))
     with fast_pool({"fake": fake}) as pool:
-        outcome = pool.submit(Recipe(1)).wait(10)
-        assert outcome is not None
-        assert outcome.status is Status.SUCCEEDED
-        assert outcome.guest is not None
-        deadline = time.monotonic() + 10
-        while len(fake.all_guest_ids()) > 1 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert fake.all_guest_ids() == [outcome.guest.id]
+        guest = launched(pool, 1)
+        assert wait_gone(fake, keep=1) == [guest.id]
     (record,) = [r for r in caplog.records if r.exc_info]
     assert record.levelno == logging.ERROR
     assert record.getMessage().startswith("create of beaker-recipe-1 on fake raised")
@@ -176,29 +176,19 @@ def test_a_create_answer_lost_to_an_os_error_leaves_no_guest_behind(
 
 def test_a_destroy_that_raises_is_retried_until_the_guest_is_gone() -> None:
     fake = FakeProvider(
-        faults=FaultPlan(
-            script=(
-                ScriptedFault("destroy", 1, "runtime_error"),
-                ScriptedFault("destroy", 2, "os_error"),
-            )
-        )
+        faults=scripted(("destroy", 1, "runtime_error"), ("destroy", 2, "os_error"))
     )
     recorder = Recorder()
     with fast_pool({"fake": fake}, subscribe=recorder) as pool:
-        outcome = pool.submit(Recipe(1)).wait(10)
-        assert outcome is not None
-        pool.release(outcome)
-        deadline = time.monotonic() + 10
-        while fake.all_guest_ids() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert fake.all_guest_ids() == []
+        pool.release(launched(pool, 1))
+        assert wait_gone(fake) == []
         assert all_alive(pool.status())
     assert [c.failed for c in fake.calls if c.operation == "destroy"] == [True, True, False]
 
 
 def test_a_recovery_whose_listing_raises_is_retried(journal_url: str) -> None:
     """A create was in flight when the process died; listing by name raises at first."""
-    fake = FakeProvider(faults=FaultPlan(script=(ScriptedFault("list_guests", 1, "key_error"),)))
+    fake = FakeProvider(faults=scripted(("list_guests", 1, "key_error")))
     made = crashed_mid_create(journal_url, fake, created=True)
     recorder = Recorder()
     with fast_pool({"fake": fake}, journal=journal_url, subscribe=recorder) as pool:
@@ -216,12 +206,8 @@ def test_a_recovery_whose_listing_raises_is_retried(journal_url: str) -> None:
 
 def test_a_flaky_flavor_listing_never_precludes() -> None:
     fake = FakeProvider(
-        faults=FaultPlan(
-            script=(
-                ScriptedFault("flavors", 1, "transient"),
-                ScriptedFault("flavors", 2, "timeout"),
-                ScriptedFault("flavors", 3, "runtime_error"),
-            )
+        faults=scripted(
+            ("flavors", 1, "transient"), ("flavors", 2, "timeout"), ("flavors", 3, "runtime_error")
         )
     )
     recorder = Recorder()
@@ -288,10 +274,7 @@ def test_a_provider_whose_flavors_are_unknown_is_neither_a_no_nor_in_the_way() -
     with fast_pool({"a": broken, "b": FakeProvider(name="b")}) as pool:
         elsewhere = pool.submit(Recipe(1)).wait(10)
     flaky = FakeProvider(
-        name="a",
-        faults=FaultPlan(
-            script=(ScriptedFault("flavors", 1, "timeout"), ScriptedFault("flavors", 2, "timeout"))
-        ),
+        name="a", faults=scripted(("flavors", 1, "timeout"), ("flavors", 2, "timeout"))
     )
     with fast_pool({"b": FakeProvider(name="b", instances=0), "a": flaky}) as pool:
         waited = pool.submit(Recipe(2)).wait(10)

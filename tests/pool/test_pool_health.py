@@ -7,12 +7,11 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from pool_helpers import Recorder, fast_pool
+from pool_helpers import Recorder, fast_pool, wait_for
 
 from virtprov.fake import FakeProvider
 from virtprov.fake.faults import Latency
@@ -22,13 +21,6 @@ from virtprov.pool.journal import JournalUnavailable
 
 if TYPE_CHECKING:
     from virtprov_testing.postgres import TemporaryPostgres
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def test_status_reports_each_thread_and_the_last_planning_pass() -> None:

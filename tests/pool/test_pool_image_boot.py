@@ -8,7 +8,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from pool_helpers import FAST, Recorder, fast_pool
+from pool_helpers import FAST, Recorder, fast_pool, launched, wait_for
 
 from virtprov.fake import FakeProvider, SshEndpoint
 from virtprov.fake.faults import Latency
@@ -20,7 +20,7 @@ from virtprov.model import (
     ImageBoot,
     NetworkBoot,
 )
-from virtprov.pool import Pool, Recipe, Status
+from virtprov.pool import Pool, Recipe
 from virtprov.pool.outcome import boot_from_json, boot_to_json
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJcYR9ChAvcJJXm8hPq7KCkjsuDzcI5hGpWOIS4xplJA tmt"
@@ -35,13 +35,10 @@ def test_image_boot_succeeds_running_with_the_address_and_is_never_stopped(
         latency=Latency(build=0.05), ssh=SshEndpoint("127.0.0.1", 2222, authorized_keys=keys)
     )
     with fast_pool({"fake": fake}, journal=journal_url) as pool:
-        outcome = pool.submit(Recipe("tmt-1", boot=BOOT)).wait(10)
-    assert outcome is not None
-    assert outcome.status is Status.SUCCEEDED, outcome
-    assert outcome.guest is not None
-    assert outcome.guest.state is GuestState.RUNNING
-    assert outcome.guest.addresses == ("127.0.0.1",)
-    assert outcome.guest.ssh_port == 2222
+        guest = launched(pool, Recipe("tmt-1", boot=BOOT))
+    assert guest.state is GuestState.RUNNING
+    assert guest.addresses == ("127.0.0.1",)
+    assert guest.ssh_port == 2222
     # the key reached the guest as cloud-init puts it there; no stop, no start
     assert keys.read_text() == KEY + "\n"
     assert not {"start", "stop"} & {c.operation for c in fake.calls}
@@ -65,11 +62,8 @@ class _LateAddress(FakeProvider):
 def test_a_running_guest_without_an_address_is_not_yet_succeeded() -> None:
     fake = _LateAddress(hidden=3)
     with fast_pool({"fake": fake}) as pool:
-        outcome = pool.submit(Recipe("tmt-2", boot=BOOT)).wait(10)
-    assert outcome is not None
-    assert outcome.status is Status.SUCCEEDED
-    assert outcome.guest is not None
-    assert outcome.guest.addresses
+        guest = launched(pool, Recipe("tmt-2", boot=BOOT))
+    assert guest.addresses
     assert fake.hidden == 0
 
 
@@ -92,11 +86,8 @@ class _CreatedDown(FakeProvider):
 def test_an_image_guest_built_stopped_is_started_by_the_pool() -> None:
     fake = _CreatedDown()
     with fast_pool({"fake": fake}) as pool:
-        outcome = pool.submit(Recipe("tmt-3", boot=BOOT)).wait(10)
-    assert outcome is not None
-    assert outcome.status is Status.SUCCEEDED
-    assert outcome.guest is not None
-    assert outcome.guest.state is GuestState.RUNNING
+        guest = launched(pool, Recipe("tmt-3", boot=BOOT))
+    assert guest.state is GuestState.RUNNING
     assert fake.starts == [None]  # a plain power-on: the image went with the create
 
 
@@ -124,20 +115,13 @@ def test_a_bad_image_boot_is_refused_naming_what(
         ImageBoot(image, ssh_public_keys=keys)
 
 
-def _wait(predicate: object, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def test_an_attended_launch_whose_submitter_died_is_abandoned_by_a_sweep(
     journal_url: str,
 ) -> None:
     fake = FakeProvider(latency=Latency(build=60.0))  # still building when "killed"
     tmt = fast_pool({"fake": fake}, journal=journal_url, launcher="tmt-1234")
     tmt.submit(Recipe("tmt-run-a", boot=BOOT, attended=True))
-    _wait(lambda: len(fake.all_guest_ids()) == 1)
+    wait_for(lambda: len(fake.all_guest_ids()) == 1)
     tmt.launcher.stop()  # its lease is gone, as after a SIGKILL once the lease runs out
     # a scheduler's launch of the same dead submitter is taken over, never abandoned
     tmt.journal.submit("beaker-1", Recipe("beaker-1").to_json(), "tmt-1234", time.time() + 60)
@@ -170,11 +154,11 @@ def test_a_running_launcher_abandons_instead_of_taking_over() -> None:
     journal = "sqlite://"
     tmt = fast_pool({"fake": fake}, journal=journal, launcher="tmt-1")
     tmt.submit(Recipe("tmt-run-b", boot=BOOT, attended=True))
-    _wait(lambda: len(fake.all_guest_ids()) == 1)
+    wait_for(lambda: len(fake.all_guest_ids()) == 1)
     tmt.launcher.stop()
     other = Pool({"fake": fake}, settings=attrs.evolve(FAST, launcher="tmt-2"), journal=tmt.journal)
     try:
-        _wait(lambda: fake.all_guest_ids() == [])
+        wait_for(lambda: fake.all_guest_ids() == [])
         launch = other.journal.launch("tmt-run-b")
         assert launch is not None
         assert launch.status == "failed"

@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 import pytest
-from pool_helpers import MEDIUM, Recorder, fast_pool
+from pool_helpers import MEDIUM, Recorder, fast_pool, launched, wait_gone
 
 from virtprov.errors import HostRequiresError
 from virtprov.fake import FakeProvider
@@ -152,26 +152,22 @@ def test_what_close_cannot_destroy_in_time_is_reported_and_the_next_pool_finishe
     fake = FakeProvider(faults=FaultPlan(rates={"destroy": 1.0}, kinds={"destroy": ("timeout",)}))
     recorder = Recorder()
     pool = fast_pool({"fake": fake}, journal=journal_url, subscribe=recorder)
-    outcome = pool.submit(Recipe(1)).wait(10)
-    assert outcome is not None
-    assert outcome.guest is not None
-    pool.release(outcome)
+    guest = launched(pool, 1)
+    pool.release(guest)
     started = time.monotonic()
     left = pool.close(timeout=0.5)
     took = time.monotonic() - started
-    assert left == (Leftover("fake", outcome.guest.id, outcome.guest.name),)
+    assert left == (Leftover("fake", guest.id, guest.name),)
     assert 0.5 <= took < 5
     assert recorder.kinds("pool.closed")[0]["left"] == 1
     (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert "1 guest(s) not confirmed destroyed within 0.5 s: fake/" in warning.getMessage()
     assert "the next pool on it destroys them" in warning.getMessage()
-    assert fake.all_guest_ids() == [outcome.guest.id]
+    assert fake.all_guest_ids() == [guest.id]
 
     fake.faults = FaultPlan()  # the cloud is back
-    with fast_pool({"fake": fake}, journal=journal_url, launcher="another") as pool:
-        deadline = time.monotonic() + 10
-        while fake.all_guest_ids() and time.monotonic() < deadline:
-            time.sleep(0.02)
+    with fast_pool({"fake": fake}, journal=journal_url, launcher="another"):
+        wait_gone(fake)
     assert fake.all_guest_ids() == []
 
 
@@ -207,9 +203,7 @@ def test_a_doomed_guest_of_a_launcher_that_is_gone_is_destroyed_by_another(
     journal.update_guest(row, state="doomed", reason="released")  # its destroy never ran
     journal.close()
     with fast_pool({"fake": fake}, journal=journal_url, launcher="alive"):
-        deadline = time.monotonic() + 10
-        while fake.all_guest_ids() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_gone(fake)
     assert fake.all_guest_ids() == []
 
 
@@ -225,13 +219,8 @@ def test_a_poll_planned_before_the_outcome_never_relaunches_a_released_guest(
     (found by the soak once it counted every guest left in the cloud)."""
     fake = FakeProvider()
     with fast_pool({"fake": fake}, journal=journal_url) as pool:
-        outcome = pool.submit(Recipe(1)).wait(10)
-        assert outcome is not None
-        assert outcome.guest is not None
-        pool.release(outcome)
-        deadline = time.monotonic() + 10
-        while fake.all_guest_ids() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        pool.release(launched(pool, 1))
+        wait_gone(fake)
         decided = pool.journal.launch("1")
         assert decided is not None
         stale = attrs.evolve(decided, state="building", status=None, outcome=None)

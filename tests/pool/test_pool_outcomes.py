@@ -5,19 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from pool_helpers import VMX, Recorder, fast_pool, wait_for
+from pool_helpers import VMX, Recorder, fast_pool, launched, scripted, wait_for, wait_gone
 
 from virtprov.fake import FakeProvider
-from virtprov.fake.faults import FaultPlan, Latency, ScriptedFault
+from virtprov.fake.faults import FaultPlan, Latency
 from virtprov.model import LABEL_POOL, LABEL_RECIPE, GuestState, KernelBoot
 from virtprov.pool import Recipe, Status
-
-
-def wait_gone(fake: FakeProvider, keep: int = 0, timeout: float = 30.0) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while len(fake.all_guest_ids()) > keep and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return fake.all_guest_ids()
 
 
 def test_succeeded_guest_is_ready_with_mac_and_labels(journal_url: str) -> None:
@@ -101,9 +94,7 @@ def test_skipped_when_no_capacity_anywhere() -> None:
 
 
 def test_capacity_refused_at_create_moves_to_the_next_provider() -> None:
-    full = FakeProvider(
-        name="a", faults=FaultPlan(script=(ScriptedFault("create", 1, "capacity"),))
-    )
+    full = FakeProvider(name="a", faults=scripted(("create", 1, "capacity")))
     spare = FakeProvider(name="b")
     recorder = Recorder()
     with fast_pool({"a": full, "b": spare}, subscribe=recorder) as pool:
@@ -132,7 +123,7 @@ def test_no_valid_host_at_build_is_destroyed_and_the_next_provider_tried() -> No
 
 
 def test_permanent_error_disables_the_provider_visibly_until_enabled() -> None:
-    fake = FakeProvider(faults=FaultPlan(script=(ScriptedFault("create", 1, "permanent"),)))
+    fake = FakeProvider(faults=scripted(("create", 1, "permanent")))
     recorder = Recorder()
     with fast_pool({"fake": fake}, subscribe=recorder) as pool:
         first = pool.submit(Recipe(1)).wait(10)
@@ -167,14 +158,11 @@ def test_transient_errors_retry_then_fail_and_leave_nothing(journal_url: str) ->
 
 
 def test_a_lost_create_answer_is_found_by_name_and_destroyed() -> None:
-    fake = FakeProvider(faults=FaultPlan(script=(ScriptedFault("create", 1, "lost_response"),)))
+    fake = FakeProvider(faults=scripted(("create", 1, "lost_response")))
     with fast_pool({"fake": fake}) as pool:
-        outcome = pool.submit(Recipe(1)).wait(10)
-        assert outcome is not None
-        assert outcome.status is Status.SUCCEEDED
-        assert outcome.guest is not None
+        guest = launched(pool, 1)
         # Two guests of the same name were made; only the one the launch knows is left.
-        assert wait_gone(fake, keep=1) == [outcome.guest.id]
+        assert wait_gone(fake, keep=1) == [guest.id]
         assert len([c for c in fake.calls if c.operation == "create"]) == 2
 
 
@@ -196,11 +184,8 @@ def test_boot_request_starts_the_guest() -> None:
     fake = FakeProvider()
     boot = KernelBoot("/net/srv/vmlinuz", "/net/srv/initrd.img", "ks=http://lab/ks.cfg")
     with fast_pool({"fake": fake}) as pool:
-        outcome = pool.submit(Recipe(1, boot=boot)).wait(10)
-    assert outcome is not None
-    assert outcome.status is Status.SUCCEEDED
-    assert outcome.guest is not None
-    assert outcome.guest.state is GuestState.RUNNING
+        guest = launched(pool, Recipe(1, boot=boot))
+    assert guest.state is GuestState.RUNNING
     assert [c.operation for c in fake.calls].count("start") == 1
 
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from pool_helpers import FAST, MEDIUM, crashed_mid_create, fast_pool
+from pool_helpers import FAST, MEDIUM, crashed_mid_create, fast_pool, launched, wait_for
 
 from virtprov.errors import JournalError
 from virtprov.fake import FakeProvider
@@ -61,10 +61,8 @@ def test_recovery_never_adopts_the_guest_of_an_earlier_attempt(
         assert [o.status for o in outcome] == [Status.SUCCEEDED]
         assert outcome[0].guest is not None
         assert outcome[0].guest.id == later
-        deadline = time.monotonic() + 10
-        while earlier in fake.all_guest_ids():  # the doomed one is still cleaned up
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        # the doomed one is still cleaned up
+        wait_for(lambda: earlier not in fake.all_guest_ids(), 10)
     # Adopting it would break the journal's one-row-per-guest rule: a failing task.
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
@@ -97,12 +95,8 @@ def test_two_launchers_on_one_journal_launch_each_recipe_once(
         fast_pool({"fake": fake}, journal=url, launcher="two") as two,
     ):
         handles = [(one if n % 2 else two).submit(Recipe(n)) for n in range(30)]
-        for pool in (one, two):
-            deadline = time.monotonic() + 20
-            while pool.journal.counts().get("succeeded", 0) < 30:
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
-        owners = {pool.journal.launch(str(n)).owner for n in range(30)}  # type: ignore[union-attr]
+        wait_for(lambda: all(p.journal.counts().get("succeeded", 0) >= 30 for p in (one, two)), 40)
+        owners = {two.journal.launch(str(n)).owner for n in range(30)}  # type: ignore[union-attr]
     assert len(handles) == 30
     creates = [c for c in fake.calls if c.operation == "create"]
     assert len(creates) == 30
@@ -141,18 +135,14 @@ def test_sweeper_deletes_unowned_guests_only_when_seen_twice() -> None:
 def test_sweeper_trusts_the_callers_owned_set_once_outcomes_are_taken() -> None:
     fake = FakeProvider()
     with fast_pool({"fake": fake}) as pool:
-        mine = pool.submit(Recipe(1)).wait(10)
-        forgotten = pool.submit(Recipe(2)).wait(10)
-        assert mine is not None
-        assert forgotten is not None
-        assert mine.guest is not None
+        mine, forgotten = launched(pool, 1), launched(pool, 2)
         # Not taken yet: the caller cannot have claimed them, so nothing is swept.
         assert pool.sweep(owned=[]).orphans == ()
         pool.poll()
         pool.sweep(owned=["1"])
         report = pool.sweep(owned=["1"])
-        assert [o.name for o in report.deleted] == [forgotten.guest.name]  # type: ignore[union-attr]
-        assert fake.all_guest_ids() == [mine.guest.id]
+        assert [o.name for o in report.deleted] == [forgotten.name]
+        assert fake.all_guest_ids() == [mine.id]
 
 
 def test_pool_from_config_reads_the_pool_table(tmp_path: Path) -> None:

@@ -13,10 +13,9 @@ import time
 from collections.abc import Callable, Sequence
 
 import attrs
-from pool_helpers import FAST
+from pool_helpers import FAST, scripted
 
 from virtprov.fake import FakeProvider
-from virtprov.fake.faults import FaultPlan, ScriptedFault
 from virtprov.pool import Pool, Recipe, Status
 from virtprov.pool.journal import GuestRow, LaunchRow
 
@@ -58,7 +57,7 @@ def test_a_create_that_ended_after_the_pass_read_its_launch_is_not_recovered() -
     guest doomed, the launch queued for a retry) and ended. A recovery planned from the
     old row would adopt the lost guest into a launch that no longer points at it: the
     guest would be kept for ever, the launch would wait for nothing."""
-    fake = FakeProvider(faults=FaultPlan(script=(ScriptedFault("create", 1, "lost_response"),)))
+    fake = FakeProvider(faults=scripted(("create", 1, "lost_response")))
     pool = by_hand(fake)
     pool.submit(Recipe(1))
     for _ in range(10):  # a capacity read and the flavor listing, then the create

@@ -5,17 +5,16 @@ swept."""
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 
 import pytest
+from pool_helpers import MEDIUM, create_in_flight
 
 from virtprov.errors import TransientError
-from virtprov.fake import DEFAULT_FLAVORS, FakeProvider
+from virtprov.fake import FakeProvider
 from virtprov.model import Guest, GuestSpec, OwnedResource
 from virtprov.pool import Pool, Recipe
 
-MEDIUM = DEFAULT_FLAVORS[2]
 ERRORS = [
     RuntimeError("SDK bug"),
     KeyError("server"),
@@ -141,17 +140,15 @@ def test_an_abandoned_guest_whose_destroy_raises_is_reported_and_the_sweep_goes_
     guest = broken.create_guest(GuestSpec.for_recipe("tmt-1", MEDIUM, pool="virtprov"))
     journal = pool.journal
     # an attended launch whose submitter ("tmt-gone", never a live launcher) died
-    journal.submit("tmt-1", Recipe("tmt-1", attended=True).to_json(), "tmt-gone", time.time() + 60)
-    journal.claim("someone", time.time())
-    row = journal.begin_create(
-        recipe_id="tmt-1",
-        launcher="someone",
+    row = create_in_flight(
+        journal,
+        Recipe("tmt-1", attended=True),
+        guest.name,
         provider="broken",
-        flavor=MEDIUM,
-        name=guest.name,
+        launcher="someone",
+        submitter="tmt-gone",
         now=0,
     )
-    assert row is not None
     journal.update_guest(row, guest_id=guest.id, state="live")
     broken.raises["destroy_guest"] = RuntimeError("SDK bug")
 

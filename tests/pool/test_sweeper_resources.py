@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import pytest
-from pool_helpers import Recorder, fast_pool
+from pool_helpers import MEDIUM, Recorder, create_in_flight, fast_pool, launched, scripted, wait_for
 
-from virtprov.fake import DEFAULT_FLAVORS, FakeProvider, FaultPlan, ScriptedFault
+from virtprov.fake import FakeProvider
 from virtprov.model import Guest, GuestSpec, OwnedResource
 from virtprov.pool import Journal, Pool, Recipe, Status
-
-MEDIUM = DEFAULT_FLAVORS[2]
-
-
-def wait_for(condition: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not callable(condition) or not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def kinds(resources: Sequence[OwnedResource]) -> list[tuple[str, str]]:
@@ -38,20 +28,15 @@ def test_a_destroy_that_dies_after_the_guest_leaves_network_and_port_swept_two_s
     None
 ):
     # The first destroy deletes the guest and dies before its network and port.
-    fake = FakeProvider(faults=FaultPlan(script=(ScriptedFault("destroy", 1, "lost_response"),)))
+    fake = FakeProvider(faults=scripted(("destroy", 1, "lost_response")))
     events = Recorder()
     with fast_pool({"fake": fake}, subscribe=events) as pool:
-        kept = pool.submit(Recipe(1)).wait(10)
-        doomed = pool.submit(Recipe(2)).wait(10)
-        assert kept is not None
-        assert kept.guest is not None
-        assert doomed is not None
-        assert doomed.guest is not None
+        kept, doomed = launched(pool, 1), launched(pool, 2)
         assert pool.poll() != []
         pool.release(doomed)
         wait_for(lambda: events.kinds("guest.destroyed"))
-        assert fake.all_guest_ids() == [kept.guest.id]
-        left = [r for r in fake.list_resources("beaker-") if r.guest == doomed.guest.name]
+        assert fake.all_guest_ids() == [kept.id]
+        left = [r for r in fake.list_resources("beaker-") if r.guest == doomed.name]
         assert sorted(r.kind for r in left) == ["network", "port"]
 
         first = pool.sweep()
@@ -67,10 +52,7 @@ def test_a_destroy_that_dies_after_the_guest_leaves_network_and_port_swept_two_s
             ("network", True),
         ]
         assert second.errors == ()
-    assert kinds(fake.list_resources("")) == [
-        ("port", kept.guest.name),
-        ("network", kept.guest.name),
-    ]
+    assert kinds(fake.list_resources("")) == [("port", kept.name), ("network", kept.name)]
     assert [e["resource_kind"] for e in events.kinds("leak.resource.removed")] == [
         "port",
         "network",
@@ -86,12 +68,8 @@ def test_resources_are_never_swept_while_their_guest_or_its_create_exists() -> N
     orphan = fake.create_guest(GuestSpec.for_recipe(8, MEDIUM, pool="virtprov"))
     # A create in flight: the journal has its name, the cloud already has its network.
     journal.register_launcher("test", lease=30)
-    journal.submit("9", Recipe(9).to_json(), "test", time.time() + 60)
-    journal.claim("test", time.time())
     spec = GuestSpec.for_recipe(9, MEDIUM, pool="virtprov")
-    journal.begin_create(
-        recipe_id="9", launcher="test", provider="fake", flavor=MEDIUM, name=spec.name, now=0
-    )
+    create_in_flight(journal, Recipe(9), spec.name, now=0)
     leak(fake, 9)  # its network and port exist; its guest does not yet
     for _ in range(3):
         report = pool.sweep()
@@ -104,7 +82,7 @@ def test_resources_are_never_swept_while_their_guest_or_its_create_exists() -> N
 
 
 def test_the_callers_recipes_keep_their_resources_and_dry_run_changes_nothing() -> None:
-    fake = FakeProvider(faults=FaultPlan(script=(ScriptedFault("destroy", 1, "lost_response"),)))
+    fake = FakeProvider(faults=scripted(("destroy", 1, "lost_response")))
     guest = fake.create_guest(GuestSpec.for_recipe(3, MEDIUM, pool="virtprov"))
     with pytest.raises(Exception, match="lost_response"):
         fake.destroy_guest(guest.id)
@@ -176,21 +154,18 @@ def test_whatever_a_provider_raises_is_reported_and_nothing_depends_on_it() -> N
 def test_a_guest_the_sweeper_deletes_is_no_longer_live_in_the_journal() -> None:
     fake = FakeProvider()
     with fast_pool({"fake": fake}) as pool:
-        mine = pool.submit(Recipe(1)).wait(10)
-        forgotten = pool.submit(Recipe(2)).wait(10)
-        assert mine is not None
-        assert forgotten is not None
-        assert forgotten.guest is not None
+        launched(pool, 1)
+        forgotten = launched(pool, 2)
         assert {o.status for o in pool.poll()} == {Status.SUCCEEDED}
         pool.sweep(owned=["1"])
         report = pool.sweep(owned=["1"])
-        assert [o.guest_id for o in report.deleted] == [forgotten.guest.id]
-        row = pool.journal.guest_by_id("fake", forgotten.guest.id)
+        assert [o.guest_id for o in report.deleted] == [forgotten.id]
+        row = pool.journal.guest_by_id("fake", forgotten.id)
         assert row is not None
         assert row.state in ("destroyed", "gone")
         assert row.reason == "swept: nobody owned it"
         # The launcher confirms it gone, as any destroyed guest.
-        wait_for(lambda: pool.journal.guest_by_id("fake", forgotten.guest.id).state == "gone")  # type: ignore[union-attr]
+        wait_for(lambda: pool.journal.guest_by_id("fake", forgotten.id).state == "gone")  # type: ignore[union-attr]
 
 
 class KeyPairs(FakeProvider):
@@ -232,10 +207,8 @@ def test_unlabelled_resources_are_swept_only_for_guests_this_pools_journal_made(
     cloud = KeyPairs()
     events = Recorder()
     with fast_pool({"fake": cloud}, subscribe=events) as pool:
-        kept = pool.submit(Recipe(1)).wait(10)
-        released = pool.submit(Recipe(2)).wait(10)
-        assert kept is not None
-        assert released is not None
+        launched(pool, 1)
+        released = launched(pool, 2)
         assert pool.poll() != []
         cloud.keep_keypairs = True  # the destroy of recipe 2 dies before its key pair
         pool.release(released)
@@ -263,13 +236,8 @@ def test_the_journal_knows_every_guest_it_made_and_for_which_recipe(journal_url:
     journal = Journal(journal_url)
     try:
         journal.register_launcher("test", lease=30)
-        journal.submit("9", Recipe(9).to_json(), "test", time.time() + 60)
-        journal.claim("test", time.time())
         spec = GuestSpec.for_recipe(9, MEDIUM, pool="virtprov")
-        row = journal.begin_create(
-            recipe_id="9", launcher="test", provider="fake", flavor=MEDIUM, name=spec.name, now=0
-        )
-        assert row is not None
+        row = create_in_flight(journal, Recipe(9), spec.name, now=0)
         journal.update_guest(row, guest_id="g-9", state="gone")  # made, destroyed, confirmed
         names = {spec.name, "beaker-recipe-77"}
         assert journal.made("fake", names) == {spec.name: "9"}

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from pool_helpers import fast_pool
+from pool_helpers import fast_pool, one_line_failure
 
 from virtprov.cli import cli
 from virtprov.fake import NO_VALID_HOST, FakeProvider
@@ -108,23 +106,8 @@ def test_why_of_an_undecided_and_a_precluded_launch(story_config: Path) -> None:
 
 
 def test_an_unknown_recipe_is_one_line_and_exit_1(story_config: Path) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from virtprov.cli import main; main()",
-            "--config",
-            str(story_config),
-            "why",
-            "9999",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 1
-    assert done.stdout == ""
-    assert done.stderr.splitlines() == [
+    assert one_line_failure("--config", story_config, "why", "9999") == (
+        1,
         f"virtprov: recipe 9999 is not in the journal sqlite:///{story_config.parent}/journal.sqlite:"
-        " never submitted to a pool, or decided more than 30 days ago ([pool] history_days)"
-    ]
+        " never submitted to a pool, or decided more than 30 days ago ([pool] history_days)",
+    )

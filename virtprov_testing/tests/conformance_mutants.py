@@ -22,6 +22,7 @@ from virtprov.config import ProviderConfig
 from virtprov.errors import GuestNotFound
 from virtprov.fake import FakeProvider
 from virtprov.model import BootRequest, Flavor, Guest, GuestSpec, GuestState, MiB
+from virtprov.provider import Provider
 
 # -- variants of the fake cloud ------------------------------------------------------------
 
@@ -41,16 +42,17 @@ class NoFlavors(FakeProvider):
         return ()
 
 
-def _wait_until_ready(provider: FakeProvider, guest: Guest) -> Guest:
+def _wait_until_ready(provider: Provider, guest: Guest, every: float) -> Guest:
+    """Poll ``guest`` every ``every`` seconds until it is ready (what create must not do)."""
     while guest.state is not GuestState.READY:
-        time.sleep(0.001)
+        time.sleep(every)
         guest = provider.poll([guest.id])[guest.id]
     return guest
 
 
 class CreateBlocksUntilReady(FakeProvider):
     def create_guest(self, spec: GuestSpec) -> Guest:
-        return _wait_until_ready(self, super().create_guest(spec))
+        return _wait_until_ready(self, super().create_guest(spec), every=0.001)
 
 
 class NamedAfterTheDriver(FakeProvider):
@@ -129,11 +131,7 @@ class MemoryInGiB(ToyProvider):
 
 class ToyCreateBlocksUntilReady(ToyProvider):
     def create_guest(self, spec: GuestSpec) -> Guest:
-        guest = super().create_guest(spec)
-        while guest.state is not GuestState.READY:
-            time.sleep(0.01)
-            guest = self.poll([guest.id])[guest.id]
-        return guest
+        return _wait_until_ready(self, super().create_guest(spec), every=0.01)
 
 
 class ToyNamedAfterTheDriver(ToyProvider):

@@ -10,54 +10,33 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from pool_helpers import VIRTPROV, cli_config, configured_cloud, run_virtprov, wait_for
 
 from virtprov.cli import cli
 from virtprov.cli.provisions import LABEL_RUN, CliJournal, cli_journal_url
-from virtprov.config import parse_config_file
 from virtprov.fake import FakeProvider
 from virtprov.model import LABEL_POOL, GuestSpec
-from virtprov.plugins import build_providers
 from virtprov.pool.schema import guests, launches
 
-VIRTPROV = [sys.executable, "-c", "from virtprov.cli import main; main()"]
-
-
-@pytest.fixture
-def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    path = tmp_path / "virtprov.toml"
-    # A cloud in a file that every process sees, slow enough that a kill lands anywhere
-    # in a provision: before the intent, during the create, while it builds or starts.
-    path.write_text(
-        f"""
-[pool]
-journal = "sqlite:///{tmp_path / "journal.sqlite"}"
-
-[providers.cloud]
-driver = "fake"
-lab = "lab.example.com"
-state_file = "{tmp_path / "cloud.sqlite"}"
-
+#: The configured cloud slow enough that a kill lands anywhere in a provision: before the
+#: intent, during the create, while it builds or starts.
+LATENCY = """
 [providers.cloud.latency]
 create = 0.3
 build = [0.3, 0.8]
 shutdown = 0.2
 """
-    )
-    return path
 
 
-def cloud(config: Path) -> FakeProvider:
-    (provider,) = build_providers(parse_config_file(config)).values()
-    assert isinstance(provider, FakeProvider)
-    return provider
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return cli_config(tmp_path, monkeypatch, LATENCY)
 
 
 def provision(config: Path, recipe: str) -> subprocess.Popen[str]:
@@ -114,13 +93,13 @@ def test_provisions_killed_at_random_moments_are_finished_by_sweep(config: Path)
     killed = {recipe for recipe, code in outcome.items() if code == -signal.SIGKILL}
     finished = {recipe for recipe, code in outcome.items() if code == 0}
     assert killed | finished == set(moments), (seed, outcome)
-    before = names_in(cloud(config))
+    before = names_in(configured_cloud(config))
 
     code, output = invoke(config, "sweep", "--json")
     assert code == 0, output
     report = json.loads(output)
 
-    after = names_in(cloud(config))
+    after = names_in(configured_cloud(config))
     with CliJournal() as record:
         undecided = record.undecided()
         with record.journal.engine.connect() as conn:
@@ -154,12 +133,9 @@ def test_provisions_killed_at_random_moments_are_finished_by_sweep(config: Path)
 
 
 def test_the_next_provision_finishes_one_killed_after_its_create(config: Path) -> None:
-    fake = cloud(config)
+    fake = configured_cloud(config)
     process = provision(config, "7")
-    deadline = time.monotonic() + 30
-    while "beaker-recipe-7" not in names_in(fake):  # the create has happened
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_for(lambda: "beaker-recipe-7" in names_in(fake), 30, "the create")
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     process.communicate()
@@ -174,12 +150,8 @@ def test_the_next_provision_finishes_one_killed_after_its_create(config: Path) -
     ]
     assert "beaker-recipe-7" in names_in(fake)
 
-    done = subprocess.run(
-        [*VIRTPROV, "--config", str(config), "provision", "--recipe-id", "8", "--no-start"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    done = run_virtprov(
+        "--config", config, "provision", "--recipe-id", "8", "--no-start", timeout=60
     )
     assert done.returncode == 0, done.stderr
     assert (
@@ -191,7 +163,7 @@ def test_the_next_provision_finishes_one_killed_after_its_create(config: Path) -
 
 def test_a_cli_guest_found_by_name_only_with_its_own_run(config: Path) -> None:
     """A killed create whose id was never written: its name alone is not enough."""
-    fake = cloud(config)
+    fake = configured_cloud(config)
     twin = fake.create_guest(
         GuestSpec.for_recipe(
             9, fake.flavors()[1], pool="cli", extra_labels={LABEL_RUN: "someone-else"}
@@ -224,7 +196,7 @@ def test_sweep_removes_what_a_dead_destroy_of_a_cli_guest_left(config: Path) -> 
     )
     code, _ = invoke(leaky, "destroy", guest["id"])
     assert code == 1
-    fake = cloud(config)
+    fake = configured_cloud(config)
     assert fake.all_guest_ids() == []
     assert len(fake.all_resource_ids()) == 2
 
@@ -258,7 +230,7 @@ def test_sweep_removes_what_a_dead_destroy_of_a_cli_guest_left(config: Path) -> 
 def test_a_killed_provision_on_a_provider_no_longer_configured_stays_and_sweep_says_so(
     config: Path,
 ) -> None:
-    fake = cloud(config)
+    fake = configured_cloud(config)
     with CliJournal() as record:
         spec, token = record.spec("11", fake.flavors()[1], "beaker-")
         record.begin("retired-cloud", spec, token, time.time() + 60)
