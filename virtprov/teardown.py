@@ -12,7 +12,7 @@ Rounds start soon and back off while nothing changes, as the launcher's polls do
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
@@ -49,12 +49,15 @@ def destroy_and_wait(
     progress: Callable[[Progress], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    known: Mapping[str, Sequence[OwnedResource]] | None = None,
 ) -> None:
     """Destroy ``guest_ids`` on ``provider`` and return once each is gone with everything
     it left.
 
-    A guest the cloud does not know is gone already. Raises what a destroy call raised,
-    or a :class:`~virtprov.errors.TransientError` naming the guests not done within
+    A guest the cloud does not know is gone already. ``known``: what an earlier destroy
+    of a guest said it left (a journal's record), deleted when this destroy names nothing
+    (asked again, it may no longer know). Raises what a destroy call raised, or a
+    :class:`~virtprov.errors.TransientError` naming the guests not done within
     ``timeout`` seconds (destroying is idempotent: call it again, or leave the rest to
     ``virtprov sweep``, which finds what they left by its labels).
     """
@@ -66,6 +69,7 @@ def destroy_and_wait(
             left[guest_id] = list(provider.destroy_guest(guest_id) or ())
         except GuestNotFound:
             left[guest_id] = []
+        left[guest_id] = left[guest_id] or list((known or {}).get(guest_id, ()))
     deleting = list(left)
     gone: list[str] = []
     blocked: dict[str, str] = {}

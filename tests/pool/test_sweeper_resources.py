@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import pytest
-from pool_helpers import MEDIUM, Recorder, create_in_flight, fast_pool, launched, scripted, wait_for
+from pool_helpers import (
+    FAST,
+    MEDIUM,
+    Recorder,
+    create_in_flight,
+    fast_pool,
+    launched,
+    scripted,
+    wait_for,
+)
 
 from virtprov.fake import FakeProvider
+from virtprov.fake.faults import FaultPlan, Latency
 from virtprov.model import Guest, GuestSpec, OwnedResource
 from virtprov.pool import Journal, Pool, Recipe, Status
+from virtprov.pool.pool import Leftover
 
 
 def kinds(resources: Sequence[OwnedResource]) -> list[tuple[str, str]]:
@@ -245,3 +257,90 @@ def test_the_journal_knows_every_guest_it_made_and_for_which_recipe(journal_url:
         assert journal.made("fake", []) == {}
     finally:
         journal.close()
+
+
+# -- what a pool closed too early left: finished by a sweep with no launcher -------------
+
+
+def swept_clean(fake: FakeProvider, journal_url: str, guest: Guest, sweeps: int) -> None:
+    """Sweep ``sweeps`` times with no launcher (as ``virtprov sweep`` does): then the cloud
+    holds nothing, and ``guest``'s row is ``gone`` with nothing left to delete."""
+    sweeper = Pool({"fake": fake}, settings=FAST, journal=journal_url, start=False)
+    try:
+        for _ in range(sweeps):
+            assert sweeper.sweep().errors == ()
+        assert (fake.all_guest_ids(), fake.all_resource_ids()) == ([], [])
+        row = sweeper.journal.guest_by_id("fake", guest.id)
+        assert row is not None
+        assert (row.state, row.leftovers) == ("gone", ())
+    finally:
+        sweeper.close()
+
+
+def test_a_destroy_a_closed_pool_did_not_confirm_is_finished_by_a_sweep(journal_url: str) -> None:
+    """Closed before a poll saw the guest gone: its row stays ``destroyed`` with what the
+    destroy left. A sweep with no launcher used to protect those forever (the journal
+    holds a guest of their name); it confirms the guest gone and deletes them."""
+    now = [time.time()]  # the cloud's clock: the delete ends when the test says
+    fake = FakeProvider(latency=Latency(delete=60.0), clock=lambda: now[0])
+    pool = fast_pool({"fake": fake}, journal=journal_url)
+    guest = launched(pool, 1)
+    pool.release(guest)
+    wait_for(lambda: pool.journal.guests_in(["destroyed"]) != [], what="the delete is accepted")
+    assert pool.close(timeout=0) == (Leftover("fake", guest.id, guest.name),)
+    now[0] += 120  # the cloud has deleted the guest; its network and port are left
+    assert fake.poll([guest.id]) == {}
+    assert len(fake.all_resource_ids()) == 2
+    swept_clean(fake, journal_url, guest, 1)
+
+
+def test_a_guest_a_closed_pool_left_doomed_is_destroyed_by_a_sweep(journal_url: str) -> None:
+    """Every destroy failed until the pool closed: the guest stays doomed. A sweep with no
+    launcher destroys it (it used to leave it, and what it made, for a launcher)."""
+    fake = FakeProvider(faults=FaultPlan(rates={"destroy": 1.0}, kinds={"destroy": ("timeout",)}))
+    pool = fast_pool({"fake": fake}, journal=journal_url)
+    guest = launched(pool, 1)
+    pool.release(guest)
+    assert pool.close(timeout=0.2) == (Leftover("fake", guest.id, guest.name),)
+    assert len(fake.all_resource_ids()) == 2
+    fake.faults = FaultPlan()  # the cloud is back
+    swept_clean(fake, journal_url, guest, 1)
+
+
+def test_what_a_destroy_that_died_half_way_left_is_swept_once_a_sweep_finished_its_row(
+    journal_url: str,
+) -> None:
+    """Each destroy deletes the guest and dies before its network and port (which nobody
+    recorded); the pool closes with the guest doomed. The row held the guest's name, so
+    a sweep without a launcher kept its network and port for ever: the soak's
+    ``leaked_resources``. The sweep finishes the row, then sweeps them as orphans."""
+    lost = FaultPlan(rates={"destroy": 1.0}, kinds={"destroy": ("lost_response",)})
+    fake = FakeProvider(faults=lost)
+    pool = fast_pool({"fake": fake}, journal=journal_url)
+    guest = launched(pool, 1)
+    pool.release(guest)
+    wait_for(lambda: fake.all_guest_ids() == [], what="the guest deleted")
+    assert pool.close(timeout=0.2) == (Leftover("fake", guest.id, guest.name),)
+    assert len(fake.orphan_resource_ids()) == 2
+    fake.faults = FaultPlan()
+    swept_clean(fake, journal_url, guest, 2)  # an orphan is seen twice
+
+
+def test_a_sweep_leaves_the_destroys_of_a_running_launcher_to_it(journal_url: str) -> None:
+    """A launcher that runs finishes its own destroys: a sweep (here from a pool with no
+    launcher, as ``virtprov sweep`` runs beside a scheduler) touches neither the doomed
+    guest nor what it made."""
+    fake = FakeProvider(faults=FaultPlan(rates={"destroy": 1.0}, kinds={"destroy": ("timeout",)}))
+    with fast_pool({"fake": fake}, journal=journal_url) as pool:
+        guest = launched(pool, 1)
+        pool.release(guest)
+        sweeper = Pool({"fake": fake}, settings=FAST, journal=journal_url, start=False)
+        try:
+            for _ in range(3):
+                report = sweeper.sweep()
+                assert (report.orphans, report.orphan_resources) == ((), ())
+            assert fake.all_guest_ids() == [guest.id]
+            assert len(fake.all_resource_ids()) == 2
+        finally:
+            sweeper.close()
+        fake.faults = FaultPlan()

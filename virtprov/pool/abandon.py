@@ -12,7 +12,8 @@ marked taken, and every guest made for it doomed.
 Two callers: each launcher's driver before it claims launches (so an attended launch
 is never taken over), and :meth:`virtprov.pool.Pool.sweep`, which has no threads of its
 own and so destroys the abandoned guests at once (``virtprov sweep`` after a killed
-``tmt run`` leaves nothing behind).
+``tmt run`` leaves nothing behind), with every other guest no running launcher is
+destroying (:func:`finish_destroys`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import sqlalchemy as sa
 
 from virtprov.errors import GuestNotFound, JournalError
 from virtprov.pool.events import EventBus
-from virtprov.pool.journal import GuestRow, Journal, pid_alive
+from virtprov.pool.journal import GuestRow, Journal, destroys_for, pid_alive
 from virtprov.pool.schema import guests, launch_is_live, launchers, launches, outcome_waits
 from virtprov.pool.sweeper import failed
 from virtprov.provider import Provider
@@ -131,49 +132,56 @@ def abandon_orphaned(
     return abandoned
 
 
-def destroy_abandoned(
+def finish_destroys(
     journal: Journal,
     providers: Mapping[str, Provider],
     events: EventBus,
-    abandoned: list[Abandoned],
     timeout: float,
 ) -> list[str]:
-    """Destroy the guests of ``abandoned`` launches now (the sweep has no workers), and
-    wait up to ``timeout`` seconds until the cloud has deleted them and what they left.
+    """Destroy now the guests the journal holds doomed or destroyed that no running
+    launcher is destroying (the sweep has no workers): an abandoned launch's, or what a
+    pool closed (or killed) before they were confirmed gone left. Waits up to
+    ``timeout`` seconds in all until the cloud has deleted them and what they left
+    (what the journal recorded too); each is then ``gone``.
 
     A guest whose create was cut short has no id in the journal: it is found by its name
     among the provider's guests that the journal does not know. Returns the problems
     met (``"<provider>: <what>: <error>"``, as a sweep reports them; whatever the
     provider raised, logged as :func:`~virtprov.pool.sweeper.failed` logs it); a guest
-    that could not be destroyed stays doomed for the next launcher.
+    that could not be destroyed stays as it was, for the next launcher or sweep.
     """
     from virtprov.teardown import destroy_and_wait
 
+    deadline = time.monotonic() + timeout
+    rows = journal.guests_in(["doomed", "destroyed"])
     problems: list[str] = []
-    for item in abandoned:
-        for row_id in item.guest_rows:
-            row = journal.guest(row_id)
-            ids: list[str] = []
-            provider = providers.get(row.provider)
-            if provider is None:
-                problems.append(f"{row.provider}: not configured, {row.name} left doomed")
-                log.warning("sweep: %s", problems[-1])
-                continue
-            try:
-                ids = _ids_of(journal, provider, row)
-                destroy_and_wait(provider, ids, timeout=timeout)
-            except GuestNotFound:
-                pass  # gone already
-            except (JournalError, sa.exc.SQLAlchemyError):
-                raise  # not the provider's: the sweep cannot go on without its journal
-            except Exception as exc:  # whatever a provider raises: this guest's problem
-                failed(problems, row.provider, f"destroying {row.name}", exc)
-                continue
-            for guest_id in ids:
-                events.emit(
-                    "guest.destroyed", provider=row.provider, guest_id=guest_id, reason="abandoned"
-                )
-            journal.update_guest(row.id, state="gone")
+    for row in destroys_for(journal, rows, None, time.time()):
+        ids: list[str] = []
+        provider = providers.get(row.provider)
+        if provider is None:
+            problems.append(f"{row.provider}: not configured, {row.name} left {row.state}")
+            log.warning("sweep: %s", problems[-1])
+            continue
+        try:
+            ids = _ids_of(journal, provider, row)
+            known = {row.guest_id: row.leftovers} if row.guest_id is not None else {}
+            wait = max(0.0, deadline - time.monotonic())
+            destroy_and_wait(provider, ids, timeout=wait, known=known)
+        except GuestNotFound:
+            pass  # gone already
+        except (JournalError, sa.exc.SQLAlchemyError):
+            raise  # not the provider's: the sweep cannot go on without its journal
+        except Exception as exc:  # whatever a provider raises: this guest's problem
+            failed(problems, row.provider, f"destroying {row.name}", exc)
+            continue
+        for guest_id in ids:
+            events.emit(
+                "guest.destroyed",
+                provider=row.provider,
+                guest_id=guest_id,
+                reason=row.reason or "",
+            )
+        journal.update_guest(row.id, state="gone", leftovers=None)
     return problems
 
 

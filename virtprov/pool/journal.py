@@ -157,6 +157,26 @@ def leftovers_of(text: str | None) -> tuple[OwnedResource, ...]:
         return ()
 
 
+def destroys_for(
+    journal: Journal, rows: Iterable[GuestRow], launcher: str | None, now: float
+) -> list[GuestRow]:
+    """The guests among ``rows`` (doomed or destroyed) that ``launcher`` is to finish
+    destroying: those of a launch no other launcher with a running lease owns (that one
+    finishes them). ``launcher=None``: a sweep, which finishes whatever no running
+    launcher does (a pool closed before its destroys were confirmed, a killed one)."""
+    alive: set[str] | None = None
+    found = []
+    for guest in rows:
+        launch = journal.launch(guest.recipe_id)
+        if launch is not None and launch.owner not in (None, launcher):
+            if alive is None:
+                alive = journal.alive_launchers(now)
+            if launch.owner in alive:
+                continue
+        found.append(guest)
+    return found
+
+
 class JournalUnavailable(JournalError):
     """The journal's database cannot be reached, or stayed busy, just now; try again later.
 

@@ -65,6 +65,7 @@ from virtprov.pool.journal import (
     Journal,
     JournalUnavailable,
     LaunchRow,
+    destroys_for,
     leftovers_json,
 )
 from virtprov.pool.outcome import Outcome, Recipe, Status
@@ -1053,19 +1054,8 @@ class Launcher:
     def _ours_to_destroy(self, rows: list[GuestRow], now: float) -> list[GuestRow]:
         """The rows among ``rows`` this launcher destroys: of a provider it has, and of a
         launch it owns, that nobody owns, or whose owner's lease ran out."""
-        alive: set[str] | None = None
-        ours = []
-        for guest in rows:
-            if guest.provider not in self.providers:
-                continue
-            launch = self.journal.launch(guest.recipe_id)
-            if launch is not None and launch.owner not in (None, self.name):
-                if alive is None:
-                    alive = self.journal.alive_launchers(now)
-                if launch.owner in alive:
-                    continue  # its launch's owner cleans it up
-            ours.append(guest)
-        return ours
+        mine = [guest for guest in rows if guest.provider in self.providers]
+        return destroys_for(self.journal, mine, self.name, now)
 
     def _destroy_doomed(self, now: float) -> None:
         self._reading()

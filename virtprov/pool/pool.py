@@ -29,7 +29,7 @@ import attrs
 from virtprov.config import Config, Defaults, load_config
 from virtprov.errors import GuestNotFound
 from virtprov.model import BootRequest, Guest
-from virtprov.pool.abandon import abandon_orphaned, destroy_abandoned
+from virtprov.pool.abandon import abandon_orphaned, finish_destroys
 from virtprov.pool.calls import reporting
 from virtprov.pool.closing import Closing
 from virtprov.pool.events import Event, EventBus, describe, name_of
@@ -258,15 +258,20 @@ class Pool(Closing):
 
         ``owned``: the guest ids or recipe ids the scheduler still owns; ``None`` trusts
         the journal alone. Attended launches (tmt's) whose submitter died are abandoned
-        first and their guests destroyed (:mod:`virtprov.pool.abandon`). Whatever a
+        first (:mod:`virtprov.pool.abandon`); then every guest the journal holds doomed
+        or destroyed that no running launcher is destroying (theirs, what a pool closed
+        or killed before its destroys were confirmed left) is destroyed, waiting up to
+        ``close_timeout`` for the cloud, with what it left. Whatever a
         provider raises is in the report's ``errors``, never raised; only the journal's
         errors are.
         """
         problems: list[str] = []
         if not dry_run:
-            abandoned = abandon_orphaned(self.journal, self.events)
-            problems = destroy_abandoned(
-                self.journal, self._reporting, self.events, abandoned, self.settings.close_timeout
+            abandon_orphaned(self.journal, self.events)
+            # Before the sweep: a row destroyed here no longer holds its guest's name, so
+            # what its destroy left unrecorded is swept as an orphan.
+            problems = finish_destroys(
+                self.journal, self._reporting, self.events, self.settings.close_timeout
             )
         report = sweep(
             pool=self.settings.name,
