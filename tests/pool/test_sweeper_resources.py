@@ -344,3 +344,33 @@ def test_a_sweep_leaves_the_destroys_of_a_running_launcher_to_it(journal_url: st
         finally:
             sweeper.close()
         fake.faults = FaultPlan()
+
+
+def test_an_orphan_whose_destroy_by_a_sweep_died_half_way_leaves_nothing(
+    journal_url: str,
+) -> None:
+    """The sweeper's destroy of an orphan deletes the guest and dies before its network
+    and port. Its row stayed ``live``, holding the guest's name, so no sweep ever took
+    what the guest made (the kills part of the soak, under load). It is doomed before the
+    call: the next sweep finishes it, and the sweep after sweeps its network and port."""
+    fake = FakeProvider(faults=scripted(("destroy", 1, "lost_response")))
+    with fast_pool({"fake": fake}, journal=journal_url) as pool:
+        forgotten = launched(pool, 1)
+        assert pool.poll() != []  # taken; the scheduler died before it recorded the guest
+    sweeper = Pool({"fake": fake}, settings=FAST, journal=journal_url, start=False)
+    try:
+        assert sweeper.sweep(owned=[]).deleted == ()  # seen once
+        died = sweeper.sweep(owned=[])
+        assert "lost_response" in died.errors[0]
+        assert fake.all_guest_ids() == []
+        row = sweeper.journal.guest_by_id("fake", forgotten.id)
+        assert row is not None
+        assert (row.state, row.reason) == ("doomed", "swept: nobody owned it")
+        for _ in range(3):
+            assert sweeper.sweep(owned=[]).errors == ()
+        assert fake.all_resource_ids() == []
+        row = sweeper.journal.guest_by_id("fake", forgotten.id)
+        assert row is not None
+        assert row.state == "gone"
+    finally:
+        sweeper.close()

@@ -6,7 +6,8 @@ process recovers), the journal holds it for a launch not yet decided or an outco
 yet taken, or a create with its name is in flight. Anything else is an orphan, deleted
 only once it has been seen in ``sightings`` sweeps in a row (a guest whose create answer
 is a moment away is not an orphan yet). The journal row of a guest the sweeper deletes
-says so (``destroyed``, reason ``swept``): no row stays ``live`` for a guest that is gone.
+says so (``doomed`` before the destroy call, ``destroyed`` once the cloud accepted it,
+reason ``swept``): no row stays ``live`` for a guest that is gone.
 
 **Owned resources** (:meth:`virtprov.Provider.list_resources`: routers, networks,
 ports, floating IPs, disks...) are swept only when their guest is gone: a resource is
@@ -224,18 +225,23 @@ def _sweep_provider(name: str, provider: Provider, job: _Sweep, totals: _Totals)
 def _destroy_guest(
     name: str, provider: Provider, guest: Guest, job: _Sweep, totals: _Totals
 ) -> bool:
+    row = job.journal.guest_by_id(name, guest.id)
+    if row is not None and row.state != "live":
+        row = None  # a launcher's own destroy: its row is not the sweeper's to write
+    if row is not None:
+        # The journal first: a destroy that fails (or dies after deleting the guest)
+        # leaves the row doomed, destroyed again by a launcher or the next sweep; a row
+        # left live would hold its name, and so what the guest made, for ever.
+        job.journal.update_guest(row.id, state="doomed", reason=SWEPT)
     try:
         left = provider.destroy_guest(guest.id) or ()
     except Exception as exc:
         failed(totals.errors, name, f"destroying {guest.name}", exc)
         return False
-    row = job.journal.guest_by_id(name, guest.id)
-    if row is not None and row.state == "live":
-        # The launcher's next poll confirms it gone and deletes what it left, as for any
-        # destroyed guest. Without a row, what it left is found by a later sweep.
-        job.journal.update_guest(
-            row.id, state="destroyed", reason=SWEPT, leftovers=leftovers_json(left)
-        )
+    if row is not None:
+        # A launcher's next poll (or the next sweep) confirms it gone and deletes what it
+        # left, as for any destroyed guest. Without a row, a later sweep finds that.
+        job.journal.update_guest(row.id, state="destroyed", leftovers=leftovers_json(left))
     job.events.emit("leak.removed", provider=name, guest_id=guest.id, name=guest.name)
     return True
 
