@@ -130,15 +130,21 @@ def settle(pool: Pool, timeout: float) -> None:
 
 
 def schedule(
-    pool: Pool, launches: int, deadline: float, taken: dict[str, int] | None = None
+    pool: Pool,
+    launches: int,
+    deadline: float,
+    taken: dict[str, int] | None = None,
+    stop: threading.Event | None = None,
 ) -> dict[str, int]:
     """A scheduler's loop: take outcomes, release each guest at once, re-enable a disabled
     provider; through journal outages (whatever raises is tried again). Outcomes taken
-    per recipe (in ``taken``, filled as they come)."""
+    per recipe (in ``taken``, filled as they come). Ends early once ``stop`` is set."""
     taken = {} if taken is None else taken
     statuses: dict[str, Status] = {}
     releases = []
     while (len(taken) < launches or releases) and time.monotonic() < deadline:
+        if stop is not None and stop.is_set():
+            break
         try:
             if pool.status()["disabled"]:
                 pool.enable("fake")
@@ -232,30 +238,52 @@ def outage_part(launches: int, outages: int, seed: int) -> dict[str, int]:
         Journal(url, upgrade=True).close()
 
         taken: dict[str, int] = {}
+        # Set when either side fails: the other stops at once (a failed part must end the
+        # soak, not leave a thread waiting for outcomes that never come).
+        stop = threading.Event()
+        failures: list[BaseException] = []
 
         def outage() -> None:
-            # Mid-run: once 1/(outages+1) of the outcomes are in, then 2/(outages+1)...
-            for number in range(1, outages + 1):
-                while len(taken) < launches * number // (outages + 1):
-                    time.sleep(0.01)
-                server.stop_server()
-                time.sleep(rng.uniform(2.0, 4.0))
-                server.start_server()
-                resumed = time.monotonic() + 30  # one outage at a time: wait for the resume
-                while (
-                    watch.kinds.get("journal.available", 0) < number and time.monotonic() < resumed
-                ):
-                    time.sleep(0.01)
+            try:
+                # Mid-run: once 1/(outages+1) of the outcomes are in, then 2/(outages+1)...
+                for number in range(1, outages + 1):
+                    while len(taken) < launches * number // (outages + 1):
+                        if stop.wait(0.01):
+                            return
+                    server.stop_server()
+                    try:
+                        stop.wait(rng.uniform(2.0, 4.0))
+                    finally:
+                        server.start_server()
+                    resumed = time.monotonic() + 30  # one outage at a time: wait for it
+                    while (
+                        watch.kinds.get("journal.available", 0) < number
+                        and time.monotonic() < resumed
+                        and not stop.wait(0.01)
+                    ):
+                        pass
+            except BaseException as exc:
+                failures.append(exc)
+                stop.set()
 
         started = time.monotonic()
         with Pool({"fake": fake}, settings=SETTINGS, journal=url, subscribers=[watch]) as pool:
             for n in range(launches):
                 pool.submit(recipe(n))
-            thread = threading.Thread(target=outage)
+            thread = threading.Thread(target=outage, name="soak-outages", daemon=True)
             thread.start()
-            schedule(pool, launches, time.monotonic() + 300, taken)
+            try:
+                schedule(pool, launches, time.monotonic() + 300, taken, stop)
+            except BaseException:
+                stop.set()
+                raise
+            finally:
+                if len(taken) < launches:  # out of time: the next outage would never come
+                    stop.set()
+                thread.join()
+            if failures:
+                raise RuntimeError("the outages failed") from failures[0]
             last = time.monotonic() - started
-            thread.join()
             result = figures(pool, launches, taken, watch)
         result["leaked"] = len(fake.all_guest_ids())
         result["leaked_resources"] = sweep_resources(fake, url)
@@ -336,9 +364,11 @@ def kills_part(recipes: int, kills: int, seed: int) -> dict[str, int]:
         command = [sys.executable, __file__, "--child", str(config), str(recipes), str(owned_file)]
         for _ in range(kills):
             process = subprocess.Popen(command)
-            time.sleep(rng.uniform(0.8, 2.5))  # ~0.7 s of it is start-up
-            process.send_signal(signal.SIGKILL)
-            process.wait()
+            try:
+                time.sleep(rng.uniform(0.8, 2.5))  # ~0.7 s of it is start-up
+            finally:  # interrupted too: no scheduler may outlive the soak
+                process.send_signal(signal.SIGKILL)
+                process.wait()
         subprocess.run(command, check=True, timeout=600)
         owned: set[str] = set()
         for line in owned_file.read_text().splitlines():
